@@ -1,0 +1,7 @@
+//! Pure protocol logic for rackd: no I/O, no async.
+//!
+//! The parameter model, the OSC address space (patterns, framing, routing),
+//! song paths and rack state all live here so the daemon, tests and tools
+//! agree on one definition.
+
+pub mod param;
