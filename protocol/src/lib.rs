@@ -5,3 +5,5 @@
 //! agree on one definition.
 
 pub mod param;
+pub mod song;
+pub mod state;
