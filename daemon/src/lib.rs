@@ -1,1 +1,16 @@
+//! rackd: the daemon of a hybrid mastering room's rack machine.
+//!
+//! I/O wiring only: the hard logic is in `rackd-protocol` and `rackd-dsp`.
+//! See ARCHITECTURE.md for the map.
 
+// ANALYZE pub mod analyze;
+pub mod cli;
+pub mod config;
+pub mod ctl;
+pub mod engine;
+pub mod hub;
+pub mod logging;
+pub mod run;
+pub mod store;
+pub mod surface;
+pub mod systemd;

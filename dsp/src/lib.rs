@@ -4,12 +4,22 @@
 //! they are built (off the audio thread), never in `process`. The daemon's
 //! engine hosts a [`Chain`] of [`Processor`]s; values arrive in real units.
 
+pub mod analysis;
+pub mod biquad;
 pub mod chain;
+pub mod compressor;
+pub mod dither;
+pub mod eq;
+pub mod limiter;
+pub mod loudness;
 pub mod meter;
+pub mod program_meter;
 pub mod processor;
 pub mod safety;
 pub mod smoothing;
+pub mod stereo;
 pub mod trim;
+pub mod truepeak;
 
 pub use chain::Chain;
 pub use meter::{MeterReadings, Meters};

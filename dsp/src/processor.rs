@@ -24,6 +24,18 @@ pub enum SlotKind {
     Trim,
     /// Peak/RMS meter point; passes audio through untouched.
     Meter,
+    /// 8-band parametric EQ.
+    Eq,
+    /// Feed-forward compressor.
+    Compressor,
+    /// True-peak lookahead limiter.
+    Limiter,
+    /// TPDF dither to 16/24 bit.
+    Dither,
+    /// Polarity, swap, balance, M/S and width.
+    Stereo,
+    /// Programme meter: true peak, BS.1770 loudness, correlation.
+    Loudness,
 }
 
 impl SlotKind {
@@ -32,18 +44,62 @@ impl SlotKind {
         match name {
             "trim" => Some(SlotKind::Trim),
             "meter" => Some(SlotKind::Meter),
+            "eq" => Some(SlotKind::Eq),
+            "compressor" => Some(SlotKind::Compressor),
+            "limiter" => Some(SlotKind::Limiter),
+            "dither" => Some(SlotKind::Dither),
+            "stereo" => Some(SlotKind::Stereo),
+            "loudness" => Some(SlotKind::Loudness),
             _ => None,
         }
     }
 
     /// Every kind's config name, for error messages.
-    pub const NAMES: &'static [&'static str] = &["trim", "meter"];
+    pub const NAMES: &'static [&'static str] = &[
+        "trim",
+        "meter",
+        "eq",
+        "compressor",
+        "limiter",
+        "dither",
+        "stereo",
+        "loudness",
+    ];
 
     /// The kind's parameters; every slot also gets `bypass` from the chain.
     pub fn params(self) -> Vec<ParamSpec> {
         match self {
             SlotKind::Trim => crate::trim::Trim::params(),
-            SlotKind::Meter => Vec::new(),
+            SlotKind::Meter | SlotKind::Loudness => Vec::new(),
+            SlotKind::Eq => crate::eq::Equalizer::params(),
+            SlotKind::Compressor => crate::compressor::Compressor::params(),
+            SlotKind::Limiter => crate::limiter::Limiter::params(),
+            SlotKind::Dither => crate::dither::Dither::params(),
+            SlotKind::Stereo => crate::stereo::Stereo::params(),
+        }
+    }
+
+    /// Builds the processor with default parameters (off the audio thread: it
+    /// allocates). Meters, gain reduction and NaN reports go to `meters`.
+    pub fn build(
+        self,
+        sample_rate: f32,
+        max_block: usize,
+        meters: std::sync::Arc<crate::Meters>,
+    ) -> Box<dyn Processor> {
+        // Every processor here works sample by sample; no block buffers needed.
+        let _ = max_block;
+        match self {
+            SlotKind::Trim => Box::new(crate::trim::Trim::new(sample_rate)),
+            SlotKind::Meter => Box::new(crate::meter::MeterProcessor::new(meters, sample_rate)),
+            SlotKind::Eq => Box::new(crate::eq::Equalizer::new(sample_rate, meters)),
+            SlotKind::Compressor => Box::new(crate::compressor::Compressor::new(sample_rate, meters)),
+            SlotKind::Limiter => Box::new(crate::limiter::Limiter::new(sample_rate, meters)),
+            SlotKind::Dither => Box::new(crate::dither::Dither::new(meters)),
+            SlotKind::Stereo => Box::new(crate::stereo::Stereo::new(sample_rate, meters)),
+            SlotKind::Loudness => {
+                Box::new(crate::program_meter::ProgramMeter::new(meters, sample_rate))
+            }
         }
     }
 }

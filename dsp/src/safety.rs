@@ -27,6 +27,12 @@ impl SafetyCeiling {
         }
     }
 
+    /// Counts engagements into a counter that outlives this instance (engine rebuilds).
+    pub fn with_counter(mut self, counter: Arc<AtomicU64>) -> Self {
+        self.engaged = counter;
+        self
+    }
+
     /// Counter of blocks in which the ceiling reduced gain (for status).
     pub fn engaged_counter(&self) -> Arc<AtomicU64> {
         self.engaged.clone()

@@ -36,6 +36,11 @@ impl Smoother {
         self.target
     }
 
+    /// The value the smoother is at now.
+    pub fn current(&self) -> f32 {
+        self.current
+    }
+
     /// Whether the smoother has reached its target.
     pub fn is_settled(&self) -> bool {
         self.current == self.target

@@ -7,3 +7,4 @@
 pub mod param;
 pub mod song;
 pub mod state;
+pub mod osc;

@@ -253,24 +253,26 @@ impl ParamSpec {
     pub fn accept(&self, input: &Value) -> Result<Value, ParamError> {
         let param = || self.id.clone();
         match &self.kind {
-            ParamKind::Continuous {
-                min, max, step, ..
-            } => {
+            ParamKind::Continuous { min, max, step, .. } => {
                 let x = match input {
                     Value::Float(x) => *x,
                     Value::Int(i) => *i as f64,
-                    Value::Text(s) => s.trim().parse::<f64>().map_err(|_| ParamError::WrongType {
-                        param: param(),
-                        expected: "a number",
-                        got: format!("{s:?}"),
-                    })?,
+                    Value::Text(s) => {
+                        s.trim().parse::<f64>().map_err(|_| ParamError::WrongType {
+                            param: param(),
+                            expected: "a number",
+                            got: format!("{s:?}"),
+                        })?
+                    }
                 };
                 if !x.is_finite() {
                     return Err(ParamError::NotFinite { param: param() });
                 }
                 let mut x = self.limit(x, *min, *max)?;
                 if *step > 0.0 {
-                    x = (min + ((x - min) / step).round() * step).clamp(*min, *max);
+                    x = min + ((x - min) / step).round() * step;
+                    // Drop binary noise (-3.4999999999996 → -3.5) so stored values read as typed.
+                    x = ((x * 1e9).round() / 1e9).clamp(*min, *max);
                 }
                 Ok(Value::Float(x))
             }
@@ -329,7 +331,9 @@ impl ParamSpec {
     fn integer(&self, input: &Value) -> Result<i64, ParamError> {
         match input {
             Value::Int(i) => Ok(*i),
-            Value::Float(x) if x.is_finite() => Ok(x.round().clamp(i64::MIN as f64, i64::MAX as f64) as i64),
+            Value::Float(x) if x.is_finite() => {
+                Ok(x.round().clamp(i64::MIN as f64, i64::MAX as f64) as i64)
+            }
             Value::Float(_) => Err(ParamError::NotFinite {
                 param: self.id.clone(),
             }),
@@ -359,7 +363,12 @@ impl ParamSpec {
     /// The value as a fader position 0..1 (taper applied).
     pub fn to_norm(&self, value: &Value) -> f64 {
         let n = match (&self.kind, value) {
-            (ParamKind::Continuous { min, max, taper, .. }, v) => {
+            (
+                ParamKind::Continuous {
+                    min, max, taper, ..
+                },
+                v,
+            ) => {
                 let x = v.as_f64().unwrap_or(*min);
                 match taper {
                     Taper::Log if *min > 0.0 => (x / min).ln() / (max / min).ln(),
@@ -385,7 +394,11 @@ impl ParamSpec {
             }
             (ParamKind::Enum { .. }, _) => 0.0,
         };
-        if n.is_finite() { n.clamp(0.0, 1.0) } else { 0.0 }
+        if n.is_finite() {
+            n.clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
     }
 
     /// A fader position 0..1 as a value in real units (then passed through `accept`).
@@ -397,7 +410,9 @@ impl ParamSpec {
             });
         }
         let raw = match &self.kind {
-            ParamKind::Continuous { min, max, taper, .. } => Value::Float(match taper {
+            ParamKind::Continuous {
+                min, max, taper, ..
+            } => Value::Float(match taper {
                 Taper::Log if *min > 0.0 => min * (max / min).powf(norm),
                 _ => min + norm * (max - min),
             }),
@@ -451,13 +466,21 @@ mod tests {
     fn quantizes_to_step() {
         let spec = ParamSpec::linear("g", "G", Unit::Db, -10.0, 10.0, 0.0).with_step(0.5);
         assert_eq!(spec.accept(&Value::Float(1.3)), Ok(Value::Float(1.5)));
+        let fine = ParamSpec::linear("g", "G", Unit::Db, -24.0, 24.0, 0.0).with_step(0.01);
+        assert_eq!(fine.accept(&Value::Float(-3.5)), Ok(Value::Float(-3.5)));
     }
 
     #[test]
     fn enum_by_label_or_index() {
         let spec = ParamSpec::choice("mode", "Mode", &["stereo", "ms"], "stereo");
-        assert_eq!(spec.accept(&Value::Text("MS".into())), Ok(Value::Text("ms".into())));
-        assert_eq!(spec.accept(&Value::Int(0)), Ok(Value::Text("stereo".into())));
+        assert_eq!(
+            spec.accept(&Value::Text("MS".into())),
+            Ok(Value::Text("ms".into()))
+        );
+        assert_eq!(
+            spec.accept(&Value::Int(0)),
+            Ok(Value::Text("stereo".into()))
+        );
         assert!(spec.accept(&Value::Int(5)).is_err());
         assert_eq!(spec.engine_value(&Value::Text("ms".into())), 1.0);
     }

@@ -27,7 +27,9 @@ pub enum SongError {
     #[error("song path contains a control character")]
     ControlCharacter,
     /// An empty part, `.` or `..`, or a leading/trailing `/`.
-    #[error("song path part {0:?} is not allowed (no empty parts, '.', '..' or leading/trailing '/')")]
+    #[error(
+        "song path part {0:?} is not allowed (no empty parts, '.', '..' or leading/trailing '/')"
+    )]
     BadPart(String),
     /// A backslash, which would read as a Windows path separator in exports.
     #[error("song path contains a backslash; use '/' between parts")]
@@ -151,7 +153,9 @@ mod tests {
 
     #[test]
     fn refuses_traversal_and_control() {
-        for bad in ["", "../x", "a/../b", "a//b", "/abs", "trail/", "a\nb", "a\\b", "a/./b"] {
+        for bad in [
+            "", "../x", "a/../b", "a//b", "/abs", "trail/", "a\nb", "a\\b", "a/./b",
+        ] {
             assert!(SongPath::new(bad).is_err(), "{bad:?}");
         }
         assert!(SongPath::new(&"x".repeat(300)).is_err());

@@ -59,10 +59,12 @@ mod tests {
     #[test]
     fn diff_lists_changed_added_removed() {
         let mut a = RackState::default();
-        a.values.insert("/chain/trim/gain".into(), Value::Float(0.0));
+        a.values
+            .insert("/chain/trim/gain".into(), Value::Float(0.0));
         a.values.insert("/chain/trim/invert".into(), Value::Int(0));
         let mut b = a.clone();
-        b.values.insert("/chain/trim/gain".into(), Value::Float(-3.5));
+        b.values
+            .insert("/chain/trim/gain".into(), Value::Float(-3.5));
         b.values.remove("/chain/trim/invert");
         b.values.insert("/chain/eq/bypass".into(), Value::Int(1));
         let d = a.diff(&b);

@@ -1,0 +1,388 @@
+//! The `rackd` command line: `run`, `demo`, `check`, `ctl`, `analyze`.
+//! Exit codes: 0 ok, 1 runtime failure, 2 usage or invalid input.
+
+use crate::config::{self, Config};
+use crate::ctl::{Ctl, show_arg};
+use clap::{Parser, Subcommand};
+use rosc::OscType;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// The rack machine's daemon: recall, routing, real-time DSP, snapshots, OSC surfaces.
+#[derive(Parser, Debug)]
+#[command(name = "rackd", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the daemon in the foreground (what systemd runs).
+    Run {
+        /// Config file.
+        #[arg(long, default_value = config::DEFAULT_PATH)]
+        config: PathBuf,
+    },
+    /// Run the daemon on the built-in demo rack, state in a temporary directory.
+    Demo {
+        /// OSC UDP+TCP port.
+        #[arg(long, default_value_t = 7770)]
+        osc_port: u16,
+        /// Keep state here instead of a temporary directory.
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+        /// Use the null backend even when a JACK server runs.
+        #[arg(long)]
+        no_jack: bool,
+    },
+    /// Validate a config file; prints every error as file:line: message.
+    Check {
+        /// Config file.
+        #[arg(long, default_value = config::DEFAULT_PATH)]
+        config: PathBuf,
+    },
+    /// Talk to a running daemon.
+    Ctl {
+        /// Daemon address.
+        #[arg(long, default_value = "127.0.0.1:7770", env = "RACKD_CONNECT")]
+        connect: String,
+        #[command(subcommand)]
+        command: CtlCommand,
+    },
+    // ANALYZE-VARIANT
+}
+
+#[derive(Subcommand, Debug)]
+enum CtlCommand {
+    /// Print a parameter's value (OSC patterns allowed: '/chain/*/bypass').
+    Get { path: String },
+    /// Set a parameter; prints the value actually taken.
+    Set {
+        path: String,
+        /// Number, or enum label.
+        value: String,
+        /// VALUE is a fader position 0..1.
+        #[arg(long)]
+        norm: bool,
+    },
+    /// Save the current state as a new revision of SONG.
+    Save {
+        song: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Recall SONG's latest revision, or --rev N.
+    Recall {
+        song: String,
+        #[arg(long)]
+        rev: Option<u32>,
+    },
+    /// List songs (under PREFIX).
+    List { prefix: Option<String> },
+    /// Revisions of SONG.
+    History { song: String },
+    /// Differences between two states: SONG, SONG@REV or current.
+    Diff { a: String, b: String },
+    /// Daemon status: audio, clients, counters (JSON).
+    Status,
+    /// The parameter tree with units and ranges (JSON).
+    Describe,
+    /// Write SONG with all revisions to FILE (JSON).
+    Export { song: String, file: PathBuf },
+    /// Add the revisions in FILE (from export) to this room's store.
+    Import { file: PathBuf },
+}
+
+/// Why a command failed, and so its exit code.
+#[derive(Debug)]
+pub enum Failure {
+    /// Exit 1: something at run time (daemon unreachable, I/O).
+    Runtime(String),
+    /// Exit 2: bad usage.
+    Usage(String),
+    /// Exit 2: the input was refused.
+    Invalid(String),
+}
+
+impl Failure {
+    fn exit(self) -> ExitCode {
+        match self {
+            Failure::Runtime(m) => {
+                eprintln!("rackd: {m}");
+                ExitCode::from(1)
+            }
+            Failure::Usage(m) | Failure::Invalid(m) => {
+                eprintln!("rackd: {m}");
+                ExitCode::from(2)
+            }
+        }
+    }
+}
+
+/// Parses arguments and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { config } => match Config::load(&config) {
+            Ok(cfg) => daemon(cfg),
+            Err(errors) => {
+                eprintln!("{errors}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Demo {
+            osc_port,
+            state_dir,
+            no_jack,
+        } => demo(osc_port, state_dir, no_jack),
+        Command::Check { config } => match Config::load(&config) {
+            Ok(cfg) => {
+                println!(
+                    "{}: ok ({} chain slots, OSC on {}, backend {:?})",
+                    config.display(),
+                    cfg.chain.len(),
+                    cfg.osc.listen,
+                    cfg.audio.backend
+                );
+                ExitCode::SUCCESS
+            }
+            Err(errors) => {
+                eprintln!("{errors}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Ctl { connect, command } => match ctl(&connect, command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(f) => f.exit(),
+        },
+        // ANALYZE-ARM
+    }
+}
+
+fn daemon(cfg: Config) -> ExitCode {
+    let log = crate::logging::init(&cfg.daemon.log_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return Failure::Runtime(format!("cannot start the runtime: {e}")).exit(),
+    };
+    match runtime.block_on(crate::run::run(cfg, log)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("rackd: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn demo(osc_port: u16, state_dir: Option<PathBuf>, no_jack: bool) -> ExitCode {
+    let (dir, _keep) = match state_dir {
+        Some(d) => (d, None),
+        None => match tempfile::Builder::new().prefix("rackd-demo-").tempdir() {
+            Ok(t) => (t.path().to_path_buf(), Some(t)),
+            Err(e) => {
+                return Failure::Runtime(format!("cannot make a temporary state dir: {e}")).exit();
+            }
+        },
+    };
+    let mut cfg = match Config::demo(osc_port, &dir) {
+        Ok(c) => c,
+        Err(e) => return Failure::Runtime(format!("{e:#}")).exit(),
+    };
+    let jack = !no_jack && crate::engine::jack::server_running();
+    if !jack {
+        cfg.audio.backend = config::BackendKind::Null;
+    }
+    println!("rackd demo");
+    println!(
+        "  audio:   {}",
+        if jack {
+            "JACK (client rackd-demo: in_l/in_r -> out_l/out_r)"
+        } else {
+            "null backend (no JACK server running), 1 kHz test tone at -18 dBFS"
+        }
+    );
+    println!("  state:   {}", dir.display());
+    println!("  surface: point TouchOSC / Open Stage Control at udp or tcp 127.0.0.1:{osc_port}");
+    println!("  try:     oscdump 9999 &  oscsend localhost {osc_port} /rackd/subscribe i 9999");
+    println!("           oscsend localhost {osc_port} /chain/trim/gain f -3.5");
+    println!("           rackd ctl describe | rackd ctl save \"client/album/01 intro\"");
+    daemon(cfg)
+}
+
+fn ctl(connect: &str, command: CtlCommand) -> Result<(), Failure> {
+    let timeout = Duration::from_secs(30);
+    let mut c = Ctl::connect(connect, timeout)?;
+    let s = |x: &str| OscType::String(x.to_string());
+    match command {
+        CtlCommand::Get { path } => {
+            for m in c.request(&path, vec![])? {
+                println!(
+                    "{} {}",
+                    m.addr,
+                    m.args.iter().map(show_arg).collect::<Vec<_>>().join(" ")
+                );
+            }
+        }
+        CtlCommand::Set { path, value, norm } => {
+            let arg = if norm {
+                OscType::Float(value.parse::<f32>().map_err(|_| {
+                    Failure::Usage(format!("--norm needs a number 0..1, got {value:?}"))
+                })?)
+            } else if let Ok(i) = value.parse::<i32>() {
+                OscType::Int(i)
+            } else if let Ok(x) = value.parse::<f32>() {
+                OscType::Float(x)
+            } else {
+                s(&value)
+            };
+            let address = if norm { format!("{path}/norm") } else { path };
+            for m in c.request(&address, vec![arg])? {
+                println!(
+                    "{} {}",
+                    m.addr,
+                    m.args.iter().map(show_arg).collect::<Vec<_>>().join(" ")
+                );
+            }
+        }
+        CtlCommand::Save { song, note } => {
+            let replies = c.request("/rackd/snapshot/save", vec![s(&song), s(&note)])?;
+            let saved = replies
+                .iter()
+                .find(|m| m.addr == "/rackd/snapshot/saved")
+                .ok_or_else(|| Failure::Runtime("no /rackd/snapshot/saved reply".into()))?;
+            println!(
+                "saved {} revision {}",
+                show_arg(&saved.args[0]),
+                show_arg(&saved.args[1])
+            );
+        }
+        CtlCommand::Recall { song, rev } => {
+            let mut args = vec![s(&song)];
+            if let Some(r) = rev {
+                args.push(OscType::Int(r as i32));
+            }
+            let report = c.request_json("/rackd/snapshot/recall", args, "/rackd/recall/report")?;
+            println!(
+                "recalled {}@{}: {} values changed, {} already right",
+                report["song"].as_str().unwrap_or("?"),
+                report["rev"],
+                report["changed"],
+                report["unchanged"]
+            );
+            if let Some(skipped) = report["skipped"].as_array().filter(|s| !s.is_empty()) {
+                println!(
+                    "not on this rack (skipped): {}",
+                    skipped
+                        .iter()
+                        .map(|v| v.as_str().unwrap_or("?"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
+        CtlCommand::List { prefix } => {
+            let songs = c.request_json(
+                "/rackd/snapshot/list",
+                vec![s(prefix.as_deref().unwrap_or(""))],
+                "/rackd/snapshot/list",
+            )?;
+            for song in songs.as_array().into_iter().flatten() {
+                println!(
+                    "{}  (rev {}, {} revisions, {})",
+                    song["song"].as_str().unwrap_or("?"),
+                    song["latest_rev"],
+                    song["revisions"],
+                    song["latest_at"].as_str().unwrap_or("?")
+                );
+            }
+        }
+        CtlCommand::History { song } => {
+            let history = c.request_json(
+                "/rackd/snapshot/history",
+                vec![s(&song)],
+                "/rackd/snapshot/history",
+            )?;
+            for r in history.as_array().into_iter().flatten() {
+                println!(
+                    "{:>4}  {}  {:<16}  {}",
+                    r["rev"],
+                    r["saved_at"].as_str().unwrap_or("?"),
+                    r["origin"].as_str().unwrap_or(""),
+                    r["note"].as_str().unwrap_or("")
+                );
+            }
+        }
+        CtlCommand::Diff { a, b } => {
+            let diff = c.request_json(
+                "/rackd/snapshot/diff",
+                vec![s(&a), s(&b)],
+                "/rackd/snapshot/diff",
+            )?;
+            let changes = diff.as_array().cloned().unwrap_or_default();
+            if changes.is_empty() {
+                println!("no differences between {a} and {b}");
+            }
+            for ch in changes {
+                let show = |v: &serde_json::Value| {
+                    if v.is_null() {
+                        "(absent)".to_string()
+                    } else {
+                        v.to_string().trim_matches('"').to_string()
+                    }
+                };
+                println!(
+                    "{}: {} -> {}",
+                    ch["address"].as_str().unwrap_or("?"),
+                    show(&ch["before"]),
+                    show(&ch["after"])
+                );
+            }
+        }
+        CtlCommand::Status => {
+            let st = c.request_json("/rackd/status", vec![], "/rackd/status")?;
+            println!("{}", serde_json::to_string_pretty(&st).unwrap_or_default());
+        }
+        CtlCommand::Describe => {
+            let d = c.request_json("/rackd/describe", vec![], "/rackd/describe")?;
+            println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
+        }
+        CtlCommand::Export { song, file } => {
+            let doc = c.request_json(
+                "/rackd/snapshot/export",
+                vec![s(&song)],
+                "/rackd/snapshot/export",
+            )?;
+            let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+            std::fs::write(&file, text + "\n")
+                .map_err(|e| Failure::Runtime(format!("cannot write {}: {e}", file.display())))?;
+            println!(
+                "exported {song} ({} revisions) to {}",
+                doc["revisions"].as_array().map_or(0, Vec::len),
+                file.display()
+            );
+        }
+        CtlCommand::Import { file } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| Failure::Invalid(format!("cannot read {}: {e}", file.display())))?;
+            let report = c.request_json(
+                "/rackd/snapshot/import",
+                vec![s(&text)],
+                "/rackd/snapshot/imported",
+            )?;
+            println!(
+                "imported {}: revisions added {}, {} already present",
+                report["song"].as_str().unwrap_or("?"),
+                report["added"],
+                report["skipped"]
+            );
+        }
+    }
+    Ok(())
+}

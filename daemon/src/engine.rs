@@ -1,0 +1,295 @@
+//! The audio engine: one [`Backend`] trait with JACK and null implementations,
+//! and the control side that feeds parameter changes to the audio thread.
+//!
+//! The audio thread only ever runs [`rt::RtProcess::process`]; everything it
+//! needs is built here, off the audio thread, and changes reach it through a
+//! lock-free queue. A backend that (re)starts asks [`EngineControl::build_rt`]
+//! for a fresh processor holding the current values, so nothing is lost when
+//! JACK goes away and comes back.
+
+pub mod jack;
+pub mod null;
+pub mod rt;
+
+use crate::config::{AudioConfig, BackendKind, SlotConfig};
+use crate::hub::{Event, HubHandle, Target};
+use rackd_dsp::{Chain, Meters};
+use rt::{RtCommand, RtProcess};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// Capacity of the parameter queue to the audio thread.
+const QUEUE_CAPACITY: usize = 4096;
+
+/// Engine status shared with surfaces and systemd; written by backend threads.
+#[derive(Debug, Default)]
+pub struct EngineStatus {
+    /// Sample rate in Hz (0 while not running).
+    pub sample_rate: AtomicU32,
+    /// Frames per period.
+    pub period: AtomicU32,
+    /// Xruns reported by the backend since start.
+    pub xruns: AtomicU64,
+    /// DSP load in 1/1000 of the period.
+    pub dsp_load_permille: AtomicU32,
+    /// Whether audio is being processed now.
+    pub running: AtomicBool,
+    /// Parameter changes dropped because the queue was full (never expected).
+    pub queue_overflows: AtomicU64,
+    /// One-line human state: "running: JACK 48000 Hz, 256 frames".
+    pub state: Mutex<String>,
+}
+
+impl EngineStatus {
+    /// Sets the human state line and logs it when it changed.
+    pub fn set_state(&self, text: impl Into<String>) {
+        let text = text.into();
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if *state != text {
+            tracing::info!("audio: {text}");
+            *state = text;
+        }
+    }
+
+    /// The human state line.
+    pub fn state(&self) -> String {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// The meter points the audio thread publishes: `in`, `out` and one per meter slot.
+#[derive(Debug, Clone)]
+pub struct MeterPoints {
+    /// (point name, readings) in address order.
+    pub points: Vec<(String, Arc<Meters>)>,
+}
+
+/// Current engine-side values of every slot (what a rebuilt chain starts with).
+#[derive(Debug, Clone)]
+struct SlotValues {
+    params: Vec<f32>,
+    bypass: bool,
+}
+
+struct ControlInner {
+    values: Vec<SlotValues>,
+    producer: Option<rtrb::Producer<RtCommand>>,
+}
+
+/// The control side of the engine: owned off the audio thread.
+pub struct EngineControl {
+    slots: Vec<SlotConfig>,
+    audio: AudioConfig,
+    inner: Mutex<ControlInner>,
+    status: Arc<EngineStatus>,
+    meters: MeterPoints,
+    ceiling_engaged: Arc<AtomicU64>,
+}
+
+impl EngineControl {
+    /// Control for a chain of `slots` with default values.
+    pub fn new(slots: &[SlotConfig], audio: &AudioConfig) -> Arc<Self> {
+        let values = slots
+            .iter()
+            .map(|s| SlotValues {
+                params: s
+                    .kind
+                    .params()
+                    .iter()
+                    .map(|p| p.engine_value(&p.default))
+                    .collect(),
+                bypass: false,
+            })
+            .collect();
+        let mut points = vec![
+            ("in".to_string(), Meters::new()),
+            ("out".to_string(), Meters::new()),
+        ];
+        for s in slots {
+            if s.kind == rackd_dsp::SlotKind::Meter {
+                points.push((s.id.clone(), Meters::new()));
+            }
+        }
+        Arc::new(EngineControl {
+            slots: slots.to_vec(),
+            audio: audio.clone(),
+            inner: Mutex::new(ControlInner {
+                values,
+                producer: None,
+            }),
+            status: Arc::new(EngineStatus::default()),
+            meters: MeterPoints { points },
+            ceiling_engaged: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// Status for `/rackd/status` and systemd.
+    pub fn status(&self) -> &Arc<EngineStatus> {
+        &self.status
+    }
+
+    /// Meter points for `/meter/...`.
+    pub fn meters(&self) -> &MeterPoints {
+        &self.meters
+    }
+
+    /// How many blocks the safety ceiling had to reduce gain in.
+    pub fn ceiling_engagements(&self) -> u64 {
+        self.ceiling_engaged.load(Ordering::Relaxed)
+    }
+
+    /// The audio config the backends read.
+    pub fn audio(&self) -> &AudioConfig {
+        &self.audio
+    }
+
+    /// Sends a changed value towards the audio thread (and remembers it for rebuilds).
+    pub fn apply(&self, target: Target, value: f32) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let cmd = match target {
+            Target::ChainParam { slot, index } => {
+                if let Some(v) = inner
+                    .values
+                    .get_mut(slot)
+                    .and_then(|s| s.params.get_mut(index))
+                {
+                    *v = value;
+                }
+                RtCommand::Param {
+                    slot: slot as u16,
+                    index: index as u16,
+                    value,
+                }
+            }
+            Target::ChainBypass { slot } => {
+                if let Some(s) = inner.values.get_mut(slot) {
+                    s.bypass = value >= 0.5;
+                }
+                RtCommand::Bypass {
+                    slot: slot as u16,
+                    bypass: value >= 0.5,
+                }
+            }
+        };
+        if let Some(p) = inner.producer.as_mut()
+            && p.push(cmd).is_err()
+        {
+            self.status.queue_overflows.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Builds a fresh real-time processor with the current values and makes it
+    /// the receiver of future changes. Called by backends off the audio thread.
+    pub fn build_rt(&self, sample_rate: u32, max_block: usize) -> RtProcess {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let sr = sample_rate as f32;
+        let mut chain = Chain::new(sr, max_block);
+        for (slot, cfg) in self.slots.iter().enumerate() {
+            let meters = self
+                .meters
+                .points
+                .iter()
+                .find(|(name, _)| *name == cfg.id)
+                .map(|(_, m)| m.clone())
+                .unwrap_or_else(Meters::new);
+            chain.push(cfg.kind.build(sr, max_block, meters));
+            let values = &inner.values[slot];
+            for (index, v) in values.params.iter().enumerate() {
+                chain.set_param(slot, index, *v);
+            }
+            chain.set_bypass(slot, values.bypass, true);
+        }
+        let (producer, consumer) = rtrb::RingBuffer::new(QUEUE_CAPACITY);
+        inner.producer = Some(producer);
+        RtProcess::new(
+            chain,
+            consumer,
+            self.meters.points[0].1.clone(),
+            self.meters.points[1].1.clone(),
+            self.audio.ceiling_dbfs,
+            sr,
+            self.ceiling_engaged.clone(),
+        )
+    }
+}
+
+/// Something that runs the chain on an audio thread: JACK, null (and later cpal).
+pub trait Backend: Send {
+    /// Short name for status (`jack`, `null`).
+    fn name(&self) -> &'static str;
+    /// Starts processing on threads of its own; the returned handle stops it.
+    fn start(self: Box<Self>, control: Arc<EngineControl>) -> anyhow::Result<Running>;
+}
+
+/// A started backend; dropping it without [`Running::stop`] leaves it running.
+pub struct Running {
+    name: &'static str,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Wraps a backend's manager thread and its stop flag.
+    pub fn new(name: &'static str, stop: Arc<AtomicBool>, thread: JoinHandle<()>) -> Self {
+        Running {
+            name,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Backend name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Stops processing and waits for the backend's threads.
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The backend the config asks for.
+pub fn backend_for(audio: &AudioConfig) -> Box<dyn Backend> {
+    match audio.backend {
+        BackendKind::Jack => Box::new(jack::JackBackend::new(audio)),
+        BackendKind::Null => Box::new(null::NullBackend::new(audio)),
+    }
+}
+
+/// Forwards every hub change that concerns the chain to the engine. Runs until the hub stops.
+pub async fn follow_hub(hub: HubHandle, control: Arc<EngineControl>) {
+    let mut events = hub.subscribe();
+    // Start from the hub's state: it may have been restored before we subscribed.
+    let resync = |state: rackd_protocol::state::RackState| {
+        for (address, value) in &state.values {
+            if let Some(entry) = hub.tree().get(address) {
+                control.apply(entry.target, entry.spec.engine_value(value));
+            }
+        }
+    };
+    if let Ok(state) = hub.state().await {
+        resync(state);
+    }
+    loop {
+        match events.recv().await {
+            Ok(Event::Changed { address, value, .. }) => {
+                if let Some(entry) = hub.tree().get(&address) {
+                    control.apply(entry.target, entry.spec.engine_value(&value));
+                }
+            }
+            Ok(_) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!("engine missed {n} changes; resyncing from the hub");
+                if let Ok(state) = hub.state().await {
+                    resync(state);
+                }
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! The JACK backend: a client with two inputs and two outputs that runs the
+//! chain in JACK's process callback. It never starts a server
+//! (`NO_START_SERVER`): while none runs it waits, retries and says so; when the
+//! server goes away it waits for it to come back and rebuilds.
+
+use super::{Backend, EngineControl, EngineStatus, Running, rt::RtProcess};
+use crate::config::AudioConfig;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// How often to retry while no JACK server runs.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// A JACK client managed by its own thread.
+pub struct JackBackend {
+    audio: AudioConfig,
+}
+
+impl JackBackend {
+    /// A JACK backend as the audio config describes it.
+    pub fn new(audio: &AudioConfig) -> Self {
+        JackBackend {
+            audio: audio.clone(),
+        }
+    }
+}
+
+/// Whether a JACK server answers right now (used by `rackd demo` to choose).
+pub fn server_running() -> bool {
+    ::jack::Client::new("rackd-probe", ::jack::ClientOptions::NO_START_SERVER).is_ok()
+}
+
+impl Backend for JackBackend {
+    fn name(&self) -> &'static str {
+        "jack"
+    }
+
+    fn start(self: Box<Self>, control: Arc<EngineControl>) -> anyhow::Result<Running> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("rackd-jack".into())
+            .spawn(move || self.manage(&control, &stop_flag))?;
+        Ok(Running::new("jack", stop, thread))
+    }
+}
+
+/// The process callback: ports plus the chain.
+struct Process {
+    rt: RtProcess,
+    in_l: ::jack::Port<::jack::AudioIn>,
+    in_r: ::jack::Port<::jack::AudioIn>,
+    out_l: ::jack::Port<::jack::AudioOut>,
+    out_r: ::jack::Port<::jack::AudioOut>,
+}
+
+impl ::jack::ProcessHandler for Process {
+    fn process(&mut self, _: &::jack::Client, ps: &::jack::ProcessScope) -> ::jack::Control {
+        self.rt.process(
+            self.in_l.as_slice(ps),
+            self.in_r.as_slice(ps),
+            self.out_l.as_mut_slice(ps),
+            self.out_r.as_mut_slice(ps),
+        );
+        ::jack::Control::Continue
+    }
+}
+
+/// Server notifications: xruns and shutdown, counted with atomics only.
+struct Notifications {
+    status: Arc<EngineStatus>,
+    gone: Arc<AtomicBool>,
+}
+
+impl ::jack::NotificationHandler for Notifications {
+    unsafe fn shutdown(&mut self, _status: ::jack::ClientStatus, _reason: &str) {
+        self.gone.store(true, Ordering::SeqCst);
+    }
+
+    fn xrun(&mut self, _: &::jack::Client) -> ::jack::Control {
+        self.status.xruns.fetch_add(1, Ordering::Relaxed);
+        ::jack::Control::Continue
+    }
+}
+
+impl JackBackend {
+    /// Connects, runs until the server goes away or we are stopped, repeats.
+    fn manage(&self, control: &EngineControl, stop: &AtomicBool) {
+        let status = control.status().clone();
+        let mut last_complaint: Option<Instant> = None;
+        while !stop.load(Ordering::Relaxed) {
+            match self.run_client(control, stop, &status) {
+                Ok(()) => {}
+                Err(e) => {
+                    status.running.store(false, Ordering::Relaxed);
+                    let text = format!(
+                        "waiting for JACK server ({e}); retrying every {}s",
+                        RETRY.as_secs()
+                    );
+                    // Say it once, then every 30 s, not every second.
+                    if last_complaint.is_none_or(|t| t.elapsed() > Duration::from_secs(30)) {
+                        tracing::warn!("{text}");
+                        last_complaint = Some(Instant::now());
+                    }
+                    status.set_state(text);
+                    sleep_unless_stopped(RETRY, stop);
+                }
+            }
+        }
+        status.running.store(false, Ordering::Relaxed);
+        status.set_state("stopped");
+    }
+
+    /// One client lifetime. Ok when stopped or when the server went away.
+    fn run_client(
+        &self,
+        control: &EngineControl,
+        stop: &AtomicBool,
+        status: &Arc<EngineStatus>,
+    ) -> anyhow::Result<()> {
+        let (client, _) = ::jack::Client::new(
+            &self.audio.client_name,
+            ::jack::ClientOptions::NO_START_SERVER,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let sample_rate = client.sample_rate() as u32;
+        let period = client.buffer_size();
+        let name = client.name().to_string();
+        let process = Process {
+            rt: control.build_rt(sample_rate, (period as usize).clamp(64, 8192)),
+            in_l: client.register_port("in_l", ::jack::AudioIn::default())?,
+            in_r: client.register_port("in_r", ::jack::AudioIn::default())?,
+            out_l: client.register_port("out_l", ::jack::AudioOut::default())?,
+            out_r: client.register_port("out_r", ::jack::AudioOut::default())?,
+        };
+        let gone = Arc::new(AtomicBool::new(false));
+        let notifications = Notifications {
+            status: status.clone(),
+            gone: gone.clone(),
+        };
+        let active = client.activate_async(notifications, process)?;
+        for (ours, theirs) in [("in_l", 0), ("in_r", 1)] {
+            if let Some(src) = self.audio.connect_inputs.get(theirs) {
+                connect(active.as_client(), src, &format!("{name}:{ours}"));
+            }
+        }
+        for (ours, theirs) in [("out_l", 0), ("out_r", 1)] {
+            if let Some(dst) = self.audio.connect_outputs.get(theirs) {
+                connect(active.as_client(), &format!("{name}:{ours}"), dst);
+            }
+        }
+        status.sample_rate.store(sample_rate, Ordering::Relaxed);
+        status.period.store(period, Ordering::Relaxed);
+        status.running.store(true, Ordering::Relaxed);
+        status.set_state(format!(
+            "running: JACK client {name}, {sample_rate} Hz, {period} frames"
+        ));
+        while !stop.load(Ordering::Relaxed) && !gone.load(Ordering::SeqCst) {
+            let load = active.as_client().cpu_load();
+            status
+                .dsp_load_permille
+                .store((load * 10.0) as u32, Ordering::Relaxed);
+            status
+                .period
+                .store(active.as_client().buffer_size(), Ordering::Relaxed);
+            sleep_unless_stopped(Duration::from_millis(200), stop);
+        }
+        status.running.store(false, Ordering::Relaxed);
+        if gone.load(Ordering::SeqCst) {
+            status.set_state("JACK server went away; waiting for it to return");
+            // The server is gone: closing the client is all that is left to do.
+            drop(active);
+        } else if let Err(e) = active.deactivate() {
+            tracing::warn!("JACK deactivate failed: {e}");
+        }
+        Ok(())
+    }
+}
+
+fn connect(client: &::jack::Client, src: &str, dst: &str) {
+    match client.connect_ports_by_name(src, dst) {
+        Ok(()) => tracing::info!("connected {src} -> {dst}"),
+        Err(e) => tracing::warn!("cannot connect {src} -> {dst}: {e}"),
+    }
+}
+
+fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {
+    let until = Instant::now() + total;
+    while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,69 @@
+//! What runs on the audio thread: drain the parameter queue, run the chain,
+//! the safety ceiling and the meters. No allocation, lock, log or syscall.
+
+use rackd_dsp::meter::MeterProcessor;
+use rackd_dsp::{Chain, Meters, Processor, SafetyCeiling};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+/// A change for the audio thread; `Copy` so the queue never allocates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RtCommand {
+    /// Processor parameter of a slot, in real units.
+    Param { slot: u16, index: u16, value: f32 },
+    /// Bypass of a slot (crossfaded).
+    Bypass { slot: u16, bypass: bool },
+}
+
+/// Everything the audio callback owns.
+pub struct RtProcess {
+    chain: Chain,
+    commands: rtrb::Consumer<RtCommand>,
+    input_meter: MeterProcessor,
+    output_meter: MeterProcessor,
+    safety: SafetyCeiling,
+}
+
+impl RtProcess {
+    /// Assembles the audio-thread side (built off the audio thread).
+    pub fn new(
+        chain: Chain,
+        commands: rtrb::Consumer<RtCommand>,
+        input_meters: Arc<Meters>,
+        output_meters: Arc<Meters>,
+        ceiling_dbfs: f32,
+        sample_rate: f32,
+        ceiling_engaged: Arc<AtomicU64>,
+    ) -> Self {
+        let safety = SafetyCeiling::new(ceiling_dbfs, sample_rate).with_counter(ceiling_engaged);
+        RtProcess {
+            chain,
+            commands,
+            input_meter: MeterProcessor::new(input_meters, sample_rate),
+            output_meter: MeterProcessor::new(output_meters, sample_rate),
+            safety,
+        }
+    }
+
+    /// One period: inputs in, outputs out. All four slices have the same length.
+    pub fn process(&mut self, in_l: &[f32], in_r: &[f32], out_l: &mut [f32], out_r: &mut [f32]) {
+        while let Ok(cmd) = self.commands.pop() {
+            match cmd {
+                RtCommand::Param { slot, index, value } => {
+                    self.chain.set_param(slot as usize, index as usize, value)
+                }
+                RtCommand::Bypass { slot, bypass } => {
+                    self.chain.set_bypass(slot as usize, bypass, false)
+                }
+            }
+        }
+        let n = in_l.len().min(in_r.len()).min(out_l.len()).min(out_r.len());
+        let (out_l, out_r) = (&mut out_l[..n], &mut out_r[..n]);
+        out_l.copy_from_slice(&in_l[..n]);
+        out_r.copy_from_slice(&in_r[..n]);
+        self.input_meter.measure(out_l, out_r);
+        self.chain.process(out_l, out_r);
+        self.safety.process(out_l, out_r);
+        self.output_meter.measure(out_l, out_r);
+    }
+}

@@ -1,0 +1,637 @@
+//! The hub: the one owner and writer of rack state.
+//!
+//! Surfaces, `rackd ctl`, recall and restore all send [`Command`]s through a
+//! [`HubHandle`]; every accepted change becomes one [`Event`] that every
+//! observer (engine, surfaces, autosave) receives from the broadcast channel.
+//! Snapshot storage runs on its own thread ([`StoreWorker`]) so SQLite's
+//! fsyncs never stall the async threads.
+
+pub mod tree;
+
+use crate::store::{ImportReport, RevisionInfo, SongExport, SongSummary, Store, StoreError};
+use rackd_protocol::osc::pattern;
+use rackd_protocol::param::Value;
+use rackd_protocol::song::{SongError, SongPath, SongRef};
+use rackd_protocol::state::{Change, RackState};
+use serde::Serialize;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, oneshot};
+pub use tree::{ParamEntry, ParamTree, Target};
+
+/// Who asked for a change; carried in events for logs and reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// An OSC client at this address.
+    Surface(SocketAddr),
+    /// Recall of a snapshot revision.
+    Recall(String),
+    /// Restore of the autosaved state at start-up.
+    Restore,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Surface(a) => write!(f, "osc:{a}"),
+            Origin::Recall(s) => write!(f, "recall:{s}"),
+            Origin::Restore => f.write_str("restore"),
+        }
+    }
+}
+
+/// What every observer sees.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A parameter took a value (also sent when a set did not change it, so the
+    /// sender always learns the value taken).
+    Changed {
+        address: Arc<str>,
+        value: Value,
+        origin: Origin,
+    },
+    /// A revision was stored durably.
+    Saved(RevisionInfo),
+    /// A snapshot was recalled.
+    Recalled(RecallReport),
+}
+
+/// Why a command failed; the text goes back to the sender in `/rackd/error`.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HubError {
+    /// No parameter at that address (or no match for a pattern).
+    #[error("no parameter at {0}")]
+    UnknownAddress(String),
+    /// The value was refused by the parameter's spec.
+    #[error("{0}")]
+    Rejected(String),
+    /// A bad song path or reference.
+    #[error("{0}")]
+    Song(#[from] SongError),
+    /// The snapshot store failed or found nothing.
+    #[error("{0}")]
+    Store(String),
+    /// The hub has stopped (daemon shutting down).
+    #[error("the daemon is shutting down")]
+    Stopped,
+}
+
+impl From<StoreError> for HubError {
+    fn from(e: StoreError) -> Self {
+        HubError::Store(e.to_string())
+    }
+}
+
+/// The outcome of a recall, sent to the client and to every observer.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecallReport {
+    /// Song path.
+    pub song: String,
+    /// Revision recalled.
+    pub rev: u32,
+    /// Parameters whose value changed.
+    pub changed: usize,
+    /// Parameters already at the stored value.
+    pub unchanged: usize,
+    /// Stored addresses this rack does not have (saved on a different rack).
+    pub skipped: Vec<String>,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, HubError>>;
+
+/// A request to the hub task.
+enum Command {
+    Set {
+        address: String,
+        value: Value,
+        norm: bool,
+        origin: Origin,
+        reply: Reply<Vec<(String, Value)>>,
+    },
+    Get {
+        address: String,
+        reply: Reply<Vec<(String, Value)>>,
+    },
+    State {
+        reply: oneshot::Sender<RackState>,
+    },
+    Apply {
+        state: RackState,
+        origin: Origin,
+        reply: oneshot::Sender<(usize, usize, Vec<String>)>,
+    },
+}
+
+/// Runs the blocking [`Store`] on its own thread and hands out async calls to it.
+#[derive(Clone)]
+pub struct StoreWorker {
+    jobs: std::sync::mpsc::Sender<Box<dyn FnOnce(&mut Store) + Send>>,
+}
+
+impl StoreWorker {
+    /// Opens the database at `path` and starts its thread.
+    pub fn start(path: &Path) -> Result<Self, StoreError> {
+        let mut store = Store::open(path)?;
+        let (jobs, rx) = std::sync::mpsc::channel::<Box<dyn FnOnce(&mut Store) + Send>>();
+        std::thread::Builder::new()
+            .name("rackd-store".into())
+            .spawn(move || {
+                for job in rx {
+                    job(&mut store);
+                }
+            })
+            .map_err(|source| StoreError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(StoreWorker { jobs })
+    }
+
+    /// Runs `f` on the store thread and waits for its result.
+    pub async fn call<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, HubError> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(Box::new(move |store| {
+                let _ = tx.send(f(store));
+            }))
+            .map_err(|_| HubError::Stopped)?;
+        Ok(rx.await.map_err(|_| HubError::Stopped)??)
+    }
+}
+
+/// A cheap, cloneable way to talk to the hub.
+#[derive(Clone)]
+pub struct HubHandle {
+    commands: mpsc::Sender<Command>,
+    events: broadcast::Sender<Event>,
+    tree: Arc<ParamTree>,
+    store: StoreWorker,
+}
+
+impl HubHandle {
+    /// The parameter tree (read-only; fixed for the daemon's life).
+    pub fn tree(&self) -> &Arc<ParamTree> {
+        &self.tree
+    }
+
+    /// A new observer of every event from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// The snapshot store, for reads and imports that do not touch rack state.
+    pub fn store(&self) -> &StoreWorker {
+        &self.store
+    }
+
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, HubError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(make(tx))
+            .await
+            .map_err(|_| HubError::Stopped)?;
+        rx.await.map_err(|_| HubError::Stopped)
+    }
+
+    /// Sets a parameter (or every parameter an OSC pattern matches) and returns
+    /// the values actually taken. `norm`: the value is a 0..1 fader position.
+    pub async fn set(
+        &self,
+        address: &str,
+        value: Value,
+        norm: bool,
+        origin: Origin,
+    ) -> Result<Vec<(String, Value)>, HubError> {
+        let address = address.to_string();
+        self.ask(|reply| Command::Set {
+            address,
+            value,
+            norm,
+            origin,
+            reply,
+        })
+        .await?
+    }
+
+    /// Values of a parameter or of every parameter a pattern matches.
+    pub async fn get(&self, address: &str) -> Result<Vec<(String, Value)>, HubError> {
+        let address = address.to_string();
+        self.ask(|reply| Command::Get { address, reply }).await?
+    }
+
+    /// The whole current state.
+    pub async fn state(&self) -> Result<RackState, HubError> {
+        self.ask(|reply| Command::State { reply }).await
+    }
+
+    /// Answers when the hub task is alive and processing commands (watchdog).
+    pub async fn ping(&self, timeout: Duration) -> bool {
+        tokio::time::timeout(timeout, self.state())
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Applies a stored state through the hub (recall, restore); returns
+    /// (changed, unchanged, skipped addresses).
+    pub async fn apply(
+        &self,
+        state: RackState,
+        origin: Origin,
+    ) -> Result<(usize, usize, Vec<String>), HubError> {
+        self.ask(|reply| Command::Apply {
+            state,
+            origin,
+            reply,
+        })
+        .await
+    }
+
+    /// Stores the current state as a new revision of `song`; returns once durable.
+    pub async fn save(
+        &self,
+        song: &str,
+        note: &str,
+        origin: &str,
+    ) -> Result<RevisionInfo, HubError> {
+        let song = SongPath::new(song)?;
+        let state = self.state().await?;
+        let (note, origin) = (note.to_string(), origin.to_string());
+        let info = self
+            .store
+            .call(move |s| s.save(&song, &note, &origin, &state))
+            .await?;
+        let _ = self.events.send(Event::Saved(info.clone()));
+        Ok(info)
+    }
+
+    /// Recalls a song's latest or given revision through the hub.
+    pub async fn recall(&self, song: &str, rev: Option<u32>) -> Result<RecallReport, HubError> {
+        let song = SongPath::new(song)?;
+        let revision = self.store.call(move |s| s.load(&song, rev)).await?;
+        let label = format!("{}@{}", revision.info.song, revision.info.rev);
+        let (changed, unchanged, skipped) =
+            self.apply(revision.state, Origin::Recall(label)).await?;
+        let report = RecallReport {
+            song: revision.info.song.to_string(),
+            rev: revision.info.rev,
+            changed,
+            unchanged,
+            skipped,
+        };
+        let _ = self.events.send(Event::Recalled(report.clone()));
+        Ok(report)
+    }
+
+    /// A song's revisions, oldest first.
+    pub async fn history(&self, song: &str) -> Result<Vec<RevisionInfo>, HubError> {
+        let song = SongPath::new(song)?;
+        self.store.call(move |s| s.history(&song)).await
+    }
+
+    /// Songs under a prefix.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<SongSummary>, HubError> {
+        let prefix = prefix.to_string();
+        self.store.call(move |s| s.list(&prefix)).await
+    }
+
+    /// The state a reference names: `current`, `SONG` or `SONG@REV`.
+    pub async fn resolve(&self, reference: &str) -> Result<RackState, HubError> {
+        match SongRef::parse(reference)? {
+            SongRef::Current => self.state().await,
+            SongRef::Song { path, rev } => {
+                Ok(self.store.call(move |s| s.load(&path, rev)).await?.state)
+            }
+        }
+    }
+
+    /// Differences from `a` to `b` (each `current`, `SONG` or `SONG@REV`).
+    pub async fn diff(&self, a: &str, b: &str) -> Result<Vec<Change>, HubError> {
+        let a = self.resolve(a).await?;
+        let b = self.resolve(b).await?;
+        Ok(a.diff(&b))
+    }
+
+    /// A song with all its revisions, as an export document.
+    pub async fn export(&self, song: &str) -> Result<SongExport, HubError> {
+        let song = SongPath::new(song)?;
+        self.store.call(move |s| s.export(&song)).await
+    }
+
+    /// Adds the revisions of an export document; never changes stored ones.
+    pub async fn import(&self, doc: SongExport) -> Result<ImportReport, HubError> {
+        self.store.call(move |s| s.import(&doc)).await
+    }
+}
+
+/// The hub task's own state.
+struct Hub {
+    tree: Arc<ParamTree>,
+    state: RackState,
+    events: broadcast::Sender<Event>,
+}
+
+impl Hub {
+    fn handle(&mut self, cmd: Command) {
+        match cmd {
+            Command::Set {
+                address,
+                value,
+                norm,
+                origin,
+                reply,
+            } => {
+                let _ = reply.send(self.set(&address, &value, norm, &origin));
+            }
+            Command::Get { address, reply } => {
+                let _ = reply.send(self.matching(&address).map(|addrs| {
+                    addrs
+                        .into_iter()
+                        .map(|a| {
+                            let v = self.state.values.get(&a).cloned().unwrap_or(Value::Int(0));
+                            (a, v)
+                        })
+                        .collect()
+                }));
+            }
+            Command::State { reply } => {
+                let _ = reply.send(self.state.clone());
+            }
+            Command::Apply {
+                state,
+                origin,
+                reply,
+            } => {
+                let _ = reply.send(self.apply(state, &origin));
+            }
+        }
+    }
+
+    /// Exact address, or the addresses an OSC pattern matches.
+    fn matching(&self, address: &str) -> Result<Vec<String>, HubError> {
+        if self.tree.get(address).is_some() {
+            return Ok(vec![address.to_string()]);
+        }
+        if pattern::is_pattern(address) {
+            let found: Vec<String> = pattern::expand(address, self.tree.addresses())
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            if !found.is_empty() {
+                return Ok(found);
+            }
+        }
+        Err(HubError::UnknownAddress(address.to_string()))
+    }
+
+    fn set(
+        &mut self,
+        address: &str,
+        value: &Value,
+        norm: bool,
+        origin: &Origin,
+    ) -> Result<Vec<(String, Value)>, HubError> {
+        let targets = self.matching(address)?;
+        let mut taken = Vec::with_capacity(targets.len());
+        let mut first_error = None;
+        for addr in targets {
+            let Some(entry) = self.tree.get(&addr) else {
+                continue;
+            };
+            let accepted = if norm {
+                match value.as_f64() {
+                    Some(n) => entry.spec.from_norm(n),
+                    None => {
+                        first_error.get_or_insert(HubError::Rejected(format!(
+                            "{addr}/norm: expected a number 0..1, got {value}"
+                        )));
+                        continue;
+                    }
+                }
+            } else {
+                entry.spec.accept(value)
+            };
+            match accepted {
+                Ok(v) => {
+                    self.commit(&addr, v.clone(), origin);
+                    taken.push((addr, v));
+                }
+                Err(e) => {
+                    first_error.get_or_insert(HubError::Rejected(format!("{addr}: {e}")));
+                }
+            }
+        }
+        match (taken.is_empty(), first_error) {
+            (true, Some(e)) => Err(e),
+            _ => Ok(taken),
+        }
+    }
+
+    /// Stores a value and tells every observer.
+    fn commit(&mut self, address: &str, value: Value, origin: &Origin) {
+        self.state.values.insert(address.to_string(), value.clone());
+        let _ = self.events.send(Event::Changed {
+            address: Arc::from(address),
+            value,
+            origin: origin.clone(),
+        });
+    }
+
+    fn apply(&mut self, state: RackState, origin: &Origin) -> (usize, usize, Vec<String>) {
+        let (mut changed, mut unchanged, mut skipped) = (0, 0, Vec::new());
+        for (address, value) in state.values {
+            let Some(entry) = self.tree.get(&address) else {
+                skipped.push(address);
+                continue;
+            };
+            // Stored values pass the spec again: a snapshot from an older rack
+            // with a wider range still lands inside this rack's range.
+            let Ok(value) = entry.spec.accept(&value) else {
+                skipped.push(address);
+                continue;
+            };
+            if self.state.values.get(&address) == Some(&value) {
+                unchanged += 1;
+            } else {
+                self.commit(&address, value, origin);
+                changed += 1;
+            }
+        }
+        (changed, unchanged, skipped)
+    }
+}
+
+/// Starts the hub task with every parameter at its default; returns its handle.
+pub fn start(tree: ParamTree, store: StoreWorker) -> HubHandle {
+    let tree = Arc::new(tree);
+    let (commands, mut rx) = mpsc::channel::<Command>(1024);
+    let (events, _) = broadcast::channel(8192);
+    let mut hub = Hub {
+        state: tree.defaults(),
+        tree: tree.clone(),
+        events: events.clone(),
+    };
+    tokio::spawn(async move {
+        while let Some(cmd) = rx.recv().await {
+            hub.handle(cmd);
+        }
+    });
+    HubHandle {
+        commands,
+        events,
+        tree,
+        store,
+    }
+}
+
+/// Autosaves the live state after changes settle, so a restart or crash brings
+/// the room back as it was. Runs until the hub stops.
+pub async fn autosave(hub: HubHandle, debounce: Duration) {
+    let mut events = hub.subscribe();
+    loop {
+        // Wait for a change.
+        match events.recv().await {
+            Ok(Event::Changed { .. }) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Ok(_) => continue,
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+        // Let a burst of changes settle.
+        loop {
+            match tokio::time::timeout(debounce, events.recv()).await {
+                Ok(Ok(_)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => continue,
+                Ok(Err(broadcast::error::RecvError::Closed)) => break,
+                Err(_) => break,
+            }
+        }
+        let Ok(state) = hub.state().await else { return };
+        if let Err(e) = hub.store().call(move |s| s.save_current(&state)).await {
+            tracing::error!("autosave failed: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SlotConfig;
+    use rackd_dsp::SlotKind;
+
+    fn test_hub(dir: &Path) -> HubHandle {
+        let tree = ParamTree::from_chain(&[
+            SlotConfig {
+                id: "trim".into(),
+                kind: SlotKind::Trim,
+            },
+            SlotConfig {
+                id: "out".into(),
+                kind: SlotKind::Meter,
+            },
+        ]);
+        start(tree, StoreWorker::start(&dir.join("rackd.db")).unwrap())
+    }
+
+    fn origin() -> Origin {
+        Origin::Surface("127.0.0.1:1".parse().unwrap())
+    }
+
+    #[tokio::test]
+    async fn set_clamps_and_every_observer_sees_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let hub = test_hub(dir.path());
+        let mut a = hub.subscribe();
+        let mut b = hub.subscribe();
+        let taken = hub
+            .set("/chain/trim/gain", Value::Float(99.0), false, origin())
+            .await
+            .unwrap();
+        assert_eq!(taken, vec![("/chain/trim/gain".into(), Value::Float(24.0))]);
+        for rx in [&mut a, &mut b] {
+            match rx.recv().await.unwrap() {
+                Event::Changed { address, value, .. } => {
+                    assert_eq!(&*address, "/chain/trim/gain");
+                    assert_eq!(value, Value::Float(24.0));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn errors_are_readable_and_change_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let hub = test_hub(dir.path());
+        let before = hub.state().await.unwrap();
+        let e = hub
+            .set("/chain/nope/gain", Value::Float(1.0), false, origin())
+            .await
+            .unwrap_err();
+        assert_eq!(e.to_string(), "no parameter at /chain/nope/gain");
+        let e = hub
+            .set(
+                "/chain/trim/gain",
+                Value::Text("loud".into()),
+                false,
+                origin(),
+            )
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("expected a number"), "{e}");
+        assert!(
+            hub.set("/chain/trim/gain", Value::Float(2.0), true, origin())
+                .await
+                .is_err()
+        );
+        assert_eq!(hub.state().await.unwrap(), before);
+    }
+
+    #[tokio::test]
+    async fn patterns_and_norm() {
+        let dir = tempfile::tempdir().unwrap();
+        let hub = test_hub(dir.path());
+        let taken = hub
+            .set("/chain/*/bypass", Value::Int(1), false, origin())
+            .await
+            .unwrap();
+        assert_eq!(taken.len(), 2);
+        let taken = hub
+            .set("/chain/trim/gain", Value::Float(0.25), true, origin())
+            .await
+            .unwrap();
+        assert_eq!(taken[0].1, Value::Float(-12.0));
+    }
+
+    #[tokio::test]
+    async fn save_recall_diff() {
+        let dir = tempfile::tempdir().unwrap();
+        let hub = test_hub(dir.path());
+        hub.set("/chain/trim/gain", Value::Float(-3.5), false, origin())
+            .await
+            .unwrap();
+        let info = hub
+            .save("client/album/01 intro", "first", "test")
+            .await
+            .unwrap();
+        assert_eq!(info.rev, 1);
+        hub.set("/chain/trim/gain", Value::Float(2.0), false, origin())
+            .await
+            .unwrap();
+        let diff = hub.diff("client/album/01 intro", "current").await.unwrap();
+        assert_eq!(diff.len(), 1);
+        let mut rx = hub.subscribe();
+        let report = hub.recall("client/album/01 intro", None).await.unwrap();
+        assert_eq!((report.rev, report.changed), (1, 1));
+        match rx.recv().await.unwrap() {
+            Event::Changed { value, .. } => assert_eq!(value, Value::Float(-3.5)),
+            other => panic!("{other:?}"),
+        }
+        assert!(hub.recall("client/album/01 intro", Some(7)).await.is_err());
+    }
+}

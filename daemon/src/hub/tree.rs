@@ -1,0 +1,135 @@
+//! The parameter tree: every address the rack answers to, with its spec and
+//! where its value goes (which chain slot and processor parameter).
+
+use crate::config::SlotConfig;
+use rackd_protocol::param::{ParamSpec, Value};
+use rackd_protocol::state::RackState;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+/// Where a parameter's value is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// Processor parameter `index` of chain slot `slot`.
+    ChainParam { slot: usize, index: usize },
+    /// The bypass switch of chain slot `slot`.
+    ChainBypass { slot: usize },
+}
+
+/// One parameter: its contract and its destination.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamEntry {
+    /// Unit, range, taper, default.
+    pub spec: ParamSpec,
+    /// Where the value goes.
+    pub target: Target,
+}
+
+/// All parameters by address; built once from the config, shared read-only.
+#[derive(Debug, Clone, Default)]
+pub struct ParamTree {
+    entries: BTreeMap<String, ParamEntry>,
+    slots: Vec<SlotConfig>,
+}
+
+impl ParamTree {
+    /// Builds `/chain/<slot>/<param>` (and `bypass` on every slot) from the chain config.
+    pub fn from_chain(chain: &[SlotConfig]) -> Self {
+        let mut entries = BTreeMap::new();
+        for (slot, cfg) in chain.iter().enumerate() {
+            entries.insert(
+                format!("/chain/{}/bypass", cfg.id),
+                ParamEntry {
+                    spec: ParamSpec::switch("bypass", "Bypass", false),
+                    target: Target::ChainBypass { slot },
+                },
+            );
+            for (index, spec) in cfg.kind.params().into_iter().enumerate() {
+                entries.insert(
+                    format!("/chain/{}/{}", cfg.id, spec.id),
+                    ParamEntry {
+                        spec,
+                        target: Target::ChainParam { slot, index },
+                    },
+                );
+            }
+        }
+        ParamTree {
+            entries,
+            slots: chain.to_vec(),
+        }
+    }
+
+    /// The entry at an exact address.
+    pub fn get(&self, address: &str) -> Option<&ParamEntry> {
+        self.entries.get(address)
+    }
+
+    /// All addresses, sorted.
+    pub fn addresses(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
+    /// All entries, sorted by address.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &ParamEntry)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Number of parameters.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the tree has no parameters.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The chain slots the tree was built from.
+    pub fn slots(&self) -> &[SlotConfig] {
+        &self.slots
+    }
+
+    /// A fresh rack: every parameter at its default.
+    pub fn defaults(&self) -> RackState {
+        RackState {
+            values: self
+                .entries
+                .iter()
+                .map(|(k, e)| (k.clone(), e.spec.default.clone()))
+                .collect(),
+        }
+    }
+
+    /// The JSON tree for `/rackd/describe`: addresses with units, ranges, steps.
+    pub fn describe(&self, state: &RackState) -> serde_json::Value {
+        let params: Vec<serde_json::Value> = self
+            .entries
+            .iter()
+            .map(|(address, e)| {
+                let mut spec = serde_json::to_value(&e.spec).unwrap_or_default();
+                if let Some(obj) = spec.as_object_mut() {
+                    obj.insert("address".into(), json!(address));
+                    obj.insert(
+                        "value".into(),
+                        serde_json::to_value(state.values.get(address).unwrap_or(&e.spec.default))
+                            .unwrap_or_default(),
+                    );
+                }
+                spec
+            })
+            .collect();
+        let slots: Vec<serde_json::Value> = self
+            .slots
+            .iter()
+            .map(|s| json!({"id": s.id, "kind": format!("{:?}", s.kind).to_lowercase()}))
+            .collect();
+        json!({ "chain": slots, "params": params })
+    }
+
+    /// Checks a value for `address` and returns what the parameter will hold.
+    pub fn accept(&self, address: &str, value: &Value) -> Option<Result<Value, String>> {
+        self.get(address)
+            .map(|e| e.spec.accept(value).map_err(|err| err.to_string()))
+    }
+}

@@ -1,0 +1,209 @@
+//! The daemon's life: start every part in order, tell systemd, follow
+//! signals (SIGHUP reloads, SIGTERM/SIGINT stop), and shut down cleanly.
+
+use crate::config::Config;
+use crate::engine::{self, EngineControl};
+use crate::hub::{self, HubHandle, Origin, StoreWorker};
+use crate::logging::LogHandle;
+use crate::surface::{Surface, SurfaceSettings};
+use crate::systemd::{self, Notifier};
+use anyhow::Context as _;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::signal::unix::{SignalKind, signal};
+
+/// File name of the SQLite database in the state dir.
+pub const DB_FILE: &str = "rackd.db";
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub async fn run(config: Config, log: LogHandle) -> anyhow::Result<()> {
+    let notifier = Notifier::from_env();
+    let state_dir = &config.daemon.state_dir;
+    std::fs::create_dir_all(state_dir)
+        .with_context(|| format!("cannot create the state dir {}", state_dir.display()))?;
+    let db = state_dir.join(DB_FILE);
+    let store = StoreWorker::start(&db).with_context(|| format!("cannot open {}", db.display()))?;
+    let tree = hub::ParamTree::from_chain(&config.chain);
+    tracing::info!(
+        "rack: {} parameters in {} chain slots; state in {}",
+        tree.len(),
+        config.chain.len(),
+        db.display()
+    );
+    let hub = hub::start(tree, store.clone());
+
+    restore(&hub).await;
+
+    let control = EngineControl::new(&config.chain, &config.audio);
+    tokio::spawn(engine::follow_hub(hub.clone(), control.clone()));
+    let backend = engine::backend_for(&config.audio);
+    let backend_name = backend.name();
+    let running = backend
+        .start(control.clone())
+        .context("cannot start the audio backend")?;
+
+    let surface = Surface::start(
+        config.osc.listen,
+        SurfaceSettings {
+            allow: config.osc.allow.clone(),
+            statics: config.surfaces.clone(),
+        },
+        hub.clone(),
+        control.clone(),
+        backend_name,
+    )
+    .await?;
+    tokio::spawn(hub::autosave(
+        hub.clone(),
+        Duration::from_millis(config.daemon.autosave_ms),
+    ));
+
+    let status_line = || {
+        format!(
+            "OSC on {}; audio {}",
+            surface.local_addr(),
+            control.status().state()
+        )
+    };
+    notifier.ready(&status_line());
+    tracing::info!("ready: {}", status_line());
+    if let Some(every) = systemd::watchdog_interval() {
+        tokio::spawn(watchdog(hub.clone(), every));
+    }
+
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut status_tick = tokio::time::interval(Duration::from_secs(1));
+    let mut last_status = String::new();
+    let mut config = config;
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                notifier.reloading();
+                config = reload(config, &surface, &log);
+                notifier.notify(&format!("READY=1\nSTATUS={}", status_line()));
+            }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = status_tick.tick() => {
+                let line = status_line();
+                if line != last_status {
+                    notifier.status(&line);
+                    last_status = line;
+                }
+            }
+        }
+    }
+
+    tracing::info!("stopping");
+    notifier.stopping();
+    // The last state must survive the restart, whatever the debounce was doing.
+    if let Ok(state) = hub.state().await
+        && let Err(e) = store.call(move |s| s.save_current(&state)).await
+    {
+        tracing::error!("final autosave failed: {e}");
+    }
+    running.stop();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Brings back the autosaved state, so a restart or crash keeps the room as it was.
+async fn restore(hub: &HubHandle) {
+    match hub.store().call(|s| s.load_current()).await {
+        Ok(Some(state)) => match hub.apply(state, Origin::Restore).await {
+            Ok((changed, _, skipped)) => {
+                tracing::info!(
+                    "restored the autosaved state ({changed} values differ from defaults)"
+                );
+                if !skipped.is_empty() {
+                    tracing::warn!(
+                        "autosave has {} values this rack does not have: {}",
+                        skipped.len(),
+                        skipped.join(", ")
+                    );
+                }
+            }
+            Err(e) => tracing::error!("cannot restore the autosaved state: {e}"),
+        },
+        Ok(None) => tracing::info!("no autosaved state yet; starting from defaults"),
+        Err(e) => tracing::error!("cannot read the autosaved state (starting from defaults): {e}"),
+    }
+}
+
+/// Feeds systemd's watchdog only while the hub answers.
+async fn watchdog(hub: HubHandle, every: Duration) {
+    let notifier = Notifier::from_env();
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        if hub.ping(every).await {
+            notifier.watchdog();
+        } else {
+            tracing::error!("the hub did not answer within {every:?}; not feeding the watchdog");
+        }
+    }
+}
+
+/// Re-reads the config file: applies what can change live, logs what needs a restart.
+fn reload(old: Config, surface: &Arc<Surface>, log: &LogHandle) -> Config {
+    let Some(path) = old.file.clone() else {
+        tracing::info!("reload: no config file (demo); nothing to do");
+        return old;
+    };
+    let new = match Config::load(&path) {
+        Ok(c) => c,
+        Err(errors) => {
+            tracing::error!("reload: the config has errors; keeping the running one:\n{errors}");
+            return old;
+        }
+    };
+    surface.reload(SurfaceSettings {
+        allow: new.osc.allow.clone(),
+        statics: new.surfaces.clone(),
+    });
+    if let Err(e) = log.set_level(&new.daemon.log_level) {
+        tracing::error!("reload: log level: {e}");
+    }
+    let mut restart = Vec::new();
+    if new.audio != old.audio {
+        restart.push("[audio]");
+    }
+    if new.chain != old.chain {
+        restart.push("[[chain]]");
+    }
+    if new.osc.listen != old.osc.listen {
+        restart.push("osc.listen");
+    }
+    if new.daemon.state_dir != old.daemon.state_dir {
+        restart.push("daemon.state_dir");
+    }
+    if new.daemon.autosave_ms != old.daemon.autosave_ms {
+        restart.push("daemon.autosave_ms");
+    }
+    tracing::info!(
+        "reloaded {}: allow-list, static surfaces and log level applied",
+        path.display()
+    );
+    if !restart.is_empty() {
+        tracing::warn!(
+            "reload: changes to {} take effect after a restart",
+            restart.join(", ")
+        );
+    }
+    // Keep the running values of what was not applied, so the next reload compares right.
+    Config {
+        audio: old.audio,
+        chain: old.chain,
+        daemon: crate::config::DaemonConfig {
+            log_level: new.daemon.log_level.clone(),
+            ..old.daemon
+        },
+        osc: crate::config::OscConfig {
+            listen: old.osc.listen,
+            allow: new.osc.allow.clone(),
+        },
+        ..new
+    }
+}

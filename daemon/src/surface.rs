@@ -1,0 +1,922 @@
+//! The OSC surface server: UDP and TCP on one port, the address space of
+//! DESIGN.md, subscriptions with leases, feedback and meters.
+//!
+//! Every inbound message becomes a hub command; every hub event becomes
+//! feedback queued per client in an [`outbox::Outbox`], so one slow client
+//! never holds up another. Bad input gets `/rackd/error` and one log line.
+
+pub mod outbox;
+
+use crate::config::StaticSurface;
+use crate::engine::EngineControl;
+use crate::hub::{Event, HubError, HubHandle, Origin};
+use ipnet::IpNet;
+use outbox::Outbox;
+use rackd_protocol::osc::codec::{self, arg_to_value, value_to_arg};
+use rackd_protocol::osc::framing::{self, FrameDecoder, Framing};
+use rackd_protocol::osc::pattern::Pattern;
+use rackd_protocol::param::Value;
+use rosc::{OscBundle, OscMessage, OscPacket, OscType};
+use serde_json::json;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+
+/// How long a subscription lasts without renewal.
+pub const LEASE: Duration = Duration::from_secs(10);
+/// Meter stream rate: about 25 Hz.
+const METER_PERIOD: Duration = Duration::from_millis(40);
+/// Most TCP connections at once.
+const MAX_TCP: usize = 64;
+/// Farthest a bundle may be scheduled ahead.
+const MAX_SCHEDULE: Duration = Duration::from_secs(60);
+/// Largest reply we send over UDP (bigger ones need TCP).
+const MAX_UDP_REPLY: usize = 60_000;
+/// Floor for meter values in dB (silence).
+const METER_FLOOR_DB: f32 = -120.0;
+
+/// What a reload (SIGHUP) can change without a restart.
+#[derive(Debug, Clone)]
+pub struct SurfaceSettings {
+    /// Client networks allowed.
+    pub allow: Vec<IpNet>,
+    /// Fixed feedback destinations.
+    pub statics: Vec<StaticSurface>,
+}
+
+/// Where feedback for a client goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Dest {
+    Udp(SocketAddr),
+    Tcp(u64),
+}
+
+/// Where a message came from, so replies find their way back.
+#[derive(Debug, Clone, Copy)]
+struct Peer {
+    addr: SocketAddr,
+    conn: Option<u64>,
+}
+
+struct Subscriber {
+    /// Empty: every parameter and snapshot event, no meters.
+    patterns: Vec<Pattern>,
+    /// None for static surfaces from the config.
+    expires: Option<Instant>,
+    outbox: Arc<Outbox>,
+}
+
+impl Subscriber {
+    /// Whether this subscriber gets feedback for `address`.
+    fn wants(&self, address: &str) -> bool {
+        if self.patterns.is_empty() {
+            !address.starts_with("/meter/")
+        } else {
+            self.patterns.iter().any(|p| p.matches(address))
+        }
+    }
+
+    /// Whether it asked for normalized feedback (`A/norm`) explicitly.
+    fn wants_exactly(&self, address: &str) -> bool {
+        self.patterns.iter().any(|p| p.matches(address))
+    }
+}
+
+/// Counters for `/rackd/status`.
+#[derive(Debug, Default)]
+struct Stats {
+    messages: AtomicU64,
+    bad_packets: AtomicU64,
+    rejected: AtomicU64,
+    tcp_connections: AtomicUsize,
+}
+
+/// The running OSC server.
+pub struct Surface {
+    hub: HubHandle,
+    engine: Arc<EngineControl>,
+    udp: Arc<UdpSocket>,
+    local: SocketAddr,
+    settings: RwLock<SurfaceSettings>,
+    subscribers: Mutex<HashMap<Dest, Subscriber>>,
+    connections: Mutex<HashMap<u64, Arc<Outbox>>>,
+    next_conn: AtomicU64,
+    stats: Stats,
+    started: Instant,
+    backend: &'static str,
+}
+
+impl Surface {
+    /// Binds UDP and TCP on `listen` and starts serving; returns once both are bound.
+    pub async fn start(
+        listen: SocketAddr,
+        settings: SurfaceSettings,
+        hub: HubHandle,
+        engine: Arc<EngineControl>,
+        backend: &'static str,
+    ) -> anyhow::Result<Arc<Surface>> {
+        use anyhow::Context as _;
+        let udp = UdpSocket::bind(listen)
+            .await
+            .with_context(|| format!("cannot bind OSC UDP on {listen}"))?;
+        let local = udp.local_addr()?;
+        let tcp = TcpListener::bind(local)
+            .await
+            .with_context(|| format!("cannot bind OSC TCP on {local}"))?;
+        let surface = Arc::new(Surface {
+            hub,
+            engine,
+            udp: Arc::new(udp),
+            local,
+            settings: RwLock::new(SurfaceSettings {
+                allow: Vec::new(),
+                statics: Vec::new(),
+            }),
+            subscribers: Mutex::new(HashMap::new()),
+            connections: Mutex::new(HashMap::new()),
+            next_conn: AtomicU64::new(1),
+            stats: Stats::default(),
+            started: Instant::now(),
+            backend,
+        });
+        surface.reload(settings);
+        tokio::spawn(surface.clone().udp_loop());
+        tokio::spawn(surface.clone().tcp_loop(tcp));
+        tokio::spawn(surface.clone().feedback_loop());
+        tokio::spawn(surface.clone().meter_loop());
+        tokio::spawn(surface.clone().lease_loop());
+        tracing::info!("OSC surfaces on udp+tcp {local}");
+        Ok(surface)
+    }
+
+    /// The bound address (useful when listening on port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Applies a new allow-list and static surface list.
+    pub fn reload(&self, settings: SurfaceSettings) {
+        let mut subs = self.lock_subscribers();
+        // Drop static surfaces that are gone; add new ones.
+        subs.retain(|dest, s| {
+            let keep = s.expires.is_some()
+                || settings
+                    .statics
+                    .iter()
+                    .any(|st| Dest::Udp(st.address) == *dest);
+            if !keep {
+                s.outbox.close();
+            }
+            keep
+        });
+        for st in &settings.statics {
+            let patterns = st
+                .patterns
+                .iter()
+                .filter_map(|p| Pattern::parse(p).ok())
+                .collect();
+            let dest = Dest::Udp(st.address);
+            match subs.get_mut(&dest) {
+                Some(s) => {
+                    s.patterns = patterns;
+                    s.expires = None;
+                }
+                None => {
+                    let outbox = self.udp_writer(st.address);
+                    subs.insert(
+                        dest,
+                        Subscriber {
+                            patterns,
+                            expires: None,
+                            outbox,
+                        },
+                    );
+                }
+            }
+        }
+        drop(subs);
+        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = settings;
+    }
+
+    fn lock_subscribers(&self) -> std::sync::MutexGuard<'_, HashMap<Dest, Subscriber>> {
+        self.subscribers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn allowed(&self, addr: &SocketAddr) -> bool {
+        let ip = match addr.ip() {
+            std::net::IpAddr::V6(v6) => v6
+                .to_ipv4_mapped()
+                .map(std::net::IpAddr::V4)
+                .unwrap_or(addr.ip()),
+            ip => ip,
+        };
+        let ok = self
+            .settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .allow
+            .iter()
+            .any(|net| net.contains(&ip));
+        if !ok {
+            let n = self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+            // One line for the first and then every 1000th, not one per packet.
+            if n % 1000 == 0 {
+                tracing::warn!(
+                    "ignoring OSC from {addr}: not in [osc] allow ({} so far)",
+                    n + 1
+                );
+            }
+        }
+        ok
+    }
+
+    /// A queue plus writer task that sends to a UDP destination.
+    fn udp_writer(&self, to: SocketAddr) -> Arc<Outbox> {
+        let outbox = Arc::new(Outbox::default());
+        let (udp, queue) = (self.udp.clone(), outbox.clone());
+        tokio::spawn(async move {
+            while let Some(packet) = queue.next().await {
+                if let Err(e) = udp.send_to(&codec::encode(&packet), to).await {
+                    tracing::debug!("OSC send to {to} failed: {e}");
+                }
+            }
+        });
+        outbox
+    }
+
+    async fn udp_loop(self: Arc<Self>) {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            let (len, from) = match self.udp.recv_from(&mut buf).await {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::debug!("OSC UDP receive error: {e}");
+                    continue;
+                }
+            };
+            if !self.allowed(&from) {
+                continue;
+            }
+            let peer = Peer {
+                addr: from,
+                conn: None,
+            };
+            match codec::decode(&buf[..len]) {
+                Ok(packet) => {
+                    let me = self.clone();
+                    tokio::spawn(async move { me.handle_packet(peer, packet).await });
+                }
+                Err(e) => self.bad_packet(peer, &e.to_string()),
+            }
+        }
+    }
+
+    async fn tcp_loop(self: Arc<Self>, listener: TcpListener) {
+        loop {
+            let (stream, from) = match listener.accept().await {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!("OSC TCP accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            if !self.allowed(&from) {
+                continue;
+            }
+            if self.stats.tcp_connections.load(Ordering::Relaxed) >= MAX_TCP {
+                tracing::warn!(
+                    "refusing OSC TCP connection from {from}: {MAX_TCP} connections already open"
+                );
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(self.clone().tcp_connection(stream, from));
+        }
+    }
+
+    async fn tcp_connection(self: Arc<Self>, stream: TcpStream, from: SocketAddr) {
+        let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        self.stats.tcp_connections.fetch_add(1, Ordering::Relaxed);
+        let (mut reader, mut writer) = stream.into_split();
+        let mut buf = vec![0u8; 16_384];
+        let outbox = Arc::new(Outbox::default());
+        self.connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, outbox.clone());
+        let peer = Peer {
+            addr: from,
+            conn: Some(id),
+        };
+        let mut n = match reader.read(&mut buf).await {
+            Ok(n) => n,
+            Err(_) => 0,
+        };
+        // The first byte tells SLIP (OSC 1.1) from length prefix (OSC 1.0).
+        let framing = Framing::detect(buf[0]);
+        let queue = outbox.clone();
+        let writer_task = tokio::spawn(async move {
+            while let Some(packet) = queue.next().await {
+                let bytes = framing::encode(framing, &codec::encode(&packet));
+                if writer.write_all(&bytes).await.is_err() {
+                    break;
+                }
+            }
+            let _ = writer.shutdown().await;
+        });
+        let mut decoder = FrameDecoder::new(framing, codec::MAX_PACKET);
+        'read: while n > 0 {
+            decoder.push(&buf[..n]);
+            while let Some(frame) = decoder.next_frame() {
+                match frame {
+                    Ok(bytes) => match codec::decode(&bytes) {
+                        Ok(packet) => self.clone().handle_packet(peer, packet).await,
+                        Err(e) => self.bad_packet(peer, &e.to_string()),
+                    },
+                    Err(e) => {
+                        self.bad_packet(peer, &e.to_string());
+                        if e.is_fatal() {
+                            break 'read;
+                        }
+                    }
+                }
+            }
+            n = match reader.read(&mut buf).await {
+                Ok(n) => n,
+                Err(_) => 0,
+            };
+        }
+        // Give queued replies (an error before a fatal close) a moment to go out.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        outbox.close();
+        let _ = writer_task.await;
+        self.connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+        if let Some(s) = self.lock_subscribers().remove(&Dest::Tcp(id)) {
+            s.outbox.close();
+        }
+        self.stats.tcp_connections.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    fn bad_packet(&self, peer: Peer, message: &str) {
+        self.stats.bad_packets.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!("bad OSC packet from {}: {message}", peer.addr);
+        self.reply(peer, error_message("", message));
+    }
+
+    /// Sends a reply to whoever sent a message.
+    fn reply(&self, peer: Peer, packet: OscPacket) {
+        match peer.conn {
+            Some(id) => {
+                if let Some(o) = self
+                    .connections
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(&id)
+                {
+                    o.reply(packet);
+                }
+            }
+            None => {
+                let bytes = codec::encode(&packet);
+                let bytes = if bytes.len() > MAX_UDP_REPLY {
+                    codec::encode(&error_message(
+                        &packet_address(&packet),
+                        "the reply is too large for UDP; ask over TCP (rackd ctl does)",
+                    ))
+                } else {
+                    bytes
+                };
+                if let Err(e) = self.udp.try_send_to(&bytes, peer.addr) {
+                    tracing::debug!("OSC reply to {} failed: {e}", peer.addr);
+                }
+            }
+        }
+    }
+
+    fn handle_packet(
+        self: Arc<Self>,
+        peer: Peer,
+        packet: OscPacket,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        Box::pin(async move {
+            match packet {
+                OscPacket::Message(msg) => self.dispatch(peer, msg).await,
+                OscPacket::Bundle(bundle) => self.bundle(peer, bundle).await,
+            }
+        })
+    }
+
+    async fn bundle(self: Arc<Self>, peer: Peer, bundle: OscBundle) {
+        match codec::due_in(bundle.timetag, SystemTime::now()) {
+            None => {
+                for p in bundle.content {
+                    self.clone().handle_packet(peer, p).await;
+                }
+            }
+            Some(delay) if delay > MAX_SCHEDULE => {
+                self.bad_packet(
+                    peer,
+                    &format!(
+                        "bundle time tag is {}s ahead; the limit is {}s",
+                        delay.as_secs(),
+                        MAX_SCHEDULE.as_secs()
+                    ),
+                );
+            }
+            Some(delay) => {
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    for p in bundle.content {
+                        self.clone().handle_packet(peer, p).await;
+                    }
+                });
+            }
+        }
+    }
+
+    async fn dispatch(self: Arc<Self>, peer: Peer, msg: OscMessage) {
+        self.stats.messages.fetch_add(1, Ordering::Relaxed);
+        let addr = msg.addr.clone();
+        let result = if let Some(cmd) = addr.strip_prefix("/rackd/") {
+            self.command(peer, cmd, &msg.args).await
+        } else {
+            self.parameter(peer, &addr, &msg.args).await
+        };
+        if let Err(message) = result {
+            tracing::warn!("OSC from {}: {addr}: {message}", peer.addr);
+            self.reply(peer, error_message(&addr, &message));
+        }
+    }
+
+    /// Set or query `A` or `A/norm`.
+    async fn parameter(&self, peer: Peer, addr: &str, args: &[OscType]) -> Result<(), String> {
+        let (base, norm) = match addr.strip_suffix("/norm") {
+            Some(base) if !base.is_empty() => (base, true),
+            _ => (addr, false),
+        };
+        let tree = self.hub.tree().clone();
+        let spec_of = |a: &str| tree.get(a).map(|e| e.spec.clone());
+        if args.is_empty() {
+            let values = self.hub.get(base).await.map_err(|e| e.to_string())?;
+            for (a, v) in values {
+                let packet = match (norm, spec_of(&a)) {
+                    (true, Some(spec)) => message(
+                        &format!("{a}/norm"),
+                        vec![OscType::Float(spec.to_norm(&v) as f32)],
+                    ),
+                    _ => message(&a, vec![value_to_arg(&v)]),
+                };
+                self.reply(peer, packet);
+            }
+            return Ok(());
+        }
+        if args.len() > 1 {
+            return Err(format!("expected one value, got {} arguments", args.len()));
+        }
+        let value = arg_to_value(&args[0])
+            .ok_or_else(|| format!("unsupported argument type {:?}", args[0]))?;
+        let taken = self
+            .hub
+            .set(base, value, norm, Origin::Surface(peer.addr))
+            .await
+            .map_err(|e| e.to_string())?;
+        // The sender learns the value taken: through its feedback if it is
+        // subscribed to it, else directly.
+        let dest = peer.conn.map(Dest::Tcp).unwrap_or(Dest::Udp(peer.addr));
+        for (a, v) in taken {
+            let subscribed = self
+                .lock_subscribers()
+                .get(&dest)
+                .is_some_and(|s| s.wants(&a));
+            if !subscribed {
+                self.reply(peer, message(&a, vec![value_to_arg(&v)]));
+            }
+        }
+        Ok(())
+    }
+
+    /// `/rackd/...` commands.
+    async fn command(&self, peer: Peer, cmd: &str, args: &[OscType]) -> Result<(), String> {
+        let hub_err = |e: HubError| e.to_string();
+        match cmd {
+            "subscribe" => self.subscribe(peer, args).await,
+            "unsubscribe" => {
+                let port = args.first().and_then(int_arg);
+                let dest = match (peer.conn, port) {
+                    (_, Some(p)) => Dest::Udp(SocketAddr::new(peer.addr.ip(), port_of(p)?)),
+                    (Some(id), None) => Dest::Tcp(id),
+                    (None, None) => Dest::Udp(peer.addr),
+                };
+                let mut subs = self.lock_subscribers();
+                if subs.get(&dest).is_some_and(|s| s.expires.is_some())
+                    && let Some(s) = subs.remove(&dest)
+                {
+                    s.outbox.close();
+                }
+                drop(subs);
+                self.reply(peer, message("/rackd/unsubscribed", vec![]));
+                Ok(())
+            }
+            "snapshot/save" => {
+                let song = str_arg(args, 0, "song")?;
+                let note = args.get(1).and_then(text_arg).unwrap_or_default();
+                let info = self
+                    .hub
+                    .save(&song, &note, &format!("osc:{}", peer.addr))
+                    .await
+                    .map_err(hub_err)?;
+                self.reply(
+                    peer,
+                    message(
+                        "/rackd/snapshot/saved",
+                        vec![
+                            OscType::String(info.song.to_string()),
+                            OscType::Int(info.rev as i32),
+                        ],
+                    ),
+                );
+                Ok(())
+            }
+            "snapshot/recall" => {
+                let song = str_arg(args, 0, "song")?;
+                let rev = match args.get(1) {
+                    None => None,
+                    Some(a) => Some(
+                        int_arg(a)
+                            .and_then(|r| u32::try_from(r).ok())
+                            .filter(|r| *r > 0)
+                            .ok_or("revision must be a positive integer")?,
+                    ),
+                };
+                let report = self.hub.recall(&song, rev).await.map_err(hub_err)?;
+                self.reply(peer, json_reply("/rackd/recall/report", &report));
+                Ok(())
+            }
+            "snapshot/list" => {
+                let prefix = args.first().and_then(text_arg).unwrap_or_default();
+                let songs = self.hub.list(&prefix).await.map_err(hub_err)?;
+                self.reply(peer, json_reply("/rackd/snapshot/list", &songs));
+                Ok(())
+            }
+            "snapshot/history" => {
+                let song = str_arg(args, 0, "song")?;
+                let history = self.hub.history(&song).await.map_err(hub_err)?;
+                self.reply(peer, json_reply("/rackd/snapshot/history", &history));
+                Ok(())
+            }
+            "snapshot/diff" => {
+                let a = str_arg(args, 0, "first snapshot (SONG, SONG@REV or current)")?;
+                let b = str_arg(args, 1, "second snapshot (SONG, SONG@REV or current)")?;
+                let diff = self.hub.diff(&a, &b).await.map_err(hub_err)?;
+                self.reply(peer, json_reply("/rackd/snapshot/diff", &diff));
+                Ok(())
+            }
+            "snapshot/export" => {
+                let song = str_arg(args, 0, "song")?;
+                let doc = self.hub.export(&song).await.map_err(hub_err)?;
+                self.reply(peer, json_reply("/rackd/snapshot/export", &doc));
+                Ok(())
+            }
+            "snapshot/import" => {
+                let text = str_arg(args, 0, "export document (JSON)")?;
+                let doc = crate::store::SongExport::from_json(&text).map_err(|e| e.to_string())?;
+                let report = self.hub.import(doc).await.map_err(hub_err)?;
+                self.reply(peer, json_reply("/rackd/snapshot/imported", &report));
+                Ok(())
+            }
+            "describe" => {
+                let state = self.hub.state().await.map_err(hub_err)?;
+                let tree = self.hub.tree().describe(&state);
+                self.reply(peer, json_reply("/rackd/describe", &tree));
+                Ok(())
+            }
+            "ping" => {
+                self.reply(peer, message("/rackd/pong", args.to_vec()));
+                Ok(())
+            }
+            "info" => {
+                self.reply(peer, json_reply("/rackd/info", &self.info()));
+                Ok(())
+            }
+            "status" => {
+                self.reply(peer, json_reply("/rackd/status", &self.status()));
+                Ok(())
+            }
+            _ => Err(format!("unknown command /rackd/{cmd}")),
+        }
+    }
+
+    async fn subscribe(&self, peer: Peer, args: &[OscType]) -> Result<(), String> {
+        let mut rest = args;
+        let port = match rest.first() {
+            Some(a) if int_arg(a).is_some() => {
+                rest = &rest[1..];
+                int_arg(a)
+            }
+            _ => None,
+        };
+        let mut patterns = Vec::new();
+        for a in rest {
+            let text = text_arg(a).ok_or("patterns must be strings")?;
+            patterns.push(Pattern::parse(&text).map_err(|e| format!("pattern {text:?}: {e}"))?);
+        }
+        let (dest, outbox) = match (port, peer.conn) {
+            (Some(p), _) => {
+                let to = SocketAddr::new(peer.addr.ip(), port_of(p)?);
+                (Dest::Udp(to), None)
+            }
+            (None, Some(id)) => (
+                Dest::Tcp(id),
+                self.connections
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(&id)
+                    .cloned(),
+            ),
+            (None, None) => (Dest::Udp(peer.addr), None),
+        };
+        let expires = Some(Instant::now() + LEASE);
+        let (is_new, outbox) = {
+            let mut subs = self.lock_subscribers();
+            match subs.get_mut(&dest) {
+                Some(s) => {
+                    if s.expires.is_some() {
+                        s.expires = expires;
+                    }
+                    if !patterns.is_empty() || s.expires.is_some() {
+                        s.patterns = patterns;
+                    }
+                    (false, s.outbox.clone())
+                }
+                None => {
+                    let outbox = match (dest, outbox) {
+                        (Dest::Udp(to), _) => self.udp_writer(to),
+                        (Dest::Tcp(_), Some(o)) => o,
+                        (Dest::Tcp(_), None) => return Err("connection closed".into()),
+                    };
+                    subs.insert(
+                        dest,
+                        Subscriber {
+                            patterns,
+                            expires,
+                            outbox: outbox.clone(),
+                        },
+                    );
+                    (true, outbox)
+                }
+            }
+        };
+        outbox.reply(message(
+            "/rackd/subscribed",
+            vec![OscType::Int(LEASE.as_secs() as i32)],
+        ));
+        if is_new {
+            // A new surface gets the current values it asked for, so its faders match.
+            let state = self.hub.state().await.map_err(|e| e.to_string())?;
+            let subs = self.lock_subscribers();
+            if let Some(s) = subs.get(&dest) {
+                for (a, v) in &state.values {
+                    if s.wants(a) {
+                        s.outbox.feedback(a, message(a, vec![value_to_arg(v)]));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn feedback_loop(self: Arc<Self>) {
+        let mut events = self.hub.subscribe();
+        loop {
+            match events.recv().await {
+                Ok(Event::Changed { address, value, .. }) => self.send_value(&address, &value),
+                Ok(Event::Saved(info)) => self.broadcast(
+                    "/rackd/snapshot/saved",
+                    vec![
+                        OscType::String(info.song.to_string()),
+                        OscType::Int(info.rev as i32),
+                    ],
+                ),
+                Ok(Event::Recalled(report)) => self.broadcast(
+                    "/rackd/snapshot/recalled",
+                    vec![
+                        OscType::String(report.song.clone()),
+                        OscType::Int(report.rev as i32),
+                    ],
+                ),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!("surfaces missed {n} changes; resending the state");
+                    if let Ok(state) = self.hub.state().await {
+                        for (a, v) in &state.values {
+                            self.send_value(a, v);
+                        }
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+
+    fn send_value(&self, address: &str, value: &Value) {
+        let packet = message(address, vec![value_to_arg(value)]);
+        let norm_address = format!("{address}/norm");
+        let subs = self.lock_subscribers();
+        for s in subs.values() {
+            if s.wants(address) {
+                s.outbox.feedback(address, packet.clone());
+            }
+            if s.wants_exactly(&norm_address)
+                && let Some(entry) = self.hub.tree().get(address)
+            {
+                let n = entry.spec.to_norm(value) as f32;
+                s.outbox.feedback(
+                    &norm_address,
+                    message(&norm_address, vec![OscType::Float(n)]),
+                );
+            }
+        }
+    }
+
+    fn broadcast(&self, address: &str, args: Vec<OscType>) {
+        let packet = message(address, args);
+        for s in self.lock_subscribers().values() {
+            if s.wants(address) {
+                s.outbox.reply(packet.clone());
+            }
+        }
+    }
+
+    async fn meter_loop(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(METER_PERIOD);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let to_db = |x: f32| {
+            if x > 0.0 {
+                rackd_dsp::gain_to_db(x).max(METER_FLOOR_DB)
+            } else {
+                METER_FLOOR_DB
+            }
+        };
+        let addresses: Vec<String> = self
+            .engine
+            .meters()
+            .points
+            .iter()
+            .flat_map(|(point, _)| ["peak", "rms"].map(|q| format!("/meter/{point}/{q}")))
+            .collect();
+        loop {
+            tick.tick().await;
+            let wanted = self
+                .lock_subscribers()
+                .values()
+                .any(|s| addresses.iter().any(|a| s.wants_exactly(a)));
+            if !wanted {
+                continue;
+            }
+            for (point, meters) in &self.engine.meters().points {
+                let r = meters.take();
+                for (quantity, values) in [("peak", r.peak), ("rms", r.rms)] {
+                    let address = format!("/meter/{point}/{quantity}");
+                    let packet = message(
+                        &address,
+                        vec![
+                            OscType::Float(to_db(values[0])),
+                            OscType::Float(to_db(values[1])),
+                        ],
+                    );
+                    for s in self.lock_subscribers().values() {
+                        if s.wants_exactly(&address) {
+                            s.outbox.feedback(&address, packet.clone());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn lease_loop(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tick.tick().await;
+            let now = Instant::now();
+            self.lock_subscribers().retain(|dest, s| {
+                let alive = s.expires.is_none_or(|t| t > now);
+                if !alive {
+                    tracing::info!("subscription of {dest:?} expired");
+                    // TCP outboxes belong to the connection, which may go on.
+                    if matches!(dest, Dest::Udp(_)) {
+                        s.outbox.close();
+                    }
+                }
+                alive
+            });
+        }
+    }
+
+    /// `/rackd/info`: what this daemon is.
+    pub fn info(&self) -> serde_json::Value {
+        json!({
+            "name": "rackd",
+            "version": env!("CARGO_PKG_VERSION"),
+            "osc": self.local.to_string(),
+            "backend": self.backend,
+            "params": self.hub.tree().len(),
+            "chain": self.hub.tree().slots().iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
+        })
+    }
+
+    /// `/rackd/status`: how this daemon is doing.
+    pub fn status(&self) -> serde_json::Value {
+        let st = self.engine.status();
+        let subs = self.lock_subscribers();
+        json!({
+            "uptime_s": self.started.elapsed().as_secs(),
+            "backend": self.backend,
+            "audio": st.state(),
+            "running": st.running.load(Ordering::Relaxed),
+            "sample_rate": st.sample_rate.load(Ordering::Relaxed),
+            "period": st.period.load(Ordering::Relaxed),
+            "xruns": st.xruns.load(Ordering::Relaxed),
+            "dsp_load_percent": st.dsp_load_permille.load(Ordering::Relaxed) as f64 / 10.0,
+            "ceiling_engagements": self.engine.ceiling_engagements(),
+            "clients": {
+                "subscribers": subs.len(),
+                "static": subs.values().filter(|s| s.expires.is_none()).count(),
+                "tcp_connections": self.stats.tcp_connections.load(Ordering::Relaxed),
+            },
+            "osc": {
+                "messages": self.stats.messages.load(Ordering::Relaxed),
+                "bad_packets": self.stats.bad_packets.load(Ordering::Relaxed),
+                "rejected_not_allowed": self.stats.rejected.load(Ordering::Relaxed),
+                "feedback_dropped": subs.values().map(|s| s.outbox.dropped.load(Ordering::Relaxed)).sum::<u64>(),
+            },
+        })
+    }
+}
+
+/// Builds an OSC message packet.
+pub fn message(address: &str, args: Vec<OscType>) -> OscPacket {
+    OscPacket::Message(OscMessage {
+        addr: address.to_string(),
+        args,
+    })
+}
+
+/// `/rackd/error ,ss address message`.
+fn error_message(address: &str, text: &str) -> OscPacket {
+    message(
+        "/rackd/error",
+        vec![
+            OscType::String(address.to_string()),
+            OscType::String(text.to_string()),
+        ],
+    )
+}
+
+fn json_reply(address: &str, body: &impl serde::Serialize) -> OscPacket {
+    let text =
+        serde_json::to_string(body).unwrap_or_else(|e| json!({"error": e.to_string()}).to_string());
+    message(address, vec![OscType::String(text)])
+}
+
+fn packet_address(p: &OscPacket) -> String {
+    match p {
+        OscPacket::Message(m) => m.addr.clone(),
+        OscPacket::Bundle(_) => String::new(),
+    }
+}
+
+fn int_arg(a: &OscType) -> Option<i64> {
+    match a {
+        OscType::Int(i) => Some(i64::from(*i)),
+        OscType::Long(i) => Some(*i),
+        _ => None,
+    }
+}
+
+fn text_arg(a: &OscType) -> Option<String> {
+    match a {
+        OscType::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn str_arg(args: &[OscType], i: usize, what: &str) -> Result<String, String> {
+    args.get(i)
+        .and_then(text_arg)
+        .ok_or_else(|| format!("argument {} must be a string: {what}", i + 1))
+}
+
+fn port_of(p: i64) -> Result<u16, String> {
+    u16::try_from(p)
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| format!("reply port {p} is not 1..65535"))
+}

@@ -1,0 +1,316 @@
+//! Parametric EQ: up to 8 bands of bell, shelves, high/low pass (12–48 dB/oct)
+//! and notch, each on both channels, one side, mid or side.
+//!
+//! Every section is the bilinear transform of its analog prototype with the
+//! corner prewarped ([`crate::biquad`]), so the response is the analytic one
+//! at the prewarped frequency. Changes glide: frequency, gain and Q are
+//! smoothed and the sections redesigned every 32 samples while they move.
+
+use crate::biquad::{Biquad, Shape, analytic_magnitude, butterworth_qs, design};
+use crate::{Meters, Processor, Smoother};
+use rackd_protocol::param::{ParamSpec, Unit};
+use std::sync::Arc;
+
+/// Number of bands.
+pub const BANDS: usize = 8;
+/// Parameters per band, in this order: on, type, freq, gain, q, slope, channel.
+pub const PARAMS_PER_BAND: usize = 7;
+const TYPES: [&str; 6] = ["bell", "low_shelf", "high_shelf", "low_pass", "high_pass", "notch"];
+const SLOPES: [&str; 4] = ["12", "24", "36", "48"];
+const CHANNELS: [&str; 5] = ["stereo", "left", "right", "mid", "side"];
+const DEFAULT_FREQ: [f64; BANDS] = [30.0, 80.0, 200.0, 500.0, 1200.0, 3000.0, 8000.0, 16000.0];
+const UPDATE: usize = 32;
+
+/// Which signal a band works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BandChannel {
+    /// Left and right alike.
+    Stereo,
+    /// Left only.
+    Left,
+    /// Right only.
+    Right,
+    /// Mid (L+R)/2 only.
+    Mid,
+    /// Side (L−R)/2 only.
+    Side,
+}
+
+/// One band's settings in real units.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BandSettings {
+    /// Whether the band is in.
+    pub on: bool,
+    /// Filter shape (pass filters use Butterworth sections).
+    pub shape: Shape,
+    /// Centre or corner frequency, Hz.
+    pub freq: f64,
+    /// Gain for bell and shelves, dB.
+    pub gain: f64,
+    /// Q (bell, shelves, notch, and the 12 dB/oct pass filters).
+    pub q: f64,
+    /// Pass-filter order: 2, 4, 6 or 8 (12–48 dB/oct).
+    pub order: usize,
+    /// Where the band applies.
+    pub channel: BandChannel,
+}
+
+impl BandSettings {
+    /// Sections of this band as (shape, q) pairs.
+    fn sections(&self) -> impl Iterator<Item = (Shape, f64)> + '_ {
+        let pass = matches!(self.shape, Shape::LowPass | Shape::HighPass);
+        let order = if pass { self.order } else { 2 };
+        let single = !pass || order == 2;
+        let q = self.q;
+        butterworth_qs(order).map(move |bq| (self.shape, if single { q } else { bq }))
+    }
+
+    /// Analytic magnitude of the band at `at` Hz (linear).
+    pub fn analytic(&self, at: f64, sample_rate: f64) -> f64 {
+        if !self.on {
+            return 1.0;
+        }
+        self.sections()
+            .map(|(s, q)| analytic_magnitude(s, self.freq, self.gain, q, sample_rate, at))
+            .product()
+    }
+}
+
+struct Band {
+    settings: BandSettings,
+    freq: Smoother,
+    gain: Smoother,
+    q: Smoother,
+    sections: [[Biquad; 4]; 2],
+    count: usize,
+}
+
+/// The EQ slot.
+pub struct Equalizer {
+    meters: Arc<Meters>,
+    sample_rate: f64,
+    bands: [Band; BANDS],
+}
+
+fn shape_of(i: usize) -> Shape {
+    match i {
+        1 => Shape::LowShelf,
+        2 => Shape::HighShelf,
+        3 => Shape::LowPass,
+        4 => Shape::HighPass,
+        5 => Shape::Notch,
+        _ => Shape::Bell,
+    }
+}
+
+impl Equalizer {
+    /// The slot's parameters: 7 per band, bands 1..8 (`b1_on`, `b1_type`, …).
+    pub fn params() -> Vec<ParamSpec> {
+        let mut v = Vec::new();
+        for b in 0..BANDS {
+            let n = b + 1;
+            let id = |s: &str| format!("b{n}_{s}");
+            let name = |s: &str| format!("Band {n} {s}");
+            v.push(ParamSpec::switch(&id("on"), &name("on"), false));
+            v.push(ParamSpec::choice(&id("type"), &name("type"), &TYPES, "bell"));
+            v.push(
+                ParamSpec::log(&id("freq"), &name("frequency"), Unit::Hz, 10.0, 40_000.0, DEFAULT_FREQ[b])
+                    .with_step(0.1),
+            );
+            v.push(ParamSpec::linear(&id("gain"), &name("gain"), Unit::Db, -24.0, 24.0, 0.0).with_step(0.01));
+            v.push(ParamSpec::log(&id("q"), &name("Q"), Unit::None, 0.1, 40.0, 0.707).with_step(0.001));
+            v.push(ParamSpec::choice(&id("slope"), &name("slope dB/oct"), &SLOPES, "24"));
+            v.push(ParamSpec::choice(&id("channel"), &name("channel"), &CHANNELS, "stereo"));
+        }
+        v
+    }
+
+    /// A flat EQ (all bands off).
+    pub fn new(sample_rate: f32, meters: Arc<Meters>) -> Self {
+        let sr = sample_rate as f64;
+        let bands = std::array::from_fn(|b| Band {
+            settings: BandSettings {
+                on: false,
+                shape: Shape::Bell,
+                freq: DEFAULT_FREQ[b],
+                gain: 0.0,
+                q: 0.707,
+                order: 4,
+                channel: BandChannel::Stereo,
+            },
+            freq: Smoother::new(DEFAULT_FREQ[b].ln() as f32, sample_rate, 0.03),
+            gain: Smoother::new(0.0, sample_rate, 0.03),
+            q: Smoother::new(0.707f32.ln(), sample_rate, 0.03),
+            sections: [[Biquad::default(); 4]; 2],
+            count: 0,
+        });
+        let mut eq = Equalizer {
+            meters,
+            sample_rate: sr,
+            bands,
+        };
+        for b in 0..BANDS {
+            eq.redesign(b);
+        }
+        eq
+    }
+
+    /// A band's current settings (targets).
+    pub fn band(&self, b: usize) -> BandSettings {
+        self.bands[b].settings
+    }
+
+    /// Analytic magnitude of the whole EQ at `at` Hz in dB (targets, all bands in).
+    pub fn analytic_db(&self, at: f64) -> f64 {
+        let lin: f64 = self
+            .bands
+            .iter()
+            .map(|b| b.settings.analytic(at, self.sample_rate))
+            .product();
+        20.0 * lin.log10()
+    }
+
+    fn redesign(&mut self, b: usize) {
+        let sr = self.sample_rate;
+        let band = &mut self.bands[b];
+        let mut live = band.settings;
+        live.freq = (band.freq.current() as f64).exp();
+        live.gain = band.gain.current() as f64;
+        live.q = (band.q.current() as f64).exp();
+        let mut count = 0;
+        for (i, (shape, q)) in live.sections().enumerate() {
+            let c = design(shape, live.freq, live.gain, q, sr);
+            for ch in 0..2 {
+                band.sections[ch][i].c = c;
+            }
+            count = i + 1;
+        }
+        band.count = count;
+    }
+
+    fn run_sections(sections: &mut [Biquad], buf: &mut [f32]) {
+        for s in sections {
+            for x in buf.iter_mut() {
+                *x = s.tick(*x as f64) as f32;
+            }
+        }
+    }
+}
+
+impl Processor for Equalizer {
+    fn set_param(&mut self, index: usize, value: f32) {
+        let (b, p) = (index / PARAMS_PER_BAND, index % PARAMS_PER_BAND);
+        let Some(band) = self.bands.get_mut(b) else {
+            return;
+        };
+        if !value.is_finite() {
+            return;
+        }
+        let s = &mut band.settings;
+        let old = *s;
+        match p {
+            0 => s.on = value >= 0.5,
+            1 => s.shape = shape_of(value.round() as usize),
+            2 => band.freq.set_target(value.clamp(10.0, 40_000.0).ln()),
+            3 => band.gain.set_target(value.clamp(-24.0, 24.0)),
+            4 => band.q.set_target(value.clamp(0.1, 40.0).ln()),
+            5 => s.order = 2 * (value.round().clamp(0.0, 3.0) as usize + 1),
+            _ => {
+                s.channel = match value.round() as i32 {
+                    1 => BandChannel::Left,
+                    2 => BandChannel::Right,
+                    3 => BandChannel::Mid,
+                    4 => BandChannel::Side,
+                    _ => BandChannel::Stereo,
+                }
+            }
+        }
+        s.freq = (band.freq.target() as f64).exp();
+        s.gain = band.gain.target() as f64;
+        s.q = (band.q.target() as f64).exp();
+        if s.shape != old.shape || s.order != old.order || s.channel != old.channel || s.on != old.on {
+            for ch in &mut band.sections {
+                for f in ch.iter_mut() {
+                    f.reset();
+                }
+            }
+        }
+        self.redesign(b);
+    }
+
+    fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
+        let n = left.len().min(right.len());
+        let mut bad = false;
+        for i in 0..n {
+            if !(left[i].is_finite() && right[i].is_finite()) {
+                bad = true;
+                left[i] = crate::sanitize(left[i]);
+                right[i] = crate::sanitize(right[i]);
+            }
+        }
+        let mut start = 0;
+        while start < n {
+            let end = (start + UPDATE).min(n);
+            for b in 0..BANDS {
+                let band = &mut self.bands[b];
+                if !band.freq.is_settled() || !band.gain.is_settled() || !band.q.is_settled() {
+                    for _ in start..end {
+                        band.freq.next();
+                        band.gain.next();
+                        band.q.next();
+                    }
+                    self.redesign(b);
+                }
+                let band = &mut self.bands[b];
+                if !band.settings.on {
+                    continue;
+                }
+                let (l, r) = (&mut left[start..end], &mut right[start..end]);
+                let cnt = band.count;
+                let [sl, sr] = &mut band.sections;
+                match band.settings.channel {
+                    BandChannel::Stereo => {
+                        Self::run_sections(&mut sl[..cnt], l);
+                        Self::run_sections(&mut sr[..cnt], r);
+                    }
+                    BandChannel::Left => Self::run_sections(&mut sl[..cnt], l),
+                    BandChannel::Right => Self::run_sections(&mut sr[..cnt], r),
+                    BandChannel::Mid | BandChannel::Side => {
+                        for (a, b) in l.iter_mut().zip(r.iter_mut()) {
+                            let (m, s) = (0.5 * (*a + *b), 0.5 * (*a - *b));
+                            *a = m;
+                            *b = s;
+                        }
+                        if band.settings.channel == BandChannel::Mid {
+                            Self::run_sections(&mut sl[..cnt], l);
+                        } else {
+                            Self::run_sections(&mut sl[..cnt], r);
+                        }
+                        for (a, b) in l.iter_mut().zip(r.iter_mut()) {
+                            let (m, s) = (*a, *b);
+                            *a = m + s;
+                            *b = m - s;
+                        }
+                    }
+                }
+            }
+            start = end;
+        }
+        for band in &mut self.bands {
+            for f in band.sections.iter_mut().flatten() {
+                bad |= f.flush();
+            }
+        }
+        if bad {
+            self.meters.report_nonfinite();
+        }
+    }
+
+    fn reset(&mut self) {
+        for band in &mut self.bands {
+            for f in band.sections.iter_mut().flatten() {
+                f.reset();
+            }
+        }
+    }
+}

@@ -1,0 +1,425 @@
+//! BS.1770-4 / EBU R128 loudness: K-weighting, momentary (400 ms), short-term
+//! (3 s), integrated with the absolute and relative gates, and loudness range
+//! per EBU Tech 3342.
+//!
+//! Energies are collected in 10 ms steps so momentary and short-term can be
+//! read at a fine hop (EBU Tech 3341 asks for it); gating blocks follow every
+//! 100 ms exactly as BS.1770 defines them, aligned to the start of the stream.
+
+use crate::biquad::{Biquad, Coeffs};
+
+/// Most channels a loudness meter accepts (7.1).
+pub const MAX_CHANNELS: usize = 8;
+/// Absolute gate, LUFS.
+pub const ABSOLUTE_GATE: f64 = -70.0;
+
+/// Loudness in LUFS of a mean-square energy (−inf for silence).
+#[inline]
+pub fn energy_to_lufs(e: f64) -> f64 {
+    if e <= 0.0 {
+        f64::NEG_INFINITY
+    } else {
+        -0.691 + 10.0 * e.log10()
+    }
+}
+
+/// Mean-square energy of a loudness in LUFS.
+#[inline]
+pub fn lufs_to_energy(l: f64) -> f64 {
+    10f64.powf((l + 0.691) / 10.0)
+}
+
+/// The two K-weighting stages (shelf, then RLB high pass) for any sample rate,
+/// derived from the analog prototype as libebur128 does.
+pub fn k_weighting(sample_rate: f64) -> [Coeffs; 2] {
+    let f0 = 1_681.974_450_955_533;
+    let g = 3.999_843_853_973_347;
+    let q = 0.707_175_236_955_419_6;
+    let k = (std::f64::consts::PI * f0 / sample_rate).tan();
+    let vh = 10f64.powf(g / 20.0);
+    let vb = vh.powf(0.499_666_774_154_541_6);
+    let a0 = 1.0 + k / q + k * k;
+    let shelf = Coeffs {
+        b0: (vh + vb * k / q + k * k) / a0,
+        b1: 2.0 * (k * k - vh) / a0,
+        b2: (vh - vb * k / q + k * k) / a0,
+        a1: 2.0 * (k * k - 1.0) / a0,
+        a2: (1.0 - k / q + k * k) / a0,
+    };
+    let f0 = 38.135_470_876_024_44;
+    let q = 0.500_327_037_323_877_3;
+    let k = (std::f64::consts::PI * f0 / sample_rate).tan();
+    let a0 = 1.0 + k / q + k * k;
+    let highpass = Coeffs {
+        b0: 1.0,
+        b1: -2.0,
+        b2: 1.0,
+        a1: 2.0 * (k * k - 1.0) / a0,
+        a2: (1.0 - k / q + k * k) / a0,
+    };
+    [shelf, highpass]
+}
+
+/// BS.1770 channel weight: surrounds count 1.41, LFE not at all (5.0 and 5.1 layouts).
+pub fn channel_weight(index: usize, channels: usize) -> f64 {
+    match (channels, index) {
+        (5, 3) | (5, 4) => 1.41,
+        (6, 3) => 0.0,
+        (6, 4) | (6, 5) => 1.41,
+        _ => 1.0,
+    }
+}
+
+const HIST_MIN: f64 = -70.0;
+const HIST_STEP: f64 = 0.01;
+const HIST_BINS: usize = 10_000;
+
+/// Where gating blocks are kept: every block (offline, exact) or a fine
+/// histogram of counts and summed energies (live: fixed memory, no allocation).
+#[derive(Debug, Clone)]
+pub enum GateStore {
+    /// Every block's energy; exact, grows with the programme.
+    Exact(Vec<f64>),
+    /// Counts and energy sums per 0.01 LU bin from −70 to +30 LUFS.
+    Histogram { count: Box<[u64]>, energy: Box<[f64]> },
+}
+
+impl GateStore {
+    /// An exact store (offline analysis).
+    pub fn exact() -> Self {
+        GateStore::Exact(Vec::new())
+    }
+
+    /// A histogram store (live meters).
+    pub fn histogram() -> Self {
+        GateStore::Histogram {
+            count: vec![0; HIST_BINS].into_boxed_slice(),
+            energy: vec![0.0; HIST_BINS].into_boxed_slice(),
+        }
+    }
+
+    fn bin(l: f64) -> usize {
+        (((l - HIST_MIN) / HIST_STEP) as usize).min(HIST_BINS - 1)
+    }
+
+    /// Adds a block above the absolute gate.
+    fn push(&mut self, e: f64) {
+        if energy_to_lufs(e) < ABSOLUTE_GATE {
+            return;
+        }
+        match self {
+            GateStore::Exact(v) => v.push(e),
+            GateStore::Histogram { count, energy } => {
+                let b = Self::bin(energy_to_lufs(e));
+                count[b] += 1;
+                energy[b] += e;
+            }
+        }
+    }
+
+    /// Forgets every block.
+    pub fn clear(&mut self) {
+        match self {
+            GateStore::Exact(v) => v.clear(),
+            GateStore::Histogram { count, energy } => {
+                count.fill(0);
+                energy.fill(0.0);
+            }
+        }
+    }
+
+    /// Number of blocks and their summed energy at or above energy `gate`.
+    fn sum_above(&self, gate: f64) -> (u64, f64) {
+        match self {
+            GateStore::Exact(v) => v
+                .iter()
+                .filter(|&&e| e >= gate)
+                .fold((0, 0.0), |(n, s), &e| (n + 1, s + e)),
+            GateStore::Histogram { count, energy } => {
+                let first = if gate <= 0.0 {
+                    0
+                } else {
+                    let l = energy_to_lufs(gate);
+                    // Bins whose centre reaches the gate.
+                    (((l - HIST_MIN) / HIST_STEP - 0.5).ceil().max(0.0)) as usize
+                };
+                let mut n = 0;
+                let mut s = 0.0;
+                for b in first.min(HIST_BINS)..HIST_BINS {
+                    n += count[b];
+                    s += energy[b];
+                }
+                (n, s)
+            }
+        }
+    }
+
+    /// Gated loudness: mean of blocks above `relative` LU below the
+    /// absolute-gated mean (−10 for integrated loudness).
+    pub fn gated_mean(&self, relative: f64) -> f64 {
+        let (n, s) = self.sum_above(0.0);
+        if n == 0 {
+            return f64::NEG_INFINITY;
+        }
+        let gate = lufs_to_energy(energy_to_lufs(s / n as f64) + relative);
+        let (n, s) = self.sum_above(gate);
+        if n == 0 {
+            f64::NEG_INFINITY
+        } else {
+            energy_to_lufs(s / n as f64)
+        }
+    }
+
+    /// Loudness range per EBU Tech 3342: 95th minus 10th percentile of the
+    /// short-term blocks above −70 LUFS and −20 LU relative.
+    pub fn range(&mut self) -> f64 {
+        let (n, s) = self.sum_above(0.0);
+        if n == 0 {
+            return 0.0;
+        }
+        let gate = lufs_to_energy(energy_to_lufs(s / n as f64) - 20.0);
+        match self {
+            GateStore::Exact(v) => {
+                let mut g: Vec<f64> = v.iter().copied().filter(|&e| e >= gate).collect();
+                if g.is_empty() {
+                    return 0.0;
+                }
+                g.sort_by(f64::total_cmp);
+                let at = |p: f64| g[((g.len() - 1) as f64 * p + 0.5) as usize];
+                energy_to_lufs(at(0.95)) - energy_to_lufs(at(0.10))
+            }
+            GateStore::Histogram { count, energy } => {
+                let lg = energy_to_lufs(gate);
+                let first = (((lg - HIST_MIN) / HIST_STEP - 0.5).ceil().max(0.0)) as usize;
+                let total: u64 = count[first.min(HIST_BINS)..].iter().sum();
+                if total == 0 {
+                    return 0.0;
+                }
+                let pick = |p: f64| {
+                    let want = ((total - 1) as f64 * p + 0.5) as u64;
+                    let mut seen = 0;
+                    for b in first..HIST_BINS {
+                        seen += count[b];
+                        if seen > want {
+                            return energy_to_lufs(energy[b] / count[b] as f64);
+                        }
+                    }
+                    f64::NEG_INFINITY
+                };
+                pick(0.95) - pick(0.10)
+            }
+        }
+    }
+}
+
+/// Sub-blocks (10 ms each) in the short-term window.
+const SUBS_S: usize = 300;
+/// Sub-blocks in the momentary window.
+const SUBS_M: usize = 40;
+
+/// A BS.1770 loudness meter for up to [`MAX_CHANNELS`] planar channels.
+/// `process` never allocates when built with [`GateStore::histogram`].
+#[derive(Debug, Clone)]
+pub struct Loudness {
+    channels: usize,
+    weights: [f64; MAX_CHANNELS],
+    filters: [[Biquad; 2]; MAX_CHANNELS],
+    sub_len: usize,
+    sub_pos: usize,
+    sub_acc: [f64; MAX_CHANNELS],
+    ring: [f64; SUBS_S],
+    subs: u64,
+    momentary: f64,
+    short_term: f64,
+    max_momentary: f64,
+    max_short_term: f64,
+    integrated: GateStore,
+    range: GateStore,
+}
+
+impl Loudness {
+    /// A meter for `channels` channels at `sample_rate`, with the given stores
+    /// for the integrated (`gates`) and range (`range`) blocks.
+    pub fn new(sample_rate: f64, channels: usize, gates: GateStore, range: GateStore) -> Self {
+        let channels = channels.clamp(1, MAX_CHANNELS);
+        let k = k_weighting(sample_rate);
+        let mut weights = [0.0; MAX_CHANNELS];
+        for (i, w) in weights.iter_mut().enumerate().take(channels) {
+            *w = channel_weight(i, channels);
+        }
+        Loudness {
+            channels,
+            weights,
+            filters: [[Biquad::new(k[0]), Biquad::new(k[1])]; MAX_CHANNELS],
+            sub_len: ((sample_rate + 50.0) / 100.0) as usize,
+            sub_pos: 0,
+            sub_acc: [0.0; MAX_CHANNELS],
+            ring: [0.0; SUBS_S],
+            subs: 0,
+            momentary: 0.0,
+            short_term: 0.0,
+            max_momentary: 0.0,
+            max_short_term: 0.0,
+            integrated: gates,
+            range,
+        }
+    }
+
+    /// An offline meter with exact gating.
+    pub fn exact(sample_rate: f64, channels: usize) -> Self {
+        Self::new(sample_rate, channels, GateStore::exact(), GateStore::exact())
+    }
+
+    /// A live meter: fixed memory, allocation-free processing.
+    pub fn live(sample_rate: f64, channels: usize) -> Self {
+        Self::new(sample_rate, channels, GateStore::histogram(), GateStore::histogram())
+    }
+
+    /// Number of channels measured.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// Clears all state and measurements.
+    pub fn reset(&mut self) {
+        for f in self.filters.iter_mut().flatten() {
+            f.reset();
+        }
+        self.sub_pos = 0;
+        self.sub_acc = [0.0; MAX_CHANNELS];
+        self.ring = [0.0; SUBS_S];
+        self.subs = 0;
+        self.momentary = 0.0;
+        self.short_term = 0.0;
+        self.max_momentary = 0.0;
+        self.max_short_term = 0.0;
+        self.integrated.clear();
+        self.range.clear();
+    }
+
+    /// Feeds planar audio: `input[ch]` are equally long channel slices.
+    /// Non-finite samples count as silence. Returns true when a non-finite
+    /// sample or filter state had to be cleared.
+    pub fn process(&mut self, input: &[&[f32]]) -> bool {
+        let n = input.iter().map(|c| c.len()).min().unwrap_or(0);
+        let chans = input.len().min(self.channels);
+        let mut bad = false;
+        let mut start = 0;
+        while start < n {
+            let run = (self.sub_len - self.sub_pos).min(n - start);
+            for (ch, data) in input.iter().enumerate().take(chans) {
+                if self.weights[ch] == 0.0 {
+                    continue;
+                }
+                let [f1, f2] = &mut self.filters[ch];
+                let mut acc = 0.0f64;
+                for &x in &data[start..start + run] {
+                    let x = if x.is_finite() { x as f64 } else { 0.0 };
+                    let y = f2.tick(f1.tick(x));
+                    acc += y * y;
+                }
+                if !acc.is_finite() {
+                    acc = 0.0;
+                    f1.reset();
+                    f2.reset();
+                    bad = true;
+                }
+                self.sub_acc[ch] += acc;
+            }
+            self.sub_pos += run;
+            start += run;
+            if self.sub_pos == self.sub_len {
+                self.finish_sub();
+            }
+        }
+        for ch in 0..chans {
+            let [f1, f2] = &mut self.filters[ch];
+            bad |= f1.flush() | f2.flush();
+        }
+        bad
+    }
+
+    fn finish_sub(&mut self) {
+        let mut e = 0.0;
+        for ch in 0..self.channels {
+            e += self.weights[ch] * self.sub_acc[ch];
+        }
+        self.sub_acc = [0.0; MAX_CHANNELS];
+        self.sub_pos = 0;
+        self.ring[(self.subs % SUBS_S as u64) as usize] = e;
+        self.subs += 1;
+        let sum = |count: usize| -> f64 {
+            (0..count)
+                .map(|i| self.ring[((self.subs - 1 - i as u64) % SUBS_S as u64) as usize])
+                .sum::<f64>()
+        };
+        let len = self.sub_len as f64;
+        let m_count = SUBS_M.min(self.subs as usize);
+        let s_count = SUBS_S.min(self.subs as usize);
+        // Windows are zero-padded before the start, as BS.1770 meters do.
+        self.momentary = sum(m_count) / (SUBS_M as f64 * len);
+        self.short_term = sum(s_count) / (SUBS_S as f64 * len);
+        self.max_momentary = self.max_momentary.max(self.momentary);
+        self.max_short_term = self.max_short_term.max(self.short_term);
+        if self.subs % 10 == 0 {
+            if self.subs >= SUBS_M as u64 {
+                self.integrated.push(self.momentary);
+            }
+            if self.subs >= SUBS_S as u64 {
+                self.range.push(self.short_term);
+            }
+        }
+    }
+
+    /// Momentary loudness (last 400 ms), LUFS.
+    pub fn momentary(&self) -> f64 {
+        energy_to_lufs(self.momentary)
+    }
+
+    /// Short-term loudness (last 3 s), LUFS.
+    pub fn short_term(&self) -> f64 {
+        energy_to_lufs(self.short_term)
+    }
+
+    /// Highest momentary loudness so far (10 ms hop), LUFS.
+    pub fn max_momentary(&self) -> f64 {
+        energy_to_lufs(self.max_momentary)
+    }
+
+    /// Highest short-term loudness so far (10 ms hop), LUFS.
+    pub fn max_short_term(&self) -> f64 {
+        energy_to_lufs(self.max_short_term)
+    }
+
+    /// Integrated (gated) loudness so far, LUFS (−inf before the first block).
+    pub fn integrated(&self) -> f64 {
+        self.integrated.gated_mean(-10.0)
+    }
+
+    /// Loudness range so far, LU.
+    pub fn loudness_range(&mut self) -> f64 {
+        self.range.range()
+    }
+
+    /// The integrated-loudness blocks (for album loudness across files).
+    pub fn gate_blocks(&self) -> &GateStore {
+        &self.integrated
+    }
+
+    /// 10 ms steps completed.
+    pub fn steps(&self) -> u64 {
+        self.subs
+    }
+}
+
+/// Integrated loudness over several programmes together (an album):
+/// all their gating blocks gated as one.
+pub fn combined_integrated(stores: &[&GateStore]) -> f64 {
+    let mut all = Vec::new();
+    for s in stores {
+        if let GateStore::Exact(v) = s {
+            all.extend_from_slice(v);
+        }
+    }
+    GateStore::Exact(all).gated_mean(-10.0)
+}

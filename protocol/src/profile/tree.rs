@@ -1,0 +1,300 @@
+//! A TOML document as a tree that remembers where every key and value stood.
+//!
+//! `toml` stops at the first error and forgets positions once a value is
+//! parsed. Profiles are checked section by section against this tree so that
+//! every problem in a file is reported at once, each with its line.
+
+use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
+use std::fmt;
+use std::ops::Range;
+
+/// A parsed TOML value with the byte range it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Node {
+    pub span: Range<usize>,
+    pub kind: Kind,
+}
+
+/// The value of a node.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Kind {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Array(Vec<Node>),
+    /// Entries in file order: key, the key's span, the value.
+    Table(Vec<(String, Range<usize>, Node)>),
+}
+
+impl Node {
+    /// The value under `key` when this node is a table.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entry(key).map(|(_, n)| n)
+    }
+
+    /// The key's span and value under `key` when this node is a table.
+    pub fn entry(&self, key: &str) -> Option<(Range<usize>, &Node)> {
+        match &self.kind {
+            Kind::Table(entries) => entries
+                .iter()
+                .find(|(k, _, _)| k == key)
+                .map(|(_, s, n)| (s.clone(), n)),
+            _ => None,
+        }
+    }
+
+    /// The i-th element when this node is an array.
+    pub fn at(&self, i: usize) -> Option<&Node> {
+        match &self.kind {
+            Kind::Array(items) => items.get(i),
+            _ => None,
+        }
+    }
+
+    /// Parses a whole document.
+    pub fn parse(text: &str) -> Result<Node, toml::de::Error> {
+        toml::from_str(text)
+    }
+}
+
+impl<'de> de::Deserialize<'de> for Node {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let spanned: toml::Spanned<KindSeed> = de::Deserialize::deserialize(d)?;
+        let span = spanned.span();
+        Ok(Node {
+            span,
+            kind: spanned.into_inner().0,
+        })
+    }
+}
+
+/// Newtype so `Kind` can be deserialized inside `toml::Spanned`.
+struct KindSeed(Kind);
+
+impl<'de> de::Deserialize<'de> for KindSeed {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(KindVisitor).map(KindSeed)
+    }
+}
+
+struct KindVisitor;
+
+impl<'de> Visitor<'de> for KindVisitor {
+    type Value = Kind;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a TOML value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Kind, E> {
+        Ok(Kind::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Kind, E> {
+        Ok(Kind::Int(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Kind, E> {
+        i64::try_from(v)
+            .map(Kind::Int)
+            .map_err(|_| E::custom("integer too large"))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Kind, E> {
+        Ok(Kind::Float(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Kind, E> {
+        Ok(Kind::Str(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Kind, E> {
+        Ok(Kind::Str(v))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Kind, A::Error> {
+        let mut items = Vec::new();
+        while let Some(n) = seq.next_element::<Node>()? {
+            items.push(n);
+        }
+        Ok(Kind::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kind, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key::<toml::Spanned<String>>()? {
+            let span = key.span();
+            let value: Node = map.next_value()?;
+            entries.push((key.into_inner(), span, value));
+        }
+        Ok(Kind::Table(entries))
+    }
+}
+
+/// A deserialization error with the span it belongs to (if known yet).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct DeError {
+    pub message: String,
+    pub span: Option<Range<usize>>,
+}
+
+impl DeError {
+    fn or_span(mut self, span: &Range<usize>) -> Self {
+        if self.span.is_none() {
+            self.span = Some(span.clone());
+        }
+        self
+    }
+}
+
+impl fmt::Display for DeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DeError {}
+
+impl de::Error for DeError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        DeError {
+            message: msg.to_string(),
+            span: None,
+        }
+    }
+}
+
+/// Deserializes a typed section out of a node; errors carry the innermost span.
+pub(crate) fn from_node<'de, T: de::Deserialize<'de>>(node: &Node) -> Result<T, DeError> {
+    T::deserialize(NodeDe(node)).map_err(|e| e.or_span(&node.span))
+}
+
+struct NodeDe<'a>(&'a Node);
+
+impl<'de> de::Deserializer<'de> for NodeDe<'_> {
+    type Error = DeError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match &self.0.kind {
+            Kind::Str(s) => visitor.visit_str(s),
+            Kind::Int(i) => visitor.visit_i64(*i),
+            Kind::Float(x) => visitor.visit_f64(*x),
+            Kind::Bool(b) => visitor.visit_bool(*b),
+            Kind::Array(items) => visitor.visit_seq(Seq {
+                items: items.iter(),
+            }),
+            Kind::Table(entries) => visitor.visit_map(Map {
+                entries: entries.iter(),
+                value: None,
+            }),
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        match &self.0.kind {
+            Kind::Str(s) => visitor.visit_enum(s.as_str().into_deserializer()),
+            _ => Err(de::Error::custom("expected a string naming a choice")),
+        }
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct seq tuple tuple_struct map struct
+        identifier ignored_any
+    }
+}
+
+struct Seq<'a> {
+    items: std::slice::Iter<'a, Node>,
+}
+
+impl<'de> SeqAccess<'de> for Seq<'_> {
+    type Error = DeError;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, DeError> {
+        match self.items.next() {
+            Some(n) => seed
+                .deserialize(NodeDe(n))
+                .map(Some)
+                .map_err(|e| e.or_span(&n.span)),
+            None => Ok(None),
+        }
+    }
+}
+
+struct Map<'a> {
+    entries: std::slice::Iter<'a, (String, Range<usize>, Node)>,
+    value: Option<&'a Node>,
+}
+
+impl<'de> MapAccess<'de> for Map<'_> {
+    type Error = DeError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
+        match self.entries.next() {
+            Some((k, span, v)) => {
+                self.value = Some(v);
+                let de: de::value::StrDeserializer<'_, DeError> = k.as_str().into_deserializer();
+                seed.deserialize(de).map(Some).map_err(|e| e.or_span(span))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
+        let n = self
+            .value
+            .take()
+            .ok_or_else(|| <DeError as de::Error>::custom("value without a key"))?;
+        seed.deserialize(NodeDe(n)).map_err(|e| e.or_span(&n.span))
+    }
+}
+
+/// 1-based line number of a byte offset.
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct S {
+        a: u8,
+        b: Option<String>,
+    }
+
+    #[test]
+    fn keeps_spans_and_reports_innermost_error() {
+        let text = "[x]\na = 1\n\n[[p]]\na = 2\nzz = 3\n\n[[p]]\na = 300\n";
+        let root = Node::parse(text).unwrap();
+        let x: S = from_node(root.get("x").unwrap()).unwrap();
+        assert_eq!(x.a, 1);
+        let p = root.get("p").unwrap();
+        let e = from_node::<S>(p.at(0).unwrap()).unwrap_err();
+        assert_eq!(line_of(text, e.span.unwrap().start), 6, "{e}");
+        assert!(e.message.contains("zz"));
+        let e = from_node::<S>(p.at(1).unwrap()).unwrap_err();
+        assert_eq!(line_of(text, e.span.unwrap().start), 9, "{e}");
+        let (kspan, _) = p.at(1).unwrap().entry("a").unwrap();
+        assert_eq!(line_of(text, kspan.start), 9);
+    }
+}
