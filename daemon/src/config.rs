@@ -159,7 +159,7 @@ id = "trim"
 kind = "trim"
 
 [[chain]]
-id = "out"
+id = "meter"
 kind = "meter"
 "#;
 
@@ -599,6 +599,11 @@ impl Reader {
                 self.error(
                     &format!("{key}.id"),
                     format!("{id:?} must be 1..32 of a-z, 0-9, _ or -"),
+                );
+            } else if id == "in" || id == "out" {
+                self.error(
+                    &format!("{key}.id"),
+                    "\"in\" and \"out\" are the fixed meter points; choose another id",
                 );
             } else if !ids.insert(id.clone()) {
                 self.error(

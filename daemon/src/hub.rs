@@ -125,6 +125,9 @@ enum Command {
     },
 }
 
+/// Idle time after which the store thread checkpoints the WAL.
+const CHECKPOINT_IDLE: Duration = Duration::from_millis(500);
+
 /// Runs the blocking [`Store`] on its own thread and hands out async calls to it.
 #[derive(Clone)]
 pub struct StoreWorker {
@@ -139,8 +142,23 @@ impl StoreWorker {
         std::thread::Builder::new()
             .name("rackd-store".into())
             .spawn(move || {
-                for job in rx {
-                    job(&mut store);
+                let mut dirty = false;
+                loop {
+                    match rx.recv_timeout(CHECKPOINT_IDLE) {
+                        Ok(job) => {
+                            job(&mut store);
+                            dirty = true;
+                        }
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) if dirty => {
+                            if let Err(e) = store.checkpoint() {
+                                tracing::warn!("store checkpoint failed (will retry): {e}");
+                            } else {
+                                dirty = false;
+                            }
+                        }
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                    }
                 }
             })
             .map_err(|source| StoreError::Io {

@@ -7,7 +7,7 @@
 //! smoothed and the sections redesigned every 32 samples while they move.
 
 use crate::biquad::{Biquad, Shape, analytic_magnitude, butterworth_qs, design};
-use crate::{Meters, Processor, Smoother};
+use crate::{Meters, Processor};
 use rackd_protocol::param::{ParamSpec, Unit};
 use std::sync::Arc;
 
@@ -76,11 +76,49 @@ impl BandSettings {
     }
 }
 
+/// A one-pole glide in double precision (single precision stalls short of
+/// the target when smoothing log frequencies).
+#[derive(Debug, Clone, Copy)]
+struct Glide {
+    current: f64,
+    target: f64,
+    coeff: f64,
+}
+
+impl Glide {
+    fn new(value: f64, sample_rate: f32, time_s: f64) -> Self {
+        Glide {
+            current: value,
+            target: value,
+            coeff: (-6.9 / (time_s * sample_rate as f64)).exp(),
+        }
+    }
+    fn set_target(&mut self, t: f64) {
+        self.target = t;
+    }
+    fn target(&self) -> f64 {
+        self.target
+    }
+    fn current(&self) -> f64 {
+        self.current
+    }
+    fn is_settled(&self) -> bool {
+        self.current == self.target
+    }
+    /// Advances `n` samples.
+    fn advance(&mut self, n: usize) {
+        self.current = self.target + (self.current - self.target) * self.coeff.powi(n as i32);
+        if (self.current - self.target).abs() < 1e-6 {
+            self.current = self.target;
+        }
+    }
+}
+
 struct Band {
     settings: BandSettings,
-    freq: Smoother,
-    gain: Smoother,
-    q: Smoother,
+    freq: Glide,
+    gain: Glide,
+    q: Glide,
     sections: [[Biquad; 4]; 2],
     count: usize,
 }
@@ -138,9 +176,9 @@ impl Equalizer {
                 order: 4,
                 channel: BandChannel::Stereo,
             },
-            freq: Smoother::new(DEFAULT_FREQ[b].ln() as f32, sample_rate, 0.03),
-            gain: Smoother::new(0.0, sample_rate, 0.03),
-            q: Smoother::new(0.707f32.ln(), sample_rate, 0.03),
+            freq: Glide::new(DEFAULT_FREQ[b].ln(), sample_rate, 0.03),
+            gain: Glide::new(0.0, sample_rate, 0.03),
+            q: Glide::new(0.707f64.ln(), sample_rate, 0.03),
             sections: [[Biquad::default(); 4]; 2],
             count: 0,
         });
@@ -174,9 +212,9 @@ impl Equalizer {
         let sr = self.sample_rate;
         let band = &mut self.bands[b];
         let mut live = band.settings;
-        live.freq = (band.freq.current() as f64).exp();
-        live.gain = band.gain.current() as f64;
-        live.q = (band.q.current() as f64).exp();
+        live.freq = band.freq.current().exp();
+        live.gain = band.gain.current();
+        live.q = band.q.current().exp();
         let mut count = 0;
         for (i, (shape, q)) in live.sections().enumerate() {
             let c = design(shape, live.freq, live.gain, q, sr);
@@ -211,9 +249,9 @@ impl Processor for Equalizer {
         match p {
             0 => s.on = value >= 0.5,
             1 => s.shape = shape_of(value.round() as usize),
-            2 => band.freq.set_target(value.clamp(10.0, 40_000.0).ln()),
-            3 => band.gain.set_target(value.clamp(-24.0, 24.0)),
-            4 => band.q.set_target(value.clamp(0.1, 40.0).ln()),
+            2 => band.freq.set_target((value.clamp(10.0, 40_000.0) as f64).ln()),
+            3 => band.gain.set_target(value.clamp(-24.0, 24.0) as f64),
+            4 => band.q.set_target((value.clamp(0.1, 40.0) as f64).ln()),
             5 => s.order = 2 * (value.round().clamp(0.0, 3.0) as usize + 1),
             _ => {
                 s.channel = match value.round() as i32 {
@@ -225,9 +263,9 @@ impl Processor for Equalizer {
                 }
             }
         }
-        s.freq = (band.freq.target() as f64).exp();
-        s.gain = band.gain.target() as f64;
-        s.q = (band.q.target() as f64).exp();
+        s.freq = band.freq.target().exp();
+        s.gain = band.gain.target();
+        s.q = band.q.target().exp();
         if s.shape != old.shape || s.order != old.order || s.channel != old.channel || s.on != old.on {
             for ch in &mut band.sections {
                 for f in ch.iter_mut() {
@@ -254,11 +292,9 @@ impl Processor for Equalizer {
             for b in 0..BANDS {
                 let band = &mut self.bands[b];
                 if !band.freq.is_settled() || !band.gain.is_settled() || !band.q.is_settled() {
-                    for _ in start..end {
-                        band.freq.next();
-                        band.gain.next();
-                        band.q.next();
-                    }
+                    band.freq.advance(end - start);
+                    band.gain.advance(end - start);
+                    band.q.advance(end - start);
                     self.redesign(b);
                 }
                 let band = &mut self.bands[b];
@@ -314,3 +350,4 @@ impl Processor for Equalizer {
         }
     }
 }
+

@@ -1,6 +1,6 @@
 //! BS.1770-4 / EBU R128 loudness: K-weighting, momentary (400 ms), short-term
 //! (3 s), integrated with the absolute and relative gates, and loudness range
-//! per EBU Tech 3342.
+//! per EBU Tech 3342 (3 s blocks every second, as libebur128 measures it).
 //!
 //! Energies are collected in 10 ms steps so momentary and short-term can be
 //! read at a fine hop (EBU Tech 3341 asks for it); gating blocks follow every
@@ -216,6 +216,9 @@ impl GateStore {
 const SUBS_S: usize = 300;
 /// Sub-blocks in the momentary window.
 const SUBS_M: usize = 40;
+/// Sub-blocks between short-term blocks for the loudness range: 1 s, i.e.
+/// 3 s windows overlapping by 2 s, as libebur128 and the `ebur128` crate do.
+const LRA_HOP: u64 = 100;
 
 /// A BS.1770 loudness meter for up to [`MAX_CHANNELS`] planar channels.
 /// `process` never allocates when built with [`GateStore::histogram`].
@@ -361,13 +364,11 @@ impl Loudness {
         self.short_term = sum(s_count) / (SUBS_S as f64 * len);
         self.max_momentary = self.max_momentary.max(self.momentary);
         self.max_short_term = self.max_short_term.max(self.short_term);
-        if self.subs % 10 == 0 {
-            if self.subs >= SUBS_M as u64 {
-                self.integrated.push(self.momentary);
-            }
-            if self.subs >= SUBS_S as u64 {
-                self.range.push(self.short_term);
-            }
+        if self.subs % 10 == 0 && self.subs >= SUBS_M as u64 {
+            self.integrated.push(self.momentary);
+        }
+        if self.subs >= SUBS_S as u64 && (self.subs - SUBS_S as u64) % LRA_HOP == 0 {
+            self.range.push(self.short_term);
         }
     }
 

@@ -4,7 +4,9 @@
 //! song paths and rack state all live here so the daemon, tests and tools
 //! agree on one definition.
 
+pub mod device;
+pub mod osc;
 pub mod param;
+pub mod profile;
 pub mod song;
 pub mod state;
-pub mod osc;

@@ -625,7 +625,10 @@ impl ParamDef {
             ParamType::Stepped => {
                 let (min, _) = self.stepped_range();
                 let i = value.as_f64()?.round() as i64 - min;
-                self.detents.as_ref()?.get(usize::try_from(i).ok()?).cloned()
+                self.detents
+                    .as_ref()?
+                    .get(usize::try_from(i).ok()?)
+                    .cloned()
             }
             ParamType::Switch => Some(if value.as_f64()? != 0.0 { "on" } else { "off" }.into()),
             ParamType::Enum => match value {
@@ -639,9 +642,18 @@ impl ParamDef {
     /// The scaling of the mapping for `transport`.
     pub fn scaling(&self, transport: TransportKind) -> Scaling {
         let (raw_min, raw_max, values) = match transport {
-            TransportKind::Midi => self.midi.as_ref().map(|m| (m.raw_min, m.raw_max, m.values.clone())),
-            TransportKind::Osc => self.osc.as_ref().map(|m| (m.raw_min, m.raw_max, m.values.clone())),
-            TransportKind::Serial => self.serial.as_ref().map(|m| (m.raw_min, m.raw_max, m.values.clone())),
+            TransportKind::Midi => self
+                .midi
+                .as_ref()
+                .map(|m| (m.raw_min, m.raw_max, m.values.clone())),
+            TransportKind::Osc => self
+                .osc
+                .as_ref()
+                .map(|m| (m.raw_min, m.raw_max, m.values.clone())),
+            TransportKind::Serial => self
+                .serial
+                .as_ref()
+                .map(|m| (m.raw_min, m.raw_max, m.values.clone())),
             TransportKind::Manual => None,
         }
         .unwrap_or_default();
@@ -653,7 +665,9 @@ impl ParamDef {
     }
 }
 
-const TOP_KEYS: &[&str] = &["device", "pacing", "midi", "osc", "serial", "manual", "param"];
+const TOP_KEYS: &[&str] = &[
+    "device", "pacing", "midi", "osc", "serial", "manual", "param",
+];
 
 /// Parses and checks a profile; on failure returns every problem found, in file order.
 pub fn load_profile(text: &str, file: &str) -> Result<Profile, Vec<ProfileError>> {
@@ -679,7 +693,10 @@ pub fn load_profile(text: &str, file: &str) -> Result<Profile, Vec<ProfileError>
             if !TOP_KEYS.contains(&key.as_str()) {
                 errors.push(err(
                     span.start,
-                    format!("unknown section `{key}`, expected one of {}", TOP_KEYS.join(", ")),
+                    format!(
+                        "unknown section `{key}`, expected one of {}",
+                        TOP_KEYS.join(", ")
+                    ),
                 ));
             }
         }
@@ -695,7 +712,10 @@ pub fn load_profile(text: &str, file: &str) -> Result<Profile, Vec<ProfileError>
     }
     let device: Option<Identity> = section(&root, "device", &mut errors, &de);
     if root.get("device").is_none() {
-        errors.push(err(0, "missing [device] section (id, vendor, model, kind, source)".into()));
+        errors.push(err(
+            0,
+            "missing [device] section (id, vendor, model, kind, source)".into(),
+        ));
     }
     let pacing: Option<Pacing> = section(&root, "pacing", &mut errors, &de);
     let midi: Option<MidiTransport> = section(&root, "midi", &mut errors, &de);
@@ -723,7 +743,10 @@ pub fn load_profile(text: &str, file: &str) -> Result<Profile, Vec<ProfileError>
                 }
             }
         }
-        Some(node) => errors.push(err(node.span.start, "`param` must be an array of [[param]] tables".into())),
+        Some(node) => errors.push(err(
+            node.span.start,
+            "`param` must be an array of [[param]] tables".into(),
+        )),
     }
     let sections_ok = errors.is_empty();
     let profile = Profile {

@@ -10,7 +10,9 @@
 //! Encoding uses rosc's encoder, which is correct.
 
 use crate::param::Value;
-use rosc::{OscArray, OscBundle, OscColor, OscMessage, OscMidiMessage, OscPacket, OscTime, OscType};
+use rosc::{
+    OscArray, OscBundle, OscColor, OscMessage, OscMidiMessage, OscPacket, OscTime, OscType,
+};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Largest packet accepted (64 KiB): far above any control message, small
@@ -47,7 +49,9 @@ pub enum OscError {
         size: usize,
     },
     /// Neither a message (starts with '/') nor a bundle (starts with "#bundle").
-    #[error("packet at byte {offset} starts with {first:#04x}, neither '/' (message) nor \"#bundle\"")]
+    #[error(
+        "packet at byte {offset} starts with {first:#04x}, neither '/' (message) nor \"#bundle\""
+    )]
     NotAPacket {
         /// Where the packet or bundle element starts.
         offset: usize,
@@ -61,7 +65,9 @@ pub enum OscError {
         limit: usize,
     },
     /// A bundle element whose size prefix does not fit the bundle.
-    #[error("bundle element at byte {offset} announces {size} bytes, but it must be positive, a multiple of 4 and at most the {remaining} bytes left")]
+    #[error(
+        "bundle element at byte {offset} announces {size} bytes, but it must be positive, a multiple of 4 and at most the {remaining} bytes left"
+    )]
     BadElementSize {
         /// Where the size prefix is.
         offset: usize,
@@ -231,7 +237,8 @@ impl<'a> Reader<'a> {
     fn blob(&mut self) -> Result<Vec<u8>, OscError> {
         let at = self.offset();
         let size = self.i32("a blob size")?;
-        let size = usize::try_from(size).map_err(|_| OscError::NegativeBlobSize { offset: at, size })?;
+        let size =
+            usize::try_from(size).map_err(|_| OscError::NegativeBlobSize { offset: at, size })?;
         let padded = size.div_ceil(4) * 4;
         let data = self.take(padded, "a blob")?;
         Ok(data[..size].to_vec())
@@ -331,9 +338,9 @@ fn decode_message(bytes: &[u8], base: usize) -> Result<OscMessage, OscError> {
                 open.push(Vec::new());
             }
             ']' => {
-                let content = open.pop().ok_or_else(|| OscError::UnbalancedArray {
-                    tags: tags.clone(),
-                })?;
+                let content = open
+                    .pop()
+                    .ok_or_else(|| OscError::UnbalancedArray { tags: tags.clone() })?;
                 let array = OscType::Array(OscArray { content });
                 open.last_mut().unwrap_or(&mut args).push(array);
             }
@@ -624,10 +631,17 @@ mod tests {
         bad[16..20].copy_from_slice(&100i32.to_be_bytes());
         assert!(matches!(
             decode(&bad),
-            Err(OscError::BadElementSize { offset: 16, size: 100, .. })
+            Err(OscError::BadElementSize {
+                offset: 16,
+                size: 100,
+                ..
+            })
         ));
         // A corrupt message inside a nested bundle is an error, not skipped.
-        let nested = encode(&bundle(vec![bundle(vec![msg("/x", vec![OscType::Int(1)])])]));
+        let nested = encode(&bundle(vec![bundle(vec![msg(
+            "/x",
+            vec![OscType::Int(1)],
+        )])]));
         let mut bad = nested.clone();
         let comma = bad.len() - 8;
         assert_eq!(bad[comma], b',');
@@ -701,7 +715,10 @@ mod tests {
         );
         assert_eq!(arg_to_value(&OscType::Double(0.1)), Some(Value::Float(0.1)));
         assert_eq!(arg_to_value(&OscType::Int(3)), Some(Value::Int(3)));
-        assert_eq!(arg_to_value(&OscType::Long(1 << 40)), Some(Value::Int(1 << 40)));
+        assert_eq!(
+            arg_to_value(&OscType::Long(1 << 40)),
+            Some(Value::Int(1 << 40))
+        );
         assert_eq!(
             arg_to_value(&OscType::String("Tube".into())),
             Some(Value::Text("Tube".into()))
@@ -714,7 +731,10 @@ mod tests {
         assert_eq!(value_to_arg(&Value::Float(-3.5)), OscType::Float(-3.5));
         assert_eq!(value_to_arg(&Value::Int(4)), OscType::Int(4));
         assert_eq!(value_to_arg(&Value::Int(1 << 40)), OscType::Int(i32::MAX));
-        assert_eq!(value_to_arg(&Value::Int(-(1 << 40))), OscType::Int(i32::MIN));
+        assert_eq!(
+            value_to_arg(&Value::Int(-(1 << 40))),
+            OscType::Int(i32::MIN)
+        );
         assert_eq!(
             value_to_arg(&Value::Text("Tube".into())),
             OscType::String("Tube".into())
@@ -734,7 +754,10 @@ mod tests {
     }
 
     fn arb_packet() -> impl Strategy<Value = OscPacket> {
-        let message = ("/[a-z]{1,8}(/[a-z]{1,8}){0,3}", prop::collection::vec(arb_arg(), 0..5))
+        let message = (
+            "/[a-z]{1,8}(/[a-z]{1,8}){0,3}",
+            prop::collection::vec(arb_arg(), 0..5),
+        )
             .prop_map(|(addr, args)| OscPacket::Message(OscMessage { addr, args }));
         message.prop_recursive(4, 24, 4, |inner| {
             (any::<(u32, u32)>(), prop::collection::vec(inner, 0..4)).prop_map(|(t, content)| {

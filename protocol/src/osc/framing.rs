@@ -76,9 +76,7 @@ pub fn encode(framing: Framing, packet: &[u8]) -> Vec<u8> {
 pub enum FrameError {
     /// A SLIP frame grew past the limit; it was dropped and the decoder
     /// skipped to the next `END`, so the connection can go on.
-    #[error(
-        "SLIP frame exceeds the {limit}-byte limit; dropped up to the next frame boundary"
-    )]
+    #[error("SLIP frame exceeds the {limit}-byte limit; dropped up to the next frame boundary")]
     Oversized {
         /// The configured maximum frame size.
         limit: usize,

@@ -61,7 +61,9 @@ pub enum PatternError {
         to: char,
     },
     /// Wildcards and brackets inside `{…}` are ambiguous; alternatives are literal strings.
-    #[error("'{ch}' at character {position} is not allowed inside '{{…}}'; alternatives are literal")]
+    #[error(
+        "'{ch}' at character {position} is not allowed inside '{{…}}'; alternatives are literal"
+    )]
     NotAllowedInBraces {
         /// The offending character.
         ch: char,

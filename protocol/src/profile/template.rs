@@ -36,7 +36,7 @@ impl ValueBytes {
     }
 
     /// Number of bytes the value takes.
-    pub fn len(self) -> usize {
+    pub fn byte_len(self) -> usize {
         match self {
             ValueBytes::Byte => 1,
             ValueBytes::Nibbles(n) => n as usize,
@@ -61,7 +61,7 @@ impl ValueBytes {
     }
 
     fn read(self, b: &[u8]) -> Option<i64> {
-        let b = b.get(..self.len())?;
+        let b = b.get(..self.byte_len())?;
         Some(match self {
             ValueBytes::Byte => b[0] as i64,
             ValueBytes::Bits14Msb => ((b[0] as i64 & 0x7F) << 7) | (b[1] as i64 & 0x7F),
@@ -161,7 +161,9 @@ impl BinTemplate {
                     "xor" => BinToken::Xor,
                     "any" => BinToken::Any,
                     other => match other.strip_prefix("value:nib").map(str::parse::<u8>) {
-                        Some(Ok(n)) if (1..=8).contains(&n) => BinToken::Value(ValueBytes::Nibbles(n)),
+                        Some(Ok(n)) if (1..=8).contains(&n) => {
+                            BinToken::Value(ValueBytes::Nibbles(n))
+                        }
                         _ => return Err(format!("unknown placeholder {word}")),
                     },
                 }
@@ -181,7 +183,11 @@ impl BinTemplate {
         if midi {
             t.check_sysex()?;
         }
-        let values = t.tokens.iter().filter(|t| matches!(t, BinToken::Value(_))).count();
+        let values = t
+            .tokens
+            .iter()
+            .filter(|t| matches!(t, BinToken::Value(_)))
+            .count();
         if values > 1 {
             return Err("template has more than one {value}".into());
         }
@@ -190,14 +196,16 @@ impl BinTemplate {
 
     fn check_sysex(&self) -> Result<(), String> {
         let n = self.tokens.len();
-        if self.tokens.first() != Some(&BinToken::Byte(0xF0)) || self.tokens.last() != Some(&BinToken::Byte(0xF7)) {
+        if self.tokens.first() != Some(&BinToken::Byte(0xF0))
+            || self.tokens.last() != Some(&BinToken::Byte(0xF7))
+        {
             return Err("a SysEx template starts with F0 and ends with F7".into());
         }
         for t in &self.tokens[1..n - 1] {
-            if let BinToken::Byte(b) = t {
-                if *b > 0x7F {
-                    return Err(format!("SysEx data byte {b:02X} is above 7F"));
-                }
+            if let BinToken::Byte(b) = t
+                && *b > 0x7F
+            {
+                return Err(format!("SysEx data byte {b:02X} is above 7F"));
             }
         }
         Ok(())
@@ -237,7 +245,10 @@ impl BinTemplate {
                 BinToken::Value(layout) => {
                     let v = fill.value.ok_or("template needs a value")?;
                     if !(0..=layout.max(self.midi)).contains(&v) {
-                        return Err(format!("value {v} does not fit 0..{}", layout.max(self.midi)));
+                        return Err(format!(
+                            "value {v} does not fit 0..{}",
+                            layout.max(self.midi)
+                        ));
                     }
                     layout.write(v, &mut out);
                 }
@@ -260,7 +271,11 @@ impl BinTemplate {
     }
 
     /// Matches the start of `bytes`; returns the value (if any) and the length matched.
-    pub fn match_prefix(&self, bytes: &[u8], fill: &BinFill<'_>) -> Result<(Option<i64>, usize), NoMatch> {
+    pub fn match_prefix(
+        &self,
+        bytes: &[u8],
+        fill: &BinFill<'_>,
+    ) -> Result<(Option<i64>, usize), NoMatch> {
         let mut pos = 0;
         let mut mark = None;
         let mut value = None;
@@ -282,8 +297,10 @@ impl BinTemplate {
                 BinToken::Chan => expect(&mut pos, &[fill.chan & 0x0F])?,
                 BinToken::Addr => expect(&mut pos, fill.addr)?,
                 BinToken::Value(layout) => {
-                    let v = layout.read(&bytes[pos.min(bytes.len())..]).ok_or(NoMatch::Incomplete)?;
-                    pos += layout.len();
+                    let v = layout
+                        .read(&bytes[pos.min(bytes.len())..])
+                        .ok_or(NoMatch::Incomplete)?;
+                    pos += layout.byte_len();
                     value = Some(v);
                 }
                 BinToken::Roland | BinToken::Xor => {
@@ -399,7 +416,11 @@ impl NumFormat {
         if self.hex {
             return i64::from_str_radix(s, 16).ok().map(|v| v as f64);
         }
-        s.strip_prefix('+').unwrap_or(s).parse::<f64>().ok().filter(|x| x.is_finite())
+        s.strip_prefix('+')
+            .unwrap_or(s)
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite())
     }
 }
 
@@ -469,7 +490,8 @@ impl TextTemplate {
                     };
                     let fmt = || match spec {
                         None => Ok(NumFormat::default()),
-                        Some(s) => NumFormat::parse(s).ok_or_else(|| format!("bad number format {{{inner}}}")),
+                        Some(s) => NumFormat::parse(s)
+                            .ok_or_else(|| format!("bad number format {{{inner}}}")),
                     };
                     tokens.push(match name {
                         "dev" => TextToken::Dev(fmt()?),
@@ -489,7 +511,9 @@ impl TextTemplate {
             return Err("template is empty".into());
         }
         for pair in tokens.windows(2) {
-            let capture = |t: &TextToken| matches!(t, TextToken::Dev(_) | TextToken::Value(_) | TextToken::Any);
+            let capture = |t: &TextToken| {
+                matches!(t, TextToken::Dev(_) | TextToken::Value(_) | TextToken::Any)
+            };
             if capture(&pair[0]) && capture(&pair[1]) {
                 return Err("two placeholders need text between them to be read back".into());
             }
@@ -508,7 +532,12 @@ impl TextTemplate {
     }
 
     /// Renders the text to send.
-    pub fn render(&self, dev: i64, code: &str, value: Option<&TextValue<'_>>) -> Result<String, String> {
+    pub fn render(
+        &self,
+        dev: i64,
+        code: &str,
+        value: Option<&TextValue<'_>>,
+    ) -> Result<String, String> {
         let mut out = String::new();
         for t in &self.tokens {
             match t {
@@ -522,7 +551,8 @@ impl TextTemplate {
                     }
                     None => return Err("template needs a value".into()),
                 },
-                TextToken::Any => return Err("{any} only belongs in reply patterns".into()),
+                // Patterns rendered as a device's report (simulator) fill {any} with a digit.
+                TextToken::Any => out.push('0'),
             }
         }
         Ok(out)
@@ -551,10 +581,8 @@ impl TextTemplate {
             };
             let text = &s[pos..end];
             match t {
-                TextToken::Dev(f) => {
-                    if f.read(text)? != dev as f64 {
-                        return None;
-                    }
+                TextToken::Dev(f) if f.read(text)? != dev as f64 => {
+                    return None;
                 }
                 TextToken::Value(_) => captured = text.trim().to_string(),
                 _ => {}
@@ -586,7 +614,10 @@ mod tests {
         assert_eq!(roland_checksum(&[0x40, 0x00, 0x7F, 0x00]), 0x41);
         // Sum a multiple of 128 gives 0, not 128.
         assert_eq!(roland_checksum(&[0x40, 0x40]), 0x00);
-        assert_eq!(xor_checksum(&[0x01, 0x10, 0x22, 0x03]), 0x01 ^ 0x10 ^ 0x22 ^ 0x03);
+        assert_eq!(
+            xor_checksum(&[0x01, 0x10, 0x22, 0x03]),
+            0x01 ^ 0x10 ^ 0x22 ^ 0x03
+        );
     }
 
     #[test]
@@ -599,7 +630,12 @@ mod tests {
             value: Some(0),
         };
         let bytes = t.render(&fill).unwrap();
-        assert_eq!(bytes, [0xF0, 0x41, 0x10, 0x42, 0x12, 0x40, 0x00, 0x7F, 0x00, 0x41, 0xF7]);
+        assert_eq!(
+            bytes,
+            [
+                0xF0, 0x41, 0x10, 0x42, 0x12, 0x40, 0x00, 0x7F, 0x00, 0x41, 0xF7
+            ]
+        );
         assert_eq!(t.match_prefix(&bytes, &fill), Ok((Some(0), 11)));
         let mut bad = bytes.clone();
         bad[9] = 0x42;
@@ -633,12 +669,18 @@ mod tests {
         let s = t.render(3, "G1", Some(&TextValue::Num(-3.5))).unwrap();
         assert_eq!(s, "SET 03 G1 -003.5\r");
         let r = TextTemplate::parse("VAL {dev:02} {code} {value}").unwrap();
-        assert_eq!(r.match_text("VAL 03 G1 -3.5", 3, "G1").as_deref(), Some("-3.5"));
+        assert_eq!(
+            r.match_text("VAL 03 G1 -3.5", 3, "G1").as_deref(),
+            Some("-3.5")
+        );
         assert_eq!(r.match_text("VAL 04 G1 -3.5", 3, "G1"), None);
         assert_eq!(r.match_text("VAL 03 G2 -3.5", 3, "G1"), None);
         assert!(TextTemplate::parse("SET {vlaue}").is_err());
         assert!(TextTemplate::parse("SET {value}{dev}").is_err());
         let hex = TextTemplate::parse("L{value:02X}").unwrap();
-        assert_eq!(hex.render(0, "", Some(&TextValue::Num(10.0))).unwrap(), "L0A");
+        assert_eq!(
+            hex.render(0, "", Some(&TextValue::Num(10.0))).unwrap(),
+            "L0A"
+        );
     }
 }

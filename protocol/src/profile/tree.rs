@@ -243,7 +243,10 @@ struct Map<'a> {
 impl<'de> MapAccess<'de> for Map<'_> {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
         match self.entries.next() {
             Some((k, span, v)) => {
                 self.value = Some(v);
@@ -266,7 +269,11 @@ impl<'de> MapAccess<'de> for Map<'_> {
 /// 1-based line number of a byte offset.
 pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 #[cfg(test)]
@@ -290,10 +297,10 @@ mod tests {
         assert_eq!(x.a, 1);
         let p = root.get("p").unwrap();
         let e = from_node::<S>(p.at(0).unwrap()).unwrap_err();
-        assert_eq!(line_of(text, e.span.unwrap().start), 6, "{e}");
+        assert_eq!(line_of(text, e.span.clone().unwrap().start), 6, "{e}");
         assert!(e.message.contains("zz"));
         let e = from_node::<S>(p.at(1).unwrap()).unwrap_err();
-        assert_eq!(line_of(text, e.span.unwrap().start), 9, "{e}");
+        assert_eq!(line_of(text, e.span.clone().unwrap().start), 9, "{e}");
         let (kspan, _) = p.at(1).unwrap().entry("a").unwrap();
         assert_eq!(line_of(text, kspan.start), 9);
     }

@@ -77,14 +77,20 @@ pub(crate) fn check(p: &Profile, at: &Locator<'_>) -> Errors {
         if !valid_id(&def.id) {
             e.push((
                 at.param(i, &["id"]),
-                format!("parameter id {:?} may only hold a-z, 0-9, '-' and '_'", def.id),
+                format!(
+                    "parameter id {:?} may only hold a-z, 0-9, '-' and '_'",
+                    def.id
+                ),
             ));
         }
         if let Some(first) = seen.insert(&def.id, i) {
             let line = super::line_of(at.text, at.param(first, &["id"]));
             e.push((
                 at.param(i, &["id"]),
-                format!("duplicate parameter id `{}` (first defined at line {line})", def.id),
+                format!(
+                    "duplicate parameter id `{}` (first defined at line {line})",
+                    def.id
+                ),
             ));
         }
         check_range(def, i, at, &mut e);
@@ -118,7 +124,10 @@ fn check_device(p: &Profile, at: &Locator<'_>, e: &mut Errors) {
         ));
     }
     if d.source.title.trim().is_empty() {
-        e.push((at.top(&["device", "source", "title"]), "source.title is empty".into()));
+        e.push((
+            at.top(&["device", "source", "title"]),
+            "source.title is empty".into(),
+        ));
     }
 }
 
@@ -162,7 +171,10 @@ fn check_transport_settings(p: &Profile, at: &Locator<'_>, e: &mut Errors) {
         for (j, t) in m.init.iter().enumerate() {
             let sysex = t.trim_start().starts_with("F0") || t.trim_start().starts_with("f0");
             if let Err(msg) = BinTemplate::parse(t, sysex) {
-                e.push((item(at, &["midi", "init"], j), format!("midi.init[{j}]: {msg}")));
+                e.push((
+                    item(at, &["midi", "init"], j),
+                    format!("midi.init[{j}]: {msg}"),
+                ));
             }
         }
         if let Some(id) = &m.identity {
@@ -179,7 +191,10 @@ fn check_transport_settings(p: &Profile, at: &Locator<'_>, e: &mut Errors) {
             }
             for (k, v) in [("family", id.family), ("member", id.member)] {
                 if v.is_some_and(|v| v > 0x3FFF) {
-                    e.push((at.top(&["midi", "identity", k]), format!("{k} code is 14-bit (0..16383)")));
+                    e.push((
+                        at.top(&["midi", "identity", k]),
+                        format!("{k} code is 14-bit (0..16383)"),
+                    ));
                 }
             }
         }
@@ -187,7 +202,10 @@ fn check_transport_settings(p: &Profile, at: &Locator<'_>, e: &mut Errors) {
     if let Some(o) = &p.osc {
         for (j, a) in o.init.iter().enumerate() {
             if let Err(msg) = osc_address(a) {
-                e.push((item(at, &["osc", "init"], j), format!("osc.init[{j}]: {msg}")));
+                e.push((
+                    item(at, &["osc", "init"], j),
+                    format!("osc.init[{j}]: {msg}"),
+                ));
             }
         }
         if let Some(id) = &o.identity {
@@ -200,17 +218,27 @@ fn check_transport_settings(p: &Profile, at: &Locator<'_>, e: &mut Errors) {
     }
     if let Some(s) = &p.serial {
         let f = s.frame.as_bytes();
-        if !(f.len() == 3 && (b'5'..=b'8').contains(&f[0]) && b"NEOMS".contains(&f[1]) && (f[2] == b'1' || f[2] == b'2')) {
+        if !(f.len() == 3
+            && (b'5'..=b'8').contains(&f[0])
+            && b"NEOMS".contains(&f[1])
+            && (f[2] == b'1' || f[2] == b'2'))
+        {
             e.push((
                 at.top(&["serial", "frame"]),
-                format!("frame {:?} is not data bits, parity, stop bits like \"8N1\" or \"7E1\"", s.frame),
+                format!(
+                    "frame {:?} is not data bits, parity, stop bits like \"8N1\" or \"7E1\"",
+                    s.frame
+                ),
             ));
         }
         if s.baud == 0 {
             e.push((at.top(&["serial", "baud"]), "baud must be above 0".into()));
         }
         if s.format == SerialFormat::Ascii && s.terminator.is_empty() {
-            e.push((at.top(&["serial", "terminator"]), "a text protocol needs a reply terminator".into()));
+            e.push((
+                at.top(&["serial", "terminator"]),
+                "a text protocol needs a reply terminator".into(),
+            ));
         }
         let parse = |t: &str| -> Result<(), String> {
             match s.format {
@@ -225,13 +253,19 @@ fn check_transport_settings(p: &Profile, at: &Locator<'_>, e: &mut Errors) {
         }
         for (j, t) in s.init.iter().enumerate() {
             if let Err(msg) = parse(t) {
-                e.push((item(at, &["serial", "init"], j), format!("serial.init[{j}]: {msg}")));
+                e.push((
+                    item(at, &["serial", "init"], j),
+                    format!("serial.init[{j}]: {msg}"),
+                ));
             }
         }
         if let Some(id) = &s.identity {
             for (k, t) in [("query", &id.query), ("reply", &id.reply)] {
                 if let Err(msg) = parse(t) {
-                    e.push((at.top(&["serial", "identity", k]), format!("serial.identity.{k}: {msg}")));
+                    e.push((
+                        at.top(&["serial", "identity", k]),
+                        format!("serial.identity.{k}: {msg}"),
+                    ));
                 }
             }
         }
@@ -254,8 +288,13 @@ pub(crate) fn osc_address(a: &str) -> Result<(), String> {
     if !a.starts_with('/') || a.len() < 2 {
         return Err(format!("OSC address {a:?} must start with '/'"));
     }
-    if let Some(c) = a.chars().find(|c| c.is_whitespace() || "#*?,[]{}".contains(*c)) {
-        return Err(format!("OSC address {a:?} holds {c:?}, which a device address may not"));
+    if let Some(c) = a
+        .chars()
+        .find(|c| c.is_whitespace() || "#*?,[]{}".contains(*c))
+    {
+        return Err(format!(
+            "OSC address {a:?} holds {c:?}, which a device address may not"
+        ));
     }
     Ok(())
 }
@@ -269,18 +308,40 @@ fn check_range(def: &ParamDef, i: usize, at: &Locator<'_>, e: &mut Errors) {
     };
     match def.kind {
         ParamType::Continuous => {
-            misplaced(e, "detents", def.detents.is_some(), "belongs to stepped parameters");
-            misplaced(e, "labels", def.labels.is_some(), "belongs to enum parameters");
+            misplaced(
+                e,
+                "detents",
+                def.detents.is_some(),
+                "belongs to stepped parameters",
+            );
+            misplaced(
+                e,
+                "labels",
+                def.labels.is_some(),
+                "belongs to enum parameters",
+            );
             let (Some(min), Some(max)) = (def.min, def.max) else {
-                e.push((at.param(i, &["id"]), format!("`{name}`: a continuous parameter needs min and max")));
+                e.push((
+                    at.param(i, &["id"]),
+                    format!("`{name}`: a continuous parameter needs min and max"),
+                ));
                 return;
             };
             if !(min.is_finite() && max.is_finite() && min < max) {
-                e.push((at.param(i, &["max"]), format!("`{name}`: min {min} must be below max {max}")));
+                e.push((
+                    at.param(i, &["max"]),
+                    format!("`{name}`: min {min} must be below max {max}"),
+                ));
                 return;
             }
             if !(def.step >= 0.0 && def.step < max - min) {
-                e.push((at.param(i, &["step"]), format!("`{name}`: step {} must be 0 (none) or below the range", def.step)));
+                e.push((
+                    at.param(i, &["step"]),
+                    format!(
+                        "`{name}`: step {} must be 0 (none) or below the range",
+                        def.step
+                    ),
+                ));
             }
             match def.taper {
                 Curve::Log if min <= 0.0 => e.push((
@@ -292,19 +353,33 @@ fn check_range(def: &ParamDef, i: usize, at: &Locator<'_>, e: &mut Errors) {
             }
         }
         ParamType::Stepped => {
-            misplaced(e, "labels", def.labels.is_some(), "belongs to enum parameters (stepped knobs use `detents`)");
+            misplaced(
+                e,
+                "labels",
+                def.labels.is_some(),
+                "belongs to enum parameters (stepped knobs use `detents`)",
+            );
             for (k, v) in [("min", def.min), ("max", def.max)] {
                 if v.is_some_and(|v| v.fract() != 0.0 || !v.is_finite()) {
-                    e.push((at.param(i, &[k]), format!("`{name}`: a stepped {k} is a whole position number")));
+                    e.push((
+                        at.param(i, &[k]),
+                        format!("`{name}`: a stepped {k} is a whole position number"),
+                    ));
                 }
             }
             if def.detents.is_none() && (def.min.is_none() || def.max.is_none()) {
-                e.push((at.param(i, &["id"]), format!("`{name}`: a stepped parameter needs min and max, or detents")));
+                e.push((
+                    at.param(i, &["id"]),
+                    format!("`{name}`: a stepped parameter needs min and max, or detents"),
+                ));
                 return;
             }
             let (min, max) = def.stepped_range();
             if max < min {
-                e.push((at.param(i, &["max"]), format!("`{name}`: max {max} is below min {min}")));
+                e.push((
+                    at.param(i, &["max"]),
+                    format!("`{name}`: max {max} is below min {min}"),
+                ));
                 return;
             }
             if let Some(d) = &def.detents {
@@ -312,7 +387,10 @@ fn check_range(def: &ParamDef, i: usize, at: &Locator<'_>, e: &mut Errors) {
                 if d.len() != n {
                     e.push((
                         at.param(i, &["detents"]),
-                        format!("`{name}`: {} detent labels for {n} positions ({min}..{max})", d.len()),
+                        format!(
+                            "`{name}`: {} detent labels for {n} positions ({min}..{max})",
+                            d.len()
+                        ),
                     ));
                 }
             }
@@ -326,18 +404,37 @@ fn check_range(def: &ParamDef, i: usize, at: &Locator<'_>, e: &mut Errors) {
                     "labels" => def.labels.is_some(),
                     _ => def.table.is_some(),
                 };
-                misplaced(e, k, there, "does not apply to a switch (it is 0 = off, 1 = on)");
+                misplaced(
+                    e,
+                    k,
+                    there,
+                    "does not apply to a switch (it is 0 = off, 1 = on)",
+                );
             }
         }
         ParamType::Enum => {
-            misplaced(e, "detents", def.detents.is_some(), "belongs to stepped parameters (enums use `labels`)");
+            misplaced(
+                e,
+                "detents",
+                def.detents.is_some(),
+                "belongs to stepped parameters (enums use `labels`)",
+            );
             match &def.labels {
-                None => e.push((at.param(i, &["id"]), format!("`{name}`: an enum needs labels"))),
-                Some(l) if l.is_empty() => e.push((at.param(i, &["labels"]), format!("`{name}`: labels is empty"))),
+                None => e.push((
+                    at.param(i, &["id"]),
+                    format!("`{name}`: an enum needs labels"),
+                )),
+                Some(l) if l.is_empty() => e.push((
+                    at.param(i, &["labels"]),
+                    format!("`{name}`: labels is empty"),
+                )),
                 Some(l) => {
                     for (j, a) in l.iter().enumerate() {
                         if l[..j].iter().any(|b| b.eq_ignore_ascii_case(a)) {
-                            e.push((at.param_item(i, &["labels"], j), format!("`{name}`: label {a:?} appears twice")));
+                            e.push((
+                                at.param_item(i, &["labels"], j),
+                                format!("`{name}`: label {a:?} appears twice"),
+                            ));
                         }
                     }
                 }
@@ -349,11 +446,17 @@ fn check_range(def: &ParamDef, i: usize, at: &Locator<'_>, e: &mut Errors) {
 fn check_table(def: &ParamDef, i: usize, min: f64, max: f64, at: &Locator<'_>, e: &mut Errors) {
     let name = &def.id;
     let Some(t) = &def.table else {
-        e.push((at.param(i, &["taper"]), format!("`{name}`: taper = \"table\" needs table = [[device, real], …]")));
+        e.push((
+            at.param(i, &["taper"]),
+            format!("`{name}`: taper = \"table\" needs table = [[device, real], …]"),
+        ));
         return;
     };
     if t.len() < 2 {
-        e.push((at.param(i, &["table"]), format!("`{name}`: a table needs at least two points")));
+        e.push((
+            at.param(i, &["table"]),
+            format!("`{name}`: a table needs at least two points"),
+        ));
         return;
     }
     for (j, w) in t.windows(2).enumerate() {
@@ -378,10 +481,14 @@ fn check_default(def: &ParamDef, i: usize, at: &Locator<'_>, e: &mut Errors) {
     let off = at.param(i, &["default"]);
     let msg = match (def.kind, v) {
         (ParamType::Enum, Value::Text(s)) => match &def.labels {
-            Some(l) if !l.contains(s) => Some(format!("`{name}`: default {s:?} is not one of the labels")),
+            Some(l) if !l.contains(s) => {
+                Some(format!("`{name}`: default {s:?} is not one of the labels"))
+            }
             _ => None,
         },
-        (ParamType::Enum, _) => Some(format!("`{name}`: the default of an enum is one of its labels")),
+        (ParamType::Enum, _) => Some(format!(
+            "`{name}`: the default of an enum is one of its labels"
+        )),
         (_, Value::Text(s)) => Some(format!("`{name}`: default {s:?} is not a number")),
         (ParamType::Continuous, v) => {
             let x = v.as_f64().unwrap_or(f64::NAN);
@@ -400,7 +507,8 @@ fn check_default(def: &ParamDef, i: usize, at: &Locator<'_>, e: &mut Errors) {
         }
         (ParamType::Switch, v) => {
             let x = v.as_f64().unwrap_or(f64::NAN);
-            (x != 0.0 && x != 1.0).then(|| format!("`{name}`: default of a switch is 0 or 1, not {x}"))
+            (x != 0.0 && x != 1.0)
+                .then(|| format!("`{name}`: default of a switch is 0 or 1, not {x}"))
         }
     };
     if let Some(m) = msg {
@@ -408,7 +516,14 @@ fn check_default(def: &ParamDef, i: usize, at: &Locator<'_>, e: &mut Errors) {
     }
 }
 
-fn check_mapping(p: &Profile, def: &ParamDef, i: usize, t: TransportKind, at: &Locator<'_>, e: &mut Errors) {
+fn check_mapping(
+    p: &Profile,
+    def: &ParamDef,
+    i: usize,
+    t: TransportKind,
+    at: &Locator<'_>,
+    e: &mut Errors,
+) {
     let name = &def.id;
     let maps = [
         ("midi", def.midi.is_some(), TransportKind::Midi),
@@ -419,7 +534,10 @@ fn check_mapping(p: &Profile, def: &ParamDef, i: usize, t: TransportKind, at: &L
         if there && kind != t {
             e.push((
                 at.param(i, &[k]),
-                format!("`{name}` has a [param.{k}] mapping but the device's transport is {}", transport_name(t)),
+                format!(
+                    "`{name}` has a [param.{k}] mapping but the device's transport is {}",
+                    transport_name(t)
+                ),
             ));
         }
     }
@@ -500,9 +618,23 @@ fn check_midi_map(
         return None;
     }
     let off = |k: &str| at.param(i, &["midi", k]);
-    let cap = |max: i64, what: &str| Some(Capacity { max, what: what.into() });
-    if m.nrpn.is_none() && m.rpn.is_none() && at.params[i].get("midi").and_then(|n| n.get("bits")).is_some() {
-        e.push((off("bits"), format!("`{name}`: bits applies to nrpn/rpn only")));
+    let cap = |max: i64, what: &str| {
+        Some(Capacity {
+            max,
+            what: what.into(),
+        })
+    };
+    if m.nrpn.is_none()
+        && m.rpn.is_none()
+        && at.params[i]
+            .get("midi")
+            .and_then(|n| n.get("bits"))
+            .is_some()
+    {
+        e.push((
+            off("bits"),
+            format!("`{name}`: bits applies to nrpn/rpn only"),
+        ));
     }
     let addr_used = |t: &BinTemplate| t.uses(&BinToken::Addr);
     match chosen[0] {
@@ -583,10 +715,20 @@ fn check_midi_map(
     })
 }
 
-fn check_osc_map(def: &ParamDef, m: &super::OscMap, i: usize, at: &Locator<'_>, e: &mut Errors) -> Option<Capacity> {
+fn check_osc_map(
+    def: &ParamDef,
+    m: &super::OscMap,
+    i: usize,
+    at: &Locator<'_>,
+    e: &mut Errors,
+) -> Option<Capacity> {
     let name = &def.id;
     let off = |k: &str| at.param(i, &["osc", k]);
-    for (k, a) in [("address", Some(&m.address)), ("query", m.query.as_ref()), ("reply", m.reply.as_ref())] {
+    for (k, a) in [
+        ("address", Some(&m.address)),
+        ("query", m.query.as_ref()),
+        ("reply", m.reply.as_ref()),
+    ] {
         if let Some(Err(msg)) = a.map(|a| osc_address(a)) {
             e.push((off(k), format!("`{name}`: {msg}")));
         }
@@ -598,7 +740,10 @@ fn check_osc_map(def: &ParamDef, m: &super::OscMap, i: usize, at: &Locator<'_>, 
         }),
         "f" | "d" | "s" => None,
         other => {
-            e.push((off("arg"), format!("`{name}`: OSC argument type {other:?} is not one of f, i, d, s")));
+            e.push((
+                off("arg"),
+                format!("`{name}`: OSC argument type {other:?} is not one of f, i, d, s"),
+            ));
             None
         }
     }
@@ -616,7 +761,10 @@ fn check_serial_map(
     let off = |k: &str| at.param(i, &["serial", k]);
     let format = p.serial.as_ref().map(|s| s.format).unwrap_or_default();
     if m.query.is_some() && m.reply.is_none() {
-        e.push((off("query"), format!("`{name}`: a query needs a reply pattern to read the value from")));
+        e.push((
+            off("query"),
+            format!("`{name}`: a query needs a reply pattern to read the value from"),
+        ));
     }
     let mut capacity = None;
     for k in ["set", "query", "reply"] {
@@ -631,39 +779,56 @@ fn check_serial_map(
                 Err(msg) => e.push((off(k), format!("`{name}`: serial.{k}: {msg}"))),
                 Ok(t) => {
                     if t.has_code() && m.code.is_empty() {
-                        e.push((off(k), format!("`{name}`: serial.{k} uses {{code}} but the mapping has no code")));
+                        e.push((
+                            off(k),
+                            format!(
+                                "`{name}`: serial.{k} uses {{code}} but the mapping has no code"
+                            ),
+                        ));
                     }
                     if k != "query" && !t.has_value() {
                         e.push((off(k), format!("`{name}`: serial.{k} has no {{value}}")));
                     }
                     if k == "set" && t.tokens.contains(&super::template::TextToken::Any) {
-                        e.push((off(k), format!("`{name}`: {{any}} only belongs in reply patterns")));
+                        e.push((
+                            off(k),
+                            format!("`{name}`: {{any}} only belongs in reply patterns"),
+                        ));
                     }
                 }
             },
-            SerialFormat::Binary => match BinTemplate::parse(text, false) {
-                Err(msg) => e.push((off(k), format!("`{name}`: serial.{k}: {msg}"))),
-                Ok(t) => {
-                    if t.uses(&BinToken::Addr) && m.address.is_empty() {
-                        e.push((off(k), format!("`{name}`: serial.{k} uses {{addr}} but the mapping has no address")));
-                    }
-                    if k != "query" && t.value_layout().is_none() {
-                        e.push((off(k), format!("`{name}`: serial.{k} has no {{value}}")));
-                    }
-                    if k == "set" {
-                        capacity = t.value_layout().map(|l| Capacity {
-                            max: l.max(false),
-                            what: format!("the binary value ({} values)", l.max(false) + 1),
-                        });
+            SerialFormat::Binary => {
+                match BinTemplate::parse(text, false) {
+                    Err(msg) => e.push((off(k), format!("`{name}`: serial.{k}: {msg}"))),
+                    Ok(t) => {
+                        if t.uses(&BinToken::Addr) && m.address.is_empty() {
+                            e.push((off(k), format!("`{name}`: serial.{k} uses {{addr}} but the mapping has no address")));
+                        }
+                        if k != "query" && t.value_layout().is_none() {
+                            e.push((off(k), format!("`{name}`: serial.{k} has no {{value}}")));
+                        }
+                        if k == "set" {
+                            capacity = t.value_layout().map(|l| Capacity {
+                                max: l.max(false),
+                                what: format!("the binary value ({} values)", l.max(false) + 1),
+                            });
+                        }
                     }
                 }
-            },
+            }
         }
     }
     capacity
 }
 
-fn check_scaling(def: &ParamDef, i: usize, key: &str, cap: Option<Capacity>, at: &Locator<'_>, e: &mut Errors) {
+fn check_scaling(
+    def: &ParamDef,
+    i: usize,
+    key: &str,
+    cap: Option<Capacity>,
+    at: &Locator<'_>,
+    e: &mut Errors,
+) {
     let name = &def.id;
     let s = def.scaling(match key {
         "midi" => TransportKind::Midi,
@@ -672,48 +837,85 @@ fn check_scaling(def: &ParamDef, i: usize, key: &str, cap: Option<Capacity>, at:
     });
     let off = |k: &str| at.param(i, &[key, k]);
     if s.raw_min.is_some() != s.raw_max.is_some() {
-        e.push((off(if s.raw_min.is_some() { "raw_min" } else { "raw_max" }), format!("`{name}`: give both raw_min and raw_max")));
+        e.push((
+            off(if s.raw_min.is_some() {
+                "raw_min"
+            } else {
+                "raw_max"
+            }),
+            format!("`{name}`: give both raw_min and raw_max"),
+        ));
     }
     if let (Some(lo), Some(hi)) = (s.raw_min, s.raw_max) {
         if lo == hi || !lo.is_finite() || !hi.is_finite() {
-            e.push((off("raw_max"), format!("`{name}`: raw_min and raw_max must differ")));
+            e.push((
+                off("raw_max"),
+                format!("`{name}`: raw_min and raw_max must differ"),
+            ));
         }
         if let Some(c) = &cap {
             for (k, v) in [("raw_min", lo), ("raw_max", hi)] {
                 if v.fract() != 0.0 || !(0.0..=c.max as f64).contains(&v) {
-                    e.push((off(k), format!("`{name}`: {k} {v} is not in 0..{} that {} carries", c.max, c.what)));
+                    e.push((
+                        off(k),
+                        format!(
+                            "`{name}`: {k} {v} is not in 0..{} that {} carries",
+                            c.max, c.what
+                        ),
+                    ));
                 }
             }
         }
     }
     if def.kind == ParamType::Continuous && def.taper == Curve::Table {
         if s.raw_min.is_some() {
-            e.push((off("raw_min"), format!("`{name}`: a table taper takes its device range from the table")));
+            e.push((
+                off("raw_min"),
+                format!("`{name}`: a table taper takes its device range from the table"),
+            ));
         }
         if let (Some(c), Some(t)) = (&cap, &def.table) {
             for (j, (raw, _)) in t.iter().enumerate() {
                 if raw.fract() != 0.0 || !(0.0..=c.max as f64).contains(raw) {
                     e.push((
                         at.param_item(i, &["table"], j),
-                        format!("`{name}`: table device value {raw} is not in 0..{} that {} carries", c.max, c.what),
+                        format!(
+                            "`{name}`: table device value {raw} is not in 0..{} that {} carries",
+                            c.max, c.what
+                        ),
                     ));
                 }
             }
         }
     }
     match (def.positions(), &s.values) {
-        (None, Some(_)) => e.push((off("values"), format!("`{name}`: values are for stepped, switch and enum parameters"))),
+        (None, Some(_)) => e.push((
+            off("values"),
+            format!("`{name}`: values are for stepped, switch and enum parameters"),
+        )),
         (Some(n), Some(v)) => {
             if v.len() != n {
-                e.push((off("values"), format!("`{name}`: {} device values for {n} positions", v.len())));
+                e.push((
+                    off("values"),
+                    format!("`{name}`: {} device values for {n} positions", v.len()),
+                ));
             }
-            if let Some(c) = &cap {
-                if let Some(bad) = v.iter().find(|x| !(0..=c.max).contains(*x)) {
-                    e.push((off("values"), format!("`{name}`: device value {bad} is not in 0..{} that {} carries", c.max, c.what)));
-                }
+            if let Some(c) = &cap
+                && let Some(bad) = v.iter().find(|x| !(0..=c.max).contains(*x))
+            {
+                e.push((
+                    off("values"),
+                    format!(
+                        "`{name}`: device value {bad} is not in 0..{} that {} carries",
+                        c.max, c.what
+                    ),
+                ));
             }
             if s.raw_min.is_some() {
-                e.push((off("values"), format!("`{name}`: give values or raw_min/raw_max, not both")));
+                e.push((
+                    off("values"),
+                    format!("`{name}`: give values or raw_min/raw_max, not both"),
+                ));
             }
         }
         (Some(n), None) => {
@@ -721,13 +923,20 @@ fn check_scaling(def: &ParamDef, i: usize, key: &str, cap: Option<Capacity>, at:
                 if n as i64 > c.max + 1 {
                     e.push((
                         at.param(i, &[key]),
-                        format!("`{name}`: {n} steps do not fit {} ({} values)", c.what, c.max + 1),
+                        format!(
+                            "`{name}`: {n} steps do not fit {} ({} values)",
+                            c.what,
+                            c.max + 1
+                        ),
                     ));
                 }
-                if let (Some(lo), Some(hi)) = (s.raw_min, s.raw_max) {
-                    if n as f64 > (hi - lo).abs() + 1.0 {
-                        e.push((off("raw_max"), format!("`{name}`: {n} steps do not fit device values {lo}..{hi}")));
-                    }
+                if let (Some(lo), Some(hi)) = (s.raw_min, s.raw_max)
+                    && n as f64 > (hi - lo).abs() + 1.0
+                {
+                    e.push((
+                        off("raw_max"),
+                        format!("`{name}`: {n} steps do not fit device values {lo}..{hi}"),
+                    ));
                 }
             }
         }
@@ -758,11 +967,18 @@ fn check_midi_collisions(p: &Profile, at: &Locator<'_>, e: &mut Errors) {
         };
         for key in keys {
             let reserved = key.0 == 0 && [6, 38, 96, 97, 98, 99, 100, 101].contains(&key.1);
-            let any_nrpn = p.params.iter().any(|d| d.midi.as_ref().is_some_and(|m| m.nrpn.is_some() || m.rpn.is_some()));
+            let any_nrpn = p.params.iter().any(|d| {
+                d.midi
+                    .as_ref()
+                    .is_some_and(|m| m.nrpn.is_some() || m.rpn.is_some())
+            });
             if reserved && any_nrpn {
                 e.push((
                     at.param(i, &["midi", k]),
-                    format!("`{}`: CC {} carries NRPN/RPN data in this profile", def.id, key.1),
+                    format!(
+                        "`{}`: CC {} carries NRPN/RPN data in this profile",
+                        def.id, key.1
+                    ),
                 ));
             }
             if let Some(other) = used.insert(key, &def.id) {
@@ -772,7 +988,10 @@ fn check_midi_collisions(p: &Profile, at: &Locator<'_>, e: &mut Errors) {
                     2 => format!("RPN {}", key.1),
                     _ => "program change".to_string(),
                 };
-                e.push((at.param(i, &["midi", k]), format!("`{}`: {what} is already used by `{other}`", def.id)));
+                e.push((
+                    at.param(i, &["midi", k]),
+                    format!("`{}`: {what} is already used by `{other}`", def.id),
+                ));
             }
         }
     }
@@ -790,9 +1009,15 @@ fn check_panel(p: &Profile, panel: &super::ManualPanel, at: &Locator<'_>, e: &mu
     for (r, row) in panel.rows.iter().enumerate() {
         for c in &row.controls {
             if p.param(c).is_none() {
-                e.push((row_off(r), format!("front panel row {} names unknown parameter `{c}`", r + 1)));
+                e.push((
+                    row_off(r),
+                    format!("front panel row {} names unknown parameter `{c}`", r + 1),
+                ));
             } else if placed.insert(c, r).is_some() {
-                e.push((row_off(r), format!("parameter `{c}` is placed on the front panel twice")));
+                e.push((
+                    row_off(r),
+                    format!("parameter `{c}` is placed on the front panel twice"),
+                ));
             }
         }
     }
@@ -800,7 +1025,10 @@ fn check_panel(p: &Profile, panel: &super::ManualPanel, at: &Locator<'_>, e: &mu
         if !placed.contains_key(def.id.as_str()) {
             e.push((
                 at.param(i, &["id"]),
-                format!("`{}` is not placed on the front panel ([[manual.row]] controls)", def.id),
+                format!(
+                    "`{}` is not placed on the front panel ([[manual.row]] controls)",
+                    def.id
+                ),
             ));
         }
     }

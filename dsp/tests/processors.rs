@@ -1,0 +1,318 @@
+//! Processor behaviour: EQ magnitude against the analytic design, limiter
+//! ceiling on adversarial input, dither statistics, NaN/Inf recovery and
+//! denormal-free silence, for every slot kind the hub can build.
+
+use rackd_dsp::dither::Rng;
+use rackd_dsp::eq::Equalizer;
+use rackd_dsp::limiter::Limiter;
+use rackd_dsp::truepeak::{TruePeak, reference_peak};
+use rackd_dsp::{Meters, Processor, SlotKind, gain_to_db};
+use rackd_protocol::param::{ParamKind, Value};
+use std::f64::consts::PI;
+
+/// Builds a slot the way the daemon does: defaults, then every param in spec order.
+fn build(kind: SlotKind, fs: f32) -> (Box<dyn Processor>, std::sync::Arc<Meters>) {
+    let meters = Meters::new();
+    let mut p = kind.build(fs, 1024, meters.clone());
+    for (i, spec) in kind.params().iter().enumerate() {
+        let v = match (&spec.kind, &spec.default) {
+            (ParamKind::Enum { labels }, Value::Text(t)) => labels.iter().position(|l| l == t).unwrap() as f32,
+            (_, v) => v.as_f64().unwrap() as f32,
+        };
+        p.set_param(i, v);
+    }
+    (p, meters)
+}
+
+/// Amplitude of the `freq` component of `y` by least squares on sin and cos.
+fn amplitude(y: &[f32], freq: f64, fs: f64, start: usize) -> f64 {
+    let (mut ss, mut cc, mut sc, mut ys, mut yc) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for (i, &v) in y.iter().enumerate() {
+        let w = 2.0 * PI * freq * (start + i) as f64 / fs;
+        let (s, c) = (w.sin(), w.cos());
+        ss += s * s;
+        cc += c * c;
+        sc += s * c;
+        ys += v as f64 * s;
+        yc += v as f64 * c;
+    }
+    let det = ss * cc - sc * sc;
+    let a = (ys * cc - yc * sc) / det;
+    let b = (yc * ss - ys * sc) / det;
+    (a * a + b * b).sqrt()
+}
+
+fn eq_index(band: usize, param: usize) -> usize {
+    band * rackd_dsp::eq::PARAMS_PER_BAND + param
+}
+
+#[test]
+fn eq_magnitude_within_001_db_of_analytic_design() {
+    for fs in [44_100.0f64, 48_000.0, 96_000.0] {
+        let meters = Meters::new();
+        let mut eq = Equalizer::new(fs as f32, meters);
+        // on, type, freq, gain, q, slope, channel
+        let bands: [(f32, f32, f32, f32, f32); 8] = [
+            (4.0, 25.0, 0.0, 0.707, 3.0), // high pass 48 dB/oct
+            (1.0, 90.0, 3.0, 0.8, 0.0),   // low shelf
+            (0.0, 250.0, -4.0, 1.5, 0.0), // bell
+            (5.0, 600.0, 0.0, 8.0, 0.0),  // notch
+            (0.0, 2500.0, 2.5, 0.7, 0.0), // bell
+            (2.0, 9000.0, -2.0, 0.7, 0.0), // high shelf
+            (3.0, 19_000.0, 0.0, 0.707, 1.0), // low pass 24 dB/oct
+            (0.0, 5000.0, 6.0, 3.0, 0.0), // bell
+        ];
+        for (b, &(ty, f, g, q, slope)) in bands.iter().enumerate() {
+            eq.set_param(eq_index(b, 0), 1.0);
+            eq.set_param(eq_index(b, 1), ty);
+            eq.set_param(eq_index(b, 2), f);
+            eq.set_param(eq_index(b, 3), g);
+            eq.set_param(eq_index(b, 4), q);
+            eq.set_param(eq_index(b, 5), slope);
+        }
+        let settle = fs as usize;
+        let n = (fs * 0.25) as usize;
+        let mut freq = 40.0;
+        let mut checked = 0;
+        while freq < fs * 0.45 {
+            eq.reset();
+            let x: Vec<f32> = (0..settle + n)
+                .map(|i| (0.25 * (2.0 * PI * freq * i as f64 / fs).sin()) as f32)
+                .collect();
+            let mut l = x.clone();
+            let mut r = x.clone();
+            for (cl, cr) in l.chunks_mut(256).zip(r.chunks_mut(256)) {
+                eq.process(cl, cr);
+            }
+            let want = eq.analytic_db(freq);
+            if want > -60.0 {
+                for y in [&l, &r] {
+                    let got = 20.0 * (amplitude(&y[settle..], freq, fs, settle) / 0.25).log10();
+                    assert!((got - want).abs() < 0.01, "fs {fs} at {freq:.1} Hz: {got:.4} dB vs analytic {want:.4}");
+                }
+                checked += 1;
+            }
+            freq *= 1.12;
+        }
+        assert!(checked > 40, "{checked}");
+    }
+}
+
+#[test]
+fn eq_mid_and_side_bands_touch_only_their_signal() {
+    let fs = 48_000.0;
+    let mut eq = Equalizer::new(fs as f32, Meters::new());
+    eq.set_param(eq_index(0, 0), 1.0);
+    eq.set_param(eq_index(0, 2), 1000.0);
+    eq.set_param(eq_index(0, 3), 6.0);
+    eq.set_param(eq_index(0, 6), 4.0); // side only
+    let x: Vec<f32> = (0..48_000).map(|i| (0.25 * (2.0 * PI * 1000.0 * i as f64 / fs).sin()) as f32).collect();
+    let (mut l, mut r) = (x.clone(), x.clone());
+    eq.process(&mut l, &mut r);
+    // Mono input has no side: untouched (to float rounding).
+    assert!(l.iter().zip(&x).all(|(a, b)| (a - b).abs() < 1e-6));
+    eq.set_param(eq_index(0, 6), 3.0); // mid only
+    eq.reset();
+    let (mut l, mut r) = (x.clone(), x.clone());
+    eq.process(&mut l, &mut r);
+    let got = 20.0 * (amplitude(&l[24_000..], 1000.0, fs, 24_000) / 0.25).log10();
+    assert!((got - 6.0).abs() < 0.01, "{got}");
+}
+
+fn adversarial(fs: f64) -> Vec<(&'static str, Vec<f32>)> {
+    let n = (fs * 0.15) as usize;
+    let db = |d: f64| 10f64.powf(d / 20.0);
+    let mut v: Vec<(&'static str, Vec<f32>)> = Vec::new();
+    v.push((
+        "fs/4 at 45°, +6 dBTP",
+        (0..n).map(|i| (db(6.0) * (PI / 2.0 * i as f64 + PI / 4.0).sin()) as f32).collect(),
+    ));
+    v.push((
+        "bursts",
+        (0..n)
+            .map(|i| {
+                let on = (i / (fs as usize / 20)) % 2 == 1;
+                if on { (db(12.0) * (2.0 * PI * 3000.0 * i as f64 / fs).sin()) as f32 } else { 0.0 }
+            })
+            .collect(),
+    ));
+    v.push((
+        "square 1 kHz, 0 dBFS",
+        (0..n).map(|i| if (i as f64 * 1000.0 / fs).fract() < 0.5 { 1.0 } else { -1.0 }).collect(),
+    ));
+    v.push((
+        "square fs/6, +6 dB",
+        (0..n).map(|i| if (i / 3) % 2 == 0 { 2.0 } else { -2.0 }).collect(),
+    ));
+    v.push((
+        "clipped master +8 dB",
+        (0..n)
+            .map(|i| {
+                let t = i as f64 / fs;
+                let s = 3.0 * ((2.0 * PI * 110.0 * t).sin() + 0.5 * (2.0 * PI * 7_919.0 * t).sin());
+                (s.clamp(-1.0, 1.0) * db(8.0)) as f32
+            })
+            .collect(),
+    ));
+    let mut rng = Rng::new(7);
+    v.push(("white noise +10 dB", (0..n).map(|_| (db(10.0) * rng.tpdf()) as f32).collect()));
+    v.push((
+        "isolated impulses",
+        (0..n).map(|i| if i % 997 == 500 { if i % 2 == 0 { 4.0 } else { -4.0 } } else { 0.0 }).collect(),
+    ));
+    v
+}
+
+#[test]
+fn limiter_never_exceeds_ceiling_on_4x_meter() {
+    for fs in [44_100.0, 48_000.0, 96_000.0] {
+        for ceiling in [-1.0f32, -0.1] {
+            for (name, x) in adversarial(fs) {
+                let (mut lim, _) = build(SlotKind::Limiter, fs as f32);
+                lim.set_param(Limiter::CEILING, ceiling);
+                let lat = lim.latency();
+                let mut l = x.clone();
+                let mut r: Vec<f32> = x.iter().map(|v| -0.7 * v).collect();
+                for (cl, cr) in l.chunks_mut(64).zip(r.chunks_mut(64)) {
+                    lim.process(cl, cr);
+                }
+                let mut meter = TruePeak::new();
+                let tp4 = gain_to_db(meter.block_max(&l, 0.0).max(TruePeak::new().block_max(&r, 0.0)));
+                let tp16 = gain_to_db(reference_peak(&l, 16).max(reference_peak(&r, 16)));
+                println!(
+                    "limiter {fs} Hz ceiling {ceiling} dBTP, {name}: 4x {tp4:.3} dBTP, 16x {tp16:.3} dBTP (overshoot at 16x {:+.3} dB), latency {lat}",
+                    tp16 - ceiling
+                );
+                assert!(tp4 <= ceiling + 1e-4, "{name} @ {fs}: 4x true peak {tp4} over ceiling {ceiling}");
+            }
+        }
+    }
+}
+
+#[test]
+fn limiter_is_transparent_below_threshold() {
+    let fs = 48_000.0;
+    let (mut lim, _) = build(SlotKind::Limiter, fs);
+    let lat = lim.latency();
+    let x: Vec<f32> = (0..48_000)
+        .map(|i| (0.5 * (2.0 * PI * 997.0 * i as f64 / fs as f64).sin()) as f32)
+        .collect();
+    let mut l = x.clone();
+    let mut r = x.clone();
+    for (cl, cr) in l.chunks_mut(64).zip(r.chunks_mut(64)) {
+        lim.process(cl, cr);
+    }
+    assert!(l[..lat].iter().all(|&v| v == 0.0));
+    assert_eq!(&l[lat..], &x[..x.len() - lat], "output must equal the input delayed by {lat}");
+}
+
+#[test]
+fn tpdf_is_triangular() {
+    let mut rng = Rng::new(12345);
+    let n = 2_000_000;
+    let mut bins = [0u32; 20];
+    let mut sum = 0.0;
+    for _ in 0..n {
+        let v = rng.tpdf();
+        assert!(v > -1.0 && v < 1.0);
+        sum += v;
+        bins[(((v + 1.0) / 2.0 * 20.0) as usize).min(19)] += 1;
+    }
+    assert!((sum / n as f64).abs() < 2e-3, "mean {}", sum / n as f64);
+    for (b, &count) in bins.iter().enumerate() {
+        let (lo, hi) = (-1.0 + b as f64 * 0.1, -1.0 + (b + 1) as f64 * 0.1);
+        // Integral of 1 − |x| over the bin.
+        let cdf = |x: f64| if x < 0.0 { 0.5 * (1.0 + x).powi(2) } else { 1.0 - 0.5 * (1.0 - x).powi(2) };
+        let want = (cdf(hi) - cdf(lo)) * n as f64;
+        assert!((count as f64 - want).abs() < 0.02 * want + 200.0, "bin {b}: {count} vs {want}");
+    }
+}
+
+#[test]
+fn dither_error_has_no_dc_and_input_independent_power() {
+    for shaping in [0.0f32, 1.0, 2.0] {
+        for lsb in [0.0f64, 0.3, 0.5, -0.25, 1000.7] {
+            let (mut d, _) = build(SlotKind::Dither, 48_000.0);
+            d.set_param(0, 0.0); // 16 bit
+            d.set_param(1, shaping);
+            let scale = 32768.0;
+            let x = (lsb / scale) as f32;
+            let exact = x as f64 * scale;
+            let n = 400_000;
+            let mut l = vec![x; n];
+            let mut r = vec![x; n];
+            for (cl, cr) in l.chunks_mut(512).zip(r.chunks_mut(512)) {
+                d.process(cl, cr);
+            }
+            let e: Vec<f64> = l.iter().map(|&y| y as f64 * scale - exact).collect();
+            assert!(l.iter().all(|&y| (y as f64 * scale).fract() == 0.0), "output on the 16-bit grid");
+            let mean = e.iter().sum::<f64>() / n as f64;
+            let var = e.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
+            assert!(mean.abs() < 0.01, "shaping {shaping} input {lsb}: DC {mean}");
+            if shaping == 0.0 {
+                // TPDF (1/6) plus rounding (1/12) = 1/4 LSB², whatever the input.
+                assert!((var - 0.25).abs() < 0.01, "input {lsb}: error power {var}");
+            } else {
+                // Shaped: the error moves up in frequency (negative lag-1 correlation).
+                let lag1 = e.windows(2).map(|w| (w[0] - mean) * (w[1] - mean)).sum::<f64>() / n as f64;
+                assert!(lag1 / var < -0.3, "shaping {shaping}: lag-1 correlation {}", lag1 / var);
+            }
+        }
+    }
+}
+
+#[test]
+fn every_slot_recovers_from_nan_and_inf_within_one_block_and_reports_it() {
+    for &name in SlotKind::NAMES {
+        let kind = SlotKind::from_name(name).unwrap();
+        let (mut p, meters) = build(kind, 48_000.0);
+        if kind == SlotKind::Eq {
+            for b in 0..8 {
+                p.set_param(eq_index(b, 0), 1.0);
+                p.set_param(eq_index(b, 3), 6.0);
+            }
+        }
+        let mut l: Vec<f32> = (0..256).map(|i| (i as f32 * 0.1).sin() * 0.5).collect();
+        let mut r = l.clone();
+        l[100] = f32::NAN;
+        r[130] = f32::INFINITY;
+        l[131] = f32::NEG_INFINITY;
+        p.process(&mut l, &mut r);
+        let before = meters.peek().nonfinite;
+        let mut l: Vec<f32> = (0..256).map(|i| (i as f32 * 0.1).sin() * 0.5).collect();
+        let mut r = l.clone();
+        p.process(&mut l, &mut r);
+        p.process(&mut l, &mut r);
+        assert!(l.iter().chain(&r).all(|v| v.is_finite()), "{name}: output not finite after a bad block");
+        if !matches!(kind, SlotKind::Trim | SlotKind::Meter) {
+            assert!(before >= 1, "{name}: NaN/Inf not reported");
+        }
+    }
+}
+
+#[test]
+fn silence_after_signal_never_produces_denormals() {
+    for &name in SlotKind::NAMES {
+        let kind = SlotKind::from_name(name).unwrap();
+        let (mut p, _) = build(kind, 48_000.0);
+        if kind == SlotKind::Eq {
+            for b in 0..8 {
+                p.set_param(eq_index(b, 0), 1.0);
+                p.set_param(eq_index(b, 3), 9.0);
+                p.set_param(eq_index(b, 4), 8.0);
+            }
+        }
+        let mut rng = Rng::new(3);
+        let mut l: Vec<f32> = (0..4800).map(|_| (0.5 * rng.tpdf()) as f32).collect();
+        let mut r = l.clone();
+        p.process(&mut l, &mut r);
+        for _ in 0..300 {
+            let mut l = vec![0.0f32; 1024];
+            let mut r = vec![0.0f32; 1024];
+            p.process(&mut l, &mut r);
+            for v in l.iter().chain(&r) {
+                assert!(*v == 0.0 || v.abs() >= f32::MIN_POSITIVE, "{name}: denormal {v:e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! Every shipped profile validates, and broken profiles are reported with the
+//! right `file:line: message`.
+
+use rackd_protocol::param::{ParamKind, Value};
+use rackd_protocol::profile::{Profile, TransportKind, load_profile};
+use std::path::PathBuf;
+
+fn library() -> Vec<(String, String)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../hardware-profiles");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("hardware-profiles/ exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&p).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn every_shipped_profile_loads() {
+    let lib = library();
+    assert!(lib.len() >= 12, "only {} profiles shipped", lib.len());
+    let mut failures = Vec::new();
+    let mut ids = std::collections::HashSet::new();
+    for (file, text) in &lib {
+        match load_profile(text, file) {
+            Ok(p) => {
+                assert!(!p.params().is_empty(), "{file}: no parameters");
+                assert_eq!(
+                    format!("{}.toml", p.id()),
+                    *file,
+                    "file name should be the profile id"
+                );
+                assert!(
+                    ids.insert(p.id().to_string()),
+                    "{file}: duplicate profile id"
+                );
+                for spec in p.params() {
+                    assert_eq!(
+                        spec.accept(&spec.default),
+                        Ok(spec.default.clone()),
+                        "{file}: {}",
+                        spec.id
+                    );
+                }
+            }
+            Err(errors) => failures.extend(errors.iter().map(ToString::to_string)),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "profiles with errors:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn library_covers_every_transport_and_encoding() {
+    let profiles: Vec<Profile> = library()
+        .iter()
+        .map(|(f, t)| load_profile(t, f).unwrap())
+        .collect();
+    let has = |pred: &dyn Fn(&Profile) -> bool| profiles.iter().any(pred);
+    for t in [
+        TransportKind::Midi,
+        TransportKind::Osc,
+        TransportKind::Serial,
+        TransportKind::Manual,
+    ] {
+        assert!(has(&|p| p.transport() == t), "no {t:?} profile");
+    }
+    let midi = |f: &dyn Fn(&rackd_protocol::profile::MidiMap) -> bool| {
+        profiles
+            .iter()
+            .flat_map(|p| &p.params)
+            .filter_map(|d| d.midi.as_ref())
+            .any(f)
+    };
+    assert!(midi(&|m| m.cc.is_some()));
+    assert!(midi(&|m| m.cc14.is_some()));
+    assert!(midi(&|m| m.nrpn.is_some()));
+    assert!(midi(&|m| m.program));
+    assert!(midi(&|m| m
+        .sysex
+        .as_deref()
+        .is_some_and(|s| s.contains("{roland}"))));
+    assert!(has(&|p| p.serial.as_ref().is_some_and(|s| s.rs485)));
+    assert!(
+        profiles
+            .iter()
+            .flat_map(|p| &p.params)
+            .filter_map(|d| d.serial.as_ref())
+            .any(|s| s.set.contains("{xor}"))
+    );
+    let named: Vec<_> = profiles.iter().filter(|p| !p.device.generic).collect();
+    for p in &named {
+        assert!(
+            p.device.source.url.is_some(),
+            "{} cites no document",
+            p.id()
+        );
+    }
+}
+
+#[test]
+fn profile_params_become_hub_specs() {
+    let (file, text) = library()
+        .into_iter()
+        .find(|(f, _)| f == "generic-passive-eq-stepped.toml")
+        .unwrap();
+    let p = load_profile(&text, &file).unwrap();
+    let specs = p.params();
+    let low = specs.iter().find(|s| s.id == "low_freq").unwrap();
+    assert_eq!(low.kind, ParamKind::Stepped { min: 0, max: 3 });
+    assert_eq!(low.default, Value::Int(1));
+    let def = p.param("low_freq").unwrap();
+    assert_eq!(def.label_of(&Value::Int(2)).as_deref(), Some("60"));
+    assert_eq!(p.manual.as_ref().unwrap().rows[0].controls[0], "low_freq");
+}
+
+/// A small valid profile that the broken snippets below start from.
+const BASE: &str = r#"[device]
+id = "t"
+vendor = "Generic"
+model = "Test"
+kind = "eq"
+generic = true
+source = { title = "test" }
+
+[midi]
+
+[[param]]
+id = "gain"
+name = "Gain"
+unit = "db"
+min = -12.0
+max = 12.0
+midi = { cc = 20 }
+"#;
+
+/// Loads `text` and returns its errors as strings.
+fn errors(text: &str) -> Vec<String> {
+    match load_profile(text, "t.toml") {
+        Ok(_) => vec![],
+        Err(e) => e.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// Asserts there is an error on `line` whose message contains `needle`.
+fn assert_error(text: &str, line: usize, needle: &str) {
+    let errs = errors(text);
+    let prefix = format!("t.toml:{line}: ");
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with(&prefix) && e.contains(needle)),
+        "expected `{prefix}…{needle}…`, got:\n{}\n--- text ---\n{}",
+        errs.join("\n"),
+        numbered(text)
+    );
+}
+
+fn numbered(text: &str) -> String {
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| format!("{:3} {l}\n", i + 1))
+        .collect()
+}
+
+#[test]
+fn base_profile_is_valid() {
+    assert_eq!(errors(BASE), Vec::<String>::new());
+}
+
+#[test]
+fn unknown_key_in_param() {
+    let text = BASE.replace("max = 12.0\n", "max = 12.0\ncolour = \"red\"\n");
+    assert_error(&text, 17, "unknown field `colour`");
+}
+
+#[test]
+fn unknown_key_in_mapping_and_section() {
+    let text = BASE
+        .replace("midi = { cc = 20 }", "midi = { cc = 20, chanel = 2 }")
+        .replace("[midi]\n", "[midi]\nspeed = 3\n");
+    assert_error(&text, 10, "unknown field `speed`");
+    assert_error(&text, 18, "unknown field `chanel`");
+}
+
+#[test]
+fn unknown_top_level_section() {
+    let text = format!("{BASE}\n[extras]\nx = 1\n");
+    assert_error(&text, 19, "unknown section `extras`");
+}
+
+#[test]
+fn toml_syntax_error_has_a_line() {
+    let text = BASE.replace("max = 12.0", "max = = 12.0");
+    assert_error(&text, 16, "");
+}
+
+#[test]
+fn wrong_type_points_at_the_value() {
+    let text = BASE.replace("min = -12.0", "min = \"low\"");
+    assert_error(&text, 15, "invalid type");
+}
+
+#[test]
+fn steps_that_do_not_fit_a_7_bit_cc() {
+    let text = BASE.replace(
+        "unit = \"db\"\nmin = -12.0\nmax = 12.0\nmidi = { cc = 20 }",
+        "type = \"stepped\"\nmin = 0\nmax = 199\nmidi = { cc = 20 }",
+    );
+    assert_error(&text, 17, "200 steps do not fit a 7-bit CC (128 values)");
+}
+
+#[test]
+fn raw_range_beyond_the_encoding() {
+    let text = BASE.replace(
+        "midi = { cc = 20 }",
+        "midi = { cc = 20, raw_min = 0, raw_max = 200 }",
+    );
+    assert_error(&text, 17, "raw_max 200 is not in 0..127");
+}
+
+#[test]
+fn detent_count_must_match_the_range() {
+    let text = BASE.replace(
+        "unit = \"db\"\nmin = -12.0\nmax = 12.0\n",
+        "type = \"stepped\"\nmin = 0\nmax = 3\ndetents = [\"20\", \"30\", \"60\"]\n",
+    );
+    assert_error(&text, 17, "3 detent labels for 4 positions (0..3)");
+}
+
+#[test]
+fn unknown_placeholder_in_a_template() {
+    let text = BASE.replace(
+        "midi = { cc = 20 }",
+        "midi = { sysex = \"F0 7D {dev} 12 {adress} {value} {roland} F7\", address = [1] }",
+    );
+    assert_error(&text, 17, "unknown placeholder {adress}");
+    let serial = BASE.replace("[midi]\n", "[serial]\nbaud = 9600\n").replace(
+        "midi = { cc = 20 }",
+        "serial = { set = \"SET {cod} {value}\\r\", code = \"G\" }",
+    );
+    assert_error(&serial, 18, "unknown placeholder {cod}");
+}
+
+#[test]
+fn duplicate_parameter_ids() {
+    let text = format!(
+        "{BASE}\n[[param]]\nid = \"gain\"\nname = \"Again\"\nmin = 0.0\nmax = 1.0\nmidi = {{ cc = 21 }}\n"
+    );
+    assert_error(
+        &text,
+        20,
+        "duplicate parameter id `gain` (first defined at line 12)",
+    );
+}
+
+#[test]
+fn default_outside_range() {
+    let text = BASE.replace("max = 12.0\n", "max = 12.0\ndefault = 20.0\n");
+    assert_error(&text, 17, "default 20 is outside -12..12");
+}
+
+#[test]
+fn missing_mapping_on_a_remote_device() {
+    let text = BASE.replace("midi = { cc = 20 }\n", "");
+    assert_error(&text, 12, "`gain` has no [param.midi] mapping");
+}
+
+#[test]
+fn missing_required_field_points_at_the_table() {
+    let text = BASE.replace("name = \"Gain\"\n", "");
+    let errs = errors(&text);
+    assert!(
+        errs.iter().any(|e| e.contains("missing field `name`")
+            && (e.starts_with("t.toml:11:") || e.starts_with("t.toml:12:"))),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn cc_used_twice() {
+    let text = format!(
+        "{BASE}\n[[param]]\nid = \"trim\"\nname = \"Trim\"\nmin = 0.0\nmax = 1.0\nmidi = {{ cc = 20 }}\n"
+    );
+    assert_error(&text, 24, "CC 20 is already used by `gain`");
+}
+
+#[test]
+fn named_product_without_a_document() {
+    let text = BASE.replace("generic = true\n", "");
+    assert_error(&text, 6, "needs source.url");
+}
+
+#[test]
+fn two_transports() {
+    let text = BASE.replace("[midi]\n", "[midi]\n\n[osc]\n");
+    assert_error(&text, 11, "a profile has one transport");
+}
+
+#[test]
+fn manual_panel_must_place_every_param() {
+    let text = BASE
+        .replace(
+            "[midi]\n",
+            "[manual]\n[[manual.row]]\ncontrols = [\"gian\"]\n",
+        )
+        .replace("midi = { cc = 20 }\n", "");
+    assert_error(&text, 11, "unknown parameter `gian`");
+    assert_error(&text, 14, "`gain` is not placed on the front panel");
+}
+
+#[test]
+fn all_errors_are_reported_together() {
+    let text = BASE
+        .replace("max = 12.0\n", "max = 12.0\ncolour = 1\n")
+        .replace("[midi]\n", "[midi]\nspeed = 3\n")
+        + "\n[[param]]\nid = \"Bad Id\"\nname = \"x\"\ntype = \"switch\"\nmidi = { cc = 300 }\n";
+    let errs = errors(&text);
+    assert!(errs.len() >= 3, "{errs:#?}");
+    let mut lines: Vec<usize> = errs
+        .iter()
+        .map(|e| e.split(':').nth(1).unwrap().parse().unwrap())
+        .collect();
+    let sorted = {
+        let mut l = lines.clone();
+        l.sort();
+        l
+    };
+    assert_eq!(lines, sorted, "errors come in file order");
+    lines.dedup();
+    assert!(lines.len() >= 3, "{errs:#?}");
+}
+
+#[test]
+fn missing_sections() {
+    let errs = errors("[device]\nid = \"x\"\n");
+    assert!(
+        errs.iter().any(|e| e.contains("missing field `vendor`")),
+        "{errs:?}"
+    );
+    assert!(errs.iter().any(|e| e.contains("no parameters")), "{errs:?}");
+}

@@ -1,0 +1,208 @@
+//! More of the OSC contract: address patterns in incoming messages, bundles
+//! with time tags, unsubscribe, describe/info/status, and a slow or vanished
+//! client that must not hold up anyone else.
+
+use rackd_tests::*;
+use rosc::{OscBundle, OscMessage, OscPacket, OscTime, OscType};
+use std::time::{Duration, SystemTime};
+
+const GAIN: &str = "/chain/trim/gain";
+
+fn bundle_bytes(time: OscTime, msgs: Vec<(&str, Vec<OscType>)>) -> Vec<u8> {
+    rosc::encoder::encode(&OscPacket::Bundle(OscBundle {
+        timetag: time,
+        content: msgs
+            .into_iter()
+            .map(|(a, args)| {
+                OscPacket::Message(OscMessage {
+                    addr: a.to_string(),
+                    args,
+                })
+            })
+            .collect(),
+    }))
+    .unwrap()
+}
+
+fn get_int(d: &Daemon, address: &str) -> i32 {
+    let c = d.udp();
+    c.send(address, vec![]);
+    let m = c.recv_until(WAIT, |m| m.addr == address).expect("reply");
+    match m.args[0] {
+        OscType::Int(i) => i,
+        ref other => panic!("{address}: {other:?}"),
+    }
+}
+
+#[test]
+fn address_patterns_set_and_query_several_parameters() {
+    let d = Daemon::start(Setup::default());
+    let c = d.udp();
+    c.send("/chain/*/bypass", vec![OscType::Int(1)]);
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let m = c
+            .recv_until(WAIT, |m| m.addr.ends_with("/bypass"))
+            .unwrap_or_else(|| panic!("pattern set answered only {seen:?}"));
+        assert_eq!(m.args, vec![OscType::Int(1)], "{m:?}");
+        seen.push(m.addr);
+    }
+    seen.sort();
+    assert_eq!(seen, ["/chain/meter/bypass", "/chain/trim/bypass"]);
+
+    c.send("/chain/{trim,meter}/bypass", vec![]);
+    c.send("/chain/trim/[gi]*", vec![]);
+    c.sync();
+    // (sync drops what came before its pong; ask again and count.)
+    c.send("/chain/trim/*", vec![]);
+    c.send("/rackd/ping", vec![OscType::Int(99)]);
+    let mut answers = Vec::new();
+    while let Some(m) = c.recv(WAIT) {
+        if m.addr == "/rackd/pong" {
+            break;
+        }
+        answers.push(m.addr);
+    }
+    answers.sort();
+    assert_eq!(
+        answers,
+        [
+            "/chain/trim/bypass",
+            "/chain/trim/gain",
+            "/chain/trim/invert"
+        ]
+    );
+}
+
+#[test]
+fn bundles_apply_now_or_at_their_time_tag() {
+    let d = Daemon::start(Setup::default());
+    let c = d.udp();
+    let immediately = OscTime {
+        seconds: 0,
+        fractional: 1,
+    };
+    c.send_raw(&bundle_bytes(
+        immediately,
+        vec![
+            (GAIN, vec![OscType::Float(-2.0)]),
+            ("/chain/trim/invert", vec![OscType::Int(1)]),
+        ],
+    ));
+    c.sync();
+    assert_eq!(d.get_f32(GAIN), -2.0);
+    assert_eq!(get_int(&d, "/chain/trim/invert"), 1);
+
+    // A time tag three seconds ahead: not applied at once, applied later.
+    let later = OscTime::try_from(SystemTime::now() + Duration::from_secs(3)).unwrap();
+    c.send_raw(&bundle_bytes(
+        later,
+        vec![(GAIN, vec![OscType::Float(-4.0)])],
+    ));
+    c.sync();
+    assert_eq!(
+        d.get_f32(GAIN),
+        -2.0,
+        "a bundle for later was applied at once"
+    );
+    wait_for(Duration::from_secs(15), || {
+        (d.get_f32(GAIN) == -4.0).then_some(())
+    })
+    .expect("the scheduled bundle was never applied");
+
+    // Too far ahead is refused with an error.
+    let far = OscTime::try_from(SystemTime::now() + Duration::from_secs(3600)).unwrap();
+    c.send_raw(&bundle_bytes(far, vec![(GAIN, vec![OscType::Float(-6.0)])]));
+    c.recv_until(WAIT, |m| m.addr == "/rackd/error")
+        .expect("no error for a bundle an hour ahead");
+}
+
+#[test]
+fn unsubscribe_stops_feedback() {
+    let d = Daemon::start(Setup::default());
+    let s = d.udp();
+    s.subscribe(&[]);
+    let setter = d.udp();
+    setter.send(GAIN, vec![OscType::Float(-1.0)]);
+    s.recv_until(WAIT, |m| is_value(m, GAIN, -1.0, 0.0))
+        .expect("no feedback while subscribed");
+    s.send("/rackd/unsubscribe", vec![OscType::Int(s.port() as i32)]);
+    s.recv_until(WAIT, |m| m.addr == "/rackd/unsubscribed")
+        .expect("no /rackd/unsubscribed");
+    setter.send(GAIN, vec![OscType::Float(-2.0)]);
+    setter.recv_until(WAIT, |m| m.addr == GAIN).expect("reply");
+    for m in s.collect(Duration::from_millis(500)) {
+        assert_ne!(m.addr, GAIN, "feedback after unsubscribe: {m:?}");
+    }
+}
+
+#[test]
+fn ctl_get_describe_status_and_osc_info_answer() {
+    let d = Daemon::start(Setup::default());
+    let out = d.ctl_ok(&["get", "/chain/trim/*"]);
+    assert_eq!(out.lines().count(), 3, "{out}");
+    let describe: serde_json::Value = serde_json::from_str(&d.ctl_ok(&["describe"])).unwrap();
+    let gain = describe["params"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["address"] == GAIN)
+        .unwrap_or_else(|| panic!("no {GAIN} in describe: {describe}"));
+    assert_eq!(gain["min"], -24.0, "{gain}");
+    assert_eq!(gain["max"], 24.0, "{gain}");
+    assert!(gain["unit"].is_string(), "{gain}");
+    let status: serde_json::Value = serde_json::from_str(&d.ctl_ok(&["status"])).unwrap();
+    for key in [
+        "uptime_s",
+        "backend",
+        "sample_rate",
+        "xruns",
+        "dsp_load_percent",
+        "clients",
+    ] {
+        assert!(!status[key].is_null(), "status has no {key}: {status}");
+    }
+    let c = d.udp();
+    c.send("/rackd/info", vec![]);
+    let info = json_arg(
+        &c.recv_until(WAIT, |m| m.addr == "/rackd/info")
+            .expect("info"),
+    );
+    assert_eq!(info["backend"], "null", "{info}");
+}
+
+#[test]
+fn slow_and_vanished_clients_do_not_hold_up_the_others() {
+    let d = Daemon::start(Setup::default());
+    // A TCP subscriber that never reads.
+    let mut stuck = OscTcp::connect(d.port, Framing::Slip);
+    stuck.send("/rackd/subscribe", vec![]);
+    // A UDP subscriber that goes away (its port is closed).
+    {
+        let gone = d.udp();
+        gone.subscribe(&[]);
+    }
+    let live = d.udp();
+    live.subscribe(&[]);
+
+    // Many changes in a burst, over TCP so none is lost on the way in.
+    let mut setter = OscTcp::connect(d.port, Framing::LengthPrefix);
+    let n = 5000;
+    for i in 0..n {
+        let v = -24.0 + 48.0 * (i as f32) / (n as f32);
+        setter.send(GAIN, vec![OscType::Float(v)]);
+        setter.send("/chain/trim/invert", vec![OscType::Int(i % 2)]);
+    }
+    setter.send(GAIN, vec![OscType::Float(7.25)]);
+    setter.send("/rackd/ping", vec![OscType::Int(5)]);
+    setter
+        .recv_until(Duration::from_secs(60), |m| m.addr == "/rackd/pong")
+        .expect("setter got no pong after the burst");
+    // The live subscriber ends on the latest value.
+    live.recv_until(Duration::from_secs(30), |m| is_value(m, GAIN, 7.25, 0.0))
+        .expect("live subscriber never saw the last value");
+    assert_eq!(d.get_f32(GAIN), 7.25);
+    let mut d = d;
+    assert!(d.is_running());
+    drop(stuck);
+}

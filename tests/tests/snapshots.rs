@@ -1,0 +1,147 @@
+//! Per-song snapshots through `rackd ctl`: save, history, diff, recall (seen
+//! by a subscribed surface), list, export/import into a second room, and bad
+//! song paths refused with exit code 2 and nothing stored.
+
+use rackd_tests::*;
+use rosc::OscType;
+
+const SONG: &str = "client/album/01 intro";
+const GAIN: &str = "/chain/trim/gain";
+
+fn set_gain(d: &Daemon, v: &str) {
+    let out = d.ctl_ok(&["set", GAIN, "--", v]);
+    assert!(out.contains(GAIN), "ctl set printed {out:?}");
+}
+
+#[test]
+fn save_history_diff_recall_list_export_import() {
+    let d = Daemon::start(Setup::default());
+    set_gain(&d, "-3");
+    let out = d.ctl_ok(&["save", SONG, "--note", "first pass"]);
+    assert!(out.contains("revision 1"), "{out}");
+
+    set_gain(&d, "-8.5");
+    let out = d.ctl_ok(&["save", SONG]);
+    assert!(out.contains("revision 2"), "{out}");
+
+    let history = d.ctl_ok(&["history", SONG]);
+    let revs: Vec<&str> = history
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(revs, ["1", "2"], "history:\n{history}");
+    assert!(history.contains("first pass"), "note missing:\n{history}");
+
+    let diff = d.ctl_ok(&["diff", &format!("{SONG}@1"), &format!("{SONG}@2")]);
+    assert!(
+        diff.lines()
+            .any(|l| l.starts_with(GAIN) && l.contains("-3") && l.contains("-8.5")),
+        "diff @1 @2:\n{diff}"
+    );
+    assert_eq!(diff.lines().count(), 1, "only the gain changed:\n{diff}");
+
+    set_gain(&d, "2");
+    let diff = d.ctl_ok(&["diff", SONG, "current"]);
+    assert!(
+        diff.lines()
+            .any(|l| l.starts_with(GAIN) && l.contains("-8.5") && l.contains('2')),
+        "diff against current:\n{diff}"
+    );
+
+    // Recall of revision 1 is seen by a subscribed surface.
+    let surface = d.udp();
+    surface.subscribe(&[]);
+    let out = d.ctl_ok(&["recall", SONG, "--rev", "1"]);
+    assert!(out.contains("@1"), "{out}");
+    assert!(
+        surface
+            .recv_until(WAIT, |m| is_value(m, GAIN, -3.0, 1e-4))
+            .is_some(),
+        "subscriber saw no recall feedback"
+    );
+    assert_eq!(d.get_f32(GAIN), -3.0);
+
+    d.ctl_ok(&["save", "client/other/02 outro"]);
+    d.ctl_ok(&["save", "someone else/x/1"]);
+    let list = d.ctl_ok(&["list", "client/album"]);
+    assert!(list.contains(SONG), "{list}");
+    assert!(!list.contains("02 outro"), "prefix not applied:\n{list}");
+    assert!(
+        !list.contains("someone else"),
+        "prefix not applied:\n{list}"
+    );
+    let all = d.ctl_ok(&["list"]);
+    assert_eq!(all.lines().count(), 3, "{all}");
+
+    // Export, then import into a second room with a fresh state dir.
+    let file = d.dir.path().join("song.json");
+    d.ctl_ok(&["export", SONG, file.to_str().unwrap()]);
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(doc["revisions"].as_array().map(Vec::len), Some(2), "{doc}");
+
+    let d2 = Daemon::start(Setup::default());
+    let out = d2.ctl_ok(&["import", file.to_str().unwrap()]);
+    assert!(
+        out.contains("added [1,2]") && out.contains("0 already present"),
+        "{out}"
+    );
+    let history2 = d2.ctl_ok(&["history", SONG]);
+    assert_eq!(history2.lines().count(), 2, "{history2}");
+    let out = d2.ctl_ok(&["import", file.to_str().unwrap()]);
+    assert!(
+        out.contains("added []") && out.contains("2 already present"),
+        "second import added something: {out}"
+    );
+    assert_eq!(d2.ctl_ok(&["history", SONG]).lines().count(), 2);
+    let diff = d2.ctl_ok(&["diff", &format!("{SONG}@1"), &format!("{SONG}@2")]);
+    assert!(
+        diff.contains(GAIN),
+        "imported revisions differ from the originals:\n{diff}"
+    );
+    d2.ctl_ok(&["recall", SONG]);
+    assert_eq!(d2.get_f32(GAIN), -8.5);
+}
+
+#[test]
+fn bad_song_paths_exit_2_and_store_nothing() {
+    let d = Daemon::start(Setup::default());
+    let long = "a/".repeat(300) + "b";
+    for bad in [
+        "../x",
+        "a/../b",
+        "a\u{1}b",
+        "tab\there",
+        "/leading",
+        "",
+        &long,
+    ] {
+        let out = d.ctl(&["save", bad]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "save {bad:?}: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.stderr.is_empty(), "save {bad:?}: no message");
+    }
+    let out = d.ctl(&["recall", "../x"]);
+    assert_eq!(out.status.code(), Some(2));
+    let list = d.ctl_ok(&["list"]);
+    assert_eq!(list.trim(), "", "something was stored:\n{list}");
+
+    // Over OSC the sender gets /rackd/error and nothing is saved.
+    let c = d.udp();
+    c.send(
+        "/rackd/snapshot/save",
+        vec![OscType::String("x/../../etc".into())],
+    );
+    let m = c
+        .recv_until(WAIT, |m| {
+            m.addr == "/rackd/error" || m.addr == "/rackd/snapshot/saved"
+        })
+        .expect("no reply");
+    assert_eq!(m.addr, "/rackd/error", "{m:?}");
+    assert_eq!(d.ctl_ok(&["list"]).trim(), "");
+}
