@@ -11,7 +11,7 @@ mod validate;
 
 use crate::param::{OutOfRange, ParamKind, ParamSpec, Taper, Unit, Value};
 use serde::{Deserialize, Serialize};
-use tree::{Kind, Node, from_node, line_of};
+use tree::{Kind, Node, from_node, line_of, strip_unknown};
 
 /// One problem in a profile file, shown as `file:line: message`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -665,6 +665,51 @@ impl ParamDef {
     }
 }
 
+/// Removes unknown keys from every table of the document and reports each,
+/// so serde then reports the next problem of a table instead of stopping.
+fn strip_all_unknown(root: &mut Node) -> Vec<tree::DeError> {
+    fn strip<'de, T: Deserialize<'de>>(out: &mut Vec<tree::DeError>, n: Option<&mut Node>) {
+        if let Some(n) = n {
+            out.extend(strip_unknown::<T>(n));
+        }
+    }
+    let mut out = Vec::new();
+    if let Some(d) = root.get_mut("device") {
+        strip::<Source>(&mut out, d.get_mut("source"));
+        strip::<Identity>(&mut out, Some(d));
+    }
+    strip::<Pacing>(&mut out, root.get_mut("pacing"));
+    if let Some(m) = root.get_mut("midi") {
+        strip::<MidiIdentity>(&mut out, m.get_mut("identity"));
+        strip::<MidiTransport>(&mut out, Some(m));
+    }
+    if let Some(m) = root.get_mut("osc") {
+        strip::<OscIdentity>(&mut out, m.get_mut("identity"));
+        strip::<OscTransport>(&mut out, Some(m));
+    }
+    if let Some(m) = root.get_mut("serial") {
+        strip::<SerialIdentity>(&mut out, m.get_mut("identity"));
+        strip::<SerialTransport>(&mut out, Some(m));
+    }
+    if let Some(m) = root.get_mut("manual") {
+        if let Some(rows) = m.get_mut("row") {
+            for row in rows.items_mut() {
+                strip::<PanelRow>(&mut out, Some(row));
+            }
+        }
+        strip::<ManualPanel>(&mut out, Some(m));
+    }
+    if let Some(params) = root.get_mut("param") {
+        for p in params.items_mut() {
+            strip::<MidiMap>(&mut out, p.get_mut("midi"));
+            strip::<OscMap>(&mut out, p.get_mut("osc"));
+            strip::<SerialMap>(&mut out, p.get_mut("serial"));
+            strip::<ParamDef>(&mut out, Some(p));
+        }
+    }
+    out
+}
+
 const TOP_KEYS: &[&str] = &[
     "device", "pacing", "midi", "osc", "serial", "manual", "param",
 ];
@@ -676,7 +721,7 @@ pub fn load_profile(text: &str, file: &str) -> Result<Profile, Vec<ProfileError>
         line: line_of(text, offset),
         message,
     };
-    let root = match Node::parse(text) {
+    let mut root = match Node::parse(text) {
         Ok(root) => root,
         Err(e) => {
             let offset = e.span().map_or(0, |s| s.start);
@@ -685,6 +730,8 @@ pub fn load_profile(text: &str, file: &str) -> Result<Profile, Vec<ProfileError>
         }
     };
     let mut errors = Vec::new();
+    let stripped = strip_all_unknown(&mut root);
+    let root = root;
     let de = |errors: &mut Vec<ProfileError>, e: tree::DeError| {
         errors.push(err(e.span.map_or(0, |s| s.start), e.message));
     };
@@ -700,6 +747,9 @@ pub fn load_profile(text: &str, file: &str) -> Result<Profile, Vec<ProfileError>
                 ));
             }
         }
+    }
+    for e in stripped {
+        de(&mut errors, e);
     }
     fn section<T: for<'de> Deserialize<'de>>(
         root: &Node,
@@ -780,7 +830,7 @@ pub fn load_profile(text: &str, file: &str) -> Result<Profile, Vec<ProfileError>
     if errors.is_empty() && sections_ok {
         Ok(profile)
     } else {
-        errors.sort_by_key(|e| e.line);
+        errors.sort_by(|a, b| (a.line, &a.message).cmp(&(b.line, &b.message)));
         errors.dedup();
         Err(errors)
     }

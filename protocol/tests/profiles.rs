@@ -349,3 +349,24 @@ fn missing_sections() {
     );
     assert!(errs.iter().any(|e| e.contains("no parameters")), "{errs:?}");
 }
+
+#[test]
+fn every_unknown_key_in_a_table_and_the_next_problem() {
+    let text = BASE
+        .replace("name = \"Gain\"\n", "")
+        .replace("max = 12.0\n", "max = 12.0\ncolour = 1\nsize = 2\n");
+    // Line 11 is [[param]]: the missing name is reported there, after the unknown keys.
+    assert_error(&text, 11, "missing field `name`");
+    assert_error(&text, 16, "unknown field `colour`");
+    assert_error(&text, 17, "unknown field `size`");
+}
+
+#[test]
+fn profiles_serialize_for_show() {
+    for (file, text) in library() {
+        let p = load_profile(&text, &file).unwrap();
+        let json = serde_json::to_string(&p).unwrap();
+        let back: Profile = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, p, "{file}");
+    }
+}

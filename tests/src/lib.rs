@@ -820,8 +820,9 @@ impl OscUdp {
         }
     }
 
-    /// Sends a ping and discards everything up to its pong: the daemon has
-    /// handled everything this client sent before.
+    /// Sends a ping and discards everything up to its pong. Over UDP the daemon
+    /// handles datagrams concurrently, so this is no barrier for earlier messages
+    /// (use [`OscTcp::sync`] for that).
     pub fn sync(&self) {
         let token = COUNTER.fetch_add(1, Ordering::Relaxed) as i32 + 1000;
         self.send("/rackd/ping", vec![OscType::Int(token)]);
@@ -1015,6 +1016,39 @@ impl OscTcp {
                 return Some(m);
             }
         }
+    }
+
+    /// Sends one packet's raw bytes in this connection's framing.
+    pub fn send_packet(&mut self, packet: &[u8]) {
+        let bytes = frame(self.framing, packet);
+        self.stream.write_all(&bytes).expect("tcp send");
+    }
+
+    /// Ping and wait for the pong, dropping what comes before it: on one TCP
+    /// connection the daemon handles messages in order, so everything sent
+    /// earlier has been handled.
+    pub fn sync(&mut self) -> Vec<OscMessage> {
+        let token = COUNTER.fetch_add(1, Ordering::Relaxed) as i32 + 1000;
+        self.send("/rackd/ping", vec![OscType::Int(token)]);
+        let mut before = Vec::new();
+        self.recv_until(WAIT, |m| {
+            let done = m.addr == "/rackd/pong" && m.args.first() == Some(&OscType::Int(token));
+            if !done {
+                before.push(m.clone());
+            }
+            done
+        })
+        .expect("no /rackd/pong over TCP");
+        before
+    }
+
+    /// Queries one parameter; returns its value as f32.
+    pub fn get_f32(&mut self, address: &str) -> f32 {
+        self.send(address, vec![]);
+        let m = self
+            .recv_until(WAIT, |m| m.addr == address)
+            .unwrap_or_else(|| panic!("no reply to query {address}"));
+        as_f32(&m.args[0])
     }
 
     /// Waits until the daemon closes the connection (reading and dropping data).

@@ -37,52 +37,54 @@ fn get_int(d: &Daemon, address: &str) -> i32 {
 #[test]
 fn address_patterns_set_and_query_several_parameters() {
     let d = Daemon::start(Setup::default());
-    let c = d.udp();
+    // TCP: replies on one connection keep their order, so a ping ends the answers.
+    let mut c = OscTcp::connect(d.port, Framing::Slip);
     c.send("/chain/*/bypass", vec![OscType::Int(1)]);
-    let mut seen = Vec::new();
-    while seen.len() < 2 {
-        let m = c
-            .recv_until(WAIT, |m| m.addr.ends_with("/bypass"))
-            .unwrap_or_else(|| panic!("pattern set answered only {seen:?}"));
-        assert_eq!(m.args, vec![OscType::Int(1)], "{m:?}");
-        seen.push(m.addr);
-    }
-    seen.sort();
-    assert_eq!(seen, ["/chain/meter/bypass", "/chain/trim/bypass"]);
-
-    c.send("/chain/{trim,meter}/bypass", vec![]);
-    c.send("/chain/trim/[gi]*", vec![]);
-    c.sync();
-    // (sync drops what came before its pong; ask again and count.)
-    c.send("/chain/trim/*", vec![]);
-    c.send("/rackd/ping", vec![OscType::Int(99)]);
-    let mut answers = Vec::new();
-    while let Some(m) = c.recv(WAIT) {
-        if m.addr == "/rackd/pong" {
-            break;
-        }
-        answers.push(m.addr);
-    }
-    answers.sort();
+    let mut set: Vec<_> = c.sync().into_iter().map(|m| (m.addr, m.args)).collect();
+    set.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(
-        answers,
+        set,
         [
-            "/chain/trim/bypass",
-            "/chain/trim/gain",
-            "/chain/trim/invert"
+            ("/chain/meter/bypass".to_string(), vec![OscType::Int(1)]),
+            ("/chain/trim/bypass".to_string(), vec![OscType::Int(1)]),
         ]
     );
+
+    for (pattern, expected) in [
+        (
+            "/chain/trim/*",
+            &[
+                "/chain/trim/bypass",
+                "/chain/trim/gain",
+                "/chain/trim/invert",
+            ][..],
+        ),
+        (
+            "/chain/{trim,meter}/bypass",
+            &["/chain/meter/bypass", "/chain/trim/bypass"][..],
+        ),
+        (
+            "/chain/trim/[gi]*",
+            &["/chain/trim/gain", "/chain/trim/invert"][..],
+        ),
+        ("/chain/?rim/gain", &["/chain/trim/gain"][..]),
+    ] {
+        c.send(pattern, vec![]);
+        let mut answers: Vec<String> = c.sync().into_iter().map(|m| m.addr).collect();
+        answers.sort();
+        assert_eq!(answers, expected, "query {pattern}");
+    }
 }
 
 #[test]
 fn bundles_apply_now_or_at_their_time_tag() {
     let d = Daemon::start(Setup::default());
-    let c = d.udp();
+    let mut c = OscTcp::connect(d.port, Framing::LengthPrefix);
     let immediately = OscTime {
         seconds: 0,
         fractional: 1,
     };
-    c.send_raw(&bundle_bytes(
+    c.send_packet(&bundle_bytes(
         immediately,
         vec![
             (GAIN, vec![OscType::Float(-2.0)]),
@@ -90,18 +92,18 @@ fn bundles_apply_now_or_at_their_time_tag() {
         ],
     ));
     c.sync();
-    assert_eq!(d.get_f32(GAIN), -2.0);
-    assert_eq!(get_int(&d, "/chain/trim/invert"), 1);
+    assert_eq!(c.get_f32(GAIN), -2.0);
+    assert_eq!(c.get_f32("/chain/trim/invert"), 1.0);
 
     // A time tag three seconds ahead: not applied at once, applied later.
     let later = OscTime::try_from(SystemTime::now() + Duration::from_secs(3)).unwrap();
-    c.send_raw(&bundle_bytes(
+    c.send_packet(&bundle_bytes(
         later,
         vec![(GAIN, vec![OscType::Float(-4.0)])],
     ));
     c.sync();
     assert_eq!(
-        d.get_f32(GAIN),
+        c.get_f32(GAIN),
         -2.0,
         "a bundle for later was applied at once"
     );
@@ -112,9 +114,37 @@ fn bundles_apply_now_or_at_their_time_tag() {
 
     // Too far ahead is refused with an error.
     let far = OscTime::try_from(SystemTime::now() + Duration::from_secs(3600)).unwrap();
-    c.send_raw(&bundle_bytes(far, vec![(GAIN, vec![OscType::Float(-6.0)])]));
+    c.send_packet(&bundle_bytes(far, vec![(GAIN, vec![OscType::Float(-6.0)])]));
     c.recv_until(WAIT, |m| m.addr == "/rackd/error")
         .expect("no error for a bundle an hour ahead");
+    assert_eq!(c.get_f32(GAIN), -4.0);
+}
+
+/// Known daemon bug (see the test report): the UDP loop spawns one task per
+/// datagram, so a burst from one client is applied out of order and a fader
+/// sweep can end on the next-to-last value. Run with `--ignored` once fixed.
+#[test]
+#[ignore = "daemon bug: UDP datagrams from one client are handled out of order"]
+fn latest_value_wins_in_a_udp_burst() {
+    let d = Daemon::start(Setup::default());
+    let c = d.udp();
+    for round in 0..5 {
+        let values: Vec<f32> = (0..50)
+            .map(|i| -20.0 + i as f32 * 0.25 + round as f32 * 0.01)
+            .collect();
+        for v in &values {
+            c.send(GAIN, vec![OscType::Float(*v)]);
+        }
+        let last = *values.last().unwrap();
+        let settled = wait_for(Duration::from_secs(3), || {
+            (d.get_f32(GAIN) == last).then_some(())
+        });
+        assert!(
+            settled.is_some(),
+            "round {round}: after a burst ending on {last}, the gain is {}",
+            d.get_f32(GAIN)
+        );
+    }
 }
 
 #[test]
@@ -185,22 +215,26 @@ fn slow_and_vanished_clients_do_not_hold_up_the_others() {
     let live = d.udp();
     live.subscribe(&[]);
 
-    // Many changes in a burst, over TCP so none is lost on the way in.
-    let mut setter = OscTcp::connect(d.port, Framing::LengthPrefix);
-    let n = 5000;
-    for i in 0..n {
-        let v = -24.0 + 48.0 * (i as f32) / (n as f32);
-        setter.send(GAIN, vec![OscType::Float(v)]);
-        setter.send("/chain/trim/invert", vec![OscType::Int(i % 2)]);
-    }
-    setter.send(GAIN, vec![OscType::Float(7.25)]);
-    setter.send("/rackd/ping", vec![OscType::Int(5)]);
-    setter
-        .recv_until(Duration::from_secs(60), |m| m.addr == "/rackd/pong")
-        .expect("setter got no pong after the burst");
-    // The live subscriber ends on the latest value.
-    live.recv_until(Duration::from_secs(30), |m| is_value(m, GAIN, 7.25, 0.0))
-        .expect("live subscriber never saw the last value");
+    // Many changes in a burst, over TCP so none is lost on the way in; the
+    // live subscriber reads meanwhile (so its own socket buffer does not overflow).
+    let port = d.port;
+    let burst = std::thread::spawn(move || {
+        let mut setter = OscTcp::connect(port, Framing::LengthPrefix);
+        let n = 5000;
+        for i in 0..n {
+            let v = -24.0 + 48.0 * (i as f32) / (n as f32);
+            setter.send(GAIN, vec![OscType::Float(v)]);
+            setter.send("/chain/trim/invert", vec![OscType::Int(i % 2)]);
+        }
+        setter.send(GAIN, vec![OscType::Float(7.25)]);
+        setter.send("/rackd/ping", vec![OscType::Int(5)]);
+        setter
+            .recv_until(Duration::from_secs(60), |m| m.addr == "/rackd/pong")
+            .is_some()
+    });
+    let seen = live.recv_until(Duration::from_secs(60), |m| is_value(m, GAIN, 7.25, 0.0));
+    assert!(burst.join().unwrap(), "setter got no pong after the burst");
+    assert!(seen.is_some(), "live subscriber never saw the last value");
     assert_eq!(d.get_f32(GAIN), 7.25);
     let mut d = d;
     assert!(d.is_running());

@@ -266,6 +266,83 @@ impl<'de> MapAccess<'de> for Map<'_> {
     }
 }
 
+/// The field names serde derive lists for a struct type.
+///
+/// Serde stops at the first unknown key of a table; asking the type for its
+/// fields lets the loader report every unknown key at once.
+pub(crate) fn fields_of<'de, T: de::Deserialize<'de>>() -> &'static [&'static str] {
+    struct Probe<'a>(&'a std::cell::Cell<&'static [&'static str]>);
+
+    impl<'de> de::Deserializer<'de> for Probe<'_> {
+        type Error = DeError;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, DeError> {
+            Err(de::Error::custom("probe"))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _visitor: V,
+        ) -> Result<V::Value, DeError> {
+            self.0.set(fields);
+            Err(de::Error::custom("probe"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+
+    let cell = std::cell::Cell::new(&[][..]);
+    let _ = T::deserialize(Probe(&cell));
+    cell.get()
+}
+
+/// Removes every key of a table that the struct `T` does not have and returns
+/// an error for each, at its key's span; the rest then deserializes further.
+pub(crate) fn strip_unknown<'de, T: de::Deserialize<'de>>(node: &mut Node) -> Vec<DeError> {
+    let fields = fields_of::<T>();
+    let Kind::Table(entries) = &mut node.kind else {
+        return vec![];
+    };
+    let mut errors = Vec::new();
+    entries.retain(|(k, span, _)| {
+        let known = fields.contains(&k.as_str());
+        if !known {
+            let mut e = <DeError as de::Error>::unknown_field(k, fields);
+            e.span = Some(span.clone());
+            errors.push(e);
+        }
+        known
+    });
+    errors
+}
+
+impl Node {
+    /// The value under `key` for changing, when this node is a table.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
+        match &mut self.kind {
+            Kind::Table(entries) => entries
+                .iter_mut()
+                .find(|(k, _, _)| k == key)
+                .map(|(_, _, n)| n),
+            _ => None,
+        }
+    }
+
+    /// The elements when this node is an array (none otherwise).
+    pub fn items_mut(&mut self) -> &mut [Node] {
+        match &mut self.kind {
+            Kind::Array(items) => items,
+            _ => &mut [],
+        }
+    }
+}
+
 /// 1-based line number of a byte offset.
 pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
@@ -287,6 +364,25 @@ mod tests {
     struct S {
         a: u8,
         b: Option<String>,
+    }
+
+    #[test]
+    fn lists_every_unknown_key() {
+        assert_eq!(fields_of::<S>(), ["a", "b"]);
+        let mut root = Node::parse("a = 1\nx = 2\nb = \"\"\ny = 3\n").unwrap();
+        let errs = strip_unknown::<S>(&mut root);
+        assert!(from_node::<S>(&root).is_ok());
+        let lines: Vec<usize> = errs
+            .iter()
+            .map(|e| {
+                line_of(
+                    "a = 1\nx = 2\nb = \"\"\ny = 3\n",
+                    e.span.clone().unwrap().start,
+                )
+            })
+            .collect();
+        assert_eq!(lines, [2, 4]);
+        assert!(errs[0].message.starts_with("unknown field `x`, expected"));
     }
 
     #[test]

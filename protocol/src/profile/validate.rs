@@ -637,6 +637,20 @@ fn check_midi_map(
         ));
     }
     let addr_used = |t: &BinTemplate| t.uses(&BinToken::Addr);
+    if chosen[0] != "sysex" {
+        for (k, there) in [
+            ("query", m.query.is_some()),
+            ("reply", m.reply.is_some()),
+            ("address", !m.address.is_empty()),
+        ] {
+            if there {
+                e.push((
+                    off(k),
+                    format!("`{name}`: midi.{k} belongs to SysEx mappings"),
+                ));
+            }
+        }
+    }
     match chosen[0] {
         "cc" => {
             let cc = m.cc.unwrap_or(0);
@@ -648,7 +662,10 @@ fn check_midi_map(
         "cc14" => {
             let cc = m.cc14.unwrap_or(0);
             if cc > 31 {
-                e.push((off("cc14"), format!("`{name}`: a 14-bit CC pair has its MSB on controller 0..31, not {cc}")));
+                e.push((
+                    off("cc14"),
+                    format!("`{name}`: a 14-bit CC pair has its MSB on controller 0..31, not {cc}"),
+                ));
             }
             cap(16383, "a 14-bit CC")
         }
@@ -696,23 +713,14 @@ fn check_midi_map(
                 }
             }
             if let Some(b) = m.address.iter().find(|&&b| b > 0x7F) {
-                e.push((off("address"), format!("`{name}`: SysEx address byte {b:#04X} is above 7F")));
+                e.push((
+                    off("address"),
+                    format!("`{name}`: SysEx address byte {b:#04X} is above 7F"),
+                ));
             }
-            return capacity;
+            capacity
         }
     }
-    .inspect(|_| {
-        for k in ["query", "reply", "address"] {
-            let there = match k {
-                "query" => m.query.is_some(),
-                "reply" => m.reply.is_some(),
-                _ => !m.address.is_empty(),
-            };
-            if there {
-                e.push((off(k), format!("`{name}`: midi.{k} belongs to SysEx mappings")));
-            }
-        }
-    })
 }
 
 fn check_osc_map(

@@ -1,0 +1,661 @@
+//! `rackd analyze FILE... [--json]`: loudness, true peak and mix checks for
+//! a mix handed in for mastering or a finished master.
+//!
+//! Decoding (WAV, FLAC, AIFF via symphonia) and printing live here; the
+//! measurements are `rackd_dsp::analysis`. Exit codes: 0 all files analyzed,
+//! 2 a file could not be read or is not valid audio (the others are still
+//! reported), 1 a runtime failure such as a broken output pipe.
+//!
+//! # JSON (`--json`), schema `rackd-analyze/1`
+//!
+//! Field names and meanings are stable; new fields may be added. Levels are
+//! numbers, or `null` where they are −∞ (digital silence) or do not apply.
+//!
+//! ```text
+//! {
+//!   "schema": "rackd-analyze/1",
+//!   "files": [ {
+//!     "path": string,                    file as given on the command line
+//!     "ok": bool,                        false: see "error", no other fields
+//!     "error": string,                   why the file could not be analyzed
+//!     "sample_rate": int,                Hz
+//!     "channels": int,
+//!     "bits_per_sample": int|null,       as stored (null: not stated / float)
+//!     "effective_bits": int|null,        bits that carry signal (16 in a padded 24-bit file); null for float data
+//!     "duration_s": number,
+//!     "integrated_lufs": number|null,    BS.1770-4 gated integrated loudness
+//!     "lra_lu": number,                  loudness range, EBU Tech 3342
+//!     "max_momentary_lufs": number|null, 400 ms window, 10 ms hop
+//!     "max_short_term_lufs": number|null,3 s window, 10 ms hop
+//!     "sample_peak_dbfs": number|null,   highest sample, all channels
+//!     "true_peak_dbtp": number|null,     BS.1770-4 Annex 2 (4×), all channels
+//!     "plr_db": number|null,             true peak minus integrated loudness
+//!     "per_channel": [ {
+//!       "sample_peak_dbfs": number|null, "true_peak_dbtp": number|null,
+//!       "rms_dbfs": number|null,         sine-referenced (full-scale sine = 0)
+//!       "dc_offset": number,             mean sample value (full scale = 1)
+//!       "dc_offset_dbfs": number|null,
+//!       "clipped_runs": int,             runs of ≥3 samples at full scale or flat-topped
+//!       "clipped_samples": int
+//!     } ],
+//!     "longest_clip_run": int,           samples
+//!     "correlation": number|null,        L/R over the file, −1..1 (stereo only)
+//!     "mono_loss_lu": number|null,       integrated loudness lost folding to mono
+//!     "balance_db": number|null,         left RMS minus right RMS
+//!     "head_silence_s": number,          before the first sample above −60 dBFS
+//!     "tail_silence_s": number,          after the last sample above −60 dBFS
+//!     "streaming": [ {
+//!       "platform": string, "target_lufs": number,
+//!       "turns_up": bool,                false: the service only turns loud masters down
+//!       "wanted_gain_db": number|null,   gain to reach the target
+//!       "applied_gain_db": number|null,  gain it applies (turn-up limited to −1 dBTP)
+//!       "true_peak_after_dbtp": number|null,
+//!       "loudness_after_lufs": number|null
+//!     } ],
+//!     "warnings": [string]               the human summary's warnings
+//!   } ],
+//!   "album": null | {                    two or more files analyzed
+//!     "integrated_lufs": number|null,    all files gated as one programme
+//!     "true_peak_dbtp": number|null,
+//!     "files": int
+//!   }
+//! }
+//! ```
+
+use anyhow::Context;
+use rackd_dsp::analysis::{Analyzer, Preview, Report, SILENCE_DBFS, album_integrated};
+use rackd_dsp::loudness::GateStore;
+use serde_json::{Value, json};
+use std::fs::File;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use symphonia::core::audio::{AudioBuffer, Signal};
+use symphonia::core::codecs::{CODEC_TYPE_NULL, DecoderOptions};
+use symphonia::core::errors::Error as SymphoniaError;
+use symphonia::core::formats::FormatOptions;
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::probe::Hint;
+
+/// Arguments of `rackd analyze`.
+#[derive(clap::Args, Debug)]
+pub struct AnalyzeArgs {
+    /// WAV, FLAC or AIFF files; several files are also measured as one album.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Print stable JSON (schema rackd-analyze/1) instead of the human summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One analyzed file.
+struct Analyzed {
+    path: PathBuf,
+    sample_rate: u32,
+    bits_per_sample: Option<u32>,
+    float: bool,
+    report: Report,
+    gates: GateStore,
+}
+
+/// Runs `rackd analyze`.
+pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    let progress = std::io::stderr().is_terminal();
+    let mut done: Vec<Result<Analyzed, (PathBuf, String)>> = Vec::new();
+    for path in &args.files {
+        done.push(analyze_file(path, progress).map_err(|e| (path.clone(), e)));
+    }
+    let ok: Vec<&Analyzed> = done.iter().filter_map(|r| r.as_ref().ok()).collect();
+    let album = (ok.len() >= 2).then(|| {
+        let stores: Vec<&GateStore> = ok.iter().map(|a| &a.gates).collect();
+        let tp = ok.iter().map(|a| a.report.true_peak_db()).fold(f64::NEG_INFINITY, f64::max);
+        (album_integrated(&stores), tp)
+    });
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let files: Vec<Value> = done
+            .iter()
+            .map(|r| match r {
+                Ok(a) => file_json(a),
+                Err((p, e)) => json!({"path": p.display().to_string(), "ok": false, "error": e}),
+            })
+            .collect();
+        let album = album.map(|(i, tp)| {
+            json!({"integrated_lufs": num(i), "true_peak_dbtp": num(tp), "files": ok.len()})
+        });
+        let doc = json!({"schema": "rackd-analyze/1", "files": files, "album": album});
+        serde_json::to_writer_pretty(&mut out, &doc).context("writing JSON")?;
+        writeln!(out).context("writing output")?;
+    } else {
+        for r in &done {
+            if let Ok(a) = r {
+                print_human(&mut out, a).context("writing output")?;
+            }
+        }
+        if let Some((i, tp)) = album {
+            writeln!(out, "Album ({} files)", ok.len())?;
+            writeln!(out, "  integrated loudness  {}", lufs(i))?;
+            writeln!(out, "  highest true peak    {}", dbtp(tp))?;
+            writeln!(out)?;
+        }
+    }
+    out.flush().context("writing output")?;
+    let mut code = ExitCode::SUCCESS;
+    for r in &done {
+        if let Err((p, e)) = r {
+            eprintln!("rackd analyze: {}: {e}", p.display());
+            code = ExitCode::from(2);
+        }
+    }
+    Ok(code)
+}
+
+/// Decodes and measures one file; the error is a sentence for the engineer.
+fn analyze_file(path: &Path, progress: bool) -> Result<Analyzed, String> {
+    let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(ext);
+    }
+    let probed = symphonia::default::get_probe()
+        .format(&hint, mss, &FormatOptions::default(), &MetadataOptions::default())
+        .map_err(|e| format!("not a WAV, FLAC or AIFF file this build can read ({e})"))?;
+    let mut format = probed.format;
+    let track = format
+        .tracks()
+        .iter()
+        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+        .ok_or("no audio track")?;
+    let track_id = track.id;
+    let params = track.codec_params.clone();
+    let sample_rate = params.sample_rate.ok_or("sample rate not stated")?;
+    let channels = params.channels.map(|c| c.count()).ok_or("channel count not stated")?;
+    if channels == 0 || channels > rackd_dsp::loudness::MAX_CHANNELS {
+        return Err(format!("{channels} channels; rackd analyzes 1 to {}", rackd_dsp::loudness::MAX_CHANNELS));
+    }
+    let float = matches!(
+        params.sample_format,
+        Some(symphonia::core::sample::SampleFormat::F32 | symphonia::core::sample::SampleFormat::F64)
+    );
+    let mut decoder = symphonia::default::get_codecs()
+        .make(&params, &DecoderOptions::default())
+        .map_err(|e| format!("unsupported encoding ({e})"))?;
+    let total = params.n_frames;
+    let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into());
+    let mut analyzer = Analyzer::new(sample_rate as f64, channels);
+    let mut buf: Option<AudioBuffer<f32>> = None;
+    let mut frames = 0u64;
+    let mut shown = u64::MAX;
+    loop {
+        let packet = match format.next_packet() {
+            Ok(p) => p,
+            Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(SymphoniaError::ResetRequired) => break,
+            Err(e) => return Err(format!("read error after {frames} frames ({e})")),
+        };
+        if packet.track_id() != track_id {
+            continue;
+        }
+        let decoded = decoder
+            .decode(&packet)
+            .map_err(|e| format!("corrupt audio after {frames} frames ({e})"))?;
+        let spec = *decoded.spec();
+        let need = decoded.capacity() as u64;
+        let b = match &mut buf {
+            Some(b) if b.capacity() as u64 >= need && *b.spec() == spec => b,
+            _ => buf.insert(AudioBuffer::new(need, spec)),
+        };
+        decoded.convert(b);
+        let planes: Vec<&[f32]> = (0..channels).map(|c| b.chan(c)).collect();
+        analyzer.push(&planes);
+        frames += b.frames() as u64;
+        if progress {
+            if let Some(total) = total.filter(|&t| t > 0) {
+                let pct = (frames * 100 / total).min(100);
+                if pct != shown {
+                    shown = pct;
+                    eprint!("\ranalyzing {name} {pct:3}%");
+                }
+            }
+        }
+    }
+    if progress && shown != u64::MAX {
+        eprint!("\r{}\r", " ".repeat(name.len() + 16));
+    }
+    if frames == 0 {
+        return Err("no audio in the file".into());
+    }
+    let report = analyzer.finish();
+    Ok(Analyzed {
+        path: path.to_path_buf(),
+        sample_rate,
+        bits_per_sample: params.bits_per_sample,
+        float,
+        gates: analyzer.gate_blocks().clone(),
+        report,
+    })
+}
+
+trait ReportExt {
+    fn true_peak_db(&self) -> f64;
+    fn sample_peak_db(&self) -> f64;
+}
+
+impl ReportExt for Report {
+    fn true_peak_db(&self) -> f64 {
+        db(self.scan.true_peak.iter().fold(0f32, |m, &v| m.max(v)) as f64)
+    }
+    fn sample_peak_db(&self) -> f64 {
+        db(self.scan.sample_peak.iter().fold(0f32, |m, &v| m.max(v)) as f64)
+    }
+}
+
+fn db(x: f64) -> f64 {
+    20.0 * x.log10()
+}
+
+/// JSON number, or null for −∞/NaN.
+fn num(x: f64) -> Value {
+    if x.is_finite() { json!((x * 1000.0).round() / 1000.0) } else { Value::Null }
+}
+
+fn lufs(x: f64) -> String {
+    if x.is_finite() { format!("{x:.1} LUFS") } else { "silent (below gate)".into() }
+}
+
+fn dbtp(x: f64) -> String {
+    if x.is_finite() { format!("{x:+.1} dBTP") } else { "-inf dBTP".into() }
+}
+
+fn dbfs(x: f64) -> String {
+    if x.is_finite() { format!("{x:+.1} dBFS") } else { "-inf dBFS".into() }
+}
+
+fn channel_name(ch: usize, channels: usize) -> String {
+    match (channels, ch) {
+        (1, _) => "mono".into(),
+        (2, 0) => "left".into(),
+        (2, 1) => "right".into(),
+        _ => format!("channel {}", ch + 1),
+    }
+}
+
+/// Effective bit depth as stored vs as used.
+fn effective_bits(a: &Analyzed) -> Option<u32> {
+    if a.float {
+        return None;
+    }
+    match (a.report.effective_bits, a.bits_per_sample) {
+        (Some(e), Some(b)) => Some(e.min(b)),
+        (e, _) => e,
+    }
+}
+
+/// The warnings of the human summary, in words a mix engineer uses.
+fn warnings(a: &Analyzed) -> Vec<String> {
+    let r = &a.report;
+    let mut w = Vec::new();
+    let tp = r.true_peak_db();
+    let sp = r.sample_peak_db();
+    let i = r.scan.integrated;
+    if tp > 0.0 {
+        w.push(format!(
+            "true peak {tp:+.1} dBTP: inter-sample overs after encoding; converters and lossy encoders will clip"
+        ));
+    } else if tp > -1.0 {
+        w.push(format!(
+            "true peak {tp:+.1} dBTP: less than 1 dB headroom; lossy encoding (AAC, MP3, Opus) may clip"
+        ));
+    }
+    for ch in 0..r.channels {
+        if r.clipped_runs[ch] > 0 {
+            w.push(format!(
+                "{} clips: {} run(s) of flat-topped samples ({} samples, longest {})",
+                channel_name(ch, r.channels),
+                r.clipped_runs[ch],
+                r.clipped_samples[ch],
+                r.longest_clip_run
+            ));
+        }
+        let dc = r.dc_offset[ch];
+        if dc.abs() > 0.001 {
+            w.push(format!(
+                "DC offset {:.1} dBFS on {}: high-pass it before it eats headroom",
+                db(dc.abs()),
+                channel_name(ch, r.channels)
+            ));
+        }
+    }
+    if sp >= -0.01 && r.clipped_runs.iter().all(|&c| c == 0) {
+        w.push(format!("sample peak {sp:+.2} dBFS: at full scale"));
+    }
+    if let Some(c) = r.correlation {
+        if c < 0.0 {
+            w.push(format!("correlation {c:+.2}: out-of-phase content; the mix will fall apart in mono"));
+        }
+    }
+    if let Some(loss) = r.mono_loss {
+        if loss > 3.0 {
+            w.push(format!("folded to mono it loses {loss:.1} LU: check phase and wide stereo effects"));
+        }
+    }
+    if let Some(b) = r.balance_db {
+        if b.abs() > 1.0 {
+            let side = if b > 0.0 { "left" } else { "right" };
+            w.push(format!("{side} is {:.1} dB louder than the other side", b.abs()));
+        }
+    }
+    if let (Some(e), Some(bits)) = (effective_bits(a), a.bits_per_sample) {
+        if e < bits && e > 0 {
+            w.push(format!("{bits}-bit file carries only {e} bits: it was bounced or truncated at {e} bit"));
+        }
+    }
+    if i.is_finite() {
+        let plr = r.plr;
+        if plr < 8.0 {
+            w.push(format!("PLR {plr:.1} dB: heavily limited, little transient life left"));
+        }
+        if i > -9.0 {
+            w.push(format!(
+                "integrated {i:.1} LUFS: every streaming service turns this down ({:.1} dB on Spotify)",
+                -14.0 - i
+            ));
+        }
+        if r.scan.lra < 3.0 && r.scan.frames as f64 / r.scan.sample_rate > 30.0 {
+            w.push(format!("loudness range {:.1} LU: very little macro-dynamics", r.scan.lra));
+        }
+    } else {
+        w.push(format!("no audio above {SILENCE_DBFS:.0}/−70 LUFS gate: the file is silent"));
+    }
+    if r.head_silence > 2.0 {
+        w.push(format!("{:.1} s of silence before the music starts", r.head_silence));
+    }
+    if r.tail_silence > 5.0 {
+        w.push(format!("{:.1} s of silence after the music ends", r.tail_silence));
+    }
+    if a.sample_rate < 44_100 {
+        w.push(format!("sample rate {} Hz: below CD quality", a.sample_rate));
+    }
+    w
+}
+
+fn preview_json(p: &Preview) -> Value {
+    json!({
+        "platform": p.platform.name,
+        "target_lufs": p.platform.target,
+        "turns_up": p.platform.turns_up,
+        "wanted_gain_db": num(p.wanted_gain),
+        "applied_gain_db": num(p.applied_gain),
+        "true_peak_after_dbtp": num(p.true_peak_after),
+        "loudness_after_lufs": num(p.loudness_after),
+    })
+}
+
+fn file_json(a: &Analyzed) -> Value {
+    let r = &a.report;
+    let per_channel: Vec<Value> = (0..r.channels)
+        .map(|ch| {
+            json!({
+                "sample_peak_dbfs": num(db(r.scan.sample_peak[ch] as f64)),
+                "true_peak_dbtp": num(db(r.scan.true_peak[ch] as f64)),
+                "rms_dbfs": num(r.rms_dbfs[ch]),
+                "dc_offset": r.dc_offset[ch],
+                "dc_offset_dbfs": num(db(r.dc_offset[ch].abs())),
+                "clipped_runs": r.clipped_runs[ch],
+                "clipped_samples": r.clipped_samples[ch],
+            })
+        })
+        .collect();
+    json!({
+        "path": a.path.display().to_string(),
+        "ok": true,
+        "sample_rate": a.sample_rate,
+        "channels": r.channels,
+        "bits_per_sample": if a.float { None } else { a.bits_per_sample },
+        "effective_bits": effective_bits(a),
+        "duration_s": num(r.scan.frames as f64 / r.scan.sample_rate),
+        "integrated_lufs": num(r.scan.integrated),
+        "lra_lu": num(r.scan.lra),
+        "max_momentary_lufs": num(r.scan.max_momentary),
+        "max_short_term_lufs": num(r.scan.max_short_term),
+        "sample_peak_dbfs": num(r.sample_peak_db()),
+        "true_peak_dbtp": num(r.true_peak_db()),
+        "plr_db": num(r.plr),
+        "per_channel": per_channel,
+        "longest_clip_run": r.longest_clip_run,
+        "correlation": r.correlation.map(num),
+        "mono_loss_lu": r.mono_loss.map(num),
+        "balance_db": r.balance_db.map(num),
+        "head_silence_s": num(r.head_silence),
+        "tail_silence_s": num(r.tail_silence),
+        "streaming": r.preview.iter().map(preview_json).collect::<Vec<_>>(),
+        "warnings": warnings(a),
+    })
+}
+
+fn print_human(out: &mut impl Write, a: &Analyzed) -> std::io::Result<()> {
+    let r = &a.report;
+    let secs = r.scan.frames as f64 / r.scan.sample_rate;
+    let bits = match (a.float, a.bits_per_sample, effective_bits(a)) {
+        (true, _, _) => "float".to_string(),
+        (false, Some(b), Some(e)) if e < b => format!("{b}-bit (effective {e})"),
+        (false, Some(b), _) => format!("{b}-bit"),
+        (false, None, Some(e)) => format!("effective {e}-bit"),
+        (false, None, None) => "unknown bit depth".into(),
+    };
+    writeln!(out, "{}", a.path.display())?;
+    writeln!(
+        out,
+        "  {} Hz, {}, {} ch, {}:{:04.1}",
+        a.sample_rate,
+        bits,
+        r.channels,
+        (secs / 60.0).floor() as u64,
+        secs % 60.0
+    )?;
+    writeln!(out, "  integrated loudness  {}", lufs(r.scan.integrated))?;
+    writeln!(out, "  loudness range       {:.1} LU", r.scan.lra)?;
+    writeln!(out, "  max momentary        {}", lufs(r.scan.max_momentary))?;
+    writeln!(out, "  max short-term       {}", lufs(r.scan.max_short_term))?;
+    writeln!(out, "  true peak            {}", dbtp(r.true_peak_db()))?;
+    writeln!(out, "  sample peak          {}", dbfs(r.sample_peak_db()))?;
+    if r.plr.is_finite() {
+        writeln!(out, "  PLR                  {:.1} dB", r.plr)?;
+    }
+    for ch in 0..r.channels {
+        writeln!(
+            out,
+            "  {:<8} peak {} / {}, RMS {}, DC {:+.5}",
+            channel_name(ch, r.channels),
+            dbfs(db(r.scan.sample_peak[ch] as f64)),
+            dbtp(db(r.scan.true_peak[ch] as f64)),
+            dbfs(r.rms_dbfs[ch]),
+            r.dc_offset[ch]
+        )?;
+    }
+    if let (Some(c), Some(b)) = (r.correlation, r.balance_db) {
+        let loss = r.mono_loss.map_or("n/a".into(), |l| format!("{l:.1} LU"));
+        writeln!(out, "  correlation {c:+.2}, mono fold loss {loss}, balance L−R {b:+.1} dB")?;
+    }
+    writeln!(out, "  silence: head {:.2} s, tail {:.2} s", r.head_silence, r.tail_silence)?;
+    writeln!(out, "  streaming preview          gain    true peak after")?;
+    for p in &r.preview {
+        let note = if p.wanted_gain > 0.0 && !p.platform.turns_up {
+            "  (only turns down)"
+        } else if p.wanted_gain > p.applied_gain + 0.05 {
+            "  (turn-up held back by peak limit)"
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "    {:<13} {:>4.0} LUFS {:>+6.1} dB  {}{note}",
+            p.platform.name,
+            p.platform.target,
+            p.applied_gain,
+            dbtp(p.true_peak_after)
+        )?;
+    }
+    let w = warnings(a);
+    if w.is_empty() {
+        writeln!(out, "  no warnings")?;
+    } else {
+        writeln!(out, "  warnings:")?;
+        for line in w {
+            writeln!(out, "    ! {line}")?;
+        }
+    }
+    writeln!(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes a PCM WAV file (16 or 24 bit, interleaved from planar f64).
+    fn write_wav(path: &Path, fs: u32, bits: u16, chans: &[Vec<f64>]) {
+        let n = chans[0].len();
+        let ch = chans.len() as u16;
+        let bytes = bits / 8;
+        let data_len = n as u32 * ch as u32 * bytes as u32;
+        let mut v = Vec::new();
+        v.extend(b"RIFF");
+        v.extend((36 + data_len).to_le_bytes());
+        v.extend(b"WAVEfmt ");
+        v.extend(16u32.to_le_bytes());
+        v.extend(1u16.to_le_bytes());
+        v.extend(ch.to_le_bytes());
+        v.extend(fs.to_le_bytes());
+        v.extend((fs * ch as u32 * bytes as u32).to_le_bytes());
+        v.extend((ch * bytes).to_le_bytes());
+        v.extend(bits.to_le_bytes());
+        v.extend(b"data");
+        v.extend(data_len.to_le_bytes());
+        let scale = (1i64 << (bits - 1)) as f64;
+        for i in 0..n {
+            for c in chans {
+                let s = (c[i] * scale).round().clamp(-scale, scale - 1.0) as i32;
+                v.extend(&s.to_le_bytes()[..bytes as usize]);
+            }
+        }
+        std::fs::write(path, v).unwrap();
+    }
+
+    fn sine(fs: u32, secs: f64, freq: f64, dbfs: f64) -> Vec<f64> {
+        let a = 10f64.powf(dbfs / 20.0);
+        (0..(fs as f64 * secs) as usize)
+            .map(|i| a * (2.0 * std::f64::consts::PI * freq * i as f64 / fs as f64).sin())
+            .collect()
+    }
+
+    fn json_of(files: Vec<PathBuf>) -> (ExitCode, Vec<Analyzed>, Vec<String>) {
+        let mut ok = Vec::new();
+        let mut err = Vec::new();
+        for f in &files {
+            match analyze_file(f, false) {
+                Ok(a) => ok.push(a),
+                Err(e) => err.push(e),
+            }
+        }
+        let code = run(&AnalyzeArgs { files, json: true }).unwrap();
+        (code, ok, err)
+    }
+
+    #[test]
+    fn reference_tone_reads_minus_23_and_16_bit_in_24() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tone.wav");
+        // −23 dBFS 1 kHz on both channels = −23 LUFS; 16-bit values in a 24-bit file.
+        let s: Vec<f64> = sine(48_000, 20.0, 1000.0, -23.0)
+            .into_iter()
+            .map(|x| (x * 32768.0).round() / 32768.0)
+            .collect();
+        write_wav(&path, 48_000, 24, &[s.clone(), s]);
+        let (code, ok, _) = json_of(vec![path]);
+        assert_eq!(code, ExitCode::SUCCESS);
+        let a = &ok[0];
+        assert!((a.report.scan.integrated - -23.0).abs() < 0.05, "{}", a.report.scan.integrated);
+        assert_eq!(effective_bits(a), Some(16));
+        assert!(warnings(a).iter().any(|w| w.contains("carries only 16 bits")));
+        let j = file_json(a);
+        assert_eq!(j["channels"], 2);
+        assert_eq!(j["bits_per_sample"], 24);
+        assert_eq!(j["streaming"].as_array().unwrap().len(), 6);
+        // Spotify would turn a −23 LUFS master with −20 dBTP peaks up by the full 9 dB.
+        assert!((j["streaming"][0]["applied_gain_db"].as_f64().unwrap() - 9.0).abs() < 0.05);
+        // YouTube only turns down.
+        assert_eq!(j["streaming"][2]["applied_gain_db"].as_f64().unwrap(), 0.0);
+    }
+
+    #[test]
+    fn hot_master_warns_about_inter_sample_overs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hot.wav");
+        // fs/4 at 45°: samples at −0.5 dBFS, real peak +2.5 dBTP.
+        let x: Vec<f64> = (0..48_000 * 5)
+            .map(|i| 1.33 * (std::f64::consts::FRAC_PI_2 * i as f64 + std::f64::consts::FRAC_PI_4).sin())
+            .collect();
+        write_wav(&path, 48_000, 24, &[x.clone(), x]);
+        let (_, ok, _) = json_of(vec![path]);
+        let w = warnings(&ok[0]);
+        assert!(w.iter().any(|l| l.contains("inter-sample overs")), "{w:?}");
+    }
+
+    #[test]
+    fn unreadable_and_invalid_files_exit_2_and_album_needs_two_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.wav");
+        std::fs::write(&bad, b"this is not audio").unwrap();
+        let missing = dir.path().join("missing.flac");
+        let good = dir.path().join("good.wav");
+        write_wav(&good, 44_100, 16, &[sine(44_100, 5.0, 440.0, -20.0)]);
+        let (code, ok, err) = json_of(vec![good.clone(), bad, missing]);
+        assert_eq!(code, ExitCode::from(2));
+        assert_eq!(ok.len(), 1);
+        assert_eq!(err.len(), 2);
+        assert!(err[1].contains("cannot open"), "{}", err[1]);
+        // Mono file: no stereo checks.
+        assert!(ok[0].report.correlation.is_none());
+    }
+
+    #[test]
+    fn album_loudness_gates_all_files_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.wav");
+        let b = dir.path().join("b.wav");
+        let s = sine(48_000, 10.0, 1000.0, -20.0);
+        write_wav(&a, 48_000, 24, &[s.clone(), s]);
+        let s = sine(48_000, 10.0, 1000.0, -26.0);
+        write_wav(&b, 48_000, 24, &[s.clone(), s]);
+        let x = analyze_file(&a, false).unwrap();
+        let y = analyze_file(&b, false).unwrap();
+        let album = album_integrated(&[&x.gates, &y.gates]);
+        // Equal durations at −20 and −26: energy mean is −22.03 LUFS (−26 is within 10 LU).
+        let want = -0.691 + 10.0 * ((10f64.powf((-20.0 + 0.691) / 10.0) + 10f64.powf((-26.0 + 0.691) / 10.0)) / 2.0).log10();
+        assert!((album - want).abs() < 0.05, "{album} vs {want}");
+        assert_eq!(run(&AnalyzeArgs { files: vec![a, b], json: false }).unwrap(), ExitCode::SUCCESS);
+    }
+
+    #[test]
+    fn flac_and_aiff_decode_like_wav() {
+        if std::process::Command::new("sox").arg("--version").output().is_err() {
+            eprintln!("sox not installed; FLAC/AIFF conversion skipped");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let wav = dir.path().join("x.wav");
+        let s = sine(44_100, 8.0, 1000.0, -18.0);
+        write_wav(&wav, 44_100, 24, &[s.clone(), s]);
+        let base = analyze_file(&wav, false).unwrap().report.scan.integrated;
+        for ext in ["flac", "aiff"] {
+            let out = dir.path().join(format!("x.{ext}"));
+            let st = std::process::Command::new("sox").arg(&wav).arg(&out).status().unwrap();
+            assert!(st.success());
+            let got = analyze_file(&out, false).unwrap();
+            assert!((got.report.scan.integrated - base).abs() < 1e-6, "{ext}");
+            assert_eq!(got.bits_per_sample, Some(24), "{ext}");
+        }
+    }
+}
