@@ -370,3 +370,14 @@ fn profiles_serialize_for_show() {
         assert_eq!(back, p, "{file}");
     }
 }
+
+#[test]
+fn readme_example_is_a_valid_profile() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../hardware-profiles/README.md");
+    let readme = std::fs::read_to_string(path).unwrap();
+    let start = readme.find("```toml\n[device]").expect("README has a complete example") + "```toml\n".len();
+    let end = start + readme[start..].find("```").unwrap();
+    let p = load_profile(&readme[start..end], "README.md").unwrap_or_else(|e| panic!("{e:#?}"));
+    assert_eq!(p.transport(), TransportKind::Serial);
+    assert_eq!(p.params().len(), 1);
+}

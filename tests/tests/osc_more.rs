@@ -128,7 +128,7 @@ fn bundles_apply_now_or_at_their_time_tag() {
 fn latest_value_wins_in_a_udp_burst() {
     let d = Daemon::start(Setup::default());
     let c = d.udp();
-    for round in 0..5 {
+    for round in 0..20 {
         let values: Vec<f32> = (0..50)
             .map(|i| -20.0 + i as f32 * 0.25 + round as f32 * 0.01)
             .collect();

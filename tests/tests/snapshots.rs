@@ -145,3 +145,81 @@ fn bad_song_paths_exit_2_and_store_nothing() {
     assert_eq!(m.addr, "/rackd/error", "{m:?}");
     assert_eq!(d.ctl_ok(&["list"]).trim(), "");
 }
+
+/// Invariant 4: a revision, once acknowledged, survives a SIGKILL at any
+/// moment of the following saves, and the database stays readable.
+#[test]
+fn acknowledged_revisions_survive_sigkill_during_a_save_loop() {
+    const LOOP_SONG: &str = "client/loop/kill test";
+    let mut d = Daemon::start(Setup::default());
+    let mut acknowledged: Vec<i32> = Vec::new();
+    for round in 0..3u64 {
+        let port = d.port;
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = count.clone();
+        let saver = std::thread::spawn(move || {
+            let mut acks = Vec::new();
+            let mut t = OscTcp::connect(port, Framing::Slip);
+            // Bounded, so the history stays a modest reply; paced, so the kill
+            // lands while saves are still going on.
+            for i in 0..80 {
+                std::thread::sleep(std::time::Duration::from_millis(3));
+                t.send(
+                    "/rackd/snapshot/save",
+                    vec![
+                        OscType::String(LOOP_SONG.into()),
+                        OscType::String(format!("round {round} save {i}")),
+                    ],
+                );
+                match t.recv_until(WAIT, |m| {
+                    m.addr == "/rackd/snapshot/saved" || m.addr == "/rackd/error"
+                }) {
+                    Some(m) if m.addr == "/rackd/snapshot/saved" => match m.args[..] {
+                        [OscType::String(_), OscType::Int(rev)] => {
+                            acks.push(rev);
+                            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        _ => panic!("bad /rackd/snapshot/saved {m:?}"),
+                    },
+                    Some(m) => panic!("save failed: {m:?}"),
+                    None => break, // killed
+                }
+            }
+            acks
+        });
+        // Kill at a moment that differs from round to round (and run to run).
+        let jitter = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos() as u64
+            % 200;
+        wait_for(std::time::Duration::from_secs(20), || {
+            // At least a few saves acknowledged before the kill.
+            (count.load(std::sync::atomic::Ordering::Relaxed) >= 3).then_some(())
+        })
+        .expect("no save acknowledged");
+        std::thread::sleep(std::time::Duration::from_millis(20 + jitter));
+        d.kill9();
+        let acks = saver.join().expect("saver thread");
+        assert!(!acks.is_empty(), "round {round}: nothing was acknowledged");
+        eprintln!(
+            "round {round}: {} saves acknowledged before SIGKILL",
+            acks.len()
+        );
+        acknowledged.extend(acks);
+        d.restart();
+        let history = d.ctl_ok(&["history", LOOP_SONG]);
+        let stored: Vec<i32> = history
+            .lines()
+            .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+            .collect();
+        for rev in &acknowledged {
+            assert!(
+                stored.contains(rev),
+                "round {round}: acknowledged revision {rev} is lost; stored {stored:?}"
+            );
+        }
+        let expected: Vec<i32> = (1..=stored.len() as i32).collect();
+        assert_eq!(stored, expected, "round {round}: revisions not 1..N");
+    }
+}

@@ -28,7 +28,38 @@ impl JackBackend {
 
 /// Whether a JACK server answers right now (used by `rackd demo` to choose).
 pub fn server_running() -> bool {
+    quiet_libjack();
     ::jack::Client::new("rackd-probe", ::jack::ClientOptions::NO_START_SERVER).is_ok()
+}
+
+/// Routes libjack's own messages to our log at debug level: while the server
+/// is away it prints several lines per retry, and our warning already says it.
+fn quiet_libjack() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Setting the handlers needs the library; without it Client::new reports that.
+        if ::jack::jack_sys::library().is_ok() {
+            ::jack::set_logger(::jack::LoggerType::Custom {
+                info: libjack_message,
+                error: libjack_message,
+            });
+        }
+    });
+}
+
+/// libjack's message callback; must not panic.
+unsafe extern "C" fn libjack_message(msg: *const libc::c_char) {
+    if msg.is_null() {
+        return;
+    }
+    // SAFETY: libjack passes a NUL-terminated string valid for this call.
+    let text = unsafe { std::ffi::CStr::from_ptr(msg) }.to_string_lossy();
+    let _ = std::panic::catch_unwind(|| tracing::debug!(target: "libjack", "{text}"));
+}
+
+/// The JACK server this process talks to, for messages.
+fn server_name() -> String {
+    std::env::var("JACK_DEFAULT_SERVER").unwrap_or_else(|_| "default".into())
 }
 
 impl Backend for JackBackend {
@@ -37,6 +68,8 @@ impl Backend for JackBackend {
     }
 
     fn start(self: Box<Self>, control: Arc<EngineControl>) -> anyhow::Result<Running> {
+        quiet_libjack();
+        control.status().set_state("starting the JACK client");
         let stop = Arc::new(AtomicBool::new(false));
         let stop_flag = stop.clone();
         let thread = std::thread::Builder::new()
@@ -95,7 +128,8 @@ impl JackBackend {
                 Err(e) => {
                     status.running.store(false, Ordering::Relaxed);
                     let text = format!(
-                        "waiting for JACK server ({e}); retrying every {}s",
+                        "waiting for JACK server \"{}\" ({e}); retrying every {}s",
+                        server_name(),
                         RETRY.as_secs()
                     );
                     // Say it once, then every 30 s, not every second.
@@ -123,7 +157,10 @@ impl JackBackend {
             &self.audio.client_name,
             ::jack::ClientOptions::NO_START_SERVER,
         )
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .map_err(|e| match e {
+            ::jack::Error::ClientError(_) => anyhow::anyhow!("no server answers"),
+            other => anyhow::anyhow!("{other}"),
+        })?;
         let sample_rate = client.sample_rate() as u32;
         let period = client.buffer_size();
         let name = client.name().to_string();
