@@ -99,8 +99,13 @@ struct Analyzed {
     gates: GateStore,
 }
 
-/// Runs `rackd analyze`.
+/// Runs `rackd analyze`, printing to stdout.
 pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    run_to(args, &mut std::io::stdout().lock())
+}
+
+/// Runs `rackd analyze`, printing the report to `out` (errors go to stderr).
+pub fn run_to(args: &AnalyzeArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     let progress = std::io::stderr().is_terminal();
     let mut done: Vec<Result<Analyzed, (PathBuf, String)>> = Vec::new();
     for path in &args.files {
@@ -109,10 +114,12 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let ok: Vec<&Analyzed> = done.iter().filter_map(|r| r.as_ref().ok()).collect();
     let album = (ok.len() >= 2).then(|| {
         let stores: Vec<&GateStore> = ok.iter().map(|a| &a.gates).collect();
-        let tp = ok.iter().map(|a| a.report.true_peak_db()).fold(f64::NEG_INFINITY, f64::max);
+        let tp = ok
+            .iter()
+            .map(|a| a.report.true_peak_db())
+            .fold(f64::NEG_INFINITY, f64::max);
         (album_integrated(&stores), tp)
     });
-    let mut out = std::io::stdout().lock();
     if args.json {
         let files: Vec<Value> = done
             .iter()
@@ -125,13 +132,11 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
             json!({"integrated_lufs": num(i), "true_peak_dbtp": num(tp), "files": ok.len()})
         });
         let doc = json!({"schema": "rackd-analyze/1", "files": files, "album": album});
-        serde_json::to_writer_pretty(&mut out, &doc).context("writing JSON")?;
+        serde_json::to_writer_pretty(&mut *out, &doc).context("writing JSON")?;
         writeln!(out).context("writing output")?;
     } else {
-        for r in &done {
-            if let Ok(a) = r {
-                print_human(&mut out, a).context("writing output")?;
-            }
+        for a in done.iter().flatten() {
+            print_human(out, a).context("writing output")?;
         }
         if let Some((i, tp)) = album {
             writeln!(out, "Album ({} files)", ok.len())?;
@@ -160,7 +165,12 @@ fn analyze_file(path: &Path, progress: bool) -> Result<Analyzed, String> {
         hint.with_extension(ext);
     }
     let probed = symphonia::default::get_probe()
-        .format(&hint, mss, &FormatOptions::default(), &MetadataOptions::default())
+        .format(
+            &hint,
+            mss,
+            &FormatOptions::default(),
+            &MetadataOptions::default(),
+        )
         .map_err(|e| format!("not a WAV, FLAC or AIFF file this build can read ({e})"))?;
     let mut format = probed.format;
     let track = format
@@ -171,19 +181,30 @@ fn analyze_file(path: &Path, progress: bool) -> Result<Analyzed, String> {
     let track_id = track.id;
     let params = track.codec_params.clone();
     let sample_rate = params.sample_rate.ok_or("sample rate not stated")?;
-    let channels = params.channels.map(|c| c.count()).ok_or("channel count not stated")?;
+    let channels = params
+        .channels
+        .map(|c| c.count())
+        .ok_or("channel count not stated")?;
     if channels == 0 || channels > rackd_dsp::loudness::MAX_CHANNELS {
-        return Err(format!("{channels} channels; rackd analyzes 1 to {}", rackd_dsp::loudness::MAX_CHANNELS));
+        return Err(format!(
+            "{channels} channels; rackd analyzes 1 to {}",
+            rackd_dsp::loudness::MAX_CHANNELS
+        ));
     }
     let float = matches!(
         params.sample_format,
-        Some(symphonia::core::sample::SampleFormat::F32 | symphonia::core::sample::SampleFormat::F64)
+        Some(
+            symphonia::core::sample::SampleFormat::F32 | symphonia::core::sample::SampleFormat::F64
+        )
     );
     let mut decoder = symphonia::default::get_codecs()
         .make(&params, &DecoderOptions::default())
         .map_err(|e| format!("unsupported encoding ({e})"))?;
     let total = params.n_frames;
-    let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into());
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into(),
+    );
     let mut analyzer = Analyzer::new(sample_rate as f64, channels);
     let mut buf: Option<AudioBuffer<f32>> = None;
     let mut frames = 0u64;
@@ -191,7 +212,9 @@ fn analyze_file(path: &Path, progress: bool) -> Result<Analyzed, String> {
     loop {
         let packet = match format.next_packet() {
             Ok(p) => p,
-            Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                break;
+            }
             Err(SymphoniaError::ResetRequired) => break,
             Err(e) => return Err(format!("read error after {frames} frames ({e})")),
         };
@@ -211,13 +234,11 @@ fn analyze_file(path: &Path, progress: bool) -> Result<Analyzed, String> {
         let planes: Vec<&[f32]> = (0..channels).map(|c| b.chan(c)).collect();
         analyzer.push(&planes);
         frames += b.frames() as u64;
-        if progress {
-            if let Some(total) = total.filter(|&t| t > 0) {
-                let pct = (frames * 100 / total).min(100);
-                if pct != shown {
-                    shown = pct;
-                    eprint!("\ranalyzing {name} {pct:3}%");
-                }
+        if progress && let Some(total) = total.filter(|&t| t > 0) {
+            let pct = (frames * 100 / total).min(100);
+            if pct != shown {
+                shown = pct;
+                eprint!("\ranalyzing {name} {pct:3}%");
             }
         }
     }
@@ -258,19 +279,35 @@ fn db(x: f64) -> f64 {
 
 /// JSON number, or null for −∞/NaN.
 fn num(x: f64) -> Value {
-    if x.is_finite() { json!((x * 1000.0).round() / 1000.0) } else { Value::Null }
+    if x.is_finite() {
+        json!((x * 1000.0).round() / 1000.0)
+    } else {
+        Value::Null
+    }
 }
 
 fn lufs(x: f64) -> String {
-    if x.is_finite() { format!("{x:.1} LUFS") } else { "silent (below gate)".into() }
+    if x.is_finite() {
+        format!("{x:.1} LUFS")
+    } else {
+        "silent (below gate)".into()
+    }
 }
 
 fn dbtp(x: f64) -> String {
-    if x.is_finite() { format!("{x:+.1} dBTP") } else { "-inf dBTP".into() }
+    if x.is_finite() {
+        format!("{x:+.1} dBTP")
+    } else {
+        "-inf dBTP".into()
+    }
 }
 
 fn dbfs(x: f64) -> String {
-    if x.is_finite() { format!("{x:+.1} dBFS") } else { "-inf dBFS".into() }
+    if x.is_finite() {
+        format!("{x:+.1} dBFS")
+    } else {
+        "-inf dBFS".into()
+    }
 }
 
 fn channel_name(ch: usize, channels: usize) -> String {
@@ -331,31 +368,43 @@ fn warnings(a: &Analyzed) -> Vec<String> {
     if sp >= -0.01 && r.clipped_runs.iter().all(|&c| c == 0) {
         w.push(format!("sample peak {sp:+.2} dBFS: at full scale"));
     }
-    if let Some(c) = r.correlation {
-        if c < 0.0 {
-            w.push(format!("correlation {c:+.2}: out-of-phase content; the mix will fall apart in mono"));
-        }
+    if let Some(c) = r.correlation
+        && c < 0.0
+    {
+        w.push(format!(
+            "correlation {c:+.2}: out-of-phase content; the mix will fall apart in mono"
+        ));
     }
-    if let Some(loss) = r.mono_loss {
-        if loss > 3.0 {
-            w.push(format!("folded to mono it loses {loss:.1} LU: check phase and wide stereo effects"));
-        }
+    if let Some(loss) = r.mono_loss
+        && loss > 3.0
+    {
+        w.push(format!(
+            "folded to mono it loses {loss:.1} LU: check phase and wide stereo effects"
+        ));
     }
-    if let Some(b) = r.balance_db {
-        if b.abs() > 1.0 {
-            let side = if b > 0.0 { "left" } else { "right" };
-            w.push(format!("{side} is {:.1} dB louder than the other side", b.abs()));
-        }
+    if let Some(b) = r.balance_db
+        && b.abs() > 1.0
+    {
+        let side = if b > 0.0 { "left" } else { "right" };
+        w.push(format!(
+            "{side} is {:.1} dB louder than the other side",
+            b.abs()
+        ));
     }
-    if let (Some(e), Some(bits)) = (effective_bits(a), a.bits_per_sample) {
-        if e < bits && e > 0 {
-            w.push(format!("{bits}-bit file carries only {e} bits: it was bounced or truncated at {e} bit"));
-        }
+    if let (Some(e), Some(bits)) = (effective_bits(a), a.bits_per_sample)
+        && e < bits
+        && e > 0
+    {
+        w.push(format!(
+            "{bits}-bit file carries only {e} bits: it was bounced or truncated at {e} bit"
+        ));
     }
     if i.is_finite() {
         let plr = r.plr;
         if plr < 8.0 {
-            w.push(format!("PLR {plr:.1} dB: heavily limited, little transient life left"));
+            w.push(format!(
+                "PLR {plr:.1} dB: heavily limited, little transient life left"
+            ));
         }
         if i > -9.0 {
             w.push(format!(
@@ -364,19 +413,33 @@ fn warnings(a: &Analyzed) -> Vec<String> {
             ));
         }
         if r.scan.lra < 3.0 && r.scan.frames as f64 / r.scan.sample_rate > 30.0 {
-            w.push(format!("loudness range {:.1} LU: very little macro-dynamics", r.scan.lra));
+            w.push(format!(
+                "loudness range {:.1} LU: very little macro-dynamics",
+                r.scan.lra
+            ));
         }
     } else {
-        w.push(format!("no audio above {SILENCE_DBFS:.0}/−70 LUFS gate: the file is silent"));
+        w.push(format!(
+            "no audio above {SILENCE_DBFS:.0}/−70 LUFS gate: the file is silent"
+        ));
     }
     if r.head_silence > 2.0 {
-        w.push(format!("{:.1} s of silence before the music starts", r.head_silence));
+        w.push(format!(
+            "{:.1} s of silence before the music starts",
+            r.head_silence
+        ));
     }
     if r.tail_silence > 5.0 {
-        w.push(format!("{:.1} s of silence after the music ends", r.tail_silence));
+        w.push(format!(
+            "{:.1} s of silence after the music ends",
+            r.tail_silence
+        ));
     }
     if a.sample_rate < 44_100 {
-        w.push(format!("sample rate {} Hz: below CD quality", a.sample_rate));
+        w.push(format!(
+            "sample rate {} Hz: below CD quality",
+            a.sample_rate
+        ));
     }
     w
 }
@@ -435,7 +498,7 @@ fn file_json(a: &Analyzed) -> Value {
     })
 }
 
-fn print_human(out: &mut impl Write, a: &Analyzed) -> std::io::Result<()> {
+fn print_human(out: &mut dyn Write, a: &Analyzed) -> std::io::Result<()> {
     let r = &a.report;
     let secs = r.scan.frames as f64 / r.scan.sample_rate;
     let bits = match (a.float, a.bits_per_sample, effective_bits(a)) {
@@ -458,7 +521,11 @@ fn print_human(out: &mut impl Write, a: &Analyzed) -> std::io::Result<()> {
     writeln!(out, "  integrated loudness  {}", lufs(r.scan.integrated))?;
     writeln!(out, "  loudness range       {:.1} LU", r.scan.lra)?;
     writeln!(out, "  max momentary        {}", lufs(r.scan.max_momentary))?;
-    writeln!(out, "  max short-term       {}", lufs(r.scan.max_short_term))?;
+    writeln!(
+        out,
+        "  max short-term       {}",
+        lufs(r.scan.max_short_term)
+    )?;
     writeln!(out, "  true peak            {}", dbtp(r.true_peak_db()))?;
     writeln!(out, "  sample peak          {}", dbfs(r.sample_peak_db()))?;
     if r.plr.is_finite() {
@@ -477,9 +544,16 @@ fn print_human(out: &mut impl Write, a: &Analyzed) -> std::io::Result<()> {
     }
     if let (Some(c), Some(b)) = (r.correlation, r.balance_db) {
         let loss = r.mono_loss.map_or("n/a".into(), |l| format!("{l:.1} LU"));
-        writeln!(out, "  correlation {c:+.2}, mono fold loss {loss}, balance L−R {b:+.1} dB")?;
+        writeln!(
+            out,
+            "  correlation {c:+.2}, mono fold loss {loss}, balance L−R {b:+.1} dB"
+        )?;
     }
-    writeln!(out, "  silence: head {:.2} s, tail {:.2} s", r.head_silence, r.tail_silence)?;
+    writeln!(
+        out,
+        "  silence: head {:.2} s, tail {:.2} s",
+        r.head_silence, r.tail_silence
+    )?;
     writeln!(out, "  streaming preview          gain    true peak after")?;
     for p in &r.preview {
         let note = if p.wanted_gain > 0.0 && !p.platform.turns_up {
@@ -550,7 +624,9 @@ mod tests {
             .collect()
     }
 
-    fn json_of(files: Vec<PathBuf>) -> (ExitCode, Vec<Analyzed>, Vec<String>) {
+    /// Runs the command with `--json`; returns the exit code, the parsed
+    /// document, and the analyses (or errors) of each file.
+    fn json_of(files: Vec<PathBuf>) -> (ExitCode, Value, Vec<Analyzed>, Vec<String>) {
         let mut ok = Vec::new();
         let mut err = Vec::new();
         for f in &files {
@@ -559,8 +635,11 @@ mod tests {
                 Err(e) => err.push(e),
             }
         }
-        let code = run(&AnalyzeArgs { files, json: true }).unwrap();
-        (code, ok, err)
+        let mut out = Vec::new();
+        let code = run_to(&AnalyzeArgs { files, json: true }, &mut out).unwrap();
+        let doc: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(doc["schema"], "rackd-analyze/1");
+        (code, doc, ok, err)
     }
 
     #[test]
@@ -573,12 +652,23 @@ mod tests {
             .map(|x| (x * 32768.0).round() / 32768.0)
             .collect();
         write_wav(&path, 48_000, 24, &[s.clone(), s]);
-        let (code, ok, _) = json_of(vec![path]);
+        let (code, doc, ok, _) = json_of(vec![path]);
         assert_eq!(code, ExitCode::SUCCESS);
+        assert!((doc["files"][0]["integrated_lufs"].as_f64().unwrap() - -23.0).abs() < 0.05);
+        assert_eq!(doc["files"][0]["effective_bits"], 16);
+        assert!(doc["album"].is_null());
         let a = &ok[0];
-        assert!((a.report.scan.integrated - -23.0).abs() < 0.05, "{}", a.report.scan.integrated);
+        assert!(
+            (a.report.scan.integrated - -23.0).abs() < 0.05,
+            "{}",
+            a.report.scan.integrated
+        );
         assert_eq!(effective_bits(a), Some(16));
-        assert!(warnings(a).iter().any(|w| w.contains("carries only 16 bits")));
+        assert!(
+            warnings(a)
+                .iter()
+                .any(|w| w.contains("carries only 16 bits"))
+        );
         let j = file_json(a);
         assert_eq!(j["channels"], 2);
         assert_eq!(j["bits_per_sample"], 24);
@@ -595,10 +685,13 @@ mod tests {
         let path = dir.path().join("hot.wav");
         // fs/4 at 45°: samples at −0.5 dBFS, real peak +2.5 dBTP.
         let x: Vec<f64> = (0..48_000 * 5)
-            .map(|i| 1.33 * (std::f64::consts::FRAC_PI_2 * i as f64 + std::f64::consts::FRAC_PI_4).sin())
+            .map(|i| {
+                1.33 * (std::f64::consts::FRAC_PI_2 * i as f64 + std::f64::consts::FRAC_PI_4).sin()
+            })
             .collect();
         write_wav(&path, 48_000, 24, &[x.clone(), x]);
-        let (_, ok, _) = json_of(vec![path]);
+        let (_, doc, ok, _) = json_of(vec![path]);
+        assert!(doc["files"][0]["true_peak_dbtp"].as_f64().unwrap() > 2.0);
         let w = warnings(&ok[0]);
         assert!(w.iter().any(|l| l.contains("inter-sample overs")), "{w:?}");
     }
@@ -611,8 +704,18 @@ mod tests {
         let missing = dir.path().join("missing.flac");
         let good = dir.path().join("good.wav");
         write_wav(&good, 44_100, 16, &[sine(44_100, 5.0, 440.0, -20.0)]);
-        let (code, ok, err) = json_of(vec![good.clone(), bad, missing]);
+        let (code, doc, ok, err) = json_of(vec![good.clone(), bad, missing]);
         assert_eq!(code, ExitCode::from(2));
+        assert_eq!(doc["files"][0]["ok"], true);
+        assert_eq!(doc["files"][1]["ok"], false);
+        assert!(
+            doc["files"][2]["error"]
+                .as_str()
+                .unwrap()
+                .contains("cannot open")
+        );
+        // One good file: no album.
+        assert!(doc["album"].is_null());
         assert_eq!(ok.len(), 1);
         assert_eq!(err.len(), 2);
         assert!(err[1].contains("cannot open"), "{}", err[1]);
@@ -633,14 +736,36 @@ mod tests {
         let y = analyze_file(&b, false).unwrap();
         let album = album_integrated(&[&x.gates, &y.gates]);
         // Equal durations at −20 and −26: energy mean is −22.03 LUFS (−26 is within 10 LU).
-        let want = -0.691 + 10.0 * ((10f64.powf((-20.0 + 0.691) / 10.0) + 10f64.powf((-26.0 + 0.691) / 10.0)) / 2.0).log10();
+        let want = -0.691
+            + 10.0
+                * ((10f64.powf((-20.0 + 0.691) / 10.0) + 10f64.powf((-26.0 + 0.691) / 10.0)) / 2.0)
+                    .log10();
         assert!((album - want).abs() < 0.05, "{album} vs {want}");
-        assert_eq!(run(&AnalyzeArgs { files: vec![a, b], json: false }).unwrap(), ExitCode::SUCCESS);
+        let mut out = Vec::new();
+        let code = run_to(
+            &AnalyzeArgs {
+                files: vec![a, b],
+                json: false,
+            },
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(code, ExitCode::SUCCESS);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("Album (2 files)"), "{text}");
+        assert!(
+            text.contains(&format!("integrated loudness  {want:.1} LUFS")),
+            "{text}"
+        );
     }
 
     #[test]
     fn flac_and_aiff_decode_like_wav() {
-        if std::process::Command::new("sox").arg("--version").output().is_err() {
+        if std::process::Command::new("sox")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
             eprintln!("sox not installed; FLAC/AIFF conversion skipped");
             return;
         }
@@ -651,7 +776,11 @@ mod tests {
         let base = analyze_file(&wav, false).unwrap().report.scan.integrated;
         for ext in ["flac", "aiff"] {
             let out = dir.path().join(format!("x.{ext}"));
-            let st = std::process::Command::new("sox").arg(&wav).arg(&out).status().unwrap();
+            let st = std::process::Command::new("sox")
+                .arg(&wav)
+                .arg(&out)
+                .status()
+                .unwrap();
             assert!(st.success());
             let got = analyze_file(&out, false).unwrap();
             assert!((got.report.scan.integrated - base).abs() < 1e-6, "{ext}");

@@ -62,6 +62,7 @@ enum CtlCommand {
     Set {
         path: String,
         /// Number, or enum label.
+        #[arg(allow_negative_numbers = true)]
         value: String,
         /// VALUE is a fader position 0..1.
         #[arg(long)]
@@ -376,10 +377,21 @@ fn ctl(connect: &str, command: CtlCommand) -> Result<(), Failure> {
                 vec![s(&text)],
                 "/rackd/snapshot/imported",
             )?;
+            let added: Vec<String> = report["added"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| r.to_string())
+                .collect();
             println!(
-                "imported {}: revisions added {}, {} already present",
+                "imported {}: {} revisions added{}, {} already present",
                 report["song"].as_str().unwrap_or("?"),
-                report["added"],
+                added.len(),
+                if added.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (as {})", added.join(", "))
+                },
                 report["skipped"]
             );
         }

@@ -34,7 +34,7 @@ impl Ctl {
         stream.set_nodelay(true).ok();
         Ok(Ctl {
             stream,
-            decoder: FrameDecoder::new(Framing::Slip, codec::MAX_PACKET),
+            decoder: FrameDecoder::new(Framing::Slip, codec::MAX_STREAM_PACKET),
             next_ping: 1,
         })
     }
@@ -56,7 +56,7 @@ impl Ctl {
             if let Some(frame) = self.decoder.next_frame() {
                 let frame =
                     frame.map_err(|e| Failure::Runtime(format!("bad reply from rackd: {e}")))?;
-                match codec::decode(&frame) {
+                match codec::decode_with_limit(&frame, codec::MAX_STREAM_PACKET) {
                     Ok(OscPacket::Message(m)) => return Ok(m),
                     Ok(OscPacket::Bundle(_)) => continue,
                     Err(e) => return Err(Failure::Runtime(format!("bad reply from rackd: {e}"))),

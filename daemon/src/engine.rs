@@ -118,7 +118,10 @@ impl EngineControl {
                 values,
                 producer: None,
             }),
-            status: Arc::new(EngineStatus::default()),
+            status: Arc::new(EngineStatus {
+                state: Mutex::new("starting".into()),
+                ..EngineStatus::default()
+            }),
             meters: MeterPoints { points },
             ceiling_engaged: Arc::new(AtomicU64::new(0)),
         })

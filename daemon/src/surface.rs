@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
 
 /// How long a subscription lasts without renewal.
 pub const LEASE: Duration = Duration::from_secs(10);
@@ -36,6 +37,12 @@ const MAX_TCP: usize = 64;
 const MAX_SCHEDULE: Duration = Duration::from_secs(60);
 /// Largest reply we send over UDP (bigger ones need TCP).
 const MAX_UDP_REPLY: usize = 60_000;
+/// Messages queued per UDP sender before new ones are refused.
+const UDP_QUEUE: usize = 4096;
+/// A UDP sender's task retires after this long without messages.
+const UDP_SENDER_IDLE: Duration = Duration::from_secs(30);
+/// Sender tasks kept before retired ones are swept from the map.
+const MAX_UDP_SENDERS: usize = 1024;
 /// Floor for meter values in dB (silence).
 const METER_FLOOR_DB: f32 = -120.0;
 
@@ -248,8 +255,12 @@ impl Surface {
         outbox
     }
 
+    /// Receives datagrams; each sender's messages are handled in the order
+    /// they arrived (a fader sweep must end on its last value), different
+    /// senders concurrently.
     async fn udp_loop(self: Arc<Self>) {
         let mut buf = vec![0u8; 65_536];
+        let mut senders: HashMap<SocketAddr, mpsc::Sender<OscPacket>> = HashMap::new();
         loop {
             let (len, from) = match self.udp.recv_from(&mut buf).await {
                 Ok(x) => x,
@@ -265,14 +276,60 @@ impl Surface {
                 addr: from,
                 conn: None,
             };
-            match codec::decode(&buf[..len]) {
-                Ok(packet) => {
-                    let me = self.clone();
-                    tokio::spawn(async move { me.handle_packet(peer, packet).await });
+            let packet = match codec::decode(&buf[..len]) {
+                Ok(packet) => packet,
+                Err(e) => {
+                    self.bad_packet(peer, &e.to_string());
+                    continue;
                 }
-                Err(e) => self.bad_packet(peer, &e.to_string()),
+            };
+            if senders.len() > MAX_UDP_SENDERS {
+                senders.retain(|_, tx| !tx.is_closed());
+            }
+            let mut packet = Some(packet);
+            // At most two tries: the sender's task may have just retired.
+            for _ in 0..2 {
+                let tx = senders
+                    .entry(from)
+                    .or_insert_with(|| self.clone().udp_sender(peer));
+                match tx.try_send(packet.take().expect("packet present")) {
+                    Ok(()) => break,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        self.bad_packet(
+                            peer,
+                            "too many messages queued from this client; message dropped",
+                        );
+                        break;
+                    }
+                    Err(mpsc::error::TrySendError::Closed(p)) => {
+                        senders.remove(&from);
+                        packet = Some(p);
+                    }
+                }
             }
         }
+    }
+
+    /// A task that handles one UDP sender's packets in order; retires when idle.
+    fn udp_sender(self: Arc<Self>, peer: Peer) -> mpsc::Sender<OscPacket> {
+        let (tx, mut rx) = mpsc::channel::<OscPacket>(UDP_QUEUE);
+        tokio::spawn(async move {
+            loop {
+                match tokio::time::timeout(UDP_SENDER_IDLE, rx.recv()).await {
+                    Ok(Some(packet)) => self.clone().handle_packet(peer, packet).await,
+                    Ok(None) => return,
+                    Err(_) => {
+                        // Refuse new packets, then finish what already arrived.
+                        rx.close();
+                        while let Ok(packet) = rx.try_recv() {
+                            self.clone().handle_packet(peer, packet).await;
+                        }
+                        return;
+                    }
+                }
+            }
+        });
+        tx
     }
 
     async fn tcp_loop(self: Arc<Self>, listener: TcpListener) {
@@ -329,12 +386,12 @@ impl Surface {
             }
             let _ = writer.shutdown().await;
         });
-        let mut decoder = FrameDecoder::new(framing, codec::MAX_PACKET);
+        let mut decoder = FrameDecoder::new(framing, codec::MAX_STREAM_PACKET);
         'read: while n > 0 {
             decoder.push(&buf[..n]);
             while let Some(frame) = decoder.next_frame() {
                 match frame {
-                    Ok(bytes) => match codec::decode(&bytes) {
+                    Ok(bytes) => match codec::decode_with_limit(&bytes, codec::MAX_STREAM_PACKET) {
                         Ok(packet) => self.clone().handle_packet(peer, packet).await,
                         Err(e) => self.bad_packet(peer, &e.to_string()),
                     },

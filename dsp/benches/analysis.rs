@@ -90,7 +90,9 @@ fn main() {
     // 16x reference around the 16 blocks with the highest 4x reading.
     let mut blocks: Vec<(f32, usize)> = Vec::new();
     for (b, (cl, cr)) in l.chunks(BLOCK).zip(r.chunks(BLOCK)).enumerate() {
-        let m = TruePeak::new().block_max(cl, 0.0).max(TruePeak::new().block_max(cr, 0.0));
+        let m = TruePeak::new()
+            .block_max(cl, 0.0)
+            .max(TruePeak::new().block_max(cr, 0.0));
         blocks.push((m, b));
     }
     blocks.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -98,7 +100,9 @@ fn main() {
     for &(_, b) in blocks.iter().take(16) {
         let lo = (b * BLOCK).saturating_sub(128);
         let hi = ((b + 1) * BLOCK + 128).min(l.len());
-        reference = reference.max(reference_peak(&l[lo..hi], 16)).max(reference_peak(&r[lo..hi], 16));
+        reference = reference
+            .max(reference_peak(&l[lo..hi], 16))
+            .max(reference_peak(&r[lo..hi], 16));
     }
     let reference = reference as f64;
 

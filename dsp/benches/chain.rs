@@ -53,13 +53,22 @@ fn main() {
     }
     let cpu = t0.elapsed().as_secs_f64();
     let audio = (blocks * block) as f64 / fs as f64;
-    println!("full mastering chain (8-band EQ, compressor, true-peak limiter, loudness/true-peak meter, dither) at 96 kHz stereo:");
-    println!("  {audio:.0} s of audio in {cpu:.3} s CPU: real-time factor {:.1}x (single thread)", audio / cpu);
+    println!(
+        "full mastering chain (8-band EQ, compressor, true-peak limiter, loudness/true-peak meter, dither) at 96 kHz stereo:"
+    );
+    println!(
+        "  {audio:.0} s of audio in {cpu:.3} s CPU: real-time factor {:.1}x (single thread)",
+        audio / cpu
+    );
     println!(
         "  cost per 64-frame block: {:.2} us (budget at 96 kHz: {:.0} us, {:.2}% used)",
         cpu / blocks as f64 * 1e6,
         block as f64 / fs as f64 * 1e6,
         100.0 * cpu / audio
     );
-    println!("  chain latency {} samples; meter I {:.2} LUFS", chain.latency(), meters.peek().lufs_i);
+    println!(
+        "  chain latency {} samples; meter I {:.2} LUFS",
+        chain.latency(),
+        meters.peek().lufs_i
+    );
 }

@@ -105,12 +105,42 @@ pub struct Platform {
 
 /// Services in the streaming preview.
 pub const PLATFORMS: [Platform; 6] = [
-    Platform { name: "Spotify", target: -14.0, turns_up: true, up_peak_limit: -1.0 },
-    Platform { name: "Apple Music", target: -16.0, turns_up: true, up_peak_limit: -1.0 },
-    Platform { name: "YouTube", target: -14.0, turns_up: false, up_peak_limit: -1.0 },
-    Platform { name: "Tidal", target: -14.0, turns_up: false, up_peak_limit: -1.0 },
-    Platform { name: "Amazon Music", target: -14.0, turns_up: false, up_peak_limit: -1.0 },
-    Platform { name: "Deezer", target: -15.0, turns_up: false, up_peak_limit: -1.0 },
+    Platform {
+        name: "Spotify",
+        target: -14.0,
+        turns_up: true,
+        up_peak_limit: -1.0,
+    },
+    Platform {
+        name: "Apple Music",
+        target: -16.0,
+        turns_up: true,
+        up_peak_limit: -1.0,
+    },
+    Platform {
+        name: "YouTube",
+        target: -14.0,
+        turns_up: false,
+        up_peak_limit: -1.0,
+    },
+    Platform {
+        name: "Tidal",
+        target: -14.0,
+        turns_up: false,
+        up_peak_limit: -1.0,
+    },
+    Platform {
+        name: "Amazon Music",
+        target: -14.0,
+        turns_up: false,
+        up_peak_limit: -1.0,
+    },
+    Platform {
+        name: "Deezer",
+        target: -15.0,
+        turns_up: false,
+        up_peak_limit: -1.0,
+    },
 ];
 
 /// What one service would do to this master.
@@ -154,10 +184,8 @@ pub fn streaming_preview(integrated: f64, true_peak: f64) -> Vec<Preview> {
         .collect()
 }
 
-/// Samples above this magnitude count as clipped (0.999 ≈ −0.01 dBFS).
-const CLIP_LEVEL: f32 = 0.999;
-/// A run of this many identical loud samples is a flat top (clipped or
-/// brick-limited below full scale).
+/// A run of this many identical loud samples is a flat top: clipped at full
+/// scale, or clipped below it by a converter, plug-in or bounce.
 const FLAT_RUN: u32 = 3;
 /// Flat tops only count above this magnitude (−6 dBFS).
 const FLAT_LEVEL: f32 = 0.5;
@@ -190,7 +218,7 @@ pub struct Report {
     pub dc_offset: Vec<f64>,
     /// RMS per channel, dBFS (sine = −3 dBFS at full scale).
     pub rms_dbfs: Vec<f64>,
-    /// Runs of clipped samples per channel (≥ 3 samples at full scale or a flat top).
+    /// Runs of clipped samples per channel (≥ 3 identical samples above −6 dBFS).
     pub clipped_runs: Vec<u64>,
     /// Samples in those runs per channel.
     pub clipped_samples: Vec<u64>,
@@ -259,17 +287,17 @@ impl Analyzer {
                 } else {
                     st.not_24bit = true;
                 }
+                // A clipped or brick-walled stretch repeats the same loud value.
                 let a = x.abs();
-                let clip = a >= CLIP_LEVEL || (a >= FLAT_LEVEL && x == st.last);
-                if clip {
+                if a >= FLAT_LEVEL && x == st.last {
                     st.run += 1;
                 } else {
-                    st.run = if a >= CLIP_LEVEL { 1 } else { 0 };
+                    st.run = 1;
                 }
-                if clip && st.run == FLAT_RUN {
+                if a >= FLAT_LEVEL && st.run == FLAT_RUN {
                     st.clipped_runs += 1;
                     st.clipped_samples += FLAT_RUN as u64;
-                } else if clip && st.run > FLAT_RUN {
+                } else if a >= FLAT_LEVEL && st.run > FLAT_RUN {
                     st.clipped_samples += 1;
                 }
                 if st.run >= FLAT_RUN {
@@ -314,8 +342,15 @@ impl Analyzer {
         let tp = scan.true_peak.iter().fold(0f32, |m, &v| m.max(v)) as f64;
         let tp_db = db(tp);
         let plr = tp_db - scan.integrated;
-        let rms: Vec<f64> = self.stats.iter().map(|s| (s.sum_sq / frames).sqrt()).collect();
-        let rms_dbfs = rms.iter().map(|&r| db(r * std::f64::consts::SQRT_2)).collect();
+        let rms: Vec<f64> = self
+            .stats
+            .iter()
+            .map(|s| (s.sum_sq / frames).sqrt())
+            .collect();
+        let rms_dbfs = rms
+            .iter()
+            .map(|&r| db(r * std::f64::consts::SQRT_2))
+            .collect();
         let stereo = channels == 2;
         let correlation = stereo.then(|| {
             let d = (self.stats[0].sum_sq * self.stats[1].sum_sq).sqrt();
@@ -331,14 +366,21 @@ impl Analyzer {
             .filter(|v| v.is_finite());
         let sr = scan.sample_rate;
         let (head, tail) = match self.first_loud {
-            Some(first) => (first as f64 / sr, (self.frames - 1 - self.last_loud) as f64 / sr),
+            Some(first) => (
+                first as f64 / sr,
+                (self.frames - 1 - self.last_loud) as f64 / sr,
+            ),
             None => (self.frames as f64 / sr, self.frames as f64 / sr),
         };
         let effective_bits = if self.stats.iter().any(|s| s.not_24bit) {
             None
         } else {
             let mask = self.stats.iter().fold(0u32, |m, s| m | s.bits_mask);
-            Some(if mask == 0 { 0 } else { 24 - mask.trailing_zeros().min(24) })
+            Some(if mask == 0 {
+                0
+            } else {
+                24 - mask.trailing_zeros().min(24)
+            })
         };
         Report {
             preview: streaming_preview(scan.integrated, tp_db),
@@ -387,7 +429,7 @@ mod tests {
         l.extend(sine(fs, 1000.0, 0.5, 480_000));
         l.extend(vec![0.0; 24_000]);
         // Right: same tone, polarity inverted, 6 dB lower, plus DC.
-        let mut r: Vec<f32> = l.iter().map(|x| -x * 0.5 + 0.001).collect();
+        let mut r: Vec<f32> = l.iter().map(|x| -x * 0.5 + 0.0005).collect();
         // Three clipped samples in a row on the right.
         r[100_000] = 1.0;
         r[100_001] = 1.0;
@@ -402,11 +444,19 @@ mod tests {
         }
         let rep = a.finish();
         assert_eq!(rep.effective_bits, Some(16));
-        assert!((rep.head_silence - 1.0).abs() < 0.001, "{}", rep.head_silence);
-        assert!((rep.tail_silence - 0.5).abs() < 0.001, "{}", rep.tail_silence);
+        assert!(
+            (rep.head_silence - 1.0).abs() < 0.001,
+            "{}",
+            rep.head_silence
+        );
+        assert!(
+            (rep.tail_silence - 0.5).abs() < 0.001,
+            "{}",
+            rep.tail_silence
+        );
         assert!(rep.correlation.unwrap() < -0.99);
         assert!((rep.balance_db.unwrap() - 6.02).abs() < 0.05);
-        assert!((rep.dc_offset[1] - 0.001).abs() < 1e-4);
+        assert!((rep.dc_offset[1] - 0.0005).abs() < 5e-5);
         assert_eq!(rep.clipped_runs, vec![0, 1]);
         // Out of phase: mono fold loses most of the level.
         assert!(rep.mono_loss.unwrap() > 5.0);

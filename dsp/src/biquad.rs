@@ -122,7 +122,9 @@ pub fn design(shape: Shape, freq: f64, gain_db: f64, q: f64, sample_rate: f64) -
             [(1.0 + cw) / 2.0, -(1.0 + cw), (1.0 + cw) / 2.0],
             [1.0 + alpha, -2.0 * cw, 1.0 - alpha],
         ),
-        Shape::Notch => Coeffs::from_raw([1.0, -2.0 * cw, 1.0], [1.0 + alpha, -2.0 * cw, 1.0 - alpha]),
+        Shape::Notch => {
+            Coeffs::from_raw([1.0, -2.0 * cw, 1.0], [1.0 + alpha, -2.0 * cw, 1.0 - alpha])
+        }
     }
 }
 
@@ -179,7 +181,11 @@ impl Default for Biquad {
 impl Biquad {
     /// A section with cleared state.
     pub fn new(c: Coeffs) -> Self {
-        Biquad { c, z1: 0.0, z2: 0.0 }
+        Biquad {
+            c,
+            z1: 0.0,
+            z2: 0.0,
+        }
     }
 
     /// Processes one sample.

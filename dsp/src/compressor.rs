@@ -77,7 +77,15 @@ impl Compressor {
             ParamSpec::choice("detector", "Detector", &["peak", "rms"], "peak"),
             ParamSpec::choice("link", "Link", &["stereo", "mid_side"], "stereo"),
             ParamSpec::switch("sc_hp_on", "Sidechain high pass", false),
-            ParamSpec::log("sc_hp", "Sidechain HP frequency", Unit::Hz, 20.0, 500.0, 90.0).with_step(0.1),
+            ParamSpec::log(
+                "sc_hp",
+                "Sidechain HP frequency",
+                Unit::Hz,
+                20.0,
+                500.0,
+                90.0,
+            )
+            .with_step(0.1),
             ParamSpec::linear("makeup", "Makeup", Unit::Db, 0.0, 24.0, 0.0).with_step(0.01),
             ParamSpec::linear("mix", "Mix", Unit::Percent, 0.0, 100.0, 100.0).with_step(0.1),
         ]
@@ -129,7 +137,13 @@ impl Processor for Compressor {
             Self::LINK => self.mid_side = value >= 0.5,
             Self::SC_HP_ON => self.sc_hp_on = value >= 0.5,
             Self::SC_HP => {
-                let c = design(Shape::HighPass, value.clamp(20.0, 500.0) as f64, 0.0, 0.707, self.sample_rate as f64);
+                let c = design(
+                    Shape::HighPass,
+                    value.clamp(20.0, 500.0) as f64,
+                    0.0,
+                    0.707,
+                    self.sample_rate as f64,
+                );
                 for f in &mut self.sc_hp {
                     f.c = c;
                 }
@@ -154,8 +168,8 @@ impl Processor for Compressor {
             };
             let mut det = [d0, d1];
             if self.sc_hp_on {
-                for ch in 0..2 {
-                    det[ch] = self.sc_hp[ch].tick(det[ch] as f64) as f32;
+                for (d, f) in det.iter_mut().zip(self.sc_hp.iter_mut()) {
+                    *d = f.tick(*d as f64) as f32;
                 }
             }
             let mut level = [0f32; 2];
@@ -176,7 +190,11 @@ impl Processor for Compressor {
             for ch in 0..2 {
                 let target = gain_computer(level[ch], self.threshold, self.ratio, self.knee);
                 // More reduction follows the attack, less follows the release.
-                let k = if target < self.env[ch] { self.attack } else { self.release };
+                let k = if target < self.env[ch] {
+                    self.attack
+                } else {
+                    self.release
+                };
                 self.env[ch] = target + (self.env[ch] - target) * k;
                 if self.env[ch].abs() < 1e-6 {
                     self.env[ch] = 0.0;

@@ -61,7 +61,12 @@ impl Dither {
     pub fn params() -> Vec<ParamSpec> {
         vec![
             ParamSpec::choice("bits", "Word length", &["16", "24"], "24"),
-            ParamSpec::choice("shaping", "Noise shaping", &["off", "simple", "strong"], "off"),
+            ParamSpec::choice(
+                "shaping",
+                "Noise shaping",
+                &["off", "simple", "strong"],
+                "off",
+            ),
         ]
     }
 
@@ -71,7 +76,10 @@ impl Dither {
             meters,
             bits: 24,
             shaping: Shaping::Off,
-            rng: [Rng::new(0x9e37_79b9_7f4a_7c15), Rng::new(0xd1b5_4a32_d192_ed03)],
+            rng: [
+                Rng::new(0x9e37_79b9_7f4a_7c15),
+                Rng::new(0xd1b5_4a32_d192_ed03),
+            ],
             err: [[0.0; 2]; 2],
         }
     }

@@ -15,7 +15,14 @@ use std::sync::Arc;
 pub const BANDS: usize = 8;
 /// Parameters per band, in this order: on, type, freq, gain, q, slope, channel.
 pub const PARAMS_PER_BAND: usize = 7;
-const TYPES: [&str; 6] = ["bell", "low_shelf", "high_shelf", "low_pass", "high_pass", "notch"];
+const TYPES: [&str; 6] = [
+    "bell",
+    "low_shelf",
+    "high_shelf",
+    "low_pass",
+    "high_pass",
+    "notch",
+];
 const SLOPES: [&str; 4] = ["12", "24", "36", "48"];
 const CHANNELS: [&str; 5] = ["stereo", "left", "right", "mid", "side"];
 const DEFAULT_FREQ: [f64; BANDS] = [30.0, 80.0, 200.0, 500.0, 1200.0, 3000.0, 8000.0, 16000.0];
@@ -145,20 +152,47 @@ impl Equalizer {
     /// The slot's parameters: 7 per band, bands 1..8 (`b1_on`, `b1_type`, …).
     pub fn params() -> Vec<ParamSpec> {
         let mut v = Vec::new();
-        for b in 0..BANDS {
+        for (b, &freq) in DEFAULT_FREQ.iter().enumerate() {
             let n = b + 1;
             let id = |s: &str| format!("b{n}_{s}");
             let name = |s: &str| format!("Band {n} {s}");
             v.push(ParamSpec::switch(&id("on"), &name("on"), false));
-            v.push(ParamSpec::choice(&id("type"), &name("type"), &TYPES, "bell"));
+            v.push(ParamSpec::choice(
+                &id("type"),
+                &name("type"),
+                &TYPES,
+                "bell",
+            ));
             v.push(
-                ParamSpec::log(&id("freq"), &name("frequency"), Unit::Hz, 10.0, 40_000.0, DEFAULT_FREQ[b])
-                    .with_step(0.1),
+                ParamSpec::log(
+                    &id("freq"),
+                    &name("frequency"),
+                    Unit::Hz,
+                    10.0,
+                    40_000.0,
+                    freq,
+                )
+                .with_step(0.1),
             );
-            v.push(ParamSpec::linear(&id("gain"), &name("gain"), Unit::Db, -24.0, 24.0, 0.0).with_step(0.01));
-            v.push(ParamSpec::log(&id("q"), &name("Q"), Unit::None, 0.1, 40.0, 0.707).with_step(0.001));
-            v.push(ParamSpec::choice(&id("slope"), &name("slope dB/oct"), &SLOPES, "24"));
-            v.push(ParamSpec::choice(&id("channel"), &name("channel"), &CHANNELS, "stereo"));
+            v.push(
+                ParamSpec::linear(&id("gain"), &name("gain"), Unit::Db, -24.0, 24.0, 0.0)
+                    .with_step(0.01),
+            );
+            v.push(
+                ParamSpec::log(&id("q"), &name("Q"), Unit::None, 0.1, 40.0, 0.707).with_step(0.001),
+            );
+            v.push(ParamSpec::choice(
+                &id("slope"),
+                &name("slope dB/oct"),
+                &SLOPES,
+                "24",
+            ));
+            v.push(ParamSpec::choice(
+                &id("channel"),
+                &name("channel"),
+                &CHANNELS,
+                "stereo",
+            ));
         }
         v
     }
@@ -249,7 +283,9 @@ impl Processor for Equalizer {
         match p {
             0 => s.on = value >= 0.5,
             1 => s.shape = shape_of(value.round() as usize),
-            2 => band.freq.set_target((value.clamp(10.0, 40_000.0) as f64).ln()),
+            2 => band
+                .freq
+                .set_target((value.clamp(10.0, 40_000.0) as f64).ln()),
             3 => band.gain.set_target(value.clamp(-24.0, 24.0) as f64),
             4 => band.q.set_target((value.clamp(0.1, 40.0) as f64).ln()),
             5 => s.order = 2 * (value.round().clamp(0.0, 3.0) as usize + 1),
@@ -266,7 +302,11 @@ impl Processor for Equalizer {
         s.freq = band.freq.target().exp();
         s.gain = band.gain.target();
         s.q = band.q.target().exp();
-        if s.shape != old.shape || s.order != old.order || s.channel != old.channel || s.on != old.on {
+        if s.shape != old.shape
+            || s.order != old.order
+            || s.channel != old.channel
+            || s.on != old.on
+        {
             for ch in &mut band.sections {
                 for f in ch.iter_mut() {
                     f.reset();
@@ -350,4 +390,3 @@ impl Processor for Equalizer {
         }
     }
 }
-

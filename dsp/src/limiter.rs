@@ -63,8 +63,15 @@ impl Limiter {
             ParamSpec::linear("ceiling", "Ceiling", Unit::Dbfs, -12.0, 0.0, -1.0).with_step(0.01),
             ParamSpec::linear("drive", "Drive", Unit::Db, 0.0, 24.0, 0.0).with_step(0.01),
             ParamSpec::log("release", "Release", Unit::Ms, 1.0, 2000.0, 100.0).with_step(0.1),
-            ParamSpec::linear("lookahead", "Lookahead", Unit::Ms, 0.5, MAX_LOOKAHEAD_MS as f64, 1.5)
-                .with_step(0.1),
+            ParamSpec::linear(
+                "lookahead",
+                "Lookahead",
+                Unit::Ms,
+                0.5,
+                MAX_LOOKAHEAD_MS as f64,
+                1.5,
+            )
+            .with_step(0.1),
         ]
     }
 
@@ -91,7 +98,10 @@ impl Limiter {
             avg_ring: vec![0; max_w].into_boxed_slice(),
             avg_pos: 0,
             avg_sum: 0,
-            delay: [vec![0.0; delay_len].into_boxed_slice(), vec![0.0; delay_len].into_boxed_slice()],
+            delay: [
+                vec![0.0; delay_len].into_boxed_slice(),
+                vec![0.0; delay_len].into_boxed_slice(),
+            ],
             delay_pos: 0,
         };
         l.set_param(Self::CEILING, -1.0);
@@ -126,7 +136,8 @@ impl Processor for Limiter {
                 self.release = (-1.0 / (value.clamp(1.0, 2000.0) * 0.001 * self.sample_rate)).exp()
             }
             Self::LOOKAHEAD => {
-                let w = ((value.clamp(0.5, MAX_LOOKAHEAD_MS) * 0.001 * self.sample_rate).round() as usize)
+                let w = ((value.clamp(0.5, MAX_LOOKAHEAD_MS) * 0.001 * self.sample_rate).round()
+                    as usize)
                     .clamp(1, self.avg_ring.len());
                 if w != self.lookahead {
                     self.lookahead = w;
@@ -156,7 +167,11 @@ impl Processor for Limiter {
             self.delay[0][self.delay_pos] = x[0];
             self.delay[1][self.delay_pos] = x[1];
             let p = self.detect[0].push(x[0]).max(self.detect[1].push(x[1]));
-            let req = if p > self.target { self.target / p } else { 1.0 };
+            let req = if p > self.target {
+                self.target / p
+            } else {
+                1.0
+            };
             // Sliding minimum over the last `hold` required gains.
             while self.dq_len > 0 {
                 let back = (self.dq_head + self.dq_len - 1) % cap;
@@ -193,7 +208,8 @@ impl Processor for Limiter {
             self.delay_pos = (self.delay_pos + 1) % dlen;
             self.n += 1;
         }
-        self.meters.publish_gain_reduction(-gain_to_db(min_gain as f32));
+        self.meters
+            .publish_gain_reduction(-gain_to_db(min_gain as f32));
         if bad {
             self.meters.report_nonfinite();
         }

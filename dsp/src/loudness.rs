@@ -81,7 +81,10 @@ pub enum GateStore {
     /// Every block's energy; exact, grows with the programme.
     Exact(Vec<f64>),
     /// Counts and energy sums per 0.01 LU bin from −70 to +30 LUFS.
-    Histogram { count: Box<[u64]>, energy: Box<[f64]> },
+    Histogram {
+        count: Box<[u64]>,
+        energy: Box<[f64]>,
+    },
 }
 
 impl GateStore {
@@ -270,12 +273,22 @@ impl Loudness {
 
     /// An offline meter with exact gating.
     pub fn exact(sample_rate: f64, channels: usize) -> Self {
-        Self::new(sample_rate, channels, GateStore::exact(), GateStore::exact())
+        Self::new(
+            sample_rate,
+            channels,
+            GateStore::exact(),
+            GateStore::exact(),
+        )
     }
 
     /// A live meter: fixed memory, allocation-free processing.
     pub fn live(sample_rate: f64, channels: usize) -> Self {
-        Self::new(sample_rate, channels, GateStore::histogram(), GateStore::histogram())
+        Self::new(
+            sample_rate,
+            channels,
+            GateStore::histogram(),
+            GateStore::histogram(),
+        )
     }
 
     /// Number of channels measured.

@@ -93,7 +93,9 @@ impl SlotKind {
             SlotKind::Trim => Box::new(crate::trim::Trim::new(sample_rate)),
             SlotKind::Meter => Box::new(crate::meter::MeterProcessor::new(meters, sample_rate)),
             SlotKind::Eq => Box::new(crate::eq::Equalizer::new(sample_rate, meters)),
-            SlotKind::Compressor => Box::new(crate::compressor::Compressor::new(sample_rate, meters)),
+            SlotKind::Compressor => {
+                Box::new(crate::compressor::Compressor::new(sample_rate, meters))
+            }
             SlotKind::Limiter => Box::new(crate::limiter::Limiter::new(sample_rate, meters)),
             SlotKind::Dither => Box::new(crate::dither::Dither::new(meters)),
             SlotKind::Stereo => Box::new(crate::stereo::Stereo::new(sample_rate, meters)),

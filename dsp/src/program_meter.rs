@@ -65,11 +65,22 @@ impl Processor for ProgramMeter {
             ll = l * l + (ll - l * l) * k;
             rr = r * r + (rr - r * r) * k;
         }
-        let fix = |v: f64| if v.is_finite() && v.abs() > 1e-30 { v } else { 0.0 };
+        let fix = |v: f64| {
+            if v.is_finite() && v.abs() > 1e-30 {
+                v
+            } else {
+                0.0
+            }
+        };
         self.corr = [fix(lr), fix(ll), fix(rr)];
         let denom = (self.corr[1] * self.corr[2]).sqrt();
-        let corr = if denom > 1e-12 { self.corr[0] / denom } else { 0.0 };
-        self.meters.publish_correlation(corr.clamp(-1.0, 1.0) as f32);
+        let corr = if denom > 1e-12 {
+            self.corr[0] / denom
+        } else {
+            0.0
+        };
+        self.meters
+            .publish_correlation(corr.clamp(-1.0, 1.0) as f32);
         let steps = self.loudness.steps();
         if steps / 10 != self.steps_published / 10 {
             // Gated values change only with a new 100 ms block.

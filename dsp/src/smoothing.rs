@@ -48,6 +48,7 @@ impl Smoother {
 
     /// Advances one sample and returns the smoothed value.
     #[inline]
+    #[allow(clippy::should_implement_trait)] // A smoother never ends; it is not an iterator.
     pub fn next(&mut self) -> f32 {
         let next = self.target + (self.current - self.target) * self.coeff;
         // Land exactly on the target once the difference is inaudible.

@@ -9,7 +9,7 @@ pub const PHASES: usize = 4;
 pub const DELAY: usize = 6;
 
 /// BS.1770-4 Annex 2 coefficients, one row per phase, tap `t` weighting `x[n - t]`.
-const ANNEX2: [[f32; TAPS]; PHASES] = [
+const ANNEX2: [[f64; TAPS]; PHASES] = [
     [
         0.001_708_984_375,
         0.010_986_328_125,
@@ -76,7 +76,7 @@ const fn kernel() -> [[f32; PHASES]; TAPS] {
     while t < TAPS {
         let mut p = 0;
         while p < PHASES {
-            k[TAPS - 1 - t][p] = ANNEX2[p][t];
+            k[TAPS - 1 - t][p] = ANNEX2[p][t] as f32;
             p += 1;
         }
         t += 1;
@@ -89,8 +89,8 @@ const KERNEL: [[f32; PHASES]; TAPS] = kernel();
 /// interpolated value can exceed the window's largest sample.
 fn kernel_gain() -> f32 {
     (0..PHASES)
-        .map(|p| ANNEX2[p].iter().map(|h| h.abs()).sum::<f32>())
-        .fold(0.0, f32::max)
+        .map(|p| ANNEX2[p].iter().map(|h| h.abs()).sum::<f64>())
+        .fold(0.0, f64::max) as f32
 }
 
 /// The four interpolated values of an oldest-first 12-sample window.
@@ -223,7 +223,8 @@ mod tests {
     fn sine(fs: f32, f: f32, phase_deg: f32, amp: f32, n: usize) -> Vec<f32> {
         (0..n)
             .map(|i| {
-                amp * (2.0 * std::f32::consts::PI * f * i as f32 / fs + phase_deg.to_radians()).sin()
+                amp * (2.0 * std::f32::consts::PI * f * i as f32 / fs + phase_deg.to_radians())
+                    .sin()
             })
             .collect()
     }

@@ -39,13 +39,21 @@ impl Tone {
     }
 }
 
+/// A signal as (seconds, peak level or silence) segments.
+type Segments = Vec<(f64, Option<f64>)>;
+
 fn frames(fs: f64, secs: f64) -> usize {
     (fs * secs).round() as usize
 }
 
 /// Feeds stereo segments of (seconds, level) in 10 ms blocks; calls `each`
 /// after every block with the time in seconds.
-fn feed(m: &mut Loudness, fs: f64, segs: &[(f64, Option<f64>)], mut each: impl FnMut(&Loudness, f64)) {
+fn feed(
+    m: &mut Loudness,
+    fs: f64,
+    segs: &[(f64, Option<f64>)],
+    mut each: impl FnMut(&Loudness, f64),
+) {
     let mut tone = Tone::new(fs);
     let hop = frames(fs, 0.01);
     let mut t = 0usize;
@@ -69,7 +77,10 @@ fn both(fs: f64) -> [Loudness; 2] {
 }
 
 fn close(got: f64, want: f64, tol: f64, what: &str) {
-    assert!((got - want).abs() <= tol, "{what}: got {got:.3}, want {want} ±{tol}");
+    assert!(
+        (got - want).abs() <= tol,
+        "{what}: got {got:.3}, want {want} ±{tol}"
+    );
 }
 
 #[test]
@@ -89,8 +100,15 @@ fn cases_1_and_2_steady_sines() {
 
 #[test]
 fn cases_3_to_5_gating() {
-    let cases: [(&str, Vec<(f64, Option<f64>)>); 3] = [
-        ("3", vec![(10.0, Some(-36.0)), (60.0, Some(-23.0)), (10.0, Some(-36.0))]),
+    let cases: [(&str, Segments); 3] = [
+        (
+            "3",
+            vec![
+                (10.0, Some(-36.0)),
+                (60.0, Some(-23.0)),
+                (10.0, Some(-36.0)),
+            ],
+        ),
         (
             "4",
             vec![
@@ -101,7 +119,14 @@ fn cases_3_to_5_gating() {
                 (10.0, Some(-72.0)),
             ],
         ),
-        ("5", vec![(20.0, Some(-26.0)), (20.1, Some(-20.0)), (20.0, Some(-26.0))]),
+        (
+            "5",
+            vec![
+                (20.0, Some(-26.0)),
+                (20.1, Some(-20.0)),
+                (20.0, Some(-26.0)),
+            ],
+        ),
     ];
     for fs in RATES {
         for (name, segs) in &cases {
@@ -143,7 +168,12 @@ fn case_9_short_term_constant() {
         let mut checked = 0;
         feed(&mut m, fs, &segs, |m, t| {
             if t >= 3.0 - 1e-9 {
-                close(m.short_term(), -23.0, 0.1, &format!("case 9 @ {fs} t={t:.2}"));
+                close(
+                    m.short_term(),
+                    -23.0,
+                    0.1,
+                    &format!("case 9 @ {fs} t={t:.2}"),
+                );
                 checked += 1;
             }
         });
@@ -161,7 +191,12 @@ fn case_12_momentary_constant() {
         let mut checked = 0;
         feed(&mut m, fs, &segs, |m, t| {
             if t >= 1.0 - 1e-9 {
-                close(m.momentary(), -23.0, 0.1, &format!("case 12 @ {fs} t={t:.2}"));
+                close(
+                    m.momentary(),
+                    -23.0,
+                    0.1,
+                    &format!("case 12 @ {fs} t={t:.2}"),
+                );
                 checked += 1;
             }
         });
@@ -173,8 +208,17 @@ fn case_12_momentary_constant() {
 /// maximum of S (10) or M (13) must read −23.
 fn burst_max(fs: f64, len: f64, offset: f64, short: bool) -> f64 {
     let mut m = Loudness::live(fs, 2);
-    feed(&mut m, fs, &[(offset, None), (len, Some(-23.0)), (len, None)], |_, _| {});
-    if short { m.max_short_term() } else { m.max_momentary() }
+    feed(
+        &mut m,
+        fs,
+        &[(offset, None), (len, Some(-23.0)), (len, None)],
+        |_, _| {},
+    );
+    if short {
+        m.max_short_term()
+    } else {
+        m.max_momentary()
+    }
 }
 
 #[test]
@@ -182,8 +226,18 @@ fn cases_10_and_13_burst_maxima() {
     for fs in RATES {
         for k in 0..20 {
             let offset = 0.5 + k as f64 * 0.0137;
-            close(burst_max(fs, 3.0, offset, true), -23.0, 0.1, &format!("case 10-{} @ {fs}", k + 1));
-            close(burst_max(fs, 0.4, offset, false), -23.0, 0.1, &format!("case 13-{} @ {fs}", k + 1));
+            close(
+                burst_max(fs, 3.0, offset, true),
+                -23.0,
+                0.1,
+                &format!("case 10-{} @ {fs}", k + 1),
+            );
+            close(
+                burst_max(fs, 0.4, offset, false),
+                -23.0,
+                0.1,
+                &format!("case 13-{} @ {fs}", k + 1),
+            );
         }
     }
 }
@@ -210,7 +264,12 @@ fn stepped_maxima(fs: f64, seg: f64, burst: f64, short: bool) {
     });
     for (k, &got) in maxima.iter().enumerate() {
         let case = if short { 11 } else { 14 };
-        close(got, -38.0 + k as f64, 0.1, &format!("case {case} segment {k} @ {fs}"));
+        close(
+            got,
+            -38.0 + k as f64,
+            0.1,
+            &format!("case {case} segment {k} @ {fs}"),
+        );
     }
 }
 
@@ -228,7 +287,10 @@ fn meter_tp(x: &[f32]) -> f64 {
 }
 
 fn tp_close(got: f64, want: f64, what: &str) {
-    assert!(got - want <= 0.2 && want - got <= 0.4, "{what}: {got:.3} dBTP, want {want} +0.2/-0.4");
+    assert!(
+        got - want <= 0.2 && want - got <= 0.4,
+        "{what}: {got:.3} dBTP, want {want} +0.2/-0.4"
+    );
 }
 
 #[test]
@@ -243,7 +305,11 @@ fn cases_15_to_19_quarter_rate_sines() {
         // "−6 dBFS" as test files write it: half scale.
         let half = 0.5;
         for (case, phase) in [(15, 0.0), (16, 45.0), (17, 60.0), (18, 67.5)] {
-            tp_close(meter_tp(&sine(phase, half)), -6.0, &format!("case {case} @ {fs}"));
+            tp_close(
+                meter_tp(&sine(phase, half)),
+                -6.0,
+                &format!("case {case} @ {fs}"),
+            );
         }
         let x = sine(45.0, 2f64.sqrt());
         tp_close(meter_tp(&x), 3.0, &format!("case 19 @ {fs}"));
@@ -256,9 +322,19 @@ fn cases_20_to_23_inter_sample_peaks_against_16x() {
         let n = frames(fs, 0.2);
         let mut signals: Vec<(u32, Vec<f32>)> = Vec::new();
         // 20: fs/8 at 22.5°: every sample misses the crest.
-        signals.push((20, (0..n).map(|i| (PI / 4.0 * i as f64 + PI / 8.0).sin() as f32).collect()));
+        signals.push((
+            20,
+            (0..n)
+                .map(|i| (PI / 4.0 * i as f64 + PI / 8.0).sin() as f32)
+                .collect(),
+        ));
         // 21: fs/6 at 15°.
-        signals.push((21, (0..n).map(|i| (PI / 3.0 * i as f64 + PI / 12.0).sin() as f32).collect()));
+        signals.push((
+            21,
+            (0..n)
+                .map(|i| (PI / 3.0 * i as f64 + PI / 12.0).sin() as f32)
+                .collect(),
+        ));
         // 22: a band-limited click centred half-way between two samples.
         signals.push((
             22,
@@ -266,7 +342,11 @@ fn cases_20_to_23_inter_sample_peaks_against_16x() {
                 .map(|i| {
                     let d = i as f64 - n as f64 / 2.0 - 0.5;
                     let w = 0.5 + 0.5 * (PI * d / 64.0).cos();
-                    if d.abs() < 64.0 { (0.8 * (0.8 * PI * d).sin() / (0.8 * PI * d) * w) as f32 } else { 0.0 }
+                    if d.abs() < 64.0 {
+                        (0.8 * (0.8 * PI * d).sin() / (0.8 * PI * d) * w) as f32
+                    } else {
+                        0.0
+                    }
                 })
                 .collect(),
         ));
@@ -284,8 +364,15 @@ fn cases_20_to_23_inter_sample_peaks_against_16x() {
             let reference = 20.0 * (reference_peak(&x, 16) as f64).log10();
             let sample = 20.0 * (x.iter().fold(0f32, |m, v| m.max(v.abs())) as f64).log10();
             let got = meter_tp(&x);
-            assert!(reference - sample > 0.05, "case {case}: signal must have an inter-sample peak");
-            tp_close(got, reference, &format!("case {case} @ {fs} (16x reference {reference:.3})"));
+            assert!(
+                reference - sample > 0.05,
+                "case {case}: signal must have an inter-sample peak"
+            );
+            tp_close(
+                got,
+                reference,
+                &format!("case {case} @ {fs} (16x reference {reference:.3})"),
+            );
         }
     }
 }
@@ -303,7 +390,12 @@ fn tech_3342_cases_1_to_4() {
             let segs: Vec<_> = levels.iter().map(|&l| (20.0, Some(l))).collect();
             for mut m in both(fs) {
                 feed(&mut m, fs, &segs, |_, _| {});
-                close(m.loudness_range(), *want, 1.0, &format!("3342 case {} @ {fs}", i + 1));
+                close(
+                    m.loudness_range(),
+                    *want,
+                    1.0,
+                    &format!("3342 case {} @ {fs}", i + 1),
+                );
             }
         }
     }
@@ -312,7 +404,9 @@ fn tech_3342_cases_1_to_4() {
 #[test]
 fn live_histogram_agrees_with_exact_gating() {
     let fs = 48_000.0;
-    let segs: Vec<_> = (0..30).map(|k| (1.7, Some(-40.0 + (k * 7 % 23) as f64))).collect();
+    let segs: Vec<_> = (0..30)
+        .map(|k| (1.7, Some(-40.0 + (k * 7 % 23) as f64)))
+        .collect();
     let [mut exact, mut live] = both(fs);
     feed(&mut exact, fs, &segs, |_, _| {});
     feed(&mut live, fs, &segs, |_, _| {});

@@ -9,7 +9,11 @@ static A: AllocDisabler = AllocDisabler;
 
 fn signal(n: usize, seed: u32) -> Vec<f32> {
     (0..n)
-        .map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) as f32 / u32::MAX as f32 - 0.5) * 3.0)
+        .map(|i| {
+            ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) as f32 / u32::MAX as f32
+                - 0.5)
+                * 3.0
+        })
         .collect()
 }
 
@@ -39,7 +43,9 @@ fn every_slot_processes_without_allocating() {
                 let _ = p.latency();
                 p.reset();
             });
-            assert!(meters.peek().frames > 0 || !matches!(kind, SlotKind::Meter | SlotKind::Loudness));
+            assert!(
+                meters.peek().frames > 0 || !matches!(kind, SlotKind::Meter | SlotKind::Loudness)
+            );
         }
     }
 }
@@ -49,8 +55,20 @@ fn full_mastering_chain_runs_without_allocating() {
     let fs = 96_000.0;
     let meters = Meters::new();
     let mut chain = Chain::new(fs, 256);
-    for name in ["trim", "stereo", "eq", "compressor", "limiter", "loudness", "dither"] {
-        chain.push(SlotKind::from_name(name).unwrap().build(fs, 256, meters.clone()));
+    for name in [
+        "trim",
+        "stereo",
+        "eq",
+        "compressor",
+        "limiter",
+        "loudness",
+        "dither",
+    ] {
+        chain.push(
+            SlotKind::from_name(name)
+                .unwrap()
+                .build(fs, 256, meters.clone()),
+        );
     }
     let mut l = signal(96_000, 3);
     let mut r = signal(96_000, 4);

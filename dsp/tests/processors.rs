@@ -16,7 +16,9 @@ fn build(kind: SlotKind, fs: f32) -> (Box<dyn Processor>, std::sync::Arc<Meters>
     let mut p = kind.build(fs, 1024, meters.clone());
     for (i, spec) in kind.params().iter().enumerate() {
         let v = match (&spec.kind, &spec.default) {
-            (ParamKind::Enum { labels }, Value::Text(t)) => labels.iter().position(|l| l == t).unwrap() as f32,
+            (ParamKind::Enum { labels }, Value::Text(t)) => {
+                labels.iter().position(|l| l == t).unwrap() as f32
+            }
             (_, v) => v.as_f64().unwrap() as f32,
         };
         p.set_param(i, v);
@@ -53,14 +55,14 @@ fn eq_magnitude_within_001_db_of_analytic_design() {
         let mut eq = Equalizer::new(fs as f32, meters);
         // on, type, freq, gain, q, slope, channel
         let bands: [(f32, f32, f32, f32, f32); 8] = [
-            (4.0, 25.0, 0.0, 0.707, 3.0), // high pass 48 dB/oct
-            (1.0, 90.0, 3.0, 0.8, 0.0),   // low shelf
-            (0.0, 250.0, -4.0, 1.5, 0.0), // bell
-            (5.0, 600.0, 0.0, 8.0, 0.0),  // notch
-            (0.0, 2500.0, 2.5, 0.7, 0.0), // bell
-            (2.0, 9000.0, -2.0, 0.7, 0.0), // high shelf
+            (4.0, 25.0, 0.0, 0.707, 3.0),     // high pass 48 dB/oct
+            (1.0, 90.0, 3.0, 0.8, 0.0),       // low shelf
+            (0.0, 250.0, -4.0, 1.5, 0.0),     // bell
+            (5.0, 600.0, 0.0, 8.0, 0.0),      // notch
+            (0.0, 2500.0, 2.5, 0.7, 0.0),     // bell
+            (2.0, 9000.0, -2.0, 0.7, 0.0),    // high shelf
             (3.0, 19_000.0, 0.0, 0.707, 1.0), // low pass 24 dB/oct
-            (0.0, 5000.0, 6.0, 3.0, 0.0), // bell
+            (0.0, 5000.0, 6.0, 3.0, 0.0),     // bell
         ];
         for (b, &(ty, f, g, q, slope)) in bands.iter().enumerate() {
             eq.set_param(eq_index(b, 0), 1.0);
@@ -88,7 +90,10 @@ fn eq_magnitude_within_001_db_of_analytic_design() {
             if want > -60.0 {
                 for y in [&l, &r] {
                     let got = 20.0 * (amplitude(&y[settle..], freq, fs, settle) / 0.25).log10();
-                    assert!((got - want).abs() < 0.01, "fs {fs} at {freq:.1} Hz: {got:.4} dB vs analytic {want:.4}");
+                    assert!(
+                        (got - want).abs() < 0.01,
+                        "fs {fs} at {freq:.1} Hz: {got:.4} dB vs analytic {want:.4}"
+                    );
                 }
                 checked += 1;
             }
@@ -106,7 +111,9 @@ fn eq_mid_and_side_bands_touch_only_their_signal() {
     eq.set_param(eq_index(0, 2), 1000.0);
     eq.set_param(eq_index(0, 3), 6.0);
     eq.set_param(eq_index(0, 6), 4.0); // side only
-    let x: Vec<f32> = (0..48_000).map(|i| (0.25 * (2.0 * PI * 1000.0 * i as f64 / fs).sin()) as f32).collect();
+    let x: Vec<f32> = (0..48_000)
+        .map(|i| (0.25 * (2.0 * PI * 1000.0 * i as f64 / fs).sin()) as f32)
+        .collect();
     let (mut l, mut r) = (x.clone(), x.clone());
     eq.process(&mut l, &mut r);
     // Mono input has no side: untouched (to float rounding).
@@ -125,24 +132,40 @@ fn adversarial(fs: f64) -> Vec<(&'static str, Vec<f32>)> {
     let mut v: Vec<(&'static str, Vec<f32>)> = Vec::new();
     v.push((
         "fs/4 at 45°, +6 dBTP",
-        (0..n).map(|i| (db(6.0) * (PI / 2.0 * i as f64 + PI / 4.0).sin()) as f32).collect(),
+        (0..n)
+            .map(|i| (db(6.0) * (PI / 2.0 * i as f64 + PI / 4.0).sin()) as f32)
+            .collect(),
     ));
     v.push((
         "bursts",
         (0..n)
             .map(|i| {
                 let on = (i / (fs as usize / 20)) % 2 == 1;
-                if on { (db(12.0) * (2.0 * PI * 3000.0 * i as f64 / fs).sin()) as f32 } else { 0.0 }
+                if on {
+                    (db(12.0) * (2.0 * PI * 3000.0 * i as f64 / fs).sin()) as f32
+                } else {
+                    0.0
+                }
             })
             .collect(),
     ));
     v.push((
         "square 1 kHz, 0 dBFS",
-        (0..n).map(|i| if (i as f64 * 1000.0 / fs).fract() < 0.5 { 1.0 } else { -1.0 }).collect(),
+        (0..n)
+            .map(|i| {
+                if (i as f64 * 1000.0 / fs).fract() < 0.5 {
+                    1.0
+                } else {
+                    -1.0
+                }
+            })
+            .collect(),
     ));
     v.push((
         "square fs/6, +6 dB",
-        (0..n).map(|i| if (i / 3) % 2 == 0 { 2.0 } else { -2.0 }).collect(),
+        (0..n)
+            .map(|i| if (i / 3) % 2 == 0 { 2.0 } else { -2.0 })
+            .collect(),
     ));
     v.push((
         "clipped master +8 dB",
@@ -155,10 +178,21 @@ fn adversarial(fs: f64) -> Vec<(&'static str, Vec<f32>)> {
             .collect(),
     ));
     let mut rng = Rng::new(7);
-    v.push(("white noise +10 dB", (0..n).map(|_| (db(10.0) * rng.tpdf()) as f32).collect()));
+    v.push((
+        "white noise +10 dB",
+        (0..n).map(|_| (db(10.0) * rng.tpdf()) as f32).collect(),
+    ));
     v.push((
         "isolated impulses",
-        (0..n).map(|i| if i % 997 == 500 { if i % 2 == 0 { 4.0 } else { -4.0 } } else { 0.0 }).collect(),
+        (0..n)
+            .map(|i| {
+                if i % 997 == 500 {
+                    if i % 2 == 0 { 4.0 } else { -4.0 }
+                } else {
+                    0.0
+                }
+            })
+            .collect(),
     ));
     v
 }
@@ -177,13 +211,20 @@ fn limiter_never_exceeds_ceiling_on_4x_meter() {
                     lim.process(cl, cr);
                 }
                 let mut meter = TruePeak::new();
-                let tp4 = gain_to_db(meter.block_max(&l, 0.0).max(TruePeak::new().block_max(&r, 0.0)));
+                let tp4 = gain_to_db(
+                    meter
+                        .block_max(&l, 0.0)
+                        .max(TruePeak::new().block_max(&r, 0.0)),
+                );
                 let tp16 = gain_to_db(reference_peak(&l, 16).max(reference_peak(&r, 16)));
                 println!(
                     "limiter {fs} Hz ceiling {ceiling} dBTP, {name}: 4x {tp4:.3} dBTP, 16x {tp16:.3} dBTP (overshoot at 16x {:+.3} dB), latency {lat}",
                     tp16 - ceiling
                 );
-                assert!(tp4 <= ceiling + 1e-4, "{name} @ {fs}: 4x true peak {tp4} over ceiling {ceiling}");
+                assert!(
+                    tp4 <= ceiling + 1e-4,
+                    "{name} @ {fs}: 4x true peak {tp4} over ceiling {ceiling}"
+                );
             }
         }
     }
@@ -203,7 +244,11 @@ fn limiter_is_transparent_below_threshold() {
         lim.process(cl, cr);
     }
     assert!(l[..lat].iter().all(|&v| v == 0.0));
-    assert_eq!(&l[lat..], &x[..x.len() - lat], "output must equal the input delayed by {lat}");
+    assert_eq!(
+        &l[lat..],
+        &x[..x.len() - lat],
+        "output must equal the input delayed by {lat}"
+    );
 }
 
 #[test]
@@ -222,9 +267,18 @@ fn tpdf_is_triangular() {
     for (b, &count) in bins.iter().enumerate() {
         let (lo, hi) = (-1.0 + b as f64 * 0.1, -1.0 + (b + 1) as f64 * 0.1);
         // Integral of 1 − |x| over the bin.
-        let cdf = |x: f64| if x < 0.0 { 0.5 * (1.0 + x).powi(2) } else { 1.0 - 0.5 * (1.0 - x).powi(2) };
+        let cdf = |x: f64| {
+            if x < 0.0 {
+                0.5 * (1.0 + x).powi(2)
+            } else {
+                1.0 - 0.5 * (1.0 - x).powi(2)
+            }
+        };
         let want = (cdf(hi) - cdf(lo)) * n as f64;
-        assert!((count as f64 - want).abs() < 0.02 * want + 200.0, "bin {b}: {count} vs {want}");
+        assert!(
+            (count as f64 - want).abs() < 0.02 * want + 200.0,
+            "bin {b}: {count} vs {want}"
+        );
     }
 }
 
@@ -245,17 +299,31 @@ fn dither_error_has_no_dc_and_input_independent_power() {
                 d.process(cl, cr);
             }
             let e: Vec<f64> = l.iter().map(|&y| y as f64 * scale - exact).collect();
-            assert!(l.iter().all(|&y| (y as f64 * scale).fract() == 0.0), "output on the 16-bit grid");
+            assert!(
+                l.iter().all(|&y| (y as f64 * scale).fract() == 0.0),
+                "output on the 16-bit grid"
+            );
             let mean = e.iter().sum::<f64>() / n as f64;
             let var = e.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
-            assert!(mean.abs() < 0.01, "shaping {shaping} input {lsb}: DC {mean}");
+            assert!(
+                mean.abs() < 0.01,
+                "shaping {shaping} input {lsb}: DC {mean}"
+            );
             if shaping == 0.0 {
                 // TPDF (1/6) plus rounding (1/12) = 1/4 LSB², whatever the input.
                 assert!((var - 0.25).abs() < 0.01, "input {lsb}: error power {var}");
             } else {
                 // Shaped: the error moves up in frequency (negative lag-1 correlation).
-                let lag1 = e.windows(2).map(|w| (w[0] - mean) * (w[1] - mean)).sum::<f64>() / n as f64;
-                assert!(lag1 / var < -0.3, "shaping {shaping}: lag-1 correlation {}", lag1 / var);
+                let lag1 = e
+                    .windows(2)
+                    .map(|w| (w[0] - mean) * (w[1] - mean))
+                    .sum::<f64>()
+                    / n as f64;
+                assert!(
+                    lag1 / var < -0.3,
+                    "shaping {shaping}: lag-1 correlation {}",
+                    lag1 / var
+                );
             }
         }
     }
@@ -283,7 +351,10 @@ fn every_slot_recovers_from_nan_and_inf_within_one_block_and_reports_it() {
         let mut r = l.clone();
         p.process(&mut l, &mut r);
         p.process(&mut l, &mut r);
-        assert!(l.iter().chain(&r).all(|v| v.is_finite()), "{name}: output not finite after a bad block");
+        assert!(
+            l.iter().chain(&r).all(|v| v.is_finite()),
+            "{name}: output not finite after a bad block"
+        );
         if !matches!(kind, SlotKind::Trim | SlotKind::Meter) {
             assert!(before >= 1, "{name}: NaN/Inf not reported");
         }
@@ -311,7 +382,10 @@ fn silence_after_signal_never_produces_denormals() {
             let mut r = vec![0.0f32; 1024];
             p.process(&mut l, &mut r);
             for v in l.iter().chain(&r) {
-                assert!(*v == 0.0 || v.abs() >= f32::MIN_POSITIVE, "{name}: denormal {v:e}");
+                assert!(
+                    *v == 0.0 || v.abs() >= f32::MIN_POSITIVE,
+                    "{name}: denormal {v:e}"
+                );
             }
         }
     }

@@ -91,6 +91,19 @@ pub enum DecodeError {
     BadValue { param: String, text: String },
 }
 
+/// What a host asked a device to do: what a device simulator acts on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Set a parameter (value in real units, as the device would take it).
+    Set { param: String, value: Value },
+    /// Report a parameter's value.
+    Query { param: String },
+    /// Say who you are.
+    Identity,
+    /// Not a command of this profile (or not for this device on a shared bus).
+    Unknown,
+}
+
 /// A value as the device carries it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Raw {
@@ -197,6 +210,9 @@ fn curve_from_norm(curve: Curve, min: f64, max: f64, n: f64) -> f64 {
 /// Piecewise linear interpolation through (x, y) points sorted by x.
 fn interpolate(points: impl Iterator<Item = (f64, f64)> + Clone, x: f64) -> f64 {
     let pts: Vec<(f64, f64)> = points.collect();
+    if pts.is_empty() {
+        return x;
+    }
     let (first, last) = (pts[0], pts[pts.len() - 1]);
     if x <= first.0 {
         return first.1;

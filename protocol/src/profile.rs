@@ -602,7 +602,7 @@ impl ParamDef {
     pub fn stepped_range(&self) -> (i64, i64) {
         let n = self.detents.as_ref().map_or(0, Vec::len) as i64;
         let min = self.min.map_or(0, |m| m as i64);
-        let max = self.max.map_or(min + n - 1, |m| m as i64);
+        let max = self.max.map_or(min.saturating_add(n - 1), |m| m as i64);
         (min, max)
     }
 
@@ -612,7 +612,7 @@ impl ParamDef {
             ParamType::Continuous => None,
             ParamType::Stepped => {
                 let (min, max) = self.stepped_range();
-                Some((max - min + 1).max(0) as usize)
+                Some((max as i128 - min as i128 + 1).clamp(0, usize::MAX as i128) as usize)
             }
             ParamType::Switch => Some(2),
             ParamType::Enum => Some(self.labels.as_ref().map_or(0, Vec::len)),
@@ -731,7 +731,6 @@ pub fn load_profile(text: &str, file: &str) -> Result<Profile, Vec<ProfileError>
     };
     let mut errors = Vec::new();
     let stripped = strip_all_unknown(&mut root);
-    let root = root;
     let de = |errors: &mut Vec<ProfileError>, e: tree::DeError| {
         errors.push(err(e.span.map_or(0, |s| s.start), e.message));
     };
@@ -798,7 +797,7 @@ pub fn load_profile(text: &str, file: &str) -> Result<Profile, Vec<ProfileError>
             "`param` must be an array of [[param]] tables".into(),
         )),
     }
-    let sections_ok = errors.is_empty();
+    let device_ok = device.is_some();
     let profile = Profile {
         device: device.unwrap_or_else(|| Identity {
             id: "unknown".into(),
@@ -824,10 +823,10 @@ pub fn load_profile(text: &str, file: &str) -> Result<Profile, Vec<ProfileError>
         root: &root,
         params: &param_nodes,
     };
-    for (offset, message) in validate::check(&profile, &at) {
+    for (offset, message) in validate::check(&profile, &at, device_ok) {
         errors.push(err(offset, message));
     }
-    if errors.is_empty() && sections_ok {
+    if errors.is_empty() {
         Ok(profile)
     } else {
         errors.sort_by(|a, b| (a.line, &a.message).cmp(&(b.line, &b.message)));

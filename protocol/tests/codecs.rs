@@ -7,8 +7,8 @@ use proptest::prelude::*;
 use rackd_protocol::device::midi::{self, IdentityReply, MidiDecoder};
 use rackd_protocol::device::serial::{self, Framer, Reply};
 use rackd_protocol::device::{
-    DeviceCtx, DeviceMessage, EncodeError, encode_query, encode_report, encode_set, has_readback,
-    identity_query, init_messages,
+    Command, DeviceCtx, DeviceMessage, EncodeError, encode_query, encode_report, encode_set,
+    has_readback, identity_query, init_messages,
 };
 use rackd_protocol::param::Value;
 use rackd_protocol::profile::{Profile, TransportKind, load_profile};
@@ -321,19 +321,21 @@ fn midi_decoder_reads_front_panel_moves() {
 
 #[test]
 fn midi_split_resolves_running_status() {
+    // Running status repeats B0 and C1; the clock byte F8 is dropped; SysEx stays whole.
     assert_eq!(
         midi::split_messages(&[0xB0, 1, 2, 3, 4, 0xF8, 0xC1, 5, 6, 0xF0, 1, 2, 0xF7]),
         vec![
             vec![0xB0, 1, 2],
             vec![0xB0, 3, 4],
-            vec![0xF8],
             vec![0xC1, 5],
             vec![0xC1, 6],
             vec![0xF0, 1, 2, 0xF7]
         ]
-        .into_iter()
-        .filter(|m| m != &vec![0xF8])
-        .collect::<Vec<_>>()
+    );
+    // A status byte inside SysEx drops the unfinished SysEx; data without status is ignored.
+    assert_eq!(
+        midi::split_messages(&[0x10, 0xF0, 1, 0x90, 60, 100]),
+        vec![vec![0x90, 60, 100]]
     );
 }
 
@@ -564,6 +566,160 @@ fn manual_devices_are_not_encoded() {
     assert_eq!(identity_query(&p, &ctx(&p)), None);
 }
 
+#[test]
+fn device_side_reads_host_commands() {
+    let p = lib("generic-serial-ascii");
+    let c = ctx(&p);
+    assert_eq!(
+        serial::decode_command(&p, b"SET LG +3.5\r", &c),
+        Command::Set {
+            param: "low_gain".into(),
+            value: Value::Float(3.5)
+        }
+    );
+    assert_eq!(
+        serial::decode_command(&p, b"GET LG\r", &c),
+        Command::Query {
+            param: "low_gain".into()
+        }
+    );
+    assert_eq!(serial::decode_command(&p, b"ID?", &c), Command::Identity);
+    assert_eq!(
+        serial::decode_command(&p, b"SET ZZ 1\r", &c),
+        Command::Unknown
+    );
+    assert_eq!(serial::encode_ack(&p, &c).unwrap(), b"OK\r\n");
+    assert_eq!(serial::encode_error(&p, &c).unwrap(), b"ERR 0\r\n");
+    let mut f = Framer::commands(&p, &c);
+    assert_eq!(f.push(b"SET LG +1.0\rGET L"), vec![b"SET LG +1.0".to_vec()]);
+    assert_eq!(f.push(b"G\r"), vec![b"GET LG".to_vec()]);
+
+    let p = lib("generic-rs485-bus");
+    let unit3 = DeviceCtx {
+        channel: 0,
+        device_id: 3,
+    };
+    assert_eq!(
+        serial::decode_command(&p, b"#03:BY=1\r", &unit3),
+        Command::Set {
+            param: "bypass".into(),
+            value: Value::Int(1)
+        }
+    );
+    assert_eq!(
+        serial::decode_command(&p, b"#04:BY=1\r", &unit3),
+        Command::Unknown,
+        "another unit's command"
+    );
+    assert_eq!(serial::encode_ack(&p, &unit3).unwrap(), b"!03:OK\r");
+
+    let p = lib("generic-serial-binary-xor");
+    let c = ctx(&p);
+    let set = serial_bytes(&p, "threshold", Value::Float(-20.0));
+    assert_eq!(
+        serial::decode_command(&p, &set, &c),
+        Command::Set {
+            param: "threshold".into(),
+            value: Value::Float(-20.0)
+        }
+    );
+    assert_eq!(
+        serial::decode_command(&p, &[0x02, 0x01, 0x51, 0x01, 0x51, 0x03], &c),
+        Command::Query {
+            param: "threshold".into()
+        }
+    );
+    // Identity reply with {any} bytes as 0: XOR of 01 49 00 00 = 0x48.
+    assert_eq!(
+        serial::encode_identity_reply(&p, &c).unwrap(),
+        [0x02, 0x01, 0x49, 0x00, 0x00, 0x48, 0x03]
+    );
+    let mut f = Framer::commands(&p, &c);
+    let mut stream = vec![0xEE];
+    stream.extend(&set);
+    stream.extend([0x02, 0x01, 0x51, 0x01, 0x51, 0x03]);
+    assert_eq!(
+        f.push(&stream),
+        vec![set.clone(), vec![0x02, 0x01, 0x51, 0x01, 0x51, 0x03]]
+    );
+
+    let p = lib("generic-sysex-roland");
+    let c = ctx(&p);
+    let reply = midi::identity_reply(p.midi.as_ref().unwrap(), 0x10);
+    assert_eq!(
+        reply,
+        [
+            0xF0, 0x7E, 0x10, 0x06, 0x02, 0x7D, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0xF7
+        ]
+    );
+    assert!(midi::identity_matches(
+        p.midi.as_ref().unwrap(),
+        &midi::parse_identity_reply(&reply).unwrap()
+    ));
+    let mut d = MidiDecoder::new(&p, c);
+    let mut bytes = midi::identity_request(0x7F).to_vec();
+    bytes.extend([
+        0xF0, 0x7D, 0x10, 0x11, 0x10, 0x00, 0x00, 0x00, 0x00, 0x02, 0x6E, 0xF7,
+    ]);
+    bytes.extend(midi_bytes(&p, "bypass", Value::Int(1), &c));
+    assert_eq!(
+        d.feed_commands(&bytes),
+        vec![
+            Command::Identity,
+            Command::Query {
+                param: "low_gain".into()
+            },
+            Command::Set {
+                param: "bypass".into(),
+                value: Value::Int(1)
+            }
+        ]
+    );
+
+    let p = lib("generic-osc-device");
+    let set = OscMessage {
+        addr: "/eq/1/gain".into(),
+        args: vec![OscType::Float(3.0)],
+    };
+    assert_eq!(
+        rackd_protocol::device::osc::decode_command(&p, &set),
+        Command::Set {
+            param: "eq_low_gain".into(),
+            value: Value::Float(3.0)
+        }
+    );
+    let q = OscMessage {
+        addr: "/eq/1/gain".into(),
+        args: vec![],
+    };
+    assert_eq!(
+        rackd_protocol::device::osc::decode_command(&p, &q),
+        Command::Query {
+            param: "eq_low_gain".into()
+        }
+    );
+    let id = OscMessage {
+        addr: "/info".into(),
+        args: vec![],
+    };
+    assert_eq!(
+        rackd_protocol::device::osc::decode_command(&p, &id),
+        Command::Identity
+    );
+    let reply = rackd_protocol::device::osc::identity_reply(&p).unwrap();
+    assert!(rackd_protocol::device::osc::is_identity_reply(&p, &reply));
+}
+
+/// Reads a set message as the device would.
+fn decode_command(p: &Profile, msg: &DeviceMessage, c: &DeviceCtx) -> Vec<Command> {
+    match msg {
+        DeviceMessage::Midi(b) => MidiDecoder::new(p, *c).feed_commands(b),
+        DeviceMessage::Serial(b) => vec![serial::decode_command(p, b, c)],
+        DeviceMessage::Osc(m) => vec![rackd_protocol::device::osc::decode_command(p, m)],
+    }
+}
+
 /// Decodes what a device would report and returns the value, for any transport.
 fn decode_report(p: &Profile, param: &str, msg: &DeviceMessage, c: &DeviceCtx) -> Option<Value> {
     match msg {
@@ -612,11 +768,31 @@ proptest! {
         }
     }
 
+    /// A device (simulator) reads each set message back as the same setting.
+    #[test]
+    fn set_command_round_trips(norm in 0.0f64..=1.0) {
+        for p in all_profiles().iter().filter(|p| p.transport() != TransportKind::Manual) {
+            let c = ctx(p);
+            for spec in p.params() {
+                let v = spec.from_norm(norm).unwrap();
+                let sent = encode_set(p, &spec.id, &v, &c).unwrap();
+                let cmds = decode_command(p, &sent[0], &c);
+                let got = cmds.iter().find_map(|cmd| match cmd {
+                    Command::Set { param, value } if *param == spec.id => Some(value.clone()),
+                    _ => None,
+                });
+                prop_assert!(got.is_some(), "{}/{}: {:?} read as {:?}", p.id(), spec.id, sent, cmds);
+                prop_assert_eq!(encode_set(p, &spec.id, &got.unwrap(), &c).unwrap(), sent);
+            }
+        }
+    }
+
     /// Arbitrary bytes from a MIDI port never panic the decoder.
     #[test]
     fn midi_decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
         for p in all_profiles().iter().filter(|p| p.transport() == TransportKind::Midi) {
             let mut d = MidiDecoder::new(p, ctx(p));
+            let _ = MidiDecoder::new(p, ctx(p)).feed_commands(&bytes);
             for chunk in bytes.chunks(7) {
                 for (id, v) in d.feed(chunk) {
                     let spec = p.param(&id).unwrap().spec();
@@ -639,6 +815,10 @@ proptest! {
                 }
             }
             let _ = serial::classify(p, &bytes, &c);
+            let _ = serial::decode_command(p, &bytes, &c);
+            for frame in Framer::commands(p, &c).push(&bytes) {
+                let _ = serial::decode_command(p, &frame, &c);
+            }
             for def in &p.params {
                 let _ = serial::parse_readback(p, &def.id, &bytes, &c);
             }

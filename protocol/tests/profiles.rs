@@ -375,9 +375,117 @@ fn profiles_serialize_for_show() {
 fn readme_example_is_a_valid_profile() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../hardware-profiles/README.md");
     let readme = std::fs::read_to_string(path).unwrap();
-    let start = readme.find("```toml\n[device]").expect("README has a complete example") + "```toml\n".len();
+    let start = readme
+        .find("```toml\n[device]")
+        .expect("README has a complete example")
+        + "```toml\n".len();
     let end = start + readme[start..].find("```").unwrap();
     let p = load_profile(&readme[start..end], "README.md").unwrap_or_else(|e| panic!("{e:#?}"));
     assert_eq!(p.transport(), TransportKind::Serial);
     assert_eq!(p.params().len(), 1);
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+    use rackd_protocol::device::{DeviceCtx, encode_set};
+
+    /// One edit of a profile file: what a typo or a bad merge does.
+    #[derive(Debug, Clone)]
+    enum Edit {
+        DeleteLine(usize),
+        DuplicateLine(usize),
+        ReplaceNumbers(usize, String),
+        Truncate(usize),
+    }
+
+    fn edit() -> impl Strategy<Value = Edit> {
+        prop_oneof![
+            any::<usize>().prop_map(Edit::DeleteLine),
+            any::<usize>().prop_map(Edit::DuplicateLine),
+            (
+                any::<usize>(),
+                prop_oneof![
+                    any::<i64>().prop_map(|i| i.to_string()),
+                    any::<f64>().prop_map(|x| format!("{x:?}")),
+                    Just("-1".to_string()),
+                    Just("1e308".to_string()),
+                    Just("nan".to_string()),
+                ]
+            )
+                .prop_map(|(i, n)| Edit::ReplaceNumbers(i, n)),
+            any::<usize>().prop_map(Edit::Truncate),
+        ]
+    }
+
+    fn apply(text: &str, edit: &Edit) -> String {
+        let mut lines: Vec<String> = text.lines().map(String::from).collect();
+        let n = lines.len().max(1);
+        match edit {
+            Edit::DeleteLine(i) => {
+                lines.remove(i % n);
+            }
+            Edit::DuplicateLine(i) => {
+                let l = lines[i % n].clone();
+                lines.insert(i % n, l);
+            }
+            Edit::ReplaceNumbers(i, num) => {
+                let l = &mut lines[i % n];
+                let mut out = String::new();
+                let mut in_num = false;
+                for c in l.chars() {
+                    if c.is_ascii_digit() {
+                        if !in_num {
+                            out.push_str(num);
+                        }
+                        in_num = true;
+                    } else {
+                        in_num = false;
+                        out.push(c);
+                    }
+                }
+                *l = out;
+            }
+            Edit::Truncate(i) => {
+                let keep = i % text.len().max(1);
+                let mut cut = keep;
+                while !text.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                return text[..cut].to_string();
+            }
+        }
+        lines.join("\n") + "\n"
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// A damaged profile never panics the loader; it loads, or every error has a real line.
+        #[test]
+        fn damaged_profiles_never_panic(which in any::<usize>(), edits in proptest::collection::vec(edit(), 1..4), norm in 0.0f64..=1.0) {
+            let lib = library();
+            let (file, text) = &lib[which % lib.len()];
+            let mut text = text.clone();
+            for e in &edits {
+                text = apply(&text, e);
+            }
+            let lines = text.lines().count().max(1) + 1;
+            match load_profile(&text, file) {
+                Ok(p) => {
+                    let ctx = DeviceCtx::for_profile(&p);
+                    for spec in p.params() {
+                        let v = spec.from_norm(norm).unwrap();
+                        let _ = encode_set(&p, &spec.id, &v, &ctx);
+                    }
+                }
+                Err(errors) => {
+                    prop_assert!(!errors.is_empty());
+                    for e in errors {
+                        prop_assert!(e.line >= 1 && e.line <= lines, "{e} (file has {lines} lines)");
+                    }
+                }
+            }
+        }
+    }
 }

@@ -24,16 +24,6 @@ fn bundle_bytes(time: OscTime, msgs: Vec<(&str, Vec<OscType>)>) -> Vec<u8> {
     .unwrap()
 }
 
-fn get_int(d: &Daemon, address: &str) -> i32 {
-    let c = d.udp();
-    c.send(address, vec![]);
-    let m = c.recv_until(WAIT, |m| m.addr == address).expect("reply");
-    match m.args[0] {
-        OscType::Int(i) => i,
-        ref other => panic!("{address}: {other:?}"),
-    }
-}
-
 #[test]
 fn address_patterns_set_and_query_several_parameters() {
     let d = Daemon::start(Setup::default());
@@ -124,7 +114,7 @@ fn bundles_apply_now_or_at_their_time_tag() {
 /// datagram, so a burst from one client is applied out of order and a fader
 /// sweep can end on the next-to-last value. Run with `--ignored` once fixed.
 #[test]
-#[ignore = "daemon bug: UDP datagrams from one client are handled out of order"]
+
 fn latest_value_wins_in_a_udp_burst() {
     let d = Daemon::start(Setup::default());
     let c = d.udp();

@@ -374,3 +374,49 @@ fn clients_outside_the_allow_list_are_ignored_and_counted() {
     assert_eq!(d.get_f32(GAIN), 0.0, "a rejected client changed state");
     assert!(d.log_text().contains("not in [osc] allow"));
 }
+
+#[test]
+fn sighup_with_a_broken_config_keeps_the_running_one() {
+    let mut d = Daemon::start(Setup::default());
+    let pid = d.pid();
+    std::fs::write(&d.config, "[osc]\nlisten = \"nowhere\"\n").unwrap();
+    d.signal(libc::SIGHUP);
+    assert!(
+        d.wait_log("keeping the running one", WAIT),
+        "a broken config on reload was not reported"
+    );
+    assert!(d.is_running());
+    assert_eq!(d.pid(), pid);
+    let c = d.udp();
+    assert_eq!(
+        set_gain(&c, -3.0),
+        -3.0,
+        "daemon stopped serving after a bad reload"
+    );
+
+    // A change that needs a restart is applied later, and the log says so.
+    let setup = Setup {
+        chain: vec![("trim".into(), "trim".into())],
+        ..d.setup.clone()
+    };
+    std::fs::write(&d.config, setup.toml(d.port, &d.state_dir)).unwrap();
+    d.signal(libc::SIGHUP);
+    assert!(
+        d.wait_log("take effect after a restart", WAIT),
+        "no restart notice for a [[chain]] change"
+    );
+    c.send("/chain/meter/bypass", vec![]);
+    c.recv_until(WAIT, |m| m.addr == "/chain/meter/bypass")
+        .expect("the running chain changed without a restart");
+}
+
+#[test]
+fn environment_overrides_the_config_file() {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut d = Daemon::spawn_env(Setup::default(), &[("RACKD_OSC__LISTEN", &listen)]);
+    d.port = port;
+    d.wait_ready();
+    let c = d.udp();
+    assert_eq!(set_gain(&c, 1.5), 1.5);
+}

@@ -83,14 +83,14 @@ fn save_history_diff_recall_list_export_import() {
     let d2 = Daemon::start(Setup::default());
     let out = d2.ctl_ok(&["import", file.to_str().unwrap()]);
     assert!(
-        out.contains("added [1,2]") && out.contains("0 already present"),
+        out.contains("2 revisions added (as 1, 2)") && out.contains("0 already present"),
         "{out}"
     );
     let history2 = d2.ctl_ok(&["history", SONG]);
     assert_eq!(history2.lines().count(), 2, "{history2}");
     let out = d2.ctl_ok(&["import", file.to_str().unwrap()]);
     assert!(
-        out.contains("added []") && out.contains("2 already present"),
+        out.contains("0 revisions added") && out.contains("2 already present"),
         "second import added something: {out}"
     );
     assert_eq!(d2.ctl_ok(&["history", SONG]).lines().count(), 2);
@@ -222,4 +222,39 @@ fn acknowledged_revisions_survive_sigkill_during_a_save_loop() {
         let expected: Vec<i32> = (1..=stored.len() as i32).collect();
         assert_eq!(stored, expected, "round {round}: revisions not 1..N");
     }
+}
+
+/// Known daemon/ctl bug (see the test report): replies and requests over TCP
+/// are limited to 64 KiB frames, so `history`/`export` of a song with many
+/// revisions and `import` of an export over 64 KiB fail. Run with `--ignored`
+/// once fixed.
+#[test]
+
+fn history_export_and_import_of_a_song_with_many_revisions() {
+    const BIG: &str = "client/big/many revisions";
+    let d = Daemon::start(Setup::default());
+    let mut t = OscTcp::connect(d.port, Framing::Slip);
+    for i in 0..1200 {
+        t.send(
+            "/rackd/snapshot/save",
+            vec![
+                OscType::String(BIG.into()),
+                OscType::String(format!("save {i}")),
+            ],
+        );
+    }
+    let replies = t.sync();
+    assert_eq!(
+        replies
+            .iter()
+            .filter(|m| m.addr == "/rackd/snapshot/saved")
+            .count(),
+        1200
+    );
+    assert_eq!(d.ctl_ok(&["history", BIG]).lines().count(), 1200);
+    let file = d.dir.path().join("big.json");
+    d.ctl_ok(&["export", BIG, file.to_str().unwrap()]);
+    let d2 = Daemon::start(Setup::default());
+    d2.ctl_ok(&["import", file.to_str().unwrap()]);
+    assert_eq!(d2.ctl_ok(&["history", BIG]).lines().count(), 1200);
 }

@@ -2,7 +2,7 @@
 //! templates with checksums, the universal identity request, and a decoder
 //! that turns what a device sends back into parameter values.
 
-use super::{DecodeError, DeviceCtx, EncodeError, Raw, from_raw};
+use super::{Command, DecodeError, DeviceCtx, EncodeError, Raw, from_raw};
 use crate::param::Value;
 use crate::profile::template::{BinFill, BinTemplate, NoMatch};
 use crate::profile::{ByteOrder, MidiMap, MidiTransport, ParamDef, Profile};
@@ -193,6 +193,22 @@ pub fn parse_identity_reply(bytes: &[u8]) -> Option<IdentityReply> {
     })
 }
 
+/// The identity reply a device described by `transport` sends (simulators).
+pub fn identity_reply(transport: &MidiTransport, device: u8) -> Vec<u8> {
+    let mut out = vec![0xF0, 0x7E, device & 0x7F, 0x06, 0x02];
+    match &transport.identity {
+        Some(id) => {
+            out.extend(&id.manufacturer);
+            for w in [id.family.unwrap_or(0), id.member.unwrap_or(0)] {
+                out.extend([(w & 0x7F) as u8, (w >> 7) as u8 & 0x7F]);
+            }
+        }
+        None => out.extend([0x7D, 0, 0, 0, 0]),
+    }
+    out.extend([0, 0, 0, 0, 0xF7]);
+    out
+}
+
 /// Whether an identity reply is the device the profile describes.
 pub fn identity_matches(transport: &MidiTransport, reply: &IdentityReply) -> bool {
     match &transport.identity {
@@ -324,6 +340,52 @@ impl<'a> MidiDecoder<'a> {
             self.message(&msg, &mut out);
         }
         out
+    }
+
+    /// Feeds bytes a host sent; returns what they ask the device to do (simulators).
+    pub fn feed_commands(&mut self, bytes: &[u8]) -> Vec<Command> {
+        let mut out = Vec::new();
+        for msg in self.parser.feed(bytes) {
+            if msg.len() == 6 && msg[..2] == [0xF0, 0x7E] && msg[3..] == [0x06, 0x01, 0xF7] {
+                if msg[2] == 0x7F || msg[2] == self.ctx.device_id {
+                    out.push(Command::Identity);
+                }
+                continue;
+            }
+            if msg[0] == 0xF0
+                && let Some(def) = self.profile.params.iter().find(|d| self.is_query(d, &msg))
+            {
+                out.push(Command::Query {
+                    param: def.id.clone(),
+                });
+                continue;
+            }
+            let mut sets = Vec::new();
+            self.message(&msg, &mut sets);
+            out.extend(
+                sets.into_iter()
+                    .map(|(param, value)| Command::Set { param, value }),
+            );
+        }
+        out
+    }
+
+    fn is_query(&self, def: &ParamDef, msg: &[u8]) -> bool {
+        let Some(m) = &def.midi else { return false };
+        let Some(q) = m
+            .query
+            .as_ref()
+            .and_then(|q| BinTemplate::parse(q, true).ok())
+        else {
+            return false;
+        };
+        let fill = BinFill {
+            dev: self.ctx.device_id,
+            chan: self.ctx.channel,
+            addr: &m.address,
+            value: None,
+        };
+        matches!(q.match_prefix(msg, &fill), Ok((_, n)) if n == msg.len())
     }
 
     fn emit(&self, out: &mut Vec<(String, Value)>, pred: impl Fn(&MidiMap) -> bool, raw: i64) {

@@ -1,7 +1,7 @@
 //! OSC device messages: a value sent to an address with one typed argument,
 //! and the device's reports read back into parameter values.
 
-use super::{DecodeError, Raw, from_raw};
+use super::{Command, DecodeError, Raw, from_raw};
 use crate::param::Value;
 use crate::profile::{OscMap, ParamDef, Profile};
 use rosc::{OscMessage, OscType};
@@ -88,4 +88,55 @@ pub fn is_identity_reply(profile: &Profile, msg: &OscMessage) -> bool {
         .as_ref()
         .and_then(|o| o.identity.as_ref())
         .is_some_and(|i| msg.addr == *i.reply.as_ref().unwrap_or(&i.query))
+}
+
+/// Reads a message the host sent, as the device would (simulators): a value
+/// for a parameter's address, or a query (its query address without arguments).
+pub fn decode_command(profile: &Profile, msg: &OscMessage) -> Command {
+    if msg.args.is_empty() {
+        if profile
+            .osc
+            .as_ref()
+            .and_then(|o| o.identity.as_ref())
+            .is_some_and(|i| i.query == msg.addr)
+        {
+            return Command::Identity;
+        }
+        return profile
+            .params
+            .iter()
+            .find(|d| {
+                d.osc
+                    .as_ref()
+                    .is_some_and(|m| m.query.as_deref() == Some(msg.addr.as_str()))
+            })
+            .map_or(Command::Unknown, |d| Command::Query {
+                param: d.id.clone(),
+            });
+    }
+    for def in &profile.params {
+        let Some(m) = def.osc.as_ref().filter(|m| m.address == msg.addr) else {
+            continue;
+        };
+        let as_set = OscMap {
+            reply_arg: 0,
+            ..m.clone()
+        };
+        if let Ok(value) = decode_param(profile, def, &as_set, msg) {
+            return Command::Set {
+                param: def.id.clone(),
+                value,
+            };
+        }
+    }
+    Command::Unknown
+}
+
+/// The identity reply a device sends: the reply address with the model name.
+pub fn identity_reply(profile: &Profile) -> Option<OscMessage> {
+    let i = profile.osc.as_ref()?.identity.as_ref()?;
+    Some(OscMessage {
+        addr: i.reply.clone().unwrap_or_else(|| i.query.clone()),
+        args: vec![OscType::String(profile.device.model.clone())],
+    })
 }

@@ -1,7 +1,7 @@
 //! Serial device messages: text or binary command templates, replies split
 //! into frames, and replies read as acknowledgements, errors or values.
 
-use super::{DecodeError, DeviceCtx, EncodeError, Raw, from_raw, wire};
+use super::{Command, DecodeError, DeviceCtx, EncodeError, Raw, from_raw, wire};
 use crate::param::Value;
 use crate::profile::template::{BinFill, BinTemplate, NoMatch, TextTemplate, TextValue};
 use crate::profile::{ParamDef, Profile, SerialFormat, SerialTransport};
@@ -264,6 +264,104 @@ pub fn classify(profile: &Profile, frame: &[u8], ctx: &DeviceCtx) -> Reply {
     Reply::Unknown
 }
 
+/// Matches a command the host sent against a template (text: line ends ignored).
+fn command_match(
+    profile: &Profile,
+    template: &str,
+    frame: &[u8],
+    ctx: &DeviceCtx,
+    code: &str,
+    addr: &[u8],
+) -> Option<Option<Raw>> {
+    match transport(profile).format {
+        SerialFormat::Ascii => {
+            let tpl = TextTemplate::parse(template.trim_end_matches(['\r', '\n'])).ok()?;
+            let text = String::from_utf8_lossy(frame);
+            let v = tpl.match_text(
+                text.trim_end_matches(['\r', '\n']),
+                ctx.device_id as i64,
+                code,
+            )?;
+            if !tpl.has_value() {
+                return Some(None);
+            }
+            let fmt = tpl.value_format();
+            Some(Some(match fmt.read(&v) {
+                Some(x) if fmt.hex => Raw::Int(x as i64),
+                Some(x) => Raw::Float(x),
+                None => Raw::Text(v),
+            }))
+        }
+        SerialFormat::Binary => {
+            let tpl = BinTemplate::parse(template, false).ok()?;
+            let fill = BinFill {
+                dev: ctx.device_id,
+                chan: 0,
+                addr,
+                value: None,
+            };
+            match tpl.match_prefix(frame, &fill) {
+                Ok((v, n)) if n == frame.len() => Some(v.map(Raw::Int)),
+                _ => None,
+            }
+        }
+    }
+}
+
+/// Reads a command frame the host sent, as the device would (simulators).
+pub fn decode_command(profile: &Profile, frame: &[u8], ctx: &DeviceCtx) -> Command {
+    let t = transport(profile);
+    if let Some(id) = &t.identity
+        && command_match(profile, &id.query, frame, ctx, "", &[]).is_some()
+    {
+        return Command::Identity;
+    }
+    for def in &profile.params {
+        let Some(m) = &def.serial else { continue };
+        if let Some(Some(raw)) = command_match(profile, &m.set, frame, ctx, &m.code, &m.address)
+            && let Ok(value) = from_raw(profile, def, &raw_for(profile, def, raw))
+        {
+            return Command::Set {
+                param: def.id.clone(),
+                value,
+            };
+        }
+        if let Some(q) = &m.query
+            && command_match(profile, q, frame, ctx, &m.code, &m.address).is_some()
+        {
+            return Command::Query {
+                param: def.id.clone(),
+            };
+        }
+    }
+    Command::Unknown
+}
+
+/// A device-level reply pattern rendered as the device would send it ({any} as 0).
+fn render_reply(profile: &Profile, pattern: &str, ctx: &DeviceCtx) -> Option<Vec<u8>> {
+    let t = transport(profile);
+    let mut bytes = render_plain(profile, pattern, ctx).ok()?;
+    if t.format == SerialFormat::Ascii {
+        bytes.extend_from_slice(t.terminator.as_bytes());
+    }
+    Some(bytes)
+}
+
+/// The acknowledgement the device sends, if the profile has one (simulators).
+pub fn encode_ack(profile: &Profile, ctx: &DeviceCtx) -> Option<Vec<u8>> {
+    render_reply(profile, transport(profile).ack.as_deref()?, ctx)
+}
+
+/// An error reply the device sends, if the profile has one (simulators).
+pub fn encode_error(profile: &Profile, ctx: &DeviceCtx) -> Option<Vec<u8>> {
+    render_reply(profile, transport(profile).error.as_deref()?, ctx)
+}
+
+/// The identity reply the device sends, if the profile has one (simulators).
+pub fn encode_identity_reply(profile: &Profile, ctx: &DeviceCtx) -> Option<Vec<u8>> {
+    render_reply(profile, &transport(profile).identity?.reply, ctx)
+}
+
 const MAX_FRAME: usize = 4096;
 
 /// Cuts the byte stream from a device into reply frames.
@@ -308,6 +406,45 @@ impl Framer {
             buf: Vec::new(),
             format: t.format,
             terminator: t.terminator.into_bytes(),
+            patterns,
+            dev: ctx.device_id,
+        }
+    }
+
+    /// A framer for the device's side: cuts what the host sends into commands.
+    pub fn commands(profile: &Profile, ctx: &DeviceCtx) -> Self {
+        let t = transport(profile);
+        let mut patterns = Vec::new();
+        let mut terminator = "\r".to_string();
+        if let Some(last) = profile
+            .params
+            .iter()
+            .filter_map(|d| d.serial.as_ref())
+            .find_map(|m| m.set.chars().last())
+            .filter(|c| *c == '\r' || *c == '\n')
+        {
+            terminator = last.to_string();
+        }
+        if t.format == SerialFormat::Binary {
+            let mut add = |p: &str, addr: &[u8]| {
+                if let Ok(b) = BinTemplate::parse(p, false) {
+                    patterns.push((b, addr.to_vec()));
+                }
+            };
+            for p in t.init.iter().chain(t.identity.as_ref().map(|i| &i.query)) {
+                add(p, &[]);
+            }
+            for m in profile.params.iter().filter_map(|d| d.serial.as_ref()) {
+                add(&m.set, &m.address);
+                if let Some(q) = &m.query {
+                    add(q, &m.address);
+                }
+            }
+        }
+        Framer {
+            buf: Vec::new(),
+            format: t.format,
+            terminator: terminator.into_bytes(),
             patterns,
             dev: ctx.device_id,
         }

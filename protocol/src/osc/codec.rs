@@ -248,10 +248,19 @@ impl<'a> Reader<'a> {
 /// Decodes one OSC packet (message or bundle) from a UDP datagram or a
 /// stream frame; refuses anything malformed, oversized or nested too deep.
 pub fn decode(bytes: &[u8]) -> Result<OscPacket, OscError> {
-    if bytes.len() > MAX_PACKET {
+    decode_with_limit(bytes, MAX_PACKET)
+}
+
+/// Largest packet accepted over a TCP stream: snapshot exports and imports
+/// of songs with many revisions travel as one message.
+pub const MAX_STREAM_PACKET: usize = 32 * 1024 * 1024;
+
+/// Like [`decode`] with another size limit (streams carry larger packets than datagrams).
+pub fn decode_with_limit(bytes: &[u8], limit: usize) -> Result<OscPacket, OscError> {
+    if bytes.len() > limit {
         return Err(OscError::TooLarge {
             size: bytes.len(),
-            limit: MAX_PACKET,
+            limit,
         });
     }
     decode_packet(bytes, 0, 0)

@@ -372,7 +372,10 @@ impl NumFormat {
         if let Some(p) = p {
             f.precision = Some(p.parse().ok()?);
         }
-        if f.hex && (f.precision.is_some() || f.sign) {
+        if f.hex && (f.precision.is_some() || f.sign)
+            || f.width > 64
+            || f.precision.is_some_and(|p| p > 17)
+        {
             return None;
         }
         Some(f)

@@ -61,16 +61,22 @@ impl Locator<'_> {
 
 type Errors = Vec<(usize, String)>;
 
+/// More positions than any knob or selector has; beyond it a range is a typo.
+const MAX_POSITIONS: i64 = 65536;
+
 fn valid_id(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
-/// Runs every check; returns (offset, message) pairs.
-pub(crate) fn check(p: &Profile, at: &Locator<'_>) -> Errors {
+/// Runs every check; returns (offset, message) pairs. `device_ok` is false when
+/// [device] did not parse (its errors are already reported).
+pub(crate) fn check(p: &Profile, at: &Locator<'_>, device_ok: bool) -> Errors {
     let mut e = Errors::new();
-    check_device(p, at, &mut e);
+    if device_ok {
+        check_device(p, at, &mut e);
+    }
     let transport = check_transports(p, at, &mut e);
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (i, def) in p.params.iter().enumerate() {
@@ -108,9 +114,6 @@ pub(crate) fn check(p: &Profile, at: &Locator<'_>) -> Errors {
 
 fn check_device(p: &Profile, at: &Locator<'_>, e: &mut Errors) {
     let d = &p.device;
-    if at.root.get("device").is_none() {
-        return;
-    }
     if !valid_id(&d.id) {
         e.push((
             at.top(&["device", "id"]),
@@ -215,6 +218,12 @@ fn check_transport_settings(p: &Profile, at: &Locator<'_>, e: &mut Errors) {
                 }
             }
         }
+    }
+    if p.pacing.wait_ack && p.serial.as_ref().is_none_or(|s| s.ack.is_none()) {
+        e.push((
+            at.top(&["pacing", "wait_ack"]),
+            "wait_ack needs an acknowledgement to wait for: an `ack` pattern in [serial]".into(),
+        ));
     }
     if let Some(s) = &p.serial {
         let f = s.frame.as_bytes();
@@ -379,6 +388,13 @@ fn check_range(def: &ParamDef, i: usize, at: &Locator<'_>, e: &mut Errors) {
                 e.push((
                     at.param(i, &["max"]),
                     format!("`{name}`: max {max} is below min {min}"),
+                ));
+                return;
+            }
+            if max as i128 - min as i128 >= MAX_POSITIONS as i128 {
+                e.push((
+                    at.param(i, &["max"]),
+                    format!("`{name}`: {min}..{max} has more than {MAX_POSITIONS} positions"),
                 ));
                 return;
             }
