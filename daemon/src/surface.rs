@@ -834,11 +834,12 @@ impl Surface {
                 .lock_subscribers()
                 .values()
                 .any(|s| addresses.iter().any(|a| s.wants_exactly(a)));
-            if !wanted {
-                continue;
-            }
             for (point, meters) in &self.engine.meters().points {
+                // Read every tick, so held peaks never go stale while nobody listens.
                 let r = meters.take();
+                if !wanted {
+                    continue;
+                }
                 for (quantity, values) in [("peak", r.peak), ("rms", r.rms)] {
                     let address = format!("/meter/{point}/{quantity}");
                     let packet = message(
