@@ -73,6 +73,9 @@ fn start_daemon(
         period: 256,
         test_tone_db: None,
         ceiling_dbfs: -0.3,
+        host: rackd::config::CpalHost::Alsa,
+        device: None,
+        buffer_size: None,
     };
     rt.block_on(async {
         let store = StoreWorker::start(&dir.join("rackd.db")).unwrap();

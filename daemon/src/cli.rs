@@ -51,6 +51,11 @@ enum Command {
         #[command(subcommand)]
         command: CtlCommand,
     },
+    /// Hardware profiles: list, show, check files, simulate a device.
+    Profile {
+        #[command(subcommand)]
+        command: crate::profile_cmd::ProfileCommand,
+    },
     // ANALYZE-VARIANT
 }
 
@@ -94,6 +99,11 @@ enum CtlCommand {
     Export { song: String, file: PathBuf },
     /// Add the revisions in FILE (from export) to this room's store.
     Import { file: PathBuf },
+    /// Confirm that a manual device has been set by hand after a recall.
+    Confirm { device: String },
+    /// The recall sheet of SONG (or SONG@REV): each manual device's front
+    /// panel with printed detent labels, marking what differs from now.
+    Sheet { song: String },
 }
 
 /// Why a command failed, and so its exit code.
@@ -126,8 +136,8 @@ impl Failure {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { config } => match Config::load(&config) {
-            Ok(cfg) => daemon(cfg),
+        Command::Run { config } => match load_checked(&config) {
+            Ok((cfg, _)) => daemon(cfg),
             Err(errors) => {
                 eprintln!("{errors}");
                 ExitCode::from(2)
@@ -138,12 +148,13 @@ pub fn main() -> ExitCode {
             state_dir,
             no_jack,
         } => demo(osc_port, state_dir, no_jack),
-        Command::Check { config } => match Config::load(&config) {
-            Ok(cfg) => {
+        Command::Check { config } => match load_checked(&config) {
+            Ok((cfg, devices)) => {
                 println!(
-                    "{}: ok ({} chain slots, OSC on {}, backend {:?})",
+                    "{}: ok ({} chain slots, {} outboard devices, OSC on {}, backend {:?})",
                     config.display(),
                     cfg.chain.len(),
+                    devices.len(),
                     cfg.osc.listen,
                     cfg.audio.backend
                 );
@@ -158,7 +169,27 @@ pub fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(f) => f.exit(),
         },
+        Command::Profile { command } => crate::profile_cmd::main(command),
         // ANALYZE-ARM
+    }
+}
+
+/// The config and its devices resolved against the profile library; config
+/// and profile errors together.
+fn load_checked(
+    path: &std::path::Path,
+) -> Result<(Config, Vec<crate::profiles::Device>), config::ConfigErrors> {
+    let (cfg, mut errors) = Config::load_partial(path);
+    let devices = match &cfg {
+        Some(cfg) => crate::profiles::load_rack(cfg).unwrap_or_else(|e| {
+            errors.extend(e.0);
+            Vec::new()
+        }),
+        None => Vec::new(),
+    };
+    match cfg {
+        Some(cfg) if errors.is_empty() => Ok((cfg, devices)),
+        _ => Err(config::ConfigErrors(errors)),
     }
 }
 
@@ -277,6 +308,13 @@ fn ctl(connect: &str, command: CtlCommand) -> Result<(), Failure> {
                 report["changed"],
                 report["unchanged"]
             );
+            for d in report["devices"].as_array().into_iter().flatten() {
+                println!(
+                    "  {}: {}",
+                    d["device"].as_str().unwrap_or("?"),
+                    d["result"].as_str().unwrap_or("?")
+                );
+            }
             if let Some(skipped) = report["skipped"].as_array().filter(|s| !s.is_empty()) {
                 println!(
                     "not on this rack (skipped): {}",
@@ -368,6 +406,18 @@ fn ctl(connect: &str, command: CtlCommand) -> Result<(), Failure> {
                 doc["revisions"].as_array().map_or(0, Vec::len),
                 file.display()
             );
+        }
+        CtlCommand::Confirm { device } => {
+            let replies = c.request("/rackd/recall/confirm", vec![s(&device)])?;
+            if !replies.iter().any(|m| m.addr == "/rackd/recall/confirmed") {
+                return Err(Failure::Runtime("no /rackd/recall/confirmed reply".into()));
+            }
+            println!("confirmed {device}");
+        }
+        CtlCommand::Sheet { song } => {
+            let sheet =
+                c.request_json("/rackd/recall/sheet", vec![s(&song)], "/rackd/recall/sheet")?;
+            print!("{}", crate::outboard::sheet::render_text(&sheet));
         }
         CtlCommand::Import { file } => {
             let text = std::fs::read_to_string(&file)

@@ -21,6 +21,17 @@ pub enum BackendKind {
     Jack,
     /// Internally clocked, no hardware.
     Null,
+    /// cpal: an ALSA device directly, or cpal's JACK host.
+    Cpal,
+}
+
+/// `audio.host`: which cpal host the cpal backend opens its device on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CpalHost {
+    /// ALSA devices directly (no sound server).
+    Alsa,
+    /// cpal's JACK host (two clients, `<name>_in` and `<name>_out`).
+    Jack,
 }
 
 /// `[daemon]`: where state lives and how much is logged.
@@ -32,6 +43,8 @@ pub struct DaemonConfig {
     pub log_level: String,
     /// Debounce of the autosave of the live state, in ms.
     pub autosave_ms: u64,
+    /// Extra hardware-profile directories, searched after the system ones.
+    pub profile_dirs: Vec<PathBuf>,
 }
 
 /// `[audio]`: backend, ports and the output safety ceiling.
@@ -53,6 +66,13 @@ pub struct AudioConfig {
     pub test_tone_db: Option<f32>,
     /// Output safety ceiling in dBFS; nothing a client sends goes above it.
     pub ceiling_dbfs: f32,
+    /// cpal backend: the host to open the device on.
+    pub host: CpalHost,
+    /// cpal backend: device name (ALSA PCM id such as `hw:1,0`, or a listed
+    /// device name; on the JACK host the client name base); None for the default.
+    pub device: Option<String>,
+    /// cpal backend: frames per buffer; None for the device's default.
+    pub buffer_size: Option<u32>,
 }
 
 /// `[osc]`: where surfaces reach the daemon and who may.
@@ -82,6 +102,53 @@ pub struct SlotConfig {
     pub kind: SlotKind,
 }
 
+/// Where an outboard device is connected (`[[device]]`'s transport section).
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeviceLink {
+    /// Set by hand: no transport.
+    None,
+    /// RS-232 / RS-485 line.
+    Serial {
+        /// Device node (`/dev/ttyUSB0`).
+        path: PathBuf,
+        /// Overrides the profile's baud rate.
+        baud: Option<u32>,
+        /// RS-485 bus address, overriding the profile's.
+        address: Option<u8>,
+    },
+    /// OSC over UDP.
+    Osc {
+        /// `host:port` of the device.
+        address: String,
+    },
+    /// MIDI port and channel.
+    Midi {
+        /// Port name (ALSA or JACK).
+        port: String,
+        /// Channel 1..16.
+        channel: u8,
+        /// SysEx device id, overriding the profile's.
+        device_id: Option<u8>,
+    },
+}
+
+/// `[[device]]`: one piece of outboard gear in the rack.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceConfig {
+    /// Address part: `/outboard/<id>/...`.
+    pub id: String,
+    /// Hardware profile id.
+    pub profile: String,
+    /// Where it is connected.
+    pub link: DeviceLink,
+    /// Recall safe: recalls leave it alone.
+    pub safe: bool,
+    /// Config file, for errors found once the profile is known.
+    pub file: String,
+    /// Line of its `profile` key.
+    pub line: Option<usize>,
+}
+
 /// The whole validated configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -97,6 +164,8 @@ pub struct Config {
     pub surfaces: Vec<StaticSurface>,
     /// `[[chain]]`.
     pub chain: Vec<SlotConfig>,
+    /// `[[device]]`.
+    pub devices: Vec<DeviceConfig>,
 }
 
 /// One problem in the configuration, located as precisely as we can.
@@ -166,17 +235,33 @@ kind = "meter"
 impl Config {
     /// Loads a file with `RACKD_…` overrides from the process environment.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigErrors(vec![ConfigError {
-                file: path.display().to_string(),
-                line: None,
-                key: "-".into(),
-                message: format!("cannot read the file: {e}"),
-            }])
-        })?;
-        let mut cfg = Self::from_toml(&text, &path.display().to_string(), env_overrides())?;
-        cfg.file = Some(path.to_path_buf());
-        Ok(cfg)
+        match Self::load_partial(path) {
+            (Some(cfg), errors) if errors.is_empty() => Ok(cfg),
+            (_, errors) => Err(ConfigErrors(errors)),
+        }
+    }
+
+    /// Like [`Config::load`], but also returns what could be read of a file
+    /// with errors, so `rackd check` can check its devices' profiles too.
+    pub fn load_partial(path: &Path) -> (Option<Config>, Vec<ConfigError>) {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                let error = ConfigError {
+                    file: path.display().to_string(),
+                    line: None,
+                    key: "-".into(),
+                    message: format!("cannot read the file: {e}"),
+                };
+                return (None, vec![error]);
+            }
+        };
+        let (cfg, errors) = Self::parse(&text, &path.display().to_string(), env_overrides());
+        let cfg = cfg.map(|mut c| {
+            c.file = Some(path.to_path_buf());
+            c
+        });
+        (cfg, errors)
     }
 
     /// Parses TOML text plus explicit environment overrides (`RACKD_OSC__LISTEN=…`).
@@ -185,6 +270,18 @@ impl Config {
         file: &str,
         env: BTreeMap<String, String>,
     ) -> Result<Config, ConfigErrors> {
+        match Self::parse(text, file, env) {
+            (Some(cfg), errors) if errors.is_empty() => Ok(cfg),
+            (_, errors) => Err(ConfigErrors(errors)),
+        }
+    }
+
+    /// The config as far as it could be read, and every error found.
+    fn parse(
+        text: &str,
+        file: &str,
+        env: BTreeMap<String, String>,
+    ) -> (Option<Config>, Vec<ConfigError>) {
         let located = |key: &str, message: String| ConfigError {
             file: file.to_string(),
             line: None,
@@ -194,10 +291,11 @@ impl Config {
         // Syntax errors first: the config crate would hide the line.
         if let Err(e) = text.parse::<toml::Table>() {
             let line = e.span().map(|s| text[..s.start].lines().count().max(1));
-            return Err(ConfigErrors(vec![ConfigError {
+            let error = ConfigError {
                 line,
                 ..located("-", e.message().to_string())
-            }]));
+            };
+            return (None, vec![error]);
         }
         let env_keys: HashSet<String> = env
             .keys()
@@ -213,13 +311,17 @@ impl Config {
                     .try_parsing(true)
                     .list_separator(",")
                     .with_list_parse_key("osc.allow")
+                    .with_list_parse_key("daemon.profile_dirs")
                     .with_list_parse_key("audio.connect_inputs")
                     .with_list_parse_key("audio.connect_outputs")
                     .source(Some(env.into_iter().collect())),
             )
             .build()
-            .and_then(|c| c.try_deserialize::<Json>())
-            .map_err(|e| ConfigErrors(vec![located("-", e.to_string())]))?;
+            .and_then(|c| c.try_deserialize::<Json>());
+        let merged = match merged {
+            Ok(m) => m,
+            Err(e) => return (None, vec![located("-", e.to_string())]),
+        };
         let mut reader = Reader {
             file: file.to_string(),
             lines: KeyLines::new(text),
@@ -227,11 +329,7 @@ impl Config {
             errors: Vec::new(),
         };
         let cfg = reader.config(&merged);
-        if reader.errors.is_empty() {
-            Ok(cfg)
-        } else {
-            Err(ConfigErrors(reader.errors))
-        }
+        (Some(cfg), reader.errors)
     }
 
     /// The built-in demo configuration with the given OSC port and state dir.
@@ -382,6 +480,33 @@ impl Reader {
         }
     }
 
+    /// A table of an array item or its sub-table, with unknown keys reported
+    /// under their full name (`device[1].serial.bogus`).
+    fn item_table(
+        &mut self,
+        value: Option<&Json>,
+        name: &str,
+        known: &[&str],
+    ) -> Option<Map<String, Json>> {
+        match value? {
+            Json::Object(map) => {
+                for k in map.keys() {
+                    if !known.contains(&k.as_str()) {
+                        self.error(
+                            &format!("{name}.{k}"),
+                            format!("unknown key; known keys here: {}", known.join(", ")),
+                        );
+                    }
+                }
+                Some(map.clone())
+            }
+            _ => {
+                self.error(name, "expected a table");
+                None
+            }
+        }
+    }
+
     fn string(
         &mut self,
         map: Option<&Map<String, Json>>,
@@ -468,7 +593,11 @@ impl Reader {
             &["daemon", "audio", "osc", "surface", "chain", "device"],
         );
 
-        let d = self.table(root, "daemon", &["state_dir", "log_level", "autosave_ms"]);
+        let d = self.table(
+            root,
+            "daemon",
+            &["state_dir", "log_level", "autosave_ms", "profile_dirs"],
+        );
         let state_dir = match d.and_then(|m| m.get("state_dir")) {
             Some(_) => PathBuf::from(self.string(d, "daemon", "state_dir", "")),
             None => default_state_dir(),
@@ -483,6 +612,12 @@ impl Reader {
         let autosave_ms = self
             .number(d, "daemon", "autosave_ms", (0.0, 60_000.0))
             .unwrap_or(500.0) as u64;
+        let profile_dirs = self
+            .strings(d, "daemon", "profile_dirs")
+            .unwrap_or_default()
+            .into_iter()
+            .map(PathBuf::from)
+            .collect();
 
         let a = self.table(
             root,
@@ -496,15 +631,19 @@ impl Reader {
                 "period",
                 "test_tone_db",
                 "ceiling_dbfs",
+                "host",
+                "device",
+                "buffer_size",
             ],
         );
         let backend = match self.string(a, "audio", "backend", "jack").as_str() {
             "jack" => BackendKind::Jack,
             "null" => BackendKind::Null,
+            "cpal" => BackendKind::Cpal,
             other => {
                 self.error(
                     "audio.backend",
-                    format!("unknown backend {other:?}; choose jack or null"),
+                    format!("unknown backend {other:?}; choose jack, cpal or null"),
                 );
                 BackendKind::Null
             }
@@ -539,6 +678,21 @@ impl Reader {
         let ceiling_dbfs = self
             .number(a, "audio", "ceiling_dbfs", (-60.0, 0.0))
             .unwrap_or(-0.3) as f32;
+        let host = match self.string(a, "audio", "host", "alsa").as_str() {
+            "alsa" => CpalHost::Alsa,
+            "jack" => CpalHost::Jack,
+            other => {
+                self.error(
+                    "audio.host",
+                    format!("unknown cpal host {other:?}; choose alsa or jack"),
+                );
+                CpalHost::Alsa
+            }
+        };
+        let device = Some(self.string(a, "audio", "device", "")).filter(|d| !d.is_empty());
+        let buffer_size = self
+            .number(a, "audio", "buffer_size", (16.0, 8192.0))
+            .map(|x| x as u32);
 
         let o = self.table(root, "osc", &["listen", "allow"]);
         let listen_text = self.string(o, "osc", "listen", "127.0.0.1:7770");
@@ -622,11 +776,12 @@ impl Reader {
                 ),
             }
         }
-        if !array(root, "device").is_empty() {
-            self.error(
-                "device",
-                "outboard devices are not supported by this build yet (hardware recall lands with the recall issue); remove [[device]]",
-            );
+        let mut devices = Vec::new();
+        let mut device_ids = HashSet::new();
+        for (i, item) in array(root, "device").iter().enumerate() {
+            if let Some(dev) = self.device(i, item, &mut device_ids) {
+                devices.push(dev);
+            }
         }
 
         Config {
@@ -635,6 +790,7 @@ impl Reader {
                 state_dir,
                 log_level,
                 autosave_ms,
+                profile_dirs,
             },
             audio: AudioConfig {
                 backend,
@@ -645,11 +801,138 @@ impl Reader {
                 period,
                 test_tone_db,
                 ceiling_dbfs,
+                host,
+                device,
+                buffer_size,
             },
             osc: OscConfig { listen, allow },
             surfaces,
             chain,
+            devices,
         }
+    }
+
+    fn device(&mut self, i: usize, item: &Json, ids: &mut HashSet<String>) -> Option<DeviceConfig> {
+        let key = format!("device[{i}]");
+        let s = self.item_table(
+            Some(item),
+            &key,
+            &["id", "profile", "serial", "osc", "midi", "safe"],
+        );
+        let s = s.as_ref();
+        let id = self.string(s, &key, "id", "");
+        let profile = self.string(s, &key, "profile", "");
+        if !is_address_part(&id) {
+            self.error(
+                &format!("{key}.id"),
+                format!("{id:?} must be 1..32 of a-z, 0-9, _ or -"),
+            );
+        } else if !ids.insert(id.clone()) {
+            self.error(
+                &format!("{key}.id"),
+                format!("device id {id:?} is used twice"),
+            );
+        }
+        if profile.is_empty() {
+            self.error(
+                &format!("{key}.profile"),
+                "missing: the hardware profile id (see `rackd profile list`)",
+            );
+        }
+        let safe = match s.and_then(|m| m.get("safe")) {
+            None => false,
+            Some(Json::Bool(b)) => *b,
+            Some(other) => {
+                self.error(
+                    &format!("{key}.safe"),
+                    format!("expected true or false, found {other}"),
+                );
+                false
+            }
+        };
+        let sections: Vec<&str> = ["serial", "osc", "midi"]
+            .into_iter()
+            .filter(|k| s.is_some_and(|m| m.contains_key(*k)))
+            .collect();
+        if sections.len() > 1 {
+            self.error(
+                &key,
+                format!(
+                    "more than one transport ({}); a device has at most one",
+                    sections.join(", ")
+                ),
+            );
+        }
+        let link = match sections.first().copied() {
+            None => DeviceLink::None,
+            Some("serial") => {
+                let t = format!("{key}.serial");
+                let m = self.item_table(item.get("serial"), &t, &["path", "baud", "address"]);
+                let m = m.as_ref();
+                let path = self.string(m, &t, "path", "");
+                if path.is_empty() {
+                    self.error(
+                        &format!("{t}.path"),
+                        "missing: the device node, e.g. /dev/ttyUSB0",
+                    );
+                }
+                DeviceLink::Serial {
+                    path: PathBuf::from(path),
+                    baud: self
+                        .number(m, &t, "baud", (50.0, 4_000_000.0))
+                        .map(|x| x as u32),
+                    address: self.number(m, &t, "address", (0.0, 255.0)).map(|x| x as u8),
+                }
+            }
+            Some("osc") => {
+                let t = format!("{key}.osc");
+                let m = self.item_table(item.get("osc"), &t, &["address", "protocol"]);
+                let m = m.as_ref();
+                let address = self.string(m, &t, "address", "");
+                let port_ok = address
+                    .rsplit_once(':')
+                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+                if !port_ok {
+                    self.error(
+                        &format!("{t}.address"),
+                        format!("{address:?} is not HOST:PORT (e.g. 192.168.1.20:9000)"),
+                    );
+                }
+                let protocol = self.string(m, &t, "protocol", "udp");
+                if protocol != "udp" {
+                    self.error(
+                        &format!("{t}.protocol"),
+                        format!("{protocol:?}: this build drives OSC devices over udp only"),
+                    );
+                }
+                DeviceLink::Osc { address }
+            }
+            Some(_) => {
+                let t = format!("{key}.midi");
+                let m = self.item_table(item.get("midi"), &t, &["port", "channel", "device_id"]);
+                let m = m.as_ref();
+                let port = self.string(m, &t, "port", "");
+                if port.is_empty() {
+                    self.error(&format!("{t}.port"), "missing: the MIDI port name");
+                }
+                DeviceLink::Midi {
+                    port,
+                    channel: self.number(m, &t, "channel", (1.0, 16.0)).unwrap_or(1.0) as u8,
+                    device_id: self
+                        .number(m, &t, "device_id", (0.0, 127.0))
+                        .map(|x| x as u8),
+                }
+            }
+        };
+        let line = self.lines.line_of(&format!("{key}.profile"));
+        Some(DeviceConfig {
+            id,
+            profile,
+            link,
+            safe,
+            file: self.file.clone(),
+            line,
+        })
     }
 }
 
@@ -757,6 +1040,59 @@ mod tests {
                 .starts_with("environment RACKD_OSC__LISTEN"),
             "{errs:?}"
         );
+    }
+
+    #[test]
+    fn devices_parse_with_transport_sections() {
+        let cfg = parse(
+            "[daemon]\nprofile_dirs = [\"/srv/profiles\"]\n\n[[device]]\nid = \"eq1\"\nprofile = \"generic-serial-ascii\"\nserial = { path = \"/dev/ttyUSB0\", baud = 38400 }\n\n[[device]]\nid = \"box\"\nprofile = \"generic-osc-device\"\nosc = { address = \"10.0.0.5:9000\" }\nsafe = true\n\n[[device]]\nid = \"pultec\"\nprofile = \"generic-passive-eq-stepped\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.daemon.profile_dirs,
+            vec![PathBuf::from("/srv/profiles")]
+        );
+        assert_eq!(cfg.devices.len(), 3);
+        assert_eq!(
+            cfg.devices[0].link,
+            DeviceLink::Serial {
+                path: "/dev/ttyUSB0".into(),
+                baud: Some(38400),
+                address: None
+            }
+        );
+        assert!(cfg.devices[1].safe);
+        assert_eq!(cfg.devices[2].link, DeviceLink::None);
+        assert_eq!(cfg.devices[0].line, Some(6));
+    }
+
+    #[test]
+    fn device_errors_have_lines() {
+        let errs = parse(
+            "[[device]]\nid = \"EQ\"\nprofile = \"x\"\n[[device]]\nid = \"b\"\nprofile = \"y\"\nosc = { address = \"nowhere\", speed = 3 }\n",
+        )
+        .unwrap_err()
+        .0;
+        let lines: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("rackd.toml:2: device[0].id")),
+            "{lines:?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("rackd.toml:7: device[1].osc.address")),
+            "{lines:?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("rackd.toml:7: device[1].osc.speed")),
+            "{lines:?}"
+        );
+        assert_eq!(errs.len(), 3, "{lines:?}");
     }
 
     #[test]

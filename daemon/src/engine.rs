@@ -7,6 +7,7 @@
 //! for a fresh processor holding the current values, so nothing is lost when
 //! JACK goes away and comes back.
 
+pub mod cpal;
 pub mod jack;
 pub mod null;
 pub mod rt;
@@ -174,6 +175,7 @@ impl EngineControl {
                     bypass: value >= 0.5,
                 }
             }
+            Target::Outboard { .. } => return,
         };
         if let Some(p) = inner.producer.as_mut()
             && p.push(cmd).is_err()
@@ -261,6 +263,7 @@ pub fn backend_for(audio: &AudioConfig) -> Box<dyn Backend> {
     match audio.backend {
         BackendKind::Jack => Box::new(jack::JackBackend::new(audio)),
         BackendKind::Null => Box::new(null::NullBackend::new(audio)),
+        BackendKind::Cpal => Box::new(cpal::CpalBackend::new(audio)),
     }
 }
 

@@ -31,6 +31,8 @@ pub enum Origin {
     Recall(String),
     /// Restore of the autosaved state at start-up.
     Restore,
+    /// An outboard device reported the value (readback or a front-panel move).
+    Device(String),
 }
 
 impl fmt::Display for Origin {
@@ -39,6 +41,7 @@ impl fmt::Display for Origin {
             Origin::Surface(a) => write!(f, "osc:{a}"),
             Origin::Recall(s) => write!(f, "recall:{s}"),
             Origin::Restore => f.write_str("restore"),
+            Origin::Device(d) => write!(f, "device:{d}"),
         }
     }
 }
@@ -57,6 +60,12 @@ pub enum Event {
     Saved(RevisionInfo),
     /// A snapshot was recalled.
     Recalled(RecallReport),
+    /// Outboard recall progress: device, steps done, steps in all.
+    RecallProgress {
+        device: String,
+        done: usize,
+        total: usize,
+    },
 }
 
 /// Why a command failed; the text goes back to the sender in `/rackd/error`.
@@ -98,6 +107,20 @@ pub struct RecallReport {
     pub unchanged: usize,
     /// Stored addresses this rack does not have (saved on a different rack).
     pub skipped: Vec<String>,
+    /// One line per outboard device (empty without outboard gear).
+    pub devices: Vec<DeviceReport>,
+}
+
+/// The outcome of a recall for one outboard device.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceReport {
+    /// Device id.
+    pub device: String,
+    /// `set and verified`, `set (no readback)`, `waiting for manual
+    /// confirmation`, `safe (left alone)` or `failed: why`.
+    pub result: String,
+    /// Parameters read back and found right.
+    pub verified: usize,
 }
 
 type Reply<T> = oneshot::Sender<Result<T, HubError>>;
@@ -128,17 +151,20 @@ enum Command {
 /// Idle time after which the store thread checkpoints the WAL.
 const CHECKPOINT_IDLE: Duration = Duration::from_millis(500);
 
+/// A job for the store thread.
+type StoreJob = Box<dyn FnOnce(&mut Store) + Send>;
+
 /// Runs the blocking [`Store`] on its own thread and hands out async calls to it.
 #[derive(Clone)]
 pub struct StoreWorker {
-    jobs: std::sync::mpsc::Sender<Box<dyn FnOnce(&mut Store) + Send>>,
+    jobs: std::sync::mpsc::Sender<StoreJob>,
 }
 
 impl StoreWorker {
     /// Opens the database at `path` and starts its thread.
     pub fn start(path: &Path) -> Result<Self, StoreError> {
         let mut store = Store::open(path)?;
-        let (jobs, rx) = std::sync::mpsc::channel::<Box<dyn FnOnce(&mut Store) + Send>>();
+        let (jobs, rx) = std::sync::mpsc::channel::<StoreJob>();
         std::thread::Builder::new()
             .name("rackd-store".into())
             .spawn(move || {
@@ -291,10 +317,29 @@ impl HubHandle {
         Ok(info)
     }
 
+    /// Tells every observer about something that is not a state change (recall progress).
+    pub fn notify(&self, event: Event) {
+        let _ = self.events.send(event);
+    }
+
     /// Recalls a song's latest or given revision through the hub.
     pub async fn recall(&self, song: &str, rev: Option<u32>) -> Result<RecallReport, HubError> {
+        self.recall_except(song, rev, &[]).await
+    }
+
+    /// Recalls, leaving alone every address under one of `safe` (recall-safe devices).
+    pub async fn recall_except(
+        &self,
+        song: &str,
+        rev: Option<u32>,
+        safe: &[String],
+    ) -> Result<RecallReport, HubError> {
         let song = SongPath::new(song)?;
-        let revision = self.store.call(move |s| s.load(&song, rev)).await?;
+        let mut revision = self.store.call(move |s| s.load(&song, rev)).await?;
+        revision
+            .state
+            .values
+            .retain(|a, _| !safe.iter().any(|p| a.starts_with(p.as_str())));
         let label = format!("{}@{}", revision.info.song, revision.info.rev);
         let (changed, unchanged, skipped) =
             self.apply(revision.state, Origin::Recall(label)).await?;
@@ -304,6 +349,7 @@ impl HubHandle {
             changed,
             unchanged,
             skipped,
+            devices: Vec::new(),
         };
         let _ = self.events.send(Event::Recalled(report.clone()));
         Ok(report)

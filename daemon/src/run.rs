@@ -23,11 +23,13 @@ pub async fn run(config: Config, log: LogHandle) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create the state dir {}", state_dir.display()))?;
     let db = state_dir.join(DB_FILE);
     let store = StoreWorker::start(&db).with_context(|| format!("cannot open {}", db.display()))?;
-    let tree = hub::ParamTree::from_chain(&config.chain);
+    let devices = crate::profiles::load_rack(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let tree = hub::ParamTree::from_rack(&config.chain, &devices);
     tracing::info!(
-        "rack: {} parameters in {} chain slots; state in {}",
+        "rack: {} parameters in {} chain slots and {} outboard devices; state in {}",
         tree.len(),
         config.chain.len(),
+        devices.len(),
         db.display()
     );
     let hub = hub::start(tree, store.clone());
@@ -53,6 +55,7 @@ pub async fn run(config: Config, log: LogHandle) -> anyhow::Result<()> {
         backend_name,
     )
     .await?;
+    surface.set_outboard(crate::outboard::Outboard::start(hub.clone()));
     tokio::spawn(hub::autosave(
         hub.clone(),
         Duration::from_millis(config.daemon.autosave_ms),
@@ -173,6 +176,9 @@ fn reload(old: Config, surface: &Arc<Surface>, log: &LogHandle) -> Config {
     if new.chain != old.chain {
         restart.push("[[chain]]");
     }
+    if new.devices != old.devices || new.daemon.profile_dirs != old.daemon.profile_dirs {
+        restart.push("[[device]]");
+    }
     if new.osc.listen != old.osc.listen {
         restart.push("osc.listen");
     }
@@ -196,6 +202,7 @@ fn reload(old: Config, surface: &Arc<Surface>, log: &LogHandle) -> Config {
     Config {
         audio: old.audio,
         chain: old.chain,
+        devices: old.devices,
         daemon: crate::config::DaemonConfig {
             log_level: new.daemon.log_level.clone(),
             ..old.daemon

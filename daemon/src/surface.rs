@@ -115,6 +115,7 @@ pub struct Surface {
     stats: Stats,
     started: Instant,
     backend: &'static str,
+    outboard: std::sync::OnceLock<Arc<crate::outboard::Outboard>>,
 }
 
 impl Surface {
@@ -149,6 +150,7 @@ impl Surface {
             stats: Stats::default(),
             started: Instant::now(),
             backend,
+            outboard: std::sync::OnceLock::new(),
         });
         surface.reload(settings);
         tokio::spawn(surface.clone().udp_loop());
@@ -158,6 +160,11 @@ impl Surface {
         tokio::spawn(surface.clone().lease_loop());
         tracing::info!("OSC surfaces on udp+tcp {local}");
         Ok(surface)
+    }
+
+    /// Hands recalls and device status to the outboard drivers.
+    pub fn set_outboard(&self, outboard: Arc<crate::outboard::Outboard>) {
+        let _ = self.outboard.set(outboard);
     }
 
     /// The bound address (useful when listening on port 0).
@@ -370,10 +377,7 @@ impl Surface {
             addr: from,
             conn: Some(id),
         };
-        let mut n = match reader.read(&mut buf).await {
-            Ok(n) => n,
-            Err(_) => 0,
-        };
+        let mut n: usize = reader.read(&mut buf).await.unwrap_or_default();
         // The first byte tells SLIP (OSC 1.1) from length prefix (OSC 1.0).
         let framing = Framing::detect(buf[0]);
         let queue = outbox.clone();
@@ -403,10 +407,7 @@ impl Surface {
                     }
                 }
             }
-            n = match reader.read(&mut buf).await {
-                Ok(n) => n,
-                Err(_) => 0,
-            };
+            n = reader.read(&mut buf).await.unwrap_or_default();
         }
         // Give queued replies (an error before a fatal close) a moment to go out.
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -613,8 +614,36 @@ impl Surface {
                             .ok_or("revision must be a positive integer")?,
                     ),
                 };
-                let report = self.hub.recall(&song, rev).await.map_err(hub_err)?;
+                let report = match self.outboard.get() {
+                    Some(o) => crate::outboard::recall::recall(&self.hub, o, &song, rev).await,
+                    None => self.hub.recall(&song, rev).await,
+                }
+                .map_err(hub_err)?;
                 self.reply(peer, json_reply("/rackd/recall/report", &report));
+                Ok(())
+            }
+            "recall/confirm" => {
+                let device = str_arg(args, 0, "device")?;
+                let o = self.outboard.get().ok_or("no outboard devices")?;
+                o.confirm(&device)?;
+                let confirmed = message("/rackd/recall/confirmed", vec![OscType::String(device)]);
+                self.reply(peer, confirmed.clone());
+                if let OscPacket::Message(m) = confirmed {
+                    self.broadcast(&m.addr, m.args);
+                }
+                Ok(())
+            }
+            "recall/sheet" => {
+                let song = str_arg(args, 0, "song (SONG, SONG@REV or current)")?;
+                let wanted = self.hub.resolve(&song).await.map_err(hub_err)?;
+                let current = self.hub.state().await.map_err(hub_err)?;
+                let sheet = crate::outboard::sheet::sheet(
+                    self.hub.tree().devices(),
+                    &song,
+                    &wanted,
+                    &current,
+                );
+                self.reply(peer, json_reply("/rackd/recall/sheet", &sheet));
                 Ok(())
             }
             "snapshot/list" => {
@@ -769,6 +798,18 @@ impl Surface {
                         OscType::Int(report.rev as i32),
                     ],
                 ),
+                Ok(Event::RecallProgress {
+                    device,
+                    done,
+                    total,
+                }) => self.broadcast(
+                    "/rackd/recall/progress",
+                    vec![
+                        OscType::String(device),
+                        OscType::Int(done as i32),
+                        OscType::Int(total as i32),
+                    ],
+                ),
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                     tracing::warn!("surfaces missed {n} changes; resending the state");
                     if let Ok(state) = self.hub.state().await {
@@ -915,6 +956,7 @@ impl Surface {
                 "rejected_not_allowed": self.stats.rejected.load(Ordering::Relaxed),
                 "feedback_dropped": subs.values().map(|s| s.outbox.dropped.load(Ordering::Relaxed)).sum::<u64>(),
             },
+            "devices": self.outboard.get().map_or_else(|| json!([]), |o| o.status_json()),
         })
     }
 }

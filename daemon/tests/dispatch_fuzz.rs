@@ -43,6 +43,9 @@ fn fixture() -> &'static Fixture {
             period: 256,
             test_tone_db: Some(-18.0),
             ceiling_dbfs: -0.3,
+            host: rackd::config::CpalHost::Alsa,
+            device: None,
+            buffer_size: None,
         };
         let (addr, hub) = rt.block_on(async {
             let store = StoreWorker::start(&dir.path().join("rackd.db")).unwrap();

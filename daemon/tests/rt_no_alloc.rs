@@ -22,6 +22,9 @@ fn audio() -> AudioConfig {
         period: 256,
         test_tone_db: None,
         ceiling_dbfs: -1.0,
+        host: rackd::config::CpalHost::Alsa,
+        device: None,
+        buffer_size: None,
     }
 }
 

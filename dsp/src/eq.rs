@@ -128,6 +128,9 @@ struct Band {
     q: Glide,
     sections: [[Biquad; 4]; 2],
     count: usize,
+    /// Crossfade between the band's input (0) and output (1), so switching
+    /// a band in or out never clicks.
+    mix: Glide,
 }
 
 /// The EQ slot.
@@ -215,6 +218,7 @@ impl Equalizer {
             q: Glide::new(0.707f64.ln(), sample_rate, 0.03),
             sections: [[Biquad::default(); 4]; 2],
             count: 0,
+            mix: Glide::new(0.0, sample_rate, 0.01),
         });
         let mut eq = Equalizer {
             meters,
@@ -281,7 +285,10 @@ impl Processor for Equalizer {
         let s = &mut band.settings;
         let old = *s;
         match p {
-            0 => s.on = value >= 0.5,
+            0 => {
+                s.on = value >= 0.5;
+                band.mix.set_target(if s.on { 1.0 } else { 0.0 });
+            }
             1 => s.shape = shape_of(value.round() as usize),
             2 => band
                 .freq
@@ -302,11 +309,9 @@ impl Processor for Equalizer {
         s.freq = band.freq.target().exp();
         s.gain = band.gain.target();
         s.q = band.q.target().exp();
-        if s.shape != old.shape
-            || s.order != old.order
-            || s.channel != old.channel
-            || s.on != old.on
-        {
+        // A band switched in from silence-of-its-own starts from clean state.
+        let fresh = s.on && !old.on && band.mix.current() == 0.0;
+        if s.shape != old.shape || s.order != old.order || s.channel != old.channel || fresh {
             for ch in &mut band.sections {
                 for f in ch.iter_mut() {
                     f.reset();
@@ -338,10 +343,16 @@ impl Processor for Equalizer {
                     self.redesign(b);
                 }
                 let band = &mut self.bands[b];
-                if !band.settings.on {
+                if !band.settings.on && band.mix.is_settled() {
                     continue;
                 }
                 let (l, r) = (&mut left[start..end], &mut right[start..end]);
+                let fading = !band.mix.is_settled();
+                let mut dry = [[0f32; UPDATE]; 2];
+                if fading {
+                    dry[0][..l.len()].copy_from_slice(l);
+                    dry[1][..r.len()].copy_from_slice(r);
+                }
                 let cnt = band.count;
                 let [sl, sr] = &mut band.sections;
                 match band.settings.channel {
@@ -367,6 +378,17 @@ impl Processor for Equalizer {
                             *a = m + s;
                             *b = m - s;
                         }
+                    }
+                }
+                if fading {
+                    let len = l.len();
+                    let m0 = band.mix.current() as f32;
+                    band.mix.advance(len);
+                    let m1 = band.mix.current() as f32;
+                    for i in 0..len {
+                        let w = m0 + (m1 - m0) * (i + 1) as f32 / len as f32;
+                        l[i] = dry[0][i] + (l[i] - dry[0][i]) * w;
+                        r[i] = dry[1][i] + (r[i] - dry[1][i]) * w;
                     }
                 }
             }

@@ -9,13 +9,15 @@
 //! covered. Gains are summed as integers so that, below the threshold, the
 //! output is bit-identical to the delayed input.
 
-use crate::truepeak::{self, TruePeak};
+use crate::truepeak::{self, FinePeak, TruePeak};
 use crate::{Meters, Processor, Smoother, db_to_gain, gain_to_db, sanitize};
 use rackd_protocol::param::{ParamSpec, Unit};
 use std::sync::Arc;
 
-/// Samples either side of an output sample whose interpolation it influences.
-const REACH: usize = truepeak::DELAY;
+/// Samples either side of an output sample whose interpolation it influences
+/// (the fine detector's half length; it also covers the Annex 2 detector,
+/// whose readings arrive `FINE_DELAY - DELAY` samples earlier).
+const REACH: usize = truepeak::FINE_DELAY;
 /// Longest lookahead, ms (buffers are sized for it at build time).
 pub const MAX_LOOKAHEAD_MS: f32 = 5.0;
 /// Safety margin under the ceiling for the gain ramps' own inter-sample error, dB.
@@ -32,6 +34,7 @@ pub struct Limiter {
     release: f32,
     lookahead: usize,
     detect: [TruePeak; 2],
+    fine: [FinePeak; 2],
     /// Sliding-minimum deque (ring) of (index, required gain).
     dq_idx: Box<[u64]>,
     dq_val: Box<[f32]>,
@@ -79,7 +82,7 @@ impl Limiter {
     pub fn new(sample_rate: f32, meters: Arc<Meters>) -> Self {
         let max_w = (MAX_LOOKAHEAD_MS * 0.001 * sample_rate).ceil() as usize + 1;
         let hold = max_w + 2 * REACH + 2;
-        let delay_len = max_w + REACH + truepeak::DELAY + 2;
+        let delay_len = max_w + REACH + truepeak::FINE_DELAY + 2;
         let mut l = Limiter {
             meters,
             sample_rate,
@@ -89,6 +92,7 @@ impl Limiter {
             release: 0.0,
             lookahead: 1,
             detect: [TruePeak::new(), TruePeak::new()],
+            fine: [FinePeak::new(), FinePeak::new()],
             dq_idx: vec![0; hold].into_boxed_slice(),
             dq_val: vec![1.0; hold].into_boxed_slice(),
             dq_head: 0,
@@ -112,7 +116,7 @@ impl Limiter {
     }
 
     fn latency_for(w: usize) -> usize {
-        w - 1 + REACH + truepeak::DELAY
+        w - 1 + REACH + truepeak::FINE_DELAY
     }
 
     /// The ceiling as a linear amplitude.
@@ -166,7 +170,13 @@ impl Processor for Limiter {
             let x = [sanitize(*l) * d, sanitize(*r) * d];
             self.delay[0][self.delay_pos] = x[0];
             self.delay[1][self.delay_pos] = x[1];
-            let p = self.detect[0].push(x[0]).max(self.detect[1].push(x[1]));
+            // The Annex 2 reading is what true-peak meters show; the fine
+            // one catches what Annex 2 under-reads near Nyquist.
+            let p = self.detect[0]
+                .push(x[0])
+                .max(self.detect[1].push(x[1]))
+                .max(self.fine[0].push(x[0]))
+                .max(self.fine[1].push(x[1]));
             let req = if p > self.target {
                 self.target / p
             } else {
@@ -217,6 +227,9 @@ impl Processor for Limiter {
 
     fn reset(&mut self) {
         for d in &mut self.detect {
+            d.reset();
+        }
+        for d in &mut self.fine {
             d.reset();
         }
         self.dq_head = 0;

@@ -15,12 +15,47 @@ pub enum MsMode {
     Decode,
 }
 
-/// The stereo utility slot.
-pub struct Stereo {
-    meters: Arc<Meters>,
+/// The switched part of the stereo tool: changing it crossfades from the old
+/// routing to the new one so that switches never click.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Route {
     invert: [bool; 2],
     swap: bool,
     mode: MsMode,
+}
+
+impl Route {
+    #[inline]
+    fn apply(&self, l: f32, r: f32, width: f32) -> (f32, f32) {
+        let mut a = if self.invert[0] { -l } else { l };
+        let mut b = if self.invert[1] { -r } else { r };
+        if self.swap {
+            std::mem::swap(&mut a, &mut b);
+        }
+        match self.mode {
+            MsMode::Stereo => {
+                if width != 1.0 {
+                    let m = 0.5 * (a + b);
+                    let s = 0.5 * (a - b) * width;
+                    (m + s, m - s)
+                } else {
+                    (a, b)
+                }
+            }
+            MsMode::Encode => (0.5 * (a + b), 0.5 * (a - b) * width),
+            MsMode::Decode => (a + b * width, a - b * width),
+        }
+    }
+}
+
+/// The stereo utility slot.
+pub struct Stereo {
+    meters: Arc<Meters>,
+    route: Route,
+    previous: Route,
+    /// Progress of the crossfade from `previous` to `route` (1 = done).
+    fade: f32,
+    fade_step: f32,
     balance: Smoother,
     width: Smoother,
 }
@@ -54,11 +89,17 @@ impl Stereo {
 
     /// A neutral stereo tool.
     pub fn new(sample_rate: f32, meters: Arc<Meters>) -> Self {
-        Stereo {
-            meters,
+        let route = Route {
             invert: [false; 2],
             swap: false,
             mode: MsMode::Stereo,
+        };
+        Stereo {
+            meters,
+            route,
+            previous: route,
+            fade: 1.0,
+            fade_step: 1.0 / (0.01 * sample_rate).max(1.0),
             balance: Smoother::new(0.0, sample_rate, 0.02),
             width: Smoother::new(1.0, sample_rate, 0.02),
         }
@@ -67,14 +108,15 @@ impl Stereo {
 
 impl Processor for Stereo {
     fn set_param(&mut self, index: usize, value: f32) {
+        let mut next = self.route;
         match index {
-            Self::INVERT_LEFT => self.invert[0] = value >= 0.5,
-            Self::INVERT_RIGHT => self.invert[1] = value >= 0.5,
-            Self::SWAP => self.swap = value >= 0.5,
+            Self::INVERT_LEFT => next.invert[0] = value >= 0.5,
+            Self::INVERT_RIGHT => next.invert[1] = value >= 0.5,
+            Self::SWAP => next.swap = value >= 0.5,
             Self::BALANCE => self.balance.set_target(value.clamp(-100.0, 100.0) / 100.0),
             Self::WIDTH => self.width.set_target(value.clamp(0.0, 200.0) / 100.0),
             Self::MS => {
-                self.mode = match value.round() as i32 {
+                next.mode = match value.round() as i32 {
                     1 => MsMode::Encode,
                     2 => MsMode::Decode,
                     _ => MsMode::Stereo,
@@ -82,40 +124,29 @@ impl Processor for Stereo {
             }
             _ => {}
         }
+        if next != self.route {
+            // A switch during a fade restarts it from the routing now heard most.
+            if self.fade >= 0.5 {
+                self.previous = self.route;
+            }
+            self.route = next;
+            self.fade = 0.0;
+        }
     }
 
     fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
-        let sl = if self.invert[0] { -1.0 } else { 1.0 };
-        let sr = if self.invert[1] { -1.0 } else { 1.0 };
         let mut bad = false;
         for (l, r) in left.iter_mut().zip(right.iter_mut()) {
             bad |= !(l.is_finite() && r.is_finite());
-            let (mut a, mut b) = (sanitize(*l) * sl, sanitize(*r) * sr);
-            if self.swap {
-                std::mem::swap(&mut a, &mut b);
-            }
+            let (x, y) = (sanitize(*l), sanitize(*r));
             let w = self.width.next();
             let bal = self.balance.next();
-            match self.mode {
-                MsMode::Stereo => {
-                    if w != 1.0 {
-                        let m = 0.5 * (a + b);
-                        let s = 0.5 * (a - b) * w;
-                        a = m + s;
-                        b = m - s;
-                    }
-                }
-                MsMode::Encode => {
-                    let m = 0.5 * (a + b);
-                    let s = 0.5 * (a - b) * w;
-                    a = m;
-                    b = s;
-                }
-                MsMode::Decode => {
-                    let (m, s) = (a, b * w);
-                    a = m + s;
-                    b = m - s;
-                }
+            let (mut a, mut b) = self.route.apply(x, y, w);
+            if self.fade < 1.0 {
+                self.fade = (self.fade + self.fade_step).min(1.0);
+                let (pa, pb) = self.previous.apply(x, y, w);
+                a = pa + (a - pa) * self.fade;
+                b = pb + (b - pb) * self.fade;
             }
             if bal > 0.0 {
                 a *= 1.0 - bal;
@@ -140,6 +171,24 @@ mod tests {
         let mut b = vec![r; 4800];
         p.process(&mut a, &mut b);
         (a[4799], b[4799])
+    }
+
+    #[test]
+    fn polarity_flip_crossfades_instead_of_jumping() {
+        let mut st = Stereo::new(48_000.0, Meters::new());
+        let mut l = vec![0.5f32; 256];
+        let mut r = vec![0.5f32; 256];
+        st.process(&mut l, &mut r);
+        st.set_param(Stereo::INVERT_LEFT, 1.0);
+        let mut l = vec![0.5f32; 960];
+        let mut r = vec![0.5f32; 960];
+        st.process(&mut l, &mut r);
+        let mut prev = 0.5f32;
+        for &v in &l {
+            assert!((v - prev).abs() < 0.01, "jump {prev} -> {v}");
+            prev = v;
+        }
+        assert_eq!(l[959], -0.5);
     }
 
     #[test]

@@ -6,7 +6,8 @@ use rackd_protocol::param::{ParamSpec, Unit};
 /// Gain stage with polarity invert; the simplest slot and the first one in most chains.
 pub struct Trim {
     gain: Smoother,
-    invert: bool,
+    /// +1 or −1, glided so that flipping polarity never clicks.
+    sign: Smoother,
 }
 
 impl Trim {
@@ -19,7 +20,7 @@ impl Trim {
     pub fn new(sample_rate: f32) -> Self {
         Trim {
             gain: Smoother::new(1.0, sample_rate, 0.02),
-            invert: false,
+            sign: Smoother::new(1.0, sample_rate, 0.01),
         }
     }
 
@@ -36,15 +37,14 @@ impl Processor for Trim {
     fn set_param(&mut self, index: usize, value: f32) {
         match index {
             Self::GAIN => self.gain.set_target(db_to_gain(value)),
-            Self::INVERT => self.invert = value >= 0.5,
+            Self::INVERT => self.sign.set_target(if value >= 0.5 { -1.0 } else { 1.0 }),
             _ => {}
         }
     }
 
     fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
-        let sign = if self.invert { -1.0 } else { 1.0 };
         for (l, r) in left.iter_mut().zip(right.iter_mut()) {
-            let g = self.gain.next() * sign;
+            let g = self.gain.next() * self.sign.next();
             *l *= g;
             *r *= g;
         }

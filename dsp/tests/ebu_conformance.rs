@@ -413,3 +413,84 @@ fn live_histogram_agrees_with_exact_gating() {
     close(live.integrated(), exact.integrated(), 0.01, "integrated");
     close(live.loudness_range(), exact.loudness_range(), 0.02, "lra");
 }
+
+/// The chain's `loudness` slot publishes the same conformant numbers through
+/// the lock-free `Meters`, read from another thread while audio runs.
+#[test]
+fn loudness_slot_publishes_conformant_readings_across_threads() {
+    use rackd_dsp::{Meters, SlotKind};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let fs = 48_000.0;
+    let meters = Meters::new();
+    let mut slot = SlotKind::Loudness.build(fs as f32, 1024, meters.clone());
+    let running = Arc::new(AtomicBool::new(true));
+    let reader = {
+        let (m, running) = (meters.clone(), running.clone());
+        std::thread::spawn(move || {
+            let mut reads = 0u64;
+            while running.load(Ordering::Relaxed) {
+                let r = m.take();
+                assert!(!r.lufs_m.is_nan() && r.correlation <= 1.0);
+                reads += 1;
+            }
+            reads
+        })
+    };
+    // Tech 3342 case 1 (20 s at −20, 20 s at −30), then a −23 tone for case 1's M/S.
+    let mut tone = Tone::new(fs);
+    for (secs, level) in [(20.0, -20.0), (20.0, -30.0)] {
+        let x = tone.take(frames(fs, secs), Some(level));
+        for chunk in x.chunks(480) {
+            let (mut l, mut r) = (chunk.to_vec(), chunk.to_vec());
+            slot.process(&mut l, &mut r);
+        }
+    }
+    running.store(false, Ordering::Relaxed);
+    assert!(reader.join().unwrap() > 0);
+    let r = meters.peek();
+    close(r.lra as f64, 10.0, 1.0, "slot LRA (3342 case 1)");
+    close(r.lufs_s as f64, -30.0, 0.1, "slot short-term");
+    close(r.lufs_m as f64, -30.0, 0.1, "slot momentary");
+    // Integrated: equal halves at −20 and −30 (both above the −32.6 relative gate).
+    let want = 10.0 * ((10f64.powf(-2.0) + 10f64.powf(-3.0)) / 2.0).log10();
+    close(r.lufs_i as f64, want, 0.1, "slot integrated");
+    assert!(
+        (r.correlation - 1.0).abs() < 1e-3,
+        "identical channels correlate 1"
+    );
+    let tp = 20.0 * (meters.take().true_peak[0] as f64).log10();
+    // The peak since the reader's last take(): the −30 dBFS tone.
+    assert!(tp <= -20.0 + 0.01, "{tp}");
+}
+
+/// Why the live meter reads at a 10 ms hop: reading momentary loudness only
+/// every 100 ms misses a 0.4 s burst's maximum by more than Tech 3341 allows.
+#[test]
+fn case_13_needs_the_fine_hop() {
+    let fs = 48_000.0;
+    let mut worst_coarse = 0f64;
+    for k in 0..20 {
+        let offset = 0.5 + k as f64 * 0.0137;
+        let mut m = Loudness::live(fs, 2);
+        let mut coarse = f64::NEG_INFINITY;
+        let mut step = 0u32;
+        feed(
+            &mut m,
+            fs,
+            &[(offset, None), (0.4, Some(-23.0)), (0.4, None)],
+            |m, _| {
+                step += 1;
+                if step % 10 == 0 {
+                    coarse = coarse.max(m.momentary());
+                }
+            },
+        );
+        close(m.max_momentary(), -23.0, 0.1, "fine hop");
+        worst_coarse = worst_coarse.max(-23.0 - coarse);
+    }
+    assert!(
+        worst_coarse > 0.1,
+        "a 100 ms hop would miss by {worst_coarse:.2} LU"
+    );
+}

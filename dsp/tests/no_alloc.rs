@@ -19,7 +19,7 @@ fn signal(n: usize, seed: u32) -> Vec<f32> {
 
 #[test]
 fn every_slot_processes_without_allocating() {
-    for fs in [44_100.0f32, 96_000.0] {
+    for fs in [44_100.0f32, 96_000.0, 192_000.0] {
         for &name in SlotKind::NAMES {
             let kind = SlotKind::from_name(name).unwrap();
             let meters = Meters::new();

@@ -390,3 +390,34 @@ fn silence_after_signal_never_produces_denormals() {
         }
     }
 }
+
+#[test]
+fn eq_band_switches_in_and_out_without_a_click() {
+    let fs = 48_000.0;
+    let mut eq = Equalizer::new(fs as f32, Meters::new());
+    eq.set_param(eq_index(0, 2), 100.0);
+    eq.set_param(eq_index(0, 3), 12.0);
+    let x: Vec<f32> = (0..96_000)
+        .map(|i| (0.25 * (2.0 * PI * 100.0 * i as f64 / fs).sin()) as f32)
+        .collect();
+    let (mut l, mut r) = (x.clone(), x.clone());
+    let mut at = 0;
+    for (n, (cl, cr)) in l.chunks_mut(64).zip(r.chunks_mut(64)).enumerate() {
+        if n == 300 || n == 1000 {
+            eq.set_param(eq_index(0, 0), if n == 300 { 1.0 } else { 0.0 });
+            at = n * 64;
+        }
+        eq.process(cl, cr);
+    }
+    // Largest sample-to-sample step stays that of a 100 Hz sine at most +12 dB.
+    let max_step = 0.25 * 3.99 * 2.0 * PI * 100.0 / fs;
+    for i in 1..l.len() {
+        let step = (l[i] - l[i - 1]).abs() as f64;
+        assert!(
+            step < max_step * 1.2,
+            "click at {i} (last switch at {at}): {step}"
+        );
+    }
+    // Switched back out: the tail is the dry signal again.
+    assert!((l[90_000] - x[90_000]).abs() < 1e-4);
+}

@@ -291,6 +291,8 @@ pub struct Setup {
     pub chain: Vec<(String, String)>,
     /// Extra environment for the daemon process.
     pub env: Vec<(String, String)>,
+    /// Raw TOML appended to the config (`[[device]]` tables).
+    pub extra: String,
 }
 
 impl Default for Setup {
@@ -309,6 +311,7 @@ impl Default for Setup {
                 ("meter".into(), "meter".into()),
             ],
             env: Vec::new(),
+            extra: String::new(),
         }
     }
 }
@@ -358,6 +361,7 @@ impl Setup {
                 toml_str(kind)
             );
         }
+        t += &self.extra;
         t
     }
 }
@@ -660,6 +664,137 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Output {
         stdout: out_thread.join().unwrap_or_default(),
         stderr: err_thread.join().unwrap_or_default(),
     }
+}
+
+// ---------------------------------------------------------------- outboard
+
+/// A socat pty pair (`DIR/<name>-a` <-> `DIR/<name>-b`): a serial cable
+/// between the daemon and a device simulator. Stopped by PID when dropped.
+pub struct PtyPair {
+    child: Option<Child>,
+    /// The daemon's end.
+    pub a: PathBuf,
+    /// The device's end.
+    pub b: PathBuf,
+}
+
+impl PtyPair {
+    /// Starts socat and waits until both links exist.
+    pub fn start(dir: &Path, name: &str) -> PtyPair {
+        let a = dir.join(format!("{name}-a"));
+        let b = dir.join(format!("{name}-b"));
+        let child = Command::new("socat")
+            .arg("-d")
+            .arg(format!("pty,raw,echo=0,link={}", a.display()))
+            .arg(format!("pty,raw,echo=0,link={}", b.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("socat (apt-get install socat)");
+        let up = wait_for(Duration::from_secs(5), || {
+            (a.exists() && b.exists()).then_some(())
+        });
+        assert!(
+            up.is_some(),
+            "socat did not create {} and {}",
+            a.display(),
+            b.display()
+        );
+        PtyPair {
+            child: Some(child),
+            a,
+            b,
+        }
+    }
+
+    /// Pulls the cable: socat stops, both ptys go away.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            stop_child(&mut c, libc::SIGTERM, Duration::from_secs(2));
+        }
+        let _ = std::fs::remove_file(&self.a);
+        let _ = std::fs::remove_file(&self.b);
+    }
+}
+
+impl Drop for PtyPair {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A running `rackd profile simulate`, stopped by PID when dropped.
+pub struct Simulator {
+    child: Option<Child>,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Simulator {
+    /// Starts `rackd profile simulate PROFILE ARGS...` (e.g. `--serial PTY`,
+    /// `--osc 127.0.0.1:PORT`, `--silent`) and waits for its first line.
+    pub fn start(profile: &str, args: &[&str]) -> Simulator {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("sim.log");
+        let out = std::fs::File::create(&log).expect("log");
+        let child = Command::new(rackd_bin())
+            .args(["profile", "simulate", profile])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("log"))
+            .stderr(out)
+            .spawn()
+            .expect("rackd profile simulate");
+        let sim = Simulator {
+            child: Some(child),
+            log,
+            _dir: dir,
+        };
+        assert!(
+            sim.wait_log("simulating", Duration::from_secs(10)),
+            "simulator did not start: {}",
+            sim.log_text()
+        );
+        sim
+    }
+
+    /// Everything it printed (one line per command it acted on).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until its log contains `needle`.
+    pub fn wait_log(&self, needle: &str, timeout: Duration) -> bool {
+        wait_for(timeout, || self.log_text().contains(needle).then_some(())).is_some()
+    }
+
+    /// Stops it (the device is switched off).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            stop_child(&mut c, libc::SIGTERM, Duration::from_secs(2));
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A `[[device]]` table for `Setup::extra`.
+pub fn device_toml(id: &str, profile: &str, transport: &str) -> String {
+    let mut t = format!(
+        "[[device]]\nid = {}\nprofile = {}\n",
+        toml_str(id),
+        toml_str(profile)
+    );
+    if !transport.is_empty() {
+        t += transport;
+        t += "\n";
+    }
+    t + "\n"
 }
 
 // ---------------------------------------------------------------- OSC helpers
@@ -1280,5 +1415,89 @@ impl JackProbe {
         if let Some(c) = self.client.take() {
             let _ = c.deactivate();
         }
+    }
+}
+
+// ---------------------------------------------------------------- cpal backend on JACK
+
+/// The JACK ports of rackd's cpal backend on cpal's JACK host, whose clients
+/// are `<client_name>_in` and `<client_name>_out`: (inputs, outputs), left first.
+pub fn cpal_jack_ports(client_name: &str) -> ([String; 2], [String; 2]) {
+    (
+        [0, 1].map(|i| format!("{client_name}_in:in_{i}")),
+        [0, 1].map(|i| format!("{client_name}_out:out_{i}")),
+    )
+}
+
+/// The ports `port` is connected to, as a short-lived JACK client sees them.
+pub fn jack_connections(port: &str) -> Vec<String> {
+    let (client, _) = jack::Client::new(&unique_name("lsp"), jack::ClientOptions::NO_START_SERVER)
+        .expect("cannot open a JACK client");
+    client
+        .port_by_name(port)
+        .map(|p| p.get_connections())
+        .unwrap_or_default()
+}
+
+impl JackProbe {
+    /// Like [`JackProbe::start`] for a program whose ports are named otherwise:
+    /// plays a 1 kHz sine at `level_dbfs` peak into `inputs` (left, right) and
+    /// measures `outputs` (left, right), waiting for those ports to appear.
+    pub fn start_ports(inputs: &[String; 2], outputs: &[String; 2], level_dbfs: f32) -> JackProbe {
+        let (client, _) =
+            jack::Client::new(&unique_name("probe"), jack::ClientOptions::NO_START_SERVER)
+                .expect("probe cannot open a JACK client");
+        let sr = client.sample_rate() as f64;
+        let reg_out = |n: &str| {
+            client
+                .register_port(n, jack::AudioOut::default())
+                .expect("port")
+        };
+        let reg_in = |n: &str| {
+            client
+                .register_port(n, jack::AudioIn::default())
+                .expect("port")
+        };
+        let measure = std::sync::Arc::new(Mutex::new(Measure::default()));
+        let process = ProbeProcess {
+            out: [reg_out("out_l"), reg_out("out_r")],
+            inp: [reg_in("in_l"), reg_in("in_r")],
+            amp: 10f32.powf(level_dbfs / 20.0),
+            phase: 0.0,
+            step: std::f64::consts::TAU * 1000.0 / sr,
+            measure: measure.clone(),
+        };
+        let me = client.name().to_string();
+        let active = client.activate_async((), process).expect("activate probe");
+        let c = active.as_client();
+        wait_for(Duration::from_secs(30), || {
+            inputs
+                .iter()
+                .chain(outputs)
+                .all(|p| c.port_by_name(p).is_some())
+                .then_some(())
+        })
+        .unwrap_or_else(|| panic!("ports {inputs:?} {outputs:?} never appeared"));
+        for (src, dst) in [
+            (format!("{me}:out_l"), inputs[0].clone()),
+            (format!("{me}:out_r"), inputs[1].clone()),
+            (outputs[0].clone(), format!("{me}:in_l")),
+            (outputs[1].clone(), format!("{me}:in_r")),
+        ] {
+            c.connect_ports_by_name(&src, &dst)
+                .unwrap_or_else(|e| panic!("connect {src} -> {dst}: {e}"));
+        }
+        JackProbe {
+            client: Some(active),
+            measure,
+        }
+    }
+
+    /// The probe's JACK client name.
+    pub fn name(&self) -> String {
+        self.client
+            .as_ref()
+            .map(|c| c.as_client().name().to_string())
+            .unwrap_or_default()
     }
 }

@@ -161,7 +161,7 @@ impl JackBackend {
             ::jack::Error::ClientError(_) => anyhow::anyhow!("no server answers"),
             other => anyhow::anyhow!("{other}"),
         })?;
-        let sample_rate = client.sample_rate() as u32;
+        let sample_rate = client.sample_rate();
         let period = client.buffer_size();
         let name = client.name().to_string();
         let process = Process {

@@ -2,6 +2,7 @@
 //! where its value goes (which chain slot and processor parameter).
 
 use crate::config::SlotConfig;
+use crate::profiles::Device;
 use rackd_protocol::param::{ParamSpec, Value};
 use rackd_protocol::state::RackState;
 use serde_json::json;
@@ -14,6 +15,9 @@ pub enum Target {
     ChainParam { slot: usize, index: usize },
     /// The bypass switch of chain slot `slot`.
     ChainBypass { slot: usize },
+    /// Parameter `param` (profile order) of outboard device `device` (config
+    /// order); the outboard drivers act on it, the engine ignores it.
+    Outboard { device: usize, param: usize },
 }
 
 /// One parameter: its contract and its destination.
@@ -30,6 +34,7 @@ pub struct ParamEntry {
 pub struct ParamTree {
     entries: BTreeMap<String, ParamEntry>,
     slots: Vec<SlotConfig>,
+    devices: Vec<Device>,
 }
 
 impl ParamTree {
@@ -57,7 +62,31 @@ impl ParamTree {
         ParamTree {
             entries,
             slots: chain.to_vec(),
+            devices: Vec::new(),
         }
+    }
+
+    /// The chain's parameters plus `/outboard/<device>/<param>` for every device.
+    pub fn from_rack(chain: &[SlotConfig], devices: &[Device]) -> Self {
+        let mut tree = Self::from_chain(chain);
+        for (device, d) in devices.iter().enumerate() {
+            for (param, spec) in d.profile.params().into_iter().enumerate() {
+                tree.entries.insert(
+                    format!("/outboard/{}/{}", d.id, spec.id),
+                    ParamEntry {
+                        spec,
+                        target: Target::Outboard { device, param },
+                    },
+                );
+            }
+        }
+        tree.devices = devices.to_vec();
+        tree
+    }
+
+    /// The outboard devices the tree was built from, in config order.
+    pub fn devices(&self) -> &[Device] {
+        &self.devices
     }
 
     /// The entry at an exact address.
@@ -124,7 +153,22 @@ impl ParamTree {
             .iter()
             .map(|s| json!({"id": s.id, "kind": format!("{:?}", s.kind).to_lowercase()}))
             .collect();
-        json!({ "chain": slots, "params": params })
+        let devices: Vec<serde_json::Value> = self
+            .devices
+            .iter()
+            .map(|d| {
+                let p = &d.profile;
+                json!({
+                    "id": d.id,
+                    "profile": p.id(),
+                    "vendor": p.device.vendor,
+                    "model": p.device.model,
+                    "transport": p.transport(),
+                    "safe": d.safe,
+                })
+            })
+            .collect();
+        json!({ "chain": slots, "devices": devices, "params": params })
     }
 
     /// Checks a value for `address` and returns what the parameter will hold.

@@ -1,0 +1,809 @@
+//! The cpal backend: for machines without a JACK server. It opens a device by
+//! name (or the host's default) on cpal's ALSA host, or on cpal's JACK host,
+//! with the configured sample rate, buffer size and two channels each way, and
+//! runs the same chain as the other backends.
+//!
+//! cpal gives an input stream and an output stream, each with its own callback
+//! (on the JACK host, two clients: `<name>_in` and `<name>_out`). The input
+//! callback ([`Capture::push`]) writes interleaved frames into a lock-free SPSC
+//! ring; the output callback ([`Playback::render`]) reads them back into
+//! preallocated planar buffers, runs [`RtProcess`] and interleaves the result
+//! into the device buffer. Neither allocates, locks, logs or blocks. The ring
+//! is primed with one period of silence, so either callback may run first.
+//!
+//! Like the JACK backend it never gives up: while the device cannot be opened
+//! it says why and retries; when a stream reports the device gone (or stops
+//! calling back) it closes everything and opens it again.
+
+use super::{Backend, EngineControl, EngineStatus, Running, rt::RtProcess};
+use crate::config::{AudioConfig, CpalHost};
+use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use cpal::{
+    BufferSize, ErrorKind, FromSample, HostId, Sample, SampleFormat, SizedSample, StreamConfig,
+    SupportedBufferSize,
+};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// How often to retry while the device cannot be opened.
+const RETRY: Duration = Duration::from_secs(1);
+/// Channels each way.
+const CHANNELS: usize = 2;
+/// Period assumed when neither the config nor the device tells one.
+const DEFAULT_PERIOD: usize = 1024;
+/// Without an output callback for this long the stream counts as gone.
+const STALL: Duration = Duration::from_secs(3);
+/// Extra room in the input→output ring beyond a few periods, in frames.
+const RING_SLACK_FRAMES: usize = 16_384;
+
+/// The JACK host's device type; its constructors take the client name and the
+/// auto-connect switch, which cpal's `Host` would otherwise fix to "on".
+type JackDevice = <cpal::platform::JackHost as HostTrait>::Device;
+
+/// Runs the chain between a cpal input and output stream, managed by its own thread.
+pub struct CpalBackend {
+    audio: AudioConfig,
+}
+
+impl CpalBackend {
+    /// A cpal backend as the audio config describes it.
+    pub fn new(audio: &AudioConfig) -> Self {
+        CpalBackend {
+            audio: audio.clone(),
+        }
+    }
+
+    fn host_name(&self) -> &'static str {
+        match self.audio.host {
+            CpalHost::Alsa => "ALSA",
+            CpalHost::Jack => "JACK",
+        }
+    }
+
+    /// What we open, for messages: the ALSA device or the JACK client base name.
+    fn device_label(&self) -> String {
+        match (self.audio.host, &self.audio.device) {
+            (CpalHost::Alsa, Some(d)) => format!("device \"{d}\""),
+            (CpalHost::Alsa, None) => "default device".into(),
+            (CpalHost::Jack, _) => {
+                let base = self.jack_base();
+                format!("clients \"{base}_in\"/\"{base}_out\"")
+            }
+        }
+    }
+
+    /// JACK host: the client name base (`device`, else `client_name`).
+    fn jack_base(&self) -> &str {
+        self.audio
+            .device
+            .as_deref()
+            .unwrap_or(&self.audio.client_name)
+    }
+}
+
+impl Backend for CpalBackend {
+    fn name(&self) -> &'static str {
+        "cpal"
+    }
+
+    fn start(self: Box<Self>, control: Arc<EngineControl>) -> anyhow::Result<Running> {
+        if self.audio.host == CpalHost::Jack {
+            quiet_libjack();
+        }
+        control
+            .status()
+            .set_state(format!("opening the cpal {} device", self.host_name()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("rackd-cpal".into())
+            .spawn(move || self.manage(&control, &stop_flag))?;
+        Ok(Running::new("cpal", stop, thread))
+    }
+}
+
+// ---------------------------------------------------------------- audio-thread side
+
+/// The input callback's state: device frames into the ring.
+pub struct Capture {
+    ring: rtrb::Producer<f32>,
+    channels: usize,
+}
+
+impl Capture {
+    /// Input side of a ring: `ring` must carry interleaved stereo frames.
+    pub fn new(ring: rtrb::Producer<f32>, channels: usize) -> Self {
+        Capture {
+            ring,
+            channels: channels.max(1),
+        }
+    }
+
+    /// One input callback: converts interleaved frames of `channels` samples to
+    /// stereo `f32` and queues as many as fit (the rest is dropped; the output
+    /// side resynchronises). Never allocates, locks or blocks.
+    pub fn push<T>(&mut self, data: &[T])
+    where
+        T: Sample,
+        f32: FromSample<T>,
+    {
+        let ch = self.channels;
+        let frames = (data.len() / ch).min(self.ring.slots() / CHANNELS);
+        if frames == 0 {
+            return;
+        }
+        if let Ok(chunk) = self.ring.write_chunk_uninit(frames * CHANNELS) {
+            let samples = data[..frames * ch].chunks_exact(ch).flat_map(|frame| {
+                let l = f32::from_sample(frame[0]);
+                let r = if ch > 1 {
+                    f32::from_sample(frame[1])
+                } else {
+                    l
+                };
+                [l, r]
+            });
+            chunk.fill_from_iter(samples);
+        }
+    }
+}
+
+/// The output callback's state: ring → planar buffers → chain → device frames.
+pub struct Playback {
+    rt: RtProcess,
+    ring: rtrb::Consumer<f32>,
+    channels: usize,
+    in_l: Vec<f32>,
+    in_r: Vec<f32>,
+    out_l: Vec<f32>,
+    out_r: Vec<f32>,
+    /// Frames kept queued between the callbacks (latency of the input→output hop).
+    target: usize,
+    /// Largest `target` the ring allows.
+    max_target: usize,
+    /// False after an underrun, until the ring holds `target` frames again.
+    primed: bool,
+    status: Arc<EngineStatus>,
+    callbacks: Arc<AtomicU64>,
+    sample_rate: f64,
+    load_mean: f64,
+}
+
+impl Playback {
+    /// Output side: `rt` runs in blocks of at most `max_block` frames; `target`
+    /// frames are kept queued in `ring` (prime it with that much silence).
+    pub fn new(
+        rt: RtProcess,
+        ring: rtrb::Consumer<f32>,
+        channels: usize,
+        max_block: usize,
+        target: usize,
+        sample_rate: u32,
+        status: Arc<EngineStatus>,
+    ) -> Self {
+        let max_block = max_block.max(1);
+        let max_target = ring.buffer().capacity() / CHANNELS / 4;
+        Playback {
+            rt,
+            ring,
+            channels: channels.max(1),
+            in_l: vec![0.0; max_block],
+            in_r: vec![0.0; max_block],
+            out_l: vec![0.0; max_block],
+            out_r: vec![0.0; max_block],
+            target: target.min(max_target),
+            max_target,
+            primed: true,
+            status,
+            callbacks: Arc::new(AtomicU64::new(0)),
+            sample_rate: f64::from(sample_rate.max(1)),
+            load_mean: 0.0,
+        }
+    }
+
+    /// Counts output callbacks (the manager watches it to detect a stalled device).
+    pub fn callbacks(&self) -> Arc<AtomicU64> {
+        self.callbacks.clone()
+    }
+
+    /// One output callback: fills `data` (interleaved, `channels` per frame)
+    /// with the chain's output for the queued input. Never allocates, locks or
+    /// blocks; an empty ring gives silence on the input and counts one xrun,
+    /// after which it waits (in silence) until a callback's worth plus the
+    /// target is queued again.
+    pub fn render<T>(&mut self, data: &mut [T])
+    where
+        T: Sample + FromSample<f32>,
+    {
+        let started = Instant::now();
+        let ch = self.channels;
+        let frames = data.len() / ch;
+        // Input ran ahead (stream start, clock drift): drop the excess.
+        let queued = self.ring.slots() / CHANNELS;
+        if queued > frames + 2 * self.target {
+            let skip = queued - frames - self.target;
+            if let Ok(chunk) = self.ring.read_chunk(skip * CHANNELS) {
+                chunk.commit_all();
+            }
+        }
+        if !self.primed && self.ring.slots() / CHANNELS >= frames + self.target {
+            self.primed = true;
+        }
+        let block = self.in_l.len();
+        let mut done = 0;
+        while done < frames {
+            let n = (frames - done).min(block);
+            let got = if self.primed { self.deinterleave(n) } else { 0 };
+            if got < n {
+                self.in_l[got..n].fill(0.0);
+                self.in_r[got..n].fill(0.0);
+                if self.primed {
+                    self.primed = false;
+                    self.status.xruns.fetch_add(1, Ordering::Relaxed);
+                    // Callbacks larger than the guessed period: keep more queued.
+                    self.target = self.target.max(frames).min(self.max_target);
+                }
+            }
+            self.rt.process(
+                &self.in_l[..n],
+                &self.in_r[..n],
+                &mut self.out_l[..n],
+                &mut self.out_r[..n],
+            );
+            let out = &mut data[done * ch..(done + n) * ch];
+            for (i, frame) in out.chunks_exact_mut(ch).enumerate() {
+                frame[0] = T::from_sample(self.out_l[i]);
+                if ch > 1 {
+                    frame[1] = T::from_sample(self.out_r[i]);
+                    for extra in &mut frame[2..] {
+                        *extra = T::EQUILIBRIUM;
+                    }
+                }
+            }
+            done += n;
+        }
+        data[frames * ch..].fill(T::EQUILIBRIUM);
+        self.callbacks.fetch_add(1, Ordering::Relaxed);
+        self.status.period.store(frames as u32, Ordering::Relaxed);
+        if frames > 0 {
+            let load = started.elapsed().as_secs_f64() * self.sample_rate / frames as f64;
+            self.load_mean += (load - self.load_mean) * 0.01;
+            self.status
+                .dsp_load_permille
+                .store((self.load_mean * 1000.0) as u32, Ordering::Relaxed);
+        }
+    }
+
+    /// Moves up to `n` queued frames into the planar input buffers; returns how many.
+    fn deinterleave(&mut self, n: usize) -> usize {
+        let frames = n.min(self.ring.slots() / CHANNELS);
+        let Ok(chunk) = self.ring.read_chunk(frames * CHANNELS) else {
+            return 0;
+        };
+        let (a, b) = chunk.as_slices();
+        for (i, pair) in a.chunks_exact(CHANNELS).enumerate() {
+            self.in_l[i] = pair[0];
+            self.in_r[i] = pair[1];
+        }
+        // A frame never straddles the wrap: the ring holds whole frames and its
+        // capacity is a multiple of the frame size.
+        let first = a.len() / CHANNELS;
+        for (i, pair) in b.chunks_exact(CHANNELS).enumerate() {
+            self.in_l[first + i] = pair[0];
+            self.in_r[first + i] = pair[1];
+        }
+        chunk.commit_all();
+        frames
+    }
+}
+
+/// A ring for `period`-frame callbacks, primed with `target` frames of silence.
+pub fn ring(period: usize, target: usize) -> (rtrb::Producer<f32>, rtrb::Consumer<f32>) {
+    let frames = 4 * period.max(target) + RING_SLACK_FRAMES;
+    let (mut producer, consumer) = rtrb::RingBuffer::new(frames * CHANNELS);
+    if let Ok(chunk) = producer.write_chunk_uninit(target.min(frames) * CHANNELS) {
+        chunk.fill_from_iter(std::iter::repeat(0.0));
+    }
+    (producer, consumer)
+}
+
+/// The streams' error callback: xruns counted, anything fatal flagged for the
+/// manager thread (which logs it). Atomics only.
+#[derive(Clone)]
+struct ErrorSink {
+    status: Arc<EngineStatus>,
+    /// 0 while healthy, else [`kind_code`] of the error that ended the streams.
+    fatal: Arc<AtomicU8>,
+}
+
+impl ErrorSink {
+    fn report(&self, error: cpal::Error) {
+        match error.kind() {
+            ErrorKind::Xrun => {
+                self.status.xruns.fetch_add(1, Ordering::Relaxed);
+            }
+            // Rerouted by the host, or running without RT priority: keep going.
+            ErrorKind::DeviceChanged | ErrorKind::RealtimeDenied => {}
+            kind => {
+                let _ = self.fatal.compare_exchange(
+                    0,
+                    kind_code(kind),
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                );
+            }
+        }
+    }
+}
+
+const KINDS: [(ErrorKind, &str); 11] = [
+    (ErrorKind::DeviceBusy, "device busy"),
+    (ErrorKind::DeviceNotAvailable, "device not available"),
+    (ErrorKind::HostUnavailable, "host unavailable"),
+    (ErrorKind::InvalidInput, "invalid input"),
+    (ErrorKind::PermissionDenied, "permission denied"),
+    (ErrorKind::ResourceExhausted, "resource exhausted"),
+    (ErrorKind::StreamInvalidated, "stream invalidated"),
+    (
+        ErrorKind::UnsupportedConfig,
+        "configuration no longer supported",
+    ),
+    (ErrorKind::UnsupportedOperation, "unsupported operation"),
+    (ErrorKind::BackendError, "host error"),
+    (ErrorKind::Other, "error"),
+];
+
+fn kind_code(kind: ErrorKind) -> u8 {
+    KINDS
+        .iter()
+        .position(|(k, _)| *k == kind)
+        .map_or(KINDS.len() as u8, |i| i as u8 + 1)
+}
+
+fn kind_text(code: u8) -> &'static str {
+    KINDS
+        .get(usize::from(code).saturating_sub(1))
+        .map_or("error", |(_, t)| t)
+}
+
+// ---------------------------------------------------------------- manager thread
+
+/// The opened input and output device.
+struct Devices {
+    input: cpal::Device,
+    output: cpal::Device,
+    /// Server/device period when the host knows it.
+    period: Option<usize>,
+}
+
+impl CpalBackend {
+    /// Opens, runs until the device goes away or we are stopped, repeats.
+    fn manage(&self, control: &EngineControl, stop: &AtomicBool) {
+        let status = control.status().clone();
+        let mut last_complaint: Option<Instant> = None;
+        while !stop.load(Ordering::Relaxed) {
+            match self.run_streams(control, stop, &status) {
+                Ok(()) => {}
+                Err(e) => {
+                    status.running.store(false, Ordering::Relaxed);
+                    let text = format!(
+                        "waiting for cpal {} {} ({e:#}); retrying every {}s",
+                        self.host_name(),
+                        self.device_label(),
+                        RETRY.as_secs()
+                    );
+                    // Say it once, then every 30 s, not every second.
+                    if last_complaint.is_none_or(|t| t.elapsed() > Duration::from_secs(30)) {
+                        tracing::warn!("{text}");
+                        last_complaint = Some(Instant::now());
+                    }
+                    status.set_state(text);
+                    sleep_unless_stopped(RETRY, stop);
+                }
+            }
+        }
+        status.running.store(false, Ordering::Relaxed);
+        status.set_state("stopped");
+    }
+
+    fn open(&self) -> anyhow::Result<Devices> {
+        match self.audio.host {
+            CpalHost::Jack => {
+                // Our own constructors: no auto-connect to system ports (the
+                // config's connect_inputs/connect_outputs say what to wire).
+                let base = self.jack_base();
+                let input = JackDevice::default_input_device(base, false, false)
+                    .map_err(|e| jack_open_error("input", &e))?;
+                let output = JackDevice::default_output_device(base, false, false)
+                    .map_err(|e| jack_open_error("output", &e))?;
+                let period = match input.default_input_config()?.buffer_size() {
+                    SupportedBufferSize::Range { max, .. } => Some(*max as usize),
+                    SupportedBufferSize::Unknown => None,
+                };
+                Ok(Devices {
+                    input: input.into(),
+                    output: output.into(),
+                    period,
+                })
+            }
+            CpalHost::Alsa => {
+                let host = cpal::host_from_id(HostId::Alsa)?;
+                let (input, output) = match &self.audio.device {
+                    None => (
+                        host.default_input_device()
+                            .ok_or_else(|| anyhow::anyhow!("no default input device"))?,
+                        host.default_output_device()
+                            .ok_or_else(|| anyhow::anyhow!("no default output device"))?,
+                    ),
+                    Some(name) => {
+                        let device = find_alsa_device(&host, name)?;
+                        (device.clone(), device)
+                    }
+                };
+                Ok(Devices {
+                    input,
+                    output,
+                    period: None,
+                })
+            }
+        }
+    }
+
+    /// One lifetime of the streams. Ok when stopped or when the device went away.
+    fn run_streams(
+        &self,
+        control: &EngineControl,
+        stop: &AtomicBool,
+        status: &Arc<EngineStatus>,
+    ) -> anyhow::Result<()> {
+        let devices = self.open()?;
+        let rate = self.audio.sample_rate;
+        let in_format = pick_format(
+            devices.input.supported_input_configs()?.map(|c| {
+                (
+                    c.channels(),
+                    c.min_sample_rate(),
+                    c.max_sample_rate(),
+                    c.sample_format(),
+                )
+            }),
+            rate,
+            "input",
+        )?;
+        let out_format = pick_format(
+            devices.output.supported_output_configs()?.map(|c| {
+                (
+                    c.channels(),
+                    c.min_sample_rate(),
+                    c.max_sample_rate(),
+                    c.sample_format(),
+                )
+            }),
+            rate,
+            "output",
+        )?;
+        let config = StreamConfig {
+            channels: CHANNELS as u16,
+            sample_rate: rate,
+            buffer_size: match self.audio.buffer_size {
+                Some(n) => BufferSize::Fixed(n),
+                None => BufferSize::Default,
+            },
+        };
+        let period = self
+            .audio
+            .buffer_size
+            .map(|n| n as usize)
+            .or(devices.period)
+            .unwrap_or(DEFAULT_PERIOD)
+            .clamp(16, 8192);
+        let (producer, consumer) = ring(period, period);
+        let playback = Playback::new(
+            control.build_rt(rate, period.clamp(64, 8192)),
+            consumer,
+            CHANNELS,
+            period.clamp(64, 8192),
+            period,
+            rate,
+            status.clone(),
+        );
+        let callbacks = playback.callbacks();
+        let sink = ErrorSink {
+            status: status.clone(),
+            fatal: Arc::new(AtomicU8::new(0)),
+        };
+        // Both or nothing: a device that cannot capture is reported and retried.
+        let output = build_output(&devices.output, out_format, &config, playback, &sink)
+            .map_err(|e| anyhow::anyhow!("output stream: {e}"))?;
+        let input = build_input(
+            &devices.input,
+            in_format,
+            &config,
+            Capture::new(producer, CHANNELS),
+            &sink,
+        )
+        .map_err(|e| anyhow::anyhow!("input stream: {e}"))?;
+        input.play()?;
+        output.play()?;
+        if self.audio.host == CpalHost::Jack {
+            self.connect_jack_ports();
+        }
+        status.sample_rate.store(rate, Ordering::Relaxed);
+        status.period.store(period as u32, Ordering::Relaxed);
+        status.running.store(true, Ordering::Relaxed);
+        status.set_state(format!(
+            "running: cpal {} {}, {rate} Hz, {} frames",
+            self.host_name(),
+            self.device_label(),
+            match self.audio.buffer_size {
+                Some(n) => n.to_string(),
+                None => format!("~{period}"),
+            }
+        ));
+        let mut seen = callbacks.load(Ordering::Relaxed);
+        let mut last_progress = Instant::now();
+        let mut ended = None;
+        while !stop.load(Ordering::Relaxed) {
+            let code = sink.fatal.load(Ordering::SeqCst);
+            if code != 0 {
+                ended = Some(kind_text(code).to_string());
+                break;
+            }
+            let now = callbacks.load(Ordering::Relaxed);
+            if now != seen {
+                seen = now;
+                last_progress = Instant::now();
+            } else if last_progress.elapsed() > STALL {
+                ended = Some(format!("no audio callbacks for {}s", STALL.as_secs()));
+                break;
+            }
+            sleep_unless_stopped(Duration::from_millis(200), stop);
+        }
+        // The state line first: whoever sees `running` false also sees why.
+        if let Some(why) = ended {
+            status.set_state(format!(
+                "cpal {} {} went away ({why}); reopening",
+                self.host_name(),
+                self.device_label()
+            ));
+        }
+        status.running.store(false, Ordering::Relaxed);
+        // Dropping the streams here also drops the chain, off the audio thread.
+        drop(input);
+        drop(output);
+        Ok(())
+    }
+
+    /// JACK host: wires our clients' ports as `connect_inputs`/`connect_outputs` say.
+    fn connect_jack_ports(&self) {
+        if self.audio.connect_inputs.is_empty() && self.audio.connect_outputs.is_empty() {
+            return;
+        }
+        let base = self.jack_base();
+        let client = match ::jack::Client::new(
+            &format!("{base}_patch"),
+            ::jack::ClientOptions::NO_START_SERVER,
+        ) {
+            Ok((c, _)) => c,
+            Err(e) => {
+                tracing::warn!("cannot open a JACK client to connect ports: {e}");
+                return;
+            }
+        };
+        for (i, src) in self.audio.connect_inputs.iter().enumerate() {
+            connect(&client, src, &format!("{base}_in:in_{i}"));
+        }
+        for (i, dst) in self.audio.connect_outputs.iter().enumerate() {
+            connect(&client, &format!("{base}_out:out_{i}"), dst);
+        }
+    }
+}
+
+/// Why a JACK client could not be opened, in the JACK backend's words.
+fn jack_open_error(what: &str, e: &cpal::Error) -> anyhow::Error {
+    if e.kind() == ErrorKind::DeviceNotAvailable {
+        let server = std::env::var("JACK_DEFAULT_SERVER").unwrap_or_else(|_| "default".into());
+        anyhow::anyhow!("no JACK server \"{server}\" answers")
+    } else {
+        anyhow::anyhow!("JACK {what} client: {e}")
+    }
+}
+
+fn connect(client: &::jack::Client, src: &str, dst: &str) {
+    match client.connect_ports_by_name(src, dst) {
+        Ok(()) => tracing::info!("connected {src} -> {dst}"),
+        Err(e) => tracing::warn!("cannot connect {src} -> {dst}: {e}"),
+    }
+}
+
+/// An ALSA device by PCM id (`hw:1,0`, `default`, `null`) or by listed name.
+fn find_alsa_device(host: &cpal::Host, name: &str) -> anyhow::Result<cpal::Device> {
+    if let Some(d) = host.device_by_id(&cpal::DeviceId::new(HostId::Alsa, name)) {
+        return Ok(d);
+    }
+    let mut names = Vec::new();
+    for d in host.devices()? {
+        let id = d.id().map(|i| i.id().to_string()).unwrap_or_default();
+        let desc = d
+            .description()
+            .map(|x| x.name().to_string())
+            .unwrap_or_default();
+        if id == name || desc == name {
+            return Ok(d);
+        }
+        names.push(id);
+    }
+    anyhow::bail!(
+        "no ALSA device {name:?}; devices: {}",
+        if names.is_empty() {
+            "none".into()
+        } else {
+            names.join(", ")
+        }
+    )
+}
+
+/// The best sample format offering two channels at `rate`: float, then 32, then 16 bit.
+fn pick_format(
+    configs: impl Iterator<Item = (u16, u32, u32, SampleFormat)>,
+    rate: u32,
+    what: &str,
+) -> anyhow::Result<SampleFormat> {
+    let mut offered = Vec::new();
+    let mut fitting = Vec::new();
+    for (channels, min, max, format) in configs {
+        if usize::from(channels) == CHANNELS && (min..=max).contains(&rate) {
+            fitting.push(format);
+        } else if usize::from(channels) == CHANNELS {
+            offered.push(format!("{min}..{max} Hz {format}"));
+        }
+    }
+    [SampleFormat::F32, SampleFormat::I32, SampleFormat::I16]
+        .into_iter()
+        .find(|f| fitting.contains(f))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no 2-channel {what} at {rate} Hz in f32, i32 or i16{}",
+                if offered.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (offered: {})", offered.join(", "))
+                }
+            )
+        })
+}
+
+fn build_input(
+    device: &cpal::Device,
+    format: SampleFormat,
+    config: &StreamConfig,
+    capture: Capture,
+    sink: &ErrorSink,
+) -> Result<cpal::Stream, cpal::Error> {
+    fn typed<T>(
+        device: &cpal::Device,
+        config: &StreamConfig,
+        mut capture: Capture,
+        sink: ErrorSink,
+    ) -> Result<cpal::Stream, cpal::Error>
+    where
+        T: SizedSample,
+        f32: FromSample<T>,
+    {
+        device.build_input_stream::<T, _, _>(
+            *config,
+            move |data: &[T], _: &cpal::InputCallbackInfo| capture.push(data),
+            move |e| sink.report(e),
+            None,
+        )
+    }
+    let sink = sink.clone();
+    match format {
+        SampleFormat::I16 => typed::<i16>(device, config, capture, sink),
+        SampleFormat::I32 => typed::<i32>(device, config, capture, sink),
+        _ => typed::<f32>(device, config, capture, sink),
+    }
+}
+
+fn build_output(
+    device: &cpal::Device,
+    format: SampleFormat,
+    config: &StreamConfig,
+    playback: Playback,
+    sink: &ErrorSink,
+) -> Result<cpal::Stream, cpal::Error> {
+    fn typed<T>(
+        device: &cpal::Device,
+        config: &StreamConfig,
+        mut playback: Playback,
+        sink: ErrorSink,
+    ) -> Result<cpal::Stream, cpal::Error>
+    where
+        T: SizedSample + FromSample<f32>,
+    {
+        device.build_output_stream::<T, _, _>(
+            *config,
+            move |data: &mut [T], _: &cpal::OutputCallbackInfo| playback.render(data),
+            move |e| sink.report(e),
+            None,
+        )
+    }
+    let sink = sink.clone();
+    match format {
+        SampleFormat::I16 => typed::<i16>(device, config, playback, sink),
+        SampleFormat::I32 => typed::<i32>(device, config, playback, sink),
+        _ => typed::<f32>(device, config, playback, sink),
+    }
+}
+
+/// Routes libjack's own messages to our log at debug level (as the JACK backend does):
+/// while the server is away it prints several lines per retry.
+fn quiet_libjack() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if ::jack::jack_sys::library().is_ok() {
+            ::jack::set_logger(::jack::LoggerType::Custom {
+                info: libjack_message,
+                error: libjack_message,
+            });
+        }
+    });
+}
+
+/// libjack's message callback; must not panic.
+unsafe extern "C" fn libjack_message(msg: *const libc::c_char) {
+    if msg.is_null() {
+        return;
+    }
+    // SAFETY: libjack passes a NUL-terminated string valid for this call.
+    let text = unsafe { std::ffi::CStr::from_ptr(msg) }.to_string_lossy();
+    let _ = std::panic::catch_unwind(|| tracing::debug!(target: "libjack", "{text}"));
+}
+
+fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {
+    let until = Instant::now() + total;
+    while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_choice_prefers_float_and_checks_rate_and_channels() {
+        let c = |ch, min, max, f| (ch, min, max, f);
+        let f = pick_format(
+            [
+                c(2, 44_100, 48_000, SampleFormat::I16),
+                c(2, 44_100, 48_000, SampleFormat::F32),
+                c(1, 48_000, 48_000, SampleFormat::I32),
+            ]
+            .into_iter(),
+            48_000,
+            "output",
+        )
+        .unwrap();
+        assert_eq!(f, SampleFormat::F32);
+        let err = pick_format(
+            [c(2, 44_100, 44_100, SampleFormat::F32)].into_iter(),
+            48_000,
+            "input",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("48000 Hz") && err.contains("44100..44100"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn error_kinds_round_trip_through_codes() {
+        for (kind, text) in KINDS {
+            assert_eq!(kind_text(kind_code(kind)), text);
+        }
+        assert_ne!(kind_code(ErrorKind::DeviceNotAvailable), 0);
+    }
+}

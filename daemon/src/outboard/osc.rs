@@ -1,0 +1,103 @@
+//! OSC devices over UDP: one connected socket per device address, so only
+//! that device's datagrams are read.
+
+use super::scheduler::{Incoming, Link};
+use rackd_protocol::device::DeviceMessage;
+use rosc::OscPacket;
+use std::collections::VecDeque;
+use std::io;
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tokio::time::Instant;
+
+/// One OSC device address.
+pub struct OscLink {
+    address: String,
+    socket: Option<UdpSocket>,
+    queue: VecDeque<rosc::OscMessage>,
+}
+
+impl OscLink {
+    /// A link to `host:port`.
+    pub fn new(address: String) -> Self {
+        OscLink {
+            address,
+            socket: None,
+            queue: VecDeque::new(),
+        }
+    }
+}
+
+fn flatten(p: OscPacket, out: &mut VecDeque<rosc::OscMessage>) {
+    match p {
+        OscPacket::Message(m) => out.push_back(m),
+        OscPacket::Bundle(b) => b.content.into_iter().for_each(|p| flatten(p, out)),
+    }
+}
+
+impl Link for OscLink {
+    async fn open(&mut self) -> io::Result<()> {
+        let target = tokio::net::lookup_host(&self.address)
+            .await?
+            .next()
+            .ok_or_else(|| io::Error::other(format!("{} does not resolve", self.address)))?;
+        let local = if target.is_ipv4() {
+            "0.0.0.0:0"
+        } else {
+            "[::]:0"
+        };
+        let socket = UdpSocket::bind(local).await?;
+        socket.connect(target).await?;
+        self.socket = Some(socket);
+        Ok(())
+    }
+
+    fn is_open(&self) -> bool {
+        self.socket.is_some()
+    }
+
+    fn close(&mut self) {
+        self.socket = None;
+    }
+
+    async fn send(&mut self, msg: &DeviceMessage) -> io::Result<()> {
+        let socket = self.socket.as_ref().ok_or(io::ErrorKind::NotConnected)?;
+        let DeviceMessage::Osc(m) = msg else {
+            return Err(io::Error::other("bytes for an OSC device"));
+        };
+        let bytes = rosc::encoder::encode(&OscPacket::Message(m.clone()))
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        // A refused datagram (nobody listening yet) is a silent device, not a dead port.
+        match socket.send(&bytes).await {
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    async fn recv(&mut self, until: Instant) -> io::Result<Option<Incoming>> {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            if let Some(m) = self.queue.pop_front() {
+                return Ok(Some(Incoming::Osc(m)));
+            }
+            let socket = self.socket.as_ref().ok_or(io::ErrorKind::NotConnected)?;
+            let n = match tokio::time::timeout_at(until, socket.recv(&mut buf)).await {
+                Err(_) => return Ok(None),
+                // ICMP port unreachable from an earlier send: keep listening.
+                Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
+                Ok(Err(e)) => return Err(e),
+                Ok(Ok(n)) => n,
+            };
+            match rosc::decoder::decode_udp(&buf[..n]) {
+                Ok((_, p)) => flatten(p, &mut self.queue),
+                Err(_) => {
+                    return Ok(Some(Incoming::Junk(format!("{n} bytes that are not OSC"))));
+                }
+            }
+        }
+    }
+
+    fn wire_time(&self, _bytes: usize) -> Duration {
+        Duration::ZERO
+    }
+}

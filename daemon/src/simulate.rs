@@ -1,0 +1,321 @@
+//! `rackd profile simulate ID --serial PTY | --osc ADDR`: plays a device's
+//! side from its profile — acknowledges, answers queries and identity
+//! requests, remembers values — so profile authors can try a profile without
+//! the hardware, and the end-to-end tests have gear to talk to. `--silent`
+//! never answers; `--garbage` answers every command with noise.
+
+use crate::profiles::Library;
+use rackd_protocol::device::{
+    self, Command, DeviceCtx, DeviceMessage, encode_report, init_messages,
+};
+use rackd_protocol::param::Value;
+use rackd_protocol::profile::Profile;
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Options of `rackd profile simulate`.
+#[derive(clap::Args, Debug)]
+pub struct SimulateArgs {
+    /// Profile id.
+    id: String,
+    /// Serial device to play on (e.g. one end of a socat pty pair).
+    #[arg(long, conflicts_with = "osc", required_unless_present = "osc")]
+    serial: Option<PathBuf>,
+    /// UDP address to listen on as an OSC device (e.g. 127.0.0.1:9000).
+    #[arg(long)]
+    osc: Option<String>,
+    /// RS-485 bus address (default: the profile's); repeat it to play
+    /// several units sharing one bus.
+    #[arg(long)]
+    address: Vec<u8>,
+    /// Never answer (a device that is switched off or miswired).
+    #[arg(long)]
+    silent: bool,
+    /// Answer every command with noise instead of the protocol's reply.
+    #[arg(long)]
+    garbage: bool,
+    /// Once the host has asked who we are, move a front-panel control:
+    /// report PARAM=VALUE by ourselves 300 ms later (as the gear does).
+    #[arg(long, value_name = "PARAM=VALUE")]
+    report: Option<String>,
+    /// Also search this profile directory.
+    #[arg(long)]
+    dir: Vec<PathBuf>,
+}
+
+/// The message a `--report PARAM=VALUE` front-panel move sends.
+fn front_panel(sim: &mut Sim, spec: &str) -> Option<DeviceMessage> {
+    let (param, text) = spec.split_once('=')?;
+    let def = sim.profile.param(param)?;
+    let raw = match text.parse::<f64>() {
+        Ok(x) if x.fract() == 0.0 => Value::Int(x as i64),
+        Ok(x) => Value::Float(x),
+        Err(_) => Value::Text(text.to_string()),
+    };
+    let value = def.spec().accept(&raw).ok()?;
+    println!("front panel {param} {value}");
+    sim.values.insert(param.to_string(), value.clone());
+    encode_report(&sim.profile, param, &value, &sim.ctx).ok()
+}
+
+const GARBAGE: &[u8] = b"#?~%\xfe\xa5 garbage\r\n";
+
+/// What a simulated device holds and answers.
+struct Sim {
+    profile: Profile,
+    ctx: DeviceCtx,
+    values: BTreeMap<String, Value>,
+    init: Vec<Vec<u8>>,
+    asked_identity: bool,
+}
+
+impl Sim {
+    fn new(profile: Profile, address: Option<u8>) -> Sim {
+        let mut ctx = DeviceCtx::for_profile(&profile);
+        if let Some(a) = address {
+            ctx.device_id = a;
+        }
+        let values = profile
+            .params
+            .iter()
+            .map(|d| (d.id.clone(), d.spec().default))
+            .collect();
+        let init = init_messages(&profile, &ctx)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| match m {
+                DeviceMessage::Serial(b) => Some(trim_line(&b).to_vec()),
+                _ => None,
+            })
+            .collect();
+        Sim {
+            profile,
+            ctx,
+            values,
+            init,
+            asked_identity: false,
+        }
+    }
+
+    /// Acts on a command; returns what the device sends back, if anything.
+    fn act(&mut self, cmd: Command) -> Option<DeviceMessage> {
+        match cmd {
+            Command::Set { param, value } => {
+                println!("set {param} {value}");
+                self.values.insert(param, value);
+                None
+            }
+            Command::Query { param } => {
+                let value = self.values.get(&param)?;
+                println!("query {param} -> {value}");
+                encode_report(&self.profile, &param, value, &self.ctx).ok()
+            }
+            Command::Identity => {
+                println!("identity");
+                self.asked_identity = true;
+                None
+            }
+            Command::Unknown => None,
+        }
+    }
+}
+
+impl Sim {
+    /// A serial command frame: `None` when it is not for this unit (another
+    /// address on the bus, unless `last` says nobody else will answer), else
+    /// the reply to send, if any.
+    fn answer(&mut self, frame: &[u8], last: bool) -> Option<Option<Vec<u8>>> {
+        let (p, ctx) = (&self.profile, &self.ctx);
+        if self.init.iter().any(|i| i == trim_line(frame)) {
+            println!("init {}", String::from_utf8_lossy(trim_line(frame)));
+            return Some(device::serial::encode_ack(p, ctx));
+        }
+        let cmd = device::serial::decode_command(p, frame, ctx);
+        Some(match cmd {
+            Command::Set { .. } => {
+                self.act(cmd);
+                device::serial::encode_ack(&self.profile, &self.ctx)
+            }
+            Command::Identity => {
+                self.act(cmd);
+                device::serial::encode_identity_reply(&self.profile, &self.ctx)
+            }
+            Command::Query { .. } => match self.act(cmd) {
+                Some(DeviceMessage::Serial(b)) => Some(b),
+                _ => device::serial::encode_error(&self.profile, &self.ctx),
+            },
+            // Another unit's command on a shared bus: not ours to answer.
+            Command::Unknown if p.serial.as_ref().is_some_and(|s| s.rs485) => {
+                return last.then_some(None);
+            }
+            Command::Unknown if !last => return None,
+            Command::Unknown => {
+                println!("unknown {:?}", String::from_utf8_lossy(frame));
+                device::serial::encode_error(p, ctx)
+            }
+        })
+    }
+}
+
+fn trim_line(b: &[u8]) -> &[u8] {
+    let end = b
+        .iter()
+        .rposition(|c| *c != b'\r' && *c != b'\n')
+        .map_or(0, |i| i + 1);
+    &b[..end]
+}
+
+/// Runs the simulator until its port closes or the process is stopped.
+pub fn main(args: SimulateArgs) -> ExitCode {
+    let lib = Library::load(&args.dir);
+    let Some(entry) = lib.get(&args.id) else {
+        eprintln!("rackd: no profile {:?}", args.id);
+        return ExitCode::from(2);
+    };
+    let profile = (*entry.profile).clone();
+    let units: Vec<Sim> = if args.address.is_empty() {
+        vec![Sim::new(profile, None)]
+    } else {
+        args.address
+            .iter()
+            .map(|a| Sim::new(profile.clone(), Some(*a)))
+            .collect()
+    };
+    let result = match (&args.serial, &args.osc) {
+        (Some(path), _) => serial(units, path, &args),
+        (None, Some(addr)) => osc(units.into_iter().next().expect("one unit"), addr, &args),
+        (None, None) => Err("give --serial PTY or --osc ADDR".to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rackd: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn serial(mut units: Vec<Sim>, path: &PathBuf, args: &SimulateArgs) -> Result<(), String> {
+    if units[0].profile.serial.is_none() {
+        return Err(format!("{} is not a serial device", units[0].profile.id()));
+    }
+    let mut port = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    println!(
+        "simulating {} on {}{}",
+        units[0].profile.id(),
+        path.display(),
+        if args.silent { " (silent)" } else { "" }
+    );
+    let mut framer = device::serial::Framer::commands(&units[0].profile, &units[0].ctx);
+    let units_len = units.len();
+    let mut report = args.report.clone();
+    let mut buf = [0u8; 1024];
+    loop {
+        let n = match port.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // EIO: the other end of the pty went away.
+            Err(_) => return Ok(()),
+        };
+        for frame in framer.push(&buf[..n]) {
+            if args.silent {
+                continue;
+            }
+            if args.garbage {
+                port.write_all(GARBAGE).map_err(|e| e.to_string())?;
+                continue;
+            }
+            let mut reply = None;
+            for (n, sim) in units.iter_mut().enumerate() {
+                if let Some(r) = sim.answer(&frame, n + 1 == units_len) {
+                    reply = r;
+                    if let Some(spec) = report.take_if(|_| sim.asked_identity)
+                        && let Some(DeviceMessage::Serial(bytes)) = front_panel(sim, &spec)
+                        && let Ok(mut late) = port.try_clone()
+                    {
+                        std::thread::spawn(move || {
+                            std::thread::sleep(std::time::Duration::from_millis(300));
+                            let _ = late.write_all(&bytes);
+                        });
+                    }
+                    break;
+                }
+            }
+            if let Some(bytes) = reply {
+                port.write_all(&bytes).map_err(|e| e.to_string())?;
+            }
+        }
+    }
+}
+
+fn osc(mut sim: Sim, addr: &str, args: &SimulateArgs) -> Result<(), String> {
+    if sim.profile.osc.is_none() {
+        return Err(format!("{} is not an OSC device", sim.profile.id()));
+    }
+    let sock = std::net::UdpSocket::bind(addr).map_err(|e| format!("cannot bind {addr}: {e}"))?;
+    println!(
+        "simulating {} on udp {}{}",
+        sim.profile.id(),
+        sock.local_addr().map_err(|e| e.to_string())?,
+        if args.silent { " (silent)" } else { "" }
+    );
+    let mut report = args.report.clone();
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let (n, from) = sock.recv_from(&mut buf).map_err(|e| e.to_string())?;
+        if args.silent {
+            continue;
+        }
+        if args.garbage {
+            let _ = sock.send_to(GARBAGE, from);
+            continue;
+        }
+        let Ok((_, packet)) = rosc::decoder::decode_udp(&buf[..n]) else {
+            continue;
+        };
+        let mut msgs = Vec::new();
+        flatten(packet, &mut msgs);
+        for msg in msgs {
+            let cmd = device::osc::decode_command(&sim.profile, &msg);
+            let reply = match cmd {
+                Command::Identity => {
+                    sim.act(cmd);
+                    device::osc::identity_reply(&sim.profile)
+                }
+                other => match sim.act(other) {
+                    Some(DeviceMessage::Osc(m)) => Some(m),
+                    _ => None,
+                },
+            };
+            if let Some(m) = reply
+                && let Ok(bytes) = rosc::encoder::encode(&rosc::OscPacket::Message(m))
+            {
+                let _ = sock.send_to(&bytes, from);
+            }
+            if let Some(spec) = report.take_if(|_| sim.asked_identity)
+                && let Some(DeviceMessage::Osc(m)) = front_panel(&mut sim, &spec)
+                && let Ok(bytes) = rosc::encoder::encode(&rosc::OscPacket::Message(m))
+                && let Ok(late) = sock.try_clone()
+            {
+                std::thread::spawn(move || {
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                    let _ = late.send_to(&bytes, from);
+                });
+            }
+        }
+    }
+}
+
+fn flatten(p: rosc::OscPacket, out: &mut Vec<rosc::OscMessage>) {
+    match p {
+        rosc::OscPacket::Message(m) => out.push(m),
+        rosc::OscPacket::Bundle(b) => b.content.into_iter().for_each(|p| flatten(p, out)),
+    }
+}
