@@ -56,7 +56,8 @@ enum Command {
         #[command(subcommand)]
         command: crate::profile_cmd::ProfileCommand,
     },
-    // ANALYZE-VARIANT
+    /// Measure loudness, true peak and mix problems of audio files (WAV, FLAC, AIFF).
+    Analyze(crate::analyze::AnalyzeArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -170,7 +171,13 @@ pub fn main() -> ExitCode {
             Err(f) => f.exit(),
         },
         Command::Profile { command } => crate::profile_cmd::main(command),
-        // ANALYZE-ARM
+        Command::Analyze(args) => match crate::analyze::run(&args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("rackd analyze: {e:#}");
+                ExitCode::from(1)
+            }
+        },
     }
 }
 

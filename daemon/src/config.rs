@@ -121,10 +121,12 @@ pub enum DeviceLink {
         /// `host:port` of the device.
         address: String,
     },
-    /// MIDI port and channel.
+    /// JACK MIDI ports and channel.
     Midi {
-        /// Port name (ALSA or JACK).
+        /// JACK port the device listens on (`system:midi_playback_1`).
         port: String,
+        /// JACK port the device answers on, for readback and reports.
+        input: Option<String>,
         /// Channel 1..16.
         channel: u8,
         /// SysEx device id, overriding the profile's.
@@ -909,14 +911,20 @@ impl Reader {
             }
             Some(_) => {
                 let t = format!("{key}.midi");
-                let m = self.item_table(item.get("midi"), &t, &["port", "channel", "device_id"]);
+                let m = self.item_table(
+                    item.get("midi"),
+                    &t,
+                    &["port", "input", "channel", "device_id"],
+                );
                 let m = m.as_ref();
                 let port = self.string(m, &t, "port", "");
                 if port.is_empty() {
                     self.error(&format!("{t}.port"), "missing: the MIDI port name");
                 }
+                let input = Some(self.string(m, &t, "input", "")).filter(|s| !s.is_empty());
                 DeviceLink::Midi {
                     port,
+                    input,
                     channel: self.number(m, &t, "channel", (1.0, 16.0)).unwrap_or(1.0) as u8,
                     device_id: self
                         .number(m, &t, "device_id", (0.0, 127.0))
@@ -1045,14 +1053,23 @@ mod tests {
     #[test]
     fn devices_parse_with_transport_sections() {
         let cfg = parse(
-            "[daemon]\nprofile_dirs = [\"/srv/profiles\"]\n\n[[device]]\nid = \"eq1\"\nprofile = \"generic-serial-ascii\"\nserial = { path = \"/dev/ttyUSB0\", baud = 38400 }\n\n[[device]]\nid = \"box\"\nprofile = \"generic-osc-device\"\nosc = { address = \"10.0.0.5:9000\" }\nsafe = true\n\n[[device]]\nid = \"pultec\"\nprofile = \"generic-passive-eq-stepped\"\n",
+            "[daemon]\nprofile_dirs = [\"/srv/profiles\"]\n\n[[device]]\nid = \"eq1\"\nprofile = \"generic-serial-ascii\"\nserial = { path = \"/dev/ttyUSB0\", baud = 38400 }\n\n[[device]]\nid = \"box\"\nprofile = \"generic-osc-device\"\nosc = { address = \"10.0.0.5:9000\" }\nsafe = true\n\n[[device]]\nid = \"pultec\"\nprofile = \"generic-passive-eq-stepped\"\n\n[[device]]\nid = \"cc\"\nprofile = \"generic-midi-cc-eq\"\nmidi = { port = \"a2j:in\", input = \"a2j:out\", channel = 2 }\n",
         )
         .unwrap();
         assert_eq!(
             cfg.daemon.profile_dirs,
             vec![PathBuf::from("/srv/profiles")]
         );
-        assert_eq!(cfg.devices.len(), 3);
+        assert_eq!(cfg.devices.len(), 4);
+        assert_eq!(
+            cfg.devices[3].link,
+            DeviceLink::Midi {
+                port: "a2j:in".into(),
+                input: Some("a2j:out".into()),
+                channel: 2,
+                device_id: None
+            }
+        );
         assert_eq!(
             cfg.devices[0].link,
             DeviceLink::Serial {

@@ -14,7 +14,7 @@ pub mod rt;
 
 use crate::config::{AudioConfig, BackendKind, SlotConfig};
 use crate::hub::{Event, HubHandle, Target};
-use rackd_dsp::{Chain, Meters};
+use rackd_dsp::{Chain, Meters, SlotKind};
 use rt::{RtCommand, RtProcess};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -59,11 +59,75 @@ impl EngineStatus {
     }
 }
 
-/// The meter points the audio thread publishes: `in`, `out` and one per meter slot.
+/// One quantity a meter point streams as `/meter/<point>/<quantity>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantity {
+    /// Sample peak per channel since the last read, dBFS (`,ff`).
+    Peak,
+    /// Running RMS per channel, dBFS (`,ff`).
+    Rms,
+    /// True peak (BS.1770 Annex 2) per channel since the last read, dBTP (`,ff`).
+    TruePeak,
+    /// Momentary loudness, LUFS (`,f`).
+    LufsM,
+    /// Short-term loudness, LUFS (`,f`).
+    LufsS,
+    /// Integrated loudness since start, LUFS (`,f`).
+    LufsI,
+    /// Loudness range, LU (`,f`).
+    Lra,
+    /// Phase correlation −1..1 (`,f`).
+    Correlation,
+    /// Largest gain reduction since the last read, dB (`,f`).
+    GainReduction,
+}
+
+impl Quantity {
+    /// The last address part.
+    pub fn name(self) -> &'static str {
+        match self {
+            Quantity::Peak => "peak",
+            Quantity::Rms => "rms",
+            Quantity::TruePeak => "true_peak",
+            Quantity::LufsM => "lufs_m",
+            Quantity::LufsS => "lufs_s",
+            Quantity::LufsI => "lufs_i",
+            Quantity::Lra => "lra",
+            Quantity::Correlation => "correlation",
+            Quantity::GainReduction => "gain_reduction",
+        }
+    }
+}
+
+/// What a program meter (the `in` and `out` points, `loudness` slots) streams.
+pub const PROGRAM: &[Quantity] = &[
+    Quantity::Peak,
+    Quantity::Rms,
+    Quantity::TruePeak,
+    Quantity::LufsM,
+    Quantity::LufsS,
+    Quantity::LufsI,
+    Quantity::Lra,
+    Quantity::Correlation,
+];
+
+/// One place in the signal path that publishes readings.
+#[derive(Debug, Clone)]
+pub struct MeterPoint {
+    /// Address part: `in`, `out` or a slot id.
+    pub name: String,
+    /// Lock-free readings written by the audio thread.
+    pub meters: Arc<Meters>,
+    /// What it streams.
+    pub quantities: &'static [Quantity],
+}
+
+/// The meter points the audio thread publishes: `in` (before the chain),
+/// `out` (after the safety ceiling) and every slot that measures something.
 #[derive(Debug, Clone)]
 pub struct MeterPoints {
-    /// (point name, readings) in address order.
-    pub points: Vec<(String, Arc<Meters>)>,
+    /// Points in signal order.
+    pub points: Vec<MeterPoint>,
 }
 
 /// Current engine-side values of every slot (what a rebuilt chain starts with).
@@ -85,6 +149,8 @@ pub struct EngineControl {
     inner: Mutex<ControlInner>,
     status: Arc<EngineStatus>,
     meters: MeterPoints,
+    /// Each slot's readings, by slot index (also those not streamed).
+    slot_meters: Vec<Arc<Meters>>,
     ceiling_engaged: Arc<AtomicU64>,
 }
 
@@ -103,15 +169,27 @@ impl EngineControl {
                 bypass: false,
             })
             .collect();
-        let mut points = vec![
-            ("in".to_string(), Meters::new()),
-            ("out".to_string(), Meters::new()),
-        ];
+        let point = |name: &str, quantities| MeterPoint {
+            name: name.to_string(),
+            meters: Meters::new(),
+            quantities,
+        };
+        let mut points = vec![point("in", PROGRAM)];
+        let mut slot_meters = Vec::with_capacity(slots.len());
         for s in slots {
-            if s.kind == rackd_dsp::SlotKind::Meter {
-                points.push((s.id.clone(), Meters::new()));
+            let quantities: &'static [Quantity] = match s.kind {
+                SlotKind::Meter => &[Quantity::Peak, Quantity::Rms],
+                SlotKind::Loudness => PROGRAM,
+                SlotKind::Compressor | SlotKind::Limiter => &[Quantity::GainReduction],
+                _ => &[],
+            };
+            let p = point(&s.id, quantities);
+            slot_meters.push(p.meters.clone());
+            if !quantities.is_empty() {
+                points.push(p);
             }
         }
+        points.push(point("out", PROGRAM));
         Arc::new(EngineControl {
             slots: slots.to_vec(),
             audio: audio.clone(),
@@ -124,6 +202,7 @@ impl EngineControl {
                 ..EngineStatus::default()
             }),
             meters: MeterPoints { points },
+            slot_meters,
             ceiling_engaged: Arc::new(AtomicU64::new(0)),
         })
     }
@@ -131,6 +210,16 @@ impl EngineControl {
     /// Status for `/rackd/status` and systemd.
     pub fn status(&self) -> &Arc<EngineStatus> {
         &self.status
+    }
+
+    /// The readings of a fixed meter point (`in`, `out`).
+    fn meter(&self, name: &str) -> Arc<Meters> {
+        self.meters
+            .points
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.meters.clone())
+            .unwrap_or_else(Meters::new)
     }
 
     /// Meter points for `/meter/...`.
@@ -191,14 +280,10 @@ impl EngineControl {
         let sr = sample_rate as f32;
         let mut chain = Chain::new(sr, max_block);
         for (slot, cfg) in self.slots.iter().enumerate() {
-            let meters = self
-                .meters
-                .points
-                .iter()
-                .find(|(name, _)| *name == cfg.id)
-                .map(|(_, m)| m.clone())
-                .unwrap_or_else(Meters::new);
-            chain.push(cfg.kind.build(sr, max_block, meters));
+            chain.push(
+                cfg.kind
+                    .build(sr, max_block, self.slot_meters[slot].clone()),
+            );
             let values = &inner.values[slot];
             for (index, v) in values.params.iter().enumerate() {
                 chain.set_param(slot, index, *v);
@@ -210,8 +295,8 @@ impl EngineControl {
         RtProcess::new(
             chain,
             consumer,
-            self.meters.points[0].1.clone(),
-            self.meters.points[1].1.clone(),
+            SlotKind::Loudness.build(sr, max_block, self.meter("in")),
+            SlotKind::Loudness.build(sr, max_block, self.meter("out")),
             self.audio.ceiling_dbfs,
             sr,
             self.ceiling_engaged.clone(),

@@ -3,7 +3,7 @@
 //! I/O wiring only: the hard logic is in `rackd-protocol` and `rackd-dsp`.
 //! See ARCHITECTURE.md for the map.
 
-// ANALYZE pub mod analyze;
+pub mod analyze;
 pub mod cli;
 pub mod config;
 pub mod ctl;

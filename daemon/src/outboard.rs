@@ -3,6 +3,7 @@
 //! the gear, device reports come back to the hub, and the recall engine
 //! (`recall.rs`) puts every remote device back to a snapshot.
 
+pub mod midi;
 pub mod osc;
 pub mod recall;
 pub mod scheduler;
@@ -34,8 +35,6 @@ pub enum State {
     Manual,
     /// Set by hand: a recall is waiting for the engineer's confirmation.
     Waiting,
-    /// No driver for its transport in this build.
-    NoDriver,
 }
 
 /// A device's live status, shared between its port task and the surfaces.
@@ -113,15 +112,12 @@ impl Outboard {
             let (port, state) = match &d.link {
                 DeviceLink::Serial { path, .. } => (path.display().to_string(), State::Connecting),
                 DeviceLink::Osc { address } => (format!("osc:{address}"), State::Connecting),
-                DeviceLink::Midi { port, .. } => (format!("midi:{port}"), State::NoDriver),
+                DeviceLink::Midi { port, .. } => (format!("midi:{port}"), State::Connecting),
                 DeviceLink::None => ("manual".to_string(), State::Manual),
             };
             let s = Arc::new(DeviceStatus::new(&port));
             if state != State::Connecting {
-                s.set(
-                    state,
-                    (state == State::NoDriver).then(|| "no MIDI driver in this build".to_string()),
-                );
+                s.set(state, None);
             } else {
                 groups.entry(port).or_default().push(i);
             }
@@ -147,6 +143,10 @@ impl Outboard {
                 }
                 DeviceLink::Osc { address } => {
                     let link = osc::OscLink::new(address.clone());
+                    spawn_port(name, link, port_devices, hub.clone(), rx);
+                }
+                DeviceLink::Midi { port, input, .. } => {
+                    let link = midi::MidiLink::new(port.clone(), input.clone());
                     spawn_port(name, link, port_devices, hub.clone(), rx);
                 }
                 _ => continue,

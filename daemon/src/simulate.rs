@@ -21,11 +21,17 @@ pub struct SimulateArgs {
     /// Profile id.
     id: String,
     /// Serial device to play on (e.g. one end of a socat pty pair).
-    #[arg(long, conflicts_with = "osc", required_unless_present = "osc")]
+    #[arg(long, conflicts_with_all = ["osc", "midi"], required_unless_present_any = ["osc", "midi"])]
     serial: Option<PathBuf>,
     /// UDP address to listen on as an OSC device (e.g. 127.0.0.1:9000).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "midi")]
     osc: Option<String>,
+    /// JACK client name to play a MIDI device as (ports NAME:in, NAME:out).
+    #[arg(long)]
+    midi: Option<String>,
+    /// MIDI channel 1..16 the device listens on.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=16))]
+    channel: u8,
     /// RS-485 bus address (default: the profile's); repeat it to play
     /// several units sharing one bus.
     #[arg(long)]
@@ -183,10 +189,12 @@ pub fn main(args: SimulateArgs) -> ExitCode {
             .map(|a| Sim::new(profile.clone(), Some(*a)))
             .collect()
     };
-    let result = match (&args.serial, &args.osc) {
-        (Some(path), _) => serial(units, path, &args),
-        (None, Some(addr)) => osc(units.into_iter().next().expect("one unit"), addr, &args),
-        (None, None) => Err("give --serial PTY or --osc ADDR".to_string()),
+    let first = |units: Vec<Sim>| units.into_iter().next().expect("one unit");
+    let result = match (&args.serial, &args.osc, &args.midi) {
+        (Some(path), _, _) => serial(units, path, &args),
+        (None, Some(addr), _) => osc(first(units), addr, &args),
+        (None, None, Some(name)) => midi(first(units), name, &args),
+        _ => Err("give --serial PTY, --osc ADDR or --midi NAME".to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -308,6 +316,52 @@ fn osc(mut sim: Sim, addr: &str, args: &SimulateArgs) -> Result<(), String> {
                     std::thread::sleep(std::time::Duration::from_millis(300));
                     let _ = late.send_to(&bytes, from);
                 });
+            }
+        }
+    }
+}
+
+fn midi(mut sim: Sim, name: &str, args: &SimulateArgs) -> Result<(), String> {
+    let Some(transport) = sim.profile.midi.clone() else {
+        return Err(format!("{} is not a MIDI device", sim.profile.id()));
+    };
+    let mut port = crate::outboard::midi::JackMidi::open(name, None, None)?;
+    let me = port.name();
+    println!(
+        "simulating {} on jack {me}:in / {me}:out{}",
+        sim.profile.id(),
+        if args.silent { " (silent)" } else { "" }
+    );
+    let profile = sim.profile.clone();
+    sim.ctx.channel = args.channel - 1;
+    let mut decoder = device::midi::MidiDecoder::new(&profile, sim.ctx);
+    loop {
+        if port.is_gone() {
+            return Ok(());
+        }
+        let Some(bytes) = port.try_recv() else {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            continue;
+        };
+        if args.silent {
+            continue;
+        }
+        if args.garbage {
+            port.send(&[0xF0, 0x00, 0x7F, 0x7F, 0xF7])?;
+            continue;
+        }
+        if device::midi::parse_identity_reply(&bytes).is_none()
+            && bytes.len() >= 5
+            && bytes[..2] == [0xF0, 0x7E]
+            && bytes[3..5] == [0x06, 0x01]
+        {
+            println!("identity");
+            port.send(&device::midi::identity_reply(&transport, sim.ctx.device_id))?;
+            continue;
+        }
+        for cmd in decoder.feed_commands(&bytes) {
+            if let Some(DeviceMessage::Midi(reply)) = sim.act(cmd) {
+                port.send(&reply)?;
             }
         }
     }

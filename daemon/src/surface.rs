@@ -853,21 +853,32 @@ impl Surface {
     }
 
     async fn meter_loop(self: Arc<Self>) {
+        use crate::engine::Quantity;
         let mut tick = tokio::time::interval(METER_PERIOD);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let to_db = |x: f32| {
+        let db = |x: f32| {
             if x > 0.0 {
                 rackd_dsp::gain_to_db(x).max(METER_FLOOR_DB)
             } else {
                 METER_FLOOR_DB
             }
         };
-        let addresses: Vec<String> = self
-            .engine
-            .meters()
-            .points
+        // Loudness is −inf in silence; surfaces get the floor instead.
+        let finite = |x: f32| {
+            if x.is_finite() {
+                x.max(METER_FLOOR_DB)
+            } else {
+                METER_FLOOR_DB
+            }
+        };
+        let points = self.engine.meters().points.clone();
+        let addresses: Vec<String> = points
             .iter()
-            .flat_map(|(point, _)| ["peak", "rms"].map(|q| format!("/meter/{point}/{q}")))
+            .flat_map(|p| {
+                p.quantities
+                    .iter()
+                    .map(|q| format!("/meter/{}/{}", p.name, q.name()))
+            })
             .collect();
         loop {
             tick.tick().await;
@@ -875,21 +886,30 @@ impl Surface {
                 .lock_subscribers()
                 .values()
                 .any(|s| addresses.iter().any(|a| s.wants_exactly(a)));
-            for (point, meters) in &self.engine.meters().points {
+            for point in &points {
                 // Read every tick, so held peaks never go stale while nobody listens.
-                let r = meters.take();
+                let r = point.meters.take();
                 if !wanted {
                     continue;
                 }
-                for (quantity, values) in [("peak", r.peak), ("rms", r.rms)] {
-                    let address = format!("/meter/{point}/{quantity}");
-                    let packet = message(
-                        &address,
-                        vec![
-                            OscType::Float(to_db(values[0])),
-                            OscType::Float(to_db(values[1])),
-                        ],
-                    );
+                for q in point.quantities {
+                    let pair =
+                        |v: [f32; 2]| vec![OscType::Float(db(v[0])), OscType::Float(db(v[1]))];
+                    let args = match q {
+                        Quantity::Peak => pair(r.peak),
+                        Quantity::Rms => pair(r.rms),
+                        Quantity::TruePeak => pair(r.true_peak),
+                        Quantity::LufsM => vec![OscType::Float(finite(r.lufs_m))],
+                        Quantity::LufsS => vec![OscType::Float(finite(r.lufs_s))],
+                        Quantity::LufsI => vec![OscType::Float(finite(r.lufs_i))],
+                        Quantity::Lra => {
+                            vec![OscType::Float(if r.lra.is_finite() { r.lra } else { 0.0 })]
+                        }
+                        Quantity::Correlation => vec![OscType::Float(r.correlation)],
+                        Quantity::GainReduction => vec![OscType::Float(r.gain_reduction)],
+                    };
+                    let address = format!("/meter/{}/{}", point.name, q.name());
+                    let packet = message(&address, args);
                     for s in self.lock_subscribers().values() {
                         if s.wants_exactly(&address) {
                             s.outbox.feedback(&address, packet.clone());

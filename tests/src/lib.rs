@@ -735,12 +735,18 @@ impl Simulator {
     /// Starts `rackd profile simulate PROFILE ARGS...` (e.g. `--serial PTY`,
     /// `--osc 127.0.0.1:PORT`, `--silent`) and waits for its first line.
     pub fn start(profile: &str, args: &[&str]) -> Simulator {
+        Self::start_env(profile, args, &[])
+    }
+
+    /// `start` with extra environment (`JACK_DEFAULT_SERVER` for `--midi`).
+    pub fn start_env(profile: &str, args: &[&str], env: &[(&str, &str)]) -> Simulator {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = dir.path().join("sim.log");
         let out = std::fs::File::create(&log).expect("log");
         let child = Command::new(rackd_bin())
             .args(["profile", "simulate", profile])
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out.try_clone().expect("log"))
             .stderr(out)

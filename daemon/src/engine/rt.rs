@@ -1,8 +1,7 @@
 //! What runs on the audio thread: drain the parameter queue, run the chain,
 //! the safety ceiling and the meters. No allocation, lock, log or syscall.
 
-use rackd_dsp::meter::MeterProcessor;
-use rackd_dsp::{Chain, Meters, Processor, SafetyCeiling};
+use rackd_dsp::{Chain, Processor, SafetyCeiling};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
@@ -19,8 +18,10 @@ pub enum RtCommand {
 pub struct RtProcess {
     chain: Chain,
     commands: rtrb::Consumer<RtCommand>,
-    input_meter: MeterProcessor,
-    output_meter: MeterProcessor,
+    /// Program meter before the chain (passes audio untouched).
+    input_meter: Box<dyn Processor>,
+    /// Program meter after the safety ceiling.
+    output_meter: Box<dyn Processor>,
     safety: SafetyCeiling,
 }
 
@@ -29,8 +30,8 @@ impl RtProcess {
     pub fn new(
         chain: Chain,
         commands: rtrb::Consumer<RtCommand>,
-        input_meters: Arc<Meters>,
-        output_meters: Arc<Meters>,
+        input_meter: Box<dyn Processor>,
+        output_meter: Box<dyn Processor>,
         ceiling_dbfs: f32,
         sample_rate: f32,
         ceiling_engaged: Arc<AtomicU64>,
@@ -39,8 +40,8 @@ impl RtProcess {
         RtProcess {
             chain,
             commands,
-            input_meter: MeterProcessor::new(input_meters, sample_rate),
-            output_meter: MeterProcessor::new(output_meters, sample_rate),
+            input_meter,
+            output_meter,
             safety,
         }
     }
@@ -61,9 +62,9 @@ impl RtProcess {
         let (out_l, out_r) = (&mut out_l[..n], &mut out_r[..n]);
         out_l.copy_from_slice(&in_l[..n]);
         out_r.copy_from_slice(&in_r[..n]);
-        self.input_meter.measure(out_l, out_r);
+        self.input_meter.process(out_l, out_r);
         self.chain.process(out_l, out_r);
         self.safety.process(out_l, out_r);
-        self.output_meter.measure(out_l, out_r);
+        self.output_meter.process(out_l, out_r);
     }
 }

@@ -3,7 +3,7 @@
 //! ports in parallel — reads back where the profile can, and reports each
 //! device's outcome. Progress goes to subscribers as hub events.
 
-use super::{Job, Outboard, Progress, State};
+use super::{Job, Outboard, Progress};
 use crate::hub::{DeviceReport, Event, HubError, HubHandle, RecallReport};
 use rackd_protocol::device::has_readback;
 use rackd_protocol::profile::TransportKind;
@@ -47,8 +47,6 @@ pub async fn recall(
         } else if d.transport() == TransportKind::Manual {
             outboard.await_confirmation(i, &format!("{}@{}", report.song, report.rev));
             Some(MANUAL.to_string())
-        } else if outboard.state(i) == Some(State::NoDriver) {
-            Some("failed: no MIDI driver in this build".to_string())
         } else {
             None
         };

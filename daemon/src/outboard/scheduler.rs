@@ -26,6 +26,8 @@ pub enum Incoming {
     Frame(Vec<u8>),
     /// One OSC message.
     Osc(rosc::OscMessage),
+    /// One MIDI message.
+    Midi(Vec<u8>),
     /// Bytes that are not a message of the transport.
     Junk(String),
 }
@@ -226,9 +228,14 @@ impl<L: Link> Port<L> {
             let _ = self.transact(i, &msg, self.ack_expected(i)).await;
         }
         let d = &self.devices[i].device;
-        if let Some(q) = identity_query(&d.profile, &d.ctx)
-            && d.transport() != TransportKind::Midi
-        {
+        // MIDI devices answer the universal identity request only when their
+        // profile says so.
+        let asks = d.transport() != TransportKind::Midi
+            || d.profile
+                .midi
+                .as_ref()
+                .is_some_and(|m| m.identity.is_some());
+        if let Some(q) = identity_query(&d.profile, &d.ctx).filter(|_| asks) {
             self.transact(i, &q, Expect::Identity)
                 .await
                 .map_err(|e| format!("no answer to the identity query ({e})"))?;
@@ -336,6 +343,16 @@ impl<L: Link> Port<L> {
                     Ok(Some((param, value))) => Reply::Value { param, value },
                     Ok(None) => Reply::Other(m.addr.clone()),
                     Err(e) => Reply::Other(e.to_string()),
+                }
+            }
+            Incoming::Midi(bytes) => {
+                if device::midi::parse_identity_reply(bytes).is_some() {
+                    return Reply::Identity;
+                }
+                let mut decoder = device::midi::MidiDecoder::new(&d.profile, d.ctx);
+                match decoder.feed(bytes).into_iter().next() {
+                    Some((param, value)) => Reply::Value { param, value },
+                    None => Reply::Other(device::midi::hex(bytes)),
                 }
             }
             Incoming::Junk(t) => Reply::Other(t.clone()),

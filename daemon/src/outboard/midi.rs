@@ -1,0 +1,242 @@
+//! MIDI devices on JACK MIDI ports: a JACK client with one `out` and one
+//! `in` port per configured device port, fed through lock-free rings so the
+//! process callback never allocates or blocks. The simulator uses the same
+//! client for the device's side.
+
+use super::scheduler::{Incoming, Link};
+use rackd_protocol::device::DeviceMessage;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Longest message carried (SysEx included).
+pub const MAX_MESSAGE: usize = 512;
+const RING: usize = 256;
+/// DIN MIDI: 31 250 baud, 10 bits a byte.
+const BYTE_TIME: Duration = Duration::from_micros(320);
+
+/// One MIDI message in a ring (fixed size, so the rings never allocate).
+#[derive(Clone, Copy)]
+struct Packet {
+    len: u16,
+    data: [u8; MAX_MESSAGE],
+}
+
+struct Process {
+    out: jack::Port<jack::MidiOut>,
+    input: jack::Port<jack::MidiIn>,
+    from_host: rtrb::Consumer<Packet>,
+    to_host: rtrb::Producer<Packet>,
+}
+
+impl jack::ProcessHandler for Process {
+    fn process(&mut self, _: &jack::Client, ps: &jack::ProcessScope) -> jack::Control {
+        let mut w = self.out.writer(ps);
+        while let Ok(p) = self.from_host.pop() {
+            let _ = w.write(&jack::RawMidi {
+                time: 0,
+                bytes: &p.data[..p.len as usize],
+            });
+        }
+        for ev in self.input.iter(ps) {
+            if ev.bytes.len() <= MAX_MESSAGE {
+                let mut p = Packet {
+                    len: ev.bytes.len() as u16,
+                    data: [0; MAX_MESSAGE],
+                };
+                p.data[..ev.bytes.len()].copy_from_slice(ev.bytes);
+                let _ = self.to_host.push(p);
+            }
+        }
+        jack::Control::Continue
+    }
+}
+
+struct Gone(Arc<AtomicBool>);
+
+impl jack::NotificationHandler for Gone {
+    unsafe fn shutdown(&mut self, _: jack::ClientStatus, _: &str) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// An active JACK client with a MIDI `out` and `in` port.
+pub struct JackMidi {
+    client: jack::AsyncClient<Gone, Process>,
+    to_jack: rtrb::Producer<Packet>,
+    from_jack: rtrb::Consumer<Packet>,
+    gone: Arc<AtomicBool>,
+}
+
+impl JackMidi {
+    /// Opens client `name` (JACK adds a suffix if taken) and connects `out`
+    /// to `send_to` and `receive_from` to `in`, when given.
+    pub fn open(
+        name: &str,
+        send_to: Option<&str>,
+        receive_from: Option<&str>,
+    ) -> Result<JackMidi, String> {
+        let (client, _) =
+            jack::Client::new(name, jack::ClientOptions::NO_START_SERVER).map_err(|e| match e {
+                jack::Error::ClientError(_) => "no JACK server answers".to_string(),
+                other => other.to_string(),
+            })?;
+        let out = client
+            .register_port("out", jack::MidiOut::default())
+            .map_err(|e| e.to_string())?;
+        let input = client
+            .register_port("in", jack::MidiIn::default())
+            .map_err(|e| e.to_string())?;
+        let (to_jack, from_host) = rtrb::RingBuffer::new(RING);
+        let (to_host, from_jack) = rtrb::RingBuffer::new(RING);
+        let gone = Arc::new(AtomicBool::new(false));
+        let client = client
+            .activate_async(
+                Gone(gone.clone()),
+                Process {
+                    out,
+                    input,
+                    from_host,
+                    to_host,
+                },
+            )
+            .map_err(|e| e.to_string())?;
+        let jm = JackMidi {
+            client,
+            to_jack,
+            from_jack,
+            gone,
+        };
+        jm.connect(send_to, receive_from)?;
+        Ok(jm)
+    }
+
+    /// (Re)makes the connections to the device's ports: a device whose JACK
+    /// client went away and came back has lost them.
+    pub fn connect(&self, send_to: Option<&str>, receive_from: Option<&str>) -> Result<(), String> {
+        let c = self.client.as_client();
+        let me = c.name().to_string();
+        let (out, input) = (format!("{me}:out"), format!("{me}:in"));
+        let linked = |ours: &str, theirs: &str| {
+            c.port_by_name(ours)
+                .is_some_and(|p| p.is_connected_to(theirs).unwrap_or(false))
+        };
+        if let Some(dst) = send_to
+            && !linked(&out, dst)
+        {
+            c.connect_ports_by_name(&out, dst)
+                .map_err(|e| format!("cannot connect to {dst}: {e}"))?;
+        }
+        if let Some(src) = receive_from
+            && !linked(&input, src)
+        {
+            c.connect_ports_by_name(src, &input)
+                .map_err(|e| format!("cannot connect from {src}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// The client's name, as JACK made it.
+    pub fn name(&self) -> String {
+        self.client.as_client().name().to_string()
+    }
+
+    /// Queues one message for the next process cycle.
+    pub fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+        if self.gone.load(Ordering::SeqCst) {
+            return Err("the JACK server went away".into());
+        }
+        if bytes.len() > MAX_MESSAGE {
+            return Err(format!("a {} byte message is too long", bytes.len()));
+        }
+        let mut p = Packet {
+            len: bytes.len() as u16,
+            data: [0; MAX_MESSAGE],
+        };
+        p.data[..bytes.len()].copy_from_slice(bytes);
+        self.to_jack
+            .push(p)
+            .map_err(|_| "the JACK MIDI queue is full".to_string())
+    }
+
+    /// The next message received, if any.
+    pub fn try_recv(&mut self) -> Option<Vec<u8>> {
+        self.from_jack
+            .pop()
+            .ok()
+            .map(|p| p.data[..p.len as usize].to_vec())
+    }
+
+    /// Whether the server has shut the client down.
+    pub fn is_gone(&self) -> bool {
+        self.gone.load(Ordering::SeqCst)
+    }
+}
+
+/// A device's MIDI port over JACK.
+pub struct MidiLink {
+    port: String,
+    input: Option<String>,
+    jack: Option<JackMidi>,
+}
+
+impl MidiLink {
+    /// A link that sends to JACK port `port` and reads replies from `input`.
+    pub fn new(port: String, input: Option<String>) -> Self {
+        MidiLink {
+            port,
+            input,
+            jack: None,
+        }
+    }
+}
+
+impl Link for MidiLink {
+    async fn open(&mut self) -> io::Result<()> {
+        let jm = JackMidi::open("rackd-midi", Some(&self.port), self.input.as_deref())
+            .map_err(io::Error::other)?;
+        self.jack = Some(jm);
+        Ok(())
+    }
+
+    fn is_open(&self) -> bool {
+        self.jack.as_ref().is_some_and(|j| !j.is_gone())
+    }
+
+    fn close(&mut self) {
+        self.jack = None;
+    }
+
+    async fn send(&mut self, msg: &DeviceMessage) -> io::Result<()> {
+        let jack = self.jack.as_mut().ok_or(io::ErrorKind::NotConnected)?;
+        jack.connect(Some(&self.port), self.input.as_deref())
+            .map_err(io::Error::other)?;
+        match msg {
+            DeviceMessage::Midi(b) => jack.send(b).map_err(io::Error::other),
+            _ => Err(io::Error::other("not a MIDI message")),
+        }
+    }
+
+    async fn recv(&mut self, until: Instant) -> io::Result<Option<Incoming>> {
+        loop {
+            let jack = self.jack.as_mut().ok_or(io::ErrorKind::NotConnected)?;
+            if jack.is_gone() {
+                return Err(io::Error::other("the JACK server went away"));
+            }
+            if let Some(m) = jack.try_recv() {
+                return Ok(Some(Incoming::Midi(m)));
+            }
+            if Instant::now() >= until {
+                return Ok(None);
+            }
+            let tick = Instant::now() + Duration::from_millis(2);
+            tokio::time::sleep_until(tick.min(until)).await;
+        }
+    }
+
+    fn wire_time(&self, bytes: usize) -> Duration {
+        BYTE_TIME * bytes as u32
+    }
+}
