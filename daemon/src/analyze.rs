@@ -66,17 +66,9 @@ use anyhow::Context;
 use rackd_dsp::analysis::{Analyzer, Preview, Report, SILENCE_DBFS, album_integrated};
 use rackd_dsp::loudness::GateStore;
 use serde_json::{Value, json};
-use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use symphonia::core::audio::{AudioBuffer, Signal};
-use symphonia::core::codecs::{CODEC_TYPE_NULL, DecoderOptions};
-use symphonia::core::errors::Error as SymphoniaError;
-use symphonia::core::formats::FormatOptions;
-use symphonia::core::io::MediaSourceStream;
-use symphonia::core::meta::MetadataOptions;
-use symphonia::core::probe::Hint;
 
 /// Arguments of `rackd analyze`.
 #[derive(clap::Args, Debug)]
@@ -158,102 +150,24 @@ pub fn run_to(args: &AnalyzeArgs, out: &mut dyn Write) -> anyhow::Result<ExitCod
 
 /// Decodes and measures one file; the error is a sentence for the engineer.
 fn analyze_file(path: &Path, progress: bool) -> Result<Analyzed, String> {
-    let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-    let mss = MediaSourceStream::new(Box::new(file), Default::default());
-    let mut hint = Hint::new();
-    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
-        hint.with_extension(ext);
-    }
-    let probed = symphonia::default::get_probe()
-        .format(
-            &hint,
-            mss,
-            &FormatOptions::default(),
-            &MetadataOptions::default(),
-        )
-        .map_err(|e| format!("not a WAV, FLAC or AIFF file this build can read ({e})"))?;
-    let mut format = probed.format;
-    let track = format
-        .tracks()
-        .iter()
-        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-        .ok_or("no audio track")?;
-    let track_id = track.id;
-    let params = track.codec_params.clone();
-    let sample_rate = params.sample_rate.ok_or("sample rate not stated")?;
-    let channels = params
-        .channels
-        .map(|c| c.count())
-        .ok_or("channel count not stated")?;
-    if channels == 0 || channels > rackd_dsp::loudness::MAX_CHANNELS {
-        return Err(format!(
-            "{channels} channels; rackd analyzes 1 to {}",
-            rackd_dsp::loudness::MAX_CHANNELS
-        ));
-    }
-    let float = matches!(
-        params.sample_format,
-        Some(
-            symphonia::core::sample::SampleFormat::F32 | symphonia::core::sample::SampleFormat::F64
-        )
-    );
-    let mut decoder = symphonia::default::get_codecs()
-        .make(&params, &DecoderOptions::default())
-        .map_err(|e| format!("unsupported encoding ({e})"))?;
-    let total = params.n_frames;
-    let name = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into(),
-    );
-    let mut analyzer = Analyzer::new(sample_rate as f64, channels);
-    let mut buf: Option<AudioBuffer<f32>> = None;
-    let mut frames = 0u64;
-    let mut shown = u64::MAX;
-    loop {
-        let packet = match format.next_packet() {
-            Ok(p) => p,
-            Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                break;
-            }
-            Err(SymphoniaError::ResetRequired) => break,
-            Err(e) => return Err(format!("read error after {frames} frames ({e})")),
-        };
-        if packet.track_id() != track_id {
-            continue;
-        }
-        let decoded = decoder
-            .decode(&packet)
-            .map_err(|e| format!("corrupt audio after {frames} frames ({e})"))?;
-        let spec = *decoded.spec();
-        let need = decoded.capacity() as u64;
-        let b = match &mut buf {
-            Some(b) if b.capacity() as u64 >= need && *b.spec() == spec => b,
-            _ => buf.insert(AudioBuffer::new(need, spec)),
-        };
-        decoded.convert(b);
-        let planes: Vec<&[f32]> = (0..channels).map(|c| b.chan(c)).collect();
-        analyzer.push(&planes);
-        frames += b.frames() as u64;
-        if progress && let Some(total) = total.filter(|&t| t > 0) {
-            let pct = (frames * 100 / total).min(100);
-            if pct != shown {
-                shown = pct;
-                eprint!("\ranalyzing {name} {pct:3}%");
-            }
-        }
-    }
-    if progress && shown != u64::MAX {
-        eprint!("\r{}\r", " ".repeat(name.len() + 16));
-    }
-    if frames == 0 {
-        return Err("no audio in the file".into());
-    }
+    let mut analyzer: Option<Analyzer> = None;
+    let info = crate::audio_file::decode(
+        path,
+        rackd_dsp::loudness::MAX_CHANNELS,
+        progress,
+        &mut |rate, planes| {
+            analyzer
+                .get_or_insert_with(|| Analyzer::new(rate as f64, planes.len()))
+                .push(planes);
+        },
+    )?;
+    let mut analyzer = analyzer.ok_or("no audio in the file")?;
     let report = analyzer.finish();
     Ok(Analyzed {
         path: path.to_path_buf(),
-        sample_rate,
-        bits_per_sample: params.bits_per_sample,
-        float,
+        sample_rate: info.sample_rate,
+        bits_per_sample: info.bits_per_sample,
+        float: info.float,
         gates: analyzer.gate_blocks().clone(),
         report,
     })

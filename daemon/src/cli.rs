@@ -58,6 +58,8 @@ enum Command {
     },
     /// Measure loudness, true peak and mix problems of audio files (WAV, FLAC, AIFF).
     Analyze(crate::analyze::AnalyzeArgs),
+    /// Run a file through the chain as a snapshot sets it, as fast as possible (WAV out).
+    Render(crate::render::RenderArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -85,7 +87,12 @@ enum CtlCommand {
         song: String,
         #[arg(long)]
         rev: Option<u32>,
+        /// Send the gear only the values this recall changes (default: every value).
+        #[arg(long)]
+        changed_only: bool,
     },
+    /// Put the rack and the gear back to where they were before the last recall.
+    Undo,
     /// List songs (under PREFIX).
     List { prefix: Option<String> },
     /// Revisions of SONG.
@@ -119,7 +126,8 @@ pub enum Failure {
 }
 
 impl Failure {
-    fn exit(self) -> ExitCode {
+    /// Prints the message to stderr and gives the exit code.
+    pub fn exit(self) -> ExitCode {
         match self {
             Failure::Runtime(m) => {
                 eprintln!("rackd: {m}");
@@ -171,6 +179,21 @@ pub fn main() -> ExitCode {
             Err(f) => f.exit(),
         },
         Command::Profile { command } => crate::profile_cmd::main(command),
+        Command::Render(args) => match crate::render::run(&args) {
+            Ok(r) => {
+                println!(
+                    "rendered {} through {} -> {} ({} frames at {} Hz; {} samples of chain latency removed)",
+                    args.input.display(),
+                    r.snapshot,
+                    args.output.display(),
+                    r.frames,
+                    r.sample_rate,
+                    r.latency
+                );
+                ExitCode::SUCCESS
+            }
+            Err(f) => f.exit(),
+        },
         Command::Analyze(args) => match crate::analyze::run(&args) {
             Ok(code) => code,
             Err(e) => {
@@ -302,36 +325,24 @@ fn ctl(connect: &str, command: CtlCommand) -> Result<(), Failure> {
                 show_arg(&saved.args[1])
             );
         }
-        CtlCommand::Recall { song, rev } => {
+        CtlCommand::Recall {
+            song,
+            rev,
+            changed_only,
+        } => {
             let mut args = vec![s(&song)];
             if let Some(r) = rev {
                 args.push(OscType::Int(r as i32));
             }
+            if changed_only {
+                args.push(s("changed"));
+            }
             let report = c.request_json("/rackd/snapshot/recall", args, "/rackd/recall/report")?;
-            println!(
-                "recalled {}@{}: {} values changed, {} already right",
-                report["song"].as_str().unwrap_or("?"),
-                report["rev"],
-                report["changed"],
-                report["unchanged"]
-            );
-            for d in report["devices"].as_array().into_iter().flatten() {
-                println!(
-                    "  {}: {}",
-                    d["device"].as_str().unwrap_or("?"),
-                    d["result"].as_str().unwrap_or("?")
-                );
-            }
-            if let Some(skipped) = report["skipped"].as_array().filter(|s| !s.is_empty()) {
-                println!(
-                    "not on this rack (skipped): {}",
-                    skipped
-                        .iter()
-                        .map(|v| v.as_str().unwrap_or("?"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-            }
+            print_recall(&report);
+        }
+        CtlCommand::Undo => {
+            let report = c.request_json("/rackd/recall/undo", vec![], "/rackd/recall/report")?;
+            print_recall(&report);
         }
         CtlCommand::List { prefix } => {
             let songs = c.request_json(
@@ -454,4 +465,39 @@ fn ctl(connect: &str, command: CtlCommand) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// Prints a recall report: totals, one line per device, what was skipped.
+fn print_recall(report: &serde_json::Value) {
+    if report["rev"] == 0 {
+        println!(
+            "undid the last recall: {} values changed back",
+            report["changed"]
+        );
+    } else {
+        println!(
+            "recalled {}@{}: {} values changed, {} already right",
+            report["song"].as_str().unwrap_or("?"),
+            report["rev"],
+            report["changed"],
+            report["unchanged"]
+        );
+    }
+    for d in report["devices"].as_array().into_iter().flatten() {
+        println!(
+            "  {}: {}",
+            d["device"].as_str().unwrap_or("?"),
+            d["result"].as_str().unwrap_or("?")
+        );
+    }
+    if let Some(skipped) = report["skipped"].as_array().filter(|s| !s.is_empty()) {
+        println!(
+            "not on this rack (skipped): {}",
+            skipped
+                .iter()
+                .map(|v| v.as_str().unwrap_or("?"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
 }

@@ -13,12 +13,15 @@ pub mod null;
 pub mod rt;
 
 use crate::config::{AudioConfig, BackendKind, SlotConfig};
-use crate::hub::{Event, HubHandle, Target};
+use crate::hub::{Event, HubHandle, ParamTree, Target};
 use rackd_dsp::{Chain, Meters, SlotKind};
 use rt::{RtCommand, RtProcess};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+
+/// Silence run through a new chain so smoothed parameters reach their values.
+const SETTLE_SECONDS: f32 = 0.5;
 
 /// Capacity of the parameter queue to the audio thread.
 const QUEUE_CAPACITY: usize = 4096;
@@ -273,6 +276,18 @@ impl EngineControl {
         }
     }
 
+    /// Sends every chain value of a state (values the tree does not know, or
+    /// that its specs refuse, are left out).
+    pub fn apply_state(&self, tree: &ParamTree, state: &rackd_protocol::state::RackState) {
+        for (address, value) in &state.values {
+            if let Some(entry) = tree.get(address)
+                && let Ok(value) = entry.spec.accept(value)
+            {
+                self.apply(entry.target, entry.spec.engine_value(&value));
+            }
+        }
+    }
+
     /// Builds a fresh real-time processor with the current values and makes it
     /// the receiver of future changes. Called by backends off the audio thread.
     pub fn build_rt(&self, sample_rate: u32, max_block: usize) -> RtProcess {
@@ -290,6 +305,8 @@ impl EngineControl {
             }
             chain.set_bypass(slot, values.bypass, true);
         }
+        // Start at the settings, not gliding from the defaults (a reconnect must not sweep).
+        chain.settle(SETTLE_SECONDS);
         let (producer, consumer) = rtrb::RingBuffer::new(QUEUE_CAPACITY);
         inner.producer = Some(producer);
         RtProcess::new(
@@ -356,15 +373,8 @@ pub fn backend_for(audio: &AudioConfig) -> Box<dyn Backend> {
 pub async fn follow_hub(hub: HubHandle, control: Arc<EngineControl>) {
     let mut events = hub.subscribe();
     // Start from the hub's state: it may have been restored before we subscribed.
-    let resync = |state: rackd_protocol::state::RackState| {
-        for (address, value) in &state.values {
-            if let Some(entry) = hub.tree().get(address) {
-                control.apply(entry.target, entry.spec.engine_value(value));
-            }
-        }
-    };
     if let Ok(state) = hub.state().await {
-        resync(state);
+        control.apply_state(hub.tree(), &state);
     }
     loop {
         match events.recv().await {
@@ -377,7 +387,7 @@ pub async fn follow_hub(hub: HubHandle, control: Arc<EngineControl>) {
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                 tracing::warn!("engine missed {n} changes; resyncing from the hub");
                 if let Ok(state) = hub.state().await {
-                    resync(state);
+                    control.apply_state(hub.tree(), &state);
                 }
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,

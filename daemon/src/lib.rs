@@ -4,6 +4,7 @@
 //! See ARCHITECTURE.md for the map.
 
 pub mod analyze;
+pub mod audio_file;
 pub mod cli;
 pub mod config;
 pub mod ctl;
@@ -13,6 +14,7 @@ pub mod logging;
 pub mod outboard;
 pub mod profile_cmd;
 pub mod profiles;
+pub mod render;
 pub mod run;
 pub mod simulate;
 pub mod store;

@@ -69,6 +69,26 @@ impl Chain {
         }
     }
 
+    /// Lets every smoothed parameter reach its value, then clears signal state,
+    /// so a freshly built chain starts at its settings instead of gliding
+    /// there from the defaults. Off the audio thread, after the initial `set_param`s.
+    pub fn settle(&mut self, seconds: f32) {
+        let n = self.max_block().max(1);
+        let mut left = vec![0f32; n];
+        let mut right = vec![0f32; n];
+        let mut remaining = (seconds * self.sample_rate) as usize;
+        while remaining > 0 {
+            let m = remaining.min(n);
+            left[..m].fill(0.0);
+            right[..m].fill(0.0);
+            self.process(&mut left[..m], &mut right[..m]);
+            remaining -= m;
+        }
+        for slot in &mut self.slots {
+            slot.processor.reset();
+        }
+    }
+
     /// Total latency of the engaged slots, in samples.
     pub fn latency(&self) -> usize {
         self.slots
@@ -116,6 +136,19 @@ impl Chain {
 mod tests {
     use super::*;
     use crate::Trim;
+
+    #[test]
+    fn settle_starts_at_the_settings() {
+        let mut chain = Chain::new(48_000.0, 64);
+        chain.push(Box::new(Trim::new(48_000.0)));
+        chain.set_param(0, Trim::GAIN, -6.0);
+        chain.settle(0.5);
+        let mut l = vec![1.0f32; 64];
+        let mut r = l.clone();
+        chain.process(&mut l, &mut r);
+        let g = crate::db_to_gain(-6.0);
+        assert!(l.iter().all(|x| (x - g).abs() < 1e-5), "{:?}", &l[..4]);
+    }
 
     #[test]
     fn bypass_crossfades_without_jump() {

@@ -46,6 +46,11 @@ impl RtProcess {
         }
     }
 
+    /// Latency of the chain's engaged slots, in samples.
+    pub fn latency(&self) -> usize {
+        self.chain.latency()
+    }
+
     /// One period: inputs in, outputs out. All four slices have the same length.
     pub fn process(&mut self, in_l: &[f32], in_r: &[f32], out_l: &mut [f32], out_r: &mut [f32]) {
         while let Ok(cmd) = self.commands.pop() {
