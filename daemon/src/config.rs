@@ -145,6 +145,8 @@ pub struct DeviceConfig {
     pub link: DeviceLink,
     /// Recall safe: recalls leave it alone.
     pub safe: bool,
+    /// Parameters recalls leave alone (`safe = ["param", …]`).
+    pub safe_params: Vec<String>,
     /// Config file, for errors found once the profile is known.
     pub file: String,
     /// Line of its `profile` key.
@@ -841,15 +843,16 @@ impl Reader {
                 "missing: the hardware profile id (see `rackd profile list`)",
             );
         }
-        let safe = match s.and_then(|m| m.get("safe")) {
-            None => false,
-            Some(Json::Bool(b)) => *b,
+        let (safe, safe_params) = match s.and_then(|m| m.get("safe")) {
+            None => (false, Vec::new()),
+            Some(Json::Bool(b)) => (*b, Vec::new()),
+            Some(Json::Array(_)) => (false, self.strings(s, &key, "safe").unwrap_or_default()),
             Some(other) => {
                 self.error(
                     &format!("{key}.safe"),
-                    format!("expected true or false, found {other}"),
+                    format!("expected true, false or a list of parameter ids, found {other}"),
                 );
-                false
+                (false, Vec::new())
             }
         };
         let sections: Vec<&str> = ["serial", "osc", "midi"]
@@ -938,6 +941,7 @@ impl Reader {
             profile,
             link,
             safe,
+            safe_params,
             file: self.file.clone(),
             line,
         })

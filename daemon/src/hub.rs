@@ -327,7 +327,8 @@ impl HubHandle {
         self.recall_except(song, rev, &[]).await
     }
 
-    /// Recalls, leaving alone every address under one of `safe` (recall-safe devices).
+    /// Recalls, leaving alone every address in `safe` (or under it, for an
+    /// entry ending in `/`): recall-safe devices and parameters.
     pub async fn recall_except(
         &self,
         song: &str,
@@ -336,10 +337,7 @@ impl HubHandle {
     ) -> Result<RecallReport, HubError> {
         let song = SongPath::new(song)?;
         let mut revision = self.store.call(move |s| s.load(&song, rev)).await?;
-        revision
-            .state
-            .values
-            .retain(|a, _| !safe.iter().any(|p| a.starts_with(p.as_str())));
+        revision.state.values.retain(|a, _| !is_safe(safe, a));
         let label = format!("{}@{}", revision.info.song, revision.info.rev);
         let (changed, unchanged, skipped) =
             self.apply(revision.state, Origin::Recall(label)).await?;
@@ -394,6 +392,17 @@ impl HubHandle {
     pub async fn import(&self, doc: SongExport) -> Result<ImportReport, HubError> {
         self.store.call(move |s| s.import(&doc)).await
     }
+}
+
+/// Whether `address` is in a recall-safe list (entries ending in `/` cover a subtree).
+pub fn is_safe(safe: &[String], address: &str) -> bool {
+    safe.iter().any(|p| {
+        if p.ends_with('/') {
+            address.starts_with(p.as_str())
+        } else {
+            address == p
+        }
+    })
 }
 
 /// The hub task's own state.

@@ -15,6 +15,7 @@ use crate::hub::{Event, HubHandle, Origin, Target};
 use crate::profiles::Device;
 use rackd_protocol::param::Value;
 use rackd_protocol::profile::TransportKind;
+use rackd_protocol::state::RackState;
 use scheduler::{Link, Pacer, Port, PortDevice};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -98,6 +99,8 @@ pub struct Outboard {
     devices: Vec<Device>,
     status: Vec<Arc<DeviceStatus>>,
     ports: Vec<Option<mpsc::Sender<Job>>>,
+    /// The rack state before the last recall, for undo.
+    undo: Mutex<Option<RackState>>,
 }
 
 impl Outboard {
@@ -159,6 +162,7 @@ impl Outboard {
             devices,
             status,
             ports,
+            undo: Mutex::new(None),
         });
         tokio::spawn(follow_hub(hub, outboard.clone()));
         outboard
@@ -191,6 +195,16 @@ impl Outboard {
     /// The device's current state.
     pub fn state(&self, device: usize) -> Option<State> {
         self.status.get(device).map(|s| s.state())
+    }
+
+    /// Keeps the state a recall replaced, so it can be undone.
+    pub fn keep_for_undo(&self, state: RackState) {
+        *self.undo.lock().unwrap_or_else(|e| e.into_inner()) = Some(state);
+    }
+
+    /// The state before the last recall, once.
+    pub fn take_undo(&self) -> Option<RackState> {
+        self.undo.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
     /// Marks a manual device as waiting for confirmation of a recall (`what`).
@@ -243,6 +257,7 @@ fn spawn_port<L: Link>(
         devices,
         hub: Some(hub),
         retry_after: Duration::from_secs(1),
+        line_free: None,
     };
     tokio::spawn(port.run(rx));
 }

@@ -139,6 +139,8 @@ pub struct Device {
     pub link: DeviceLink,
     /// Recall safe: recalls leave it alone.
     pub safe: bool,
+    /// Parameters recalls leave alone.
+    pub safe_params: Vec<String>,
     /// Channel, SysEx device id or bus address for the codecs.
     pub ctx: DeviceCtx,
 }
@@ -236,6 +238,12 @@ fn resolve_one(i: usize, d: &DeviceConfig, lib: &Library) -> Result<Device, Vec<
             ),
         )]);
     }
+    if let Some(p) = d.safe_params.iter().find(|p| profile.param(p).is_none()) {
+        return Err(vec![err(
+            "safe",
+            format!("{p:?} is not a parameter of profile {:?}", d.profile),
+        )]);
+    }
     let mut ctx = DeviceCtx::for_profile(&profile);
     match &d.link {
         DeviceLink::Serial {
@@ -256,6 +264,7 @@ fn resolve_one(i: usize, d: &DeviceConfig, lib: &Library) -> Result<Device, Vec<
         profile,
         link: d.link.clone(),
         safe: d.safe,
+        safe_params: d.safe_params.clone(),
         ctx,
     })
 }

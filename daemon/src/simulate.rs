@@ -343,6 +343,7 @@ fn midi(mut sim: Sim, name: &str, args: &SimulateArgs) -> Result<(), String> {
             std::thread::sleep(std::time::Duration::from_millis(1));
             continue;
         };
+        println!("rx {}", device::midi::hex(&bytes));
         if args.silent {
             continue;
         }

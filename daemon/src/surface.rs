@@ -604,21 +604,41 @@ impl Surface {
                 Ok(())
             }
             "snapshot/recall" => {
+                use crate::outboard::recall::{self, Mode};
                 let song = str_arg(args, 0, "song")?;
-                let rev = match args.get(1) {
-                    None => None,
-                    Some(a) => Some(
-                        int_arg(a)
-                            .and_then(|r| u32::try_from(r).ok())
-                            .filter(|r| *r > 0)
-                            .ok_or("revision must be a positive integer")?,
-                    ),
-                };
+                let (mut rev, mut mode) = (None, Mode::Full);
+                for a in &args[1..] {
+                    match (int_arg(a), text_arg(a).as_deref()) {
+                        (Some(r), _) => {
+                            rev = Some(
+                                u32::try_from(r)
+                                    .ok()
+                                    .filter(|r| *r > 0)
+                                    .ok_or("revision must be a positive integer")?,
+                            )
+                        }
+                        (_, Some("full")) => mode = Mode::Full,
+                        (_, Some("changed")) => mode = Mode::Changed,
+                        _ => {
+                            return Err(
+                                "expected a revision number, \"full\" or \"changed\"".into()
+                            );
+                        }
+                    }
+                }
                 let report = match self.outboard.get() {
-                    Some(o) => crate::outboard::recall::recall(&self.hub, o, &song, rev).await,
+                    Some(o) => recall::recall(&self.hub, o, &song, rev, mode).await,
                     None => self.hub.recall(&song, rev).await,
                 }
                 .map_err(hub_err)?;
+                self.reply(peer, json_reply("/rackd/recall/report", &report));
+                Ok(())
+            }
+            "recall/undo" => {
+                let o = self.outboard.get().ok_or("no recall to undo")?;
+                let report = crate::outboard::recall::undo(&self.hub, o)
+                    .await
+                    .map_err(hub_err)?;
                 self.reply(peer, json_reply("/rackd/recall/report", &report));
                 Ok(())
             }

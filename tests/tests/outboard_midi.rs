@@ -1,8 +1,14 @@
 //! MIDI gear on JACK MIDI ports of a dummy jackd: a SysEx device with
 //! readback and a CC device on channel 2, each played by `rackd profile
-//! simulate --midi`; the recall sets both and verifies the one that can answer.
+//! simulate --midi`, which prints every message it captures: the bytes are
+//! the profile's encoding; the recall sets both and verifies the one that can
+//! answer.
 //! One test per binary: JACK servers are per test.
 
+use rackd_protocol::device::midi::hex;
+use rackd_protocol::device::{DeviceCtx, DeviceMessage, encode_set};
+use rackd_protocol::param::Value;
+use rackd_protocol::profile::load_profile;
 use rackd_tests::*;
 use rosc::OscType;
 use std::time::Duration;
@@ -59,6 +65,26 @@ fn midi_devices_recall_over_jack() {
         "{}",
         rol_sim.log_text()
     );
+    // The bytes on the JACK MIDI port are the profile's encoding.
+    for (sim, id, channel, value) in [
+        (&rol_sim, "generic-sysex-roland", 0, -4.5),
+        (&cc_sim, "generic-midi-cc-eq", 1, 3.0),
+    ] {
+        let path = workspace_dir().join(format!("hardware-profiles/{id}.toml"));
+        let profile = load_profile(&std::fs::read_to_string(&path).unwrap(), id).unwrap();
+        let mut ctx = DeviceCtx::for_profile(&profile);
+        ctx.channel = channel;
+        let msgs = encode_set(&profile, "low_gain", &Value::Float(value), &ctx).unwrap();
+        let DeviceMessage::Midi(bytes) = &msgs[0] else {
+            panic!("{msgs:?}")
+        };
+        let want = format!("rx {}", hex(bytes));
+        assert!(
+            sim.wait_log(&want, Duration::from_secs(5)),
+            "{want} not captured:\n{}",
+            sim.log_text()
+        );
+    }
     d.ctl_ok(&["save", SONG]);
     d.ctl_ok(&["set", "/outboard/rol/low_gain", "--", "2"]);
 

@@ -371,3 +371,104 @@ fn front_panel_moves_reach_the_hub() {
         assert!(got.is_some(), "{address} never became {want}");
     }
 }
+
+#[test]
+fn changed_only_recall_and_undo() {
+    let dir = tempfile::tempdir().unwrap();
+    let pty = PtyPair::start(dir.path(), "eq");
+    let sim = Simulator::start(
+        "generic-serial-ascii",
+        &["--serial", &pty.b.to_string_lossy()],
+    );
+    let d = Daemon::start(Setup {
+        extra: serial("eq", "generic-serial-ascii", &pty.a, ""),
+        ..Setup::default()
+    });
+    wait_online(&d, &["eq"]);
+    d.ctl_ok(&["set", "/outboard/eq/low_gain", "--", "-3.5"]);
+    d.ctl_ok(&["save", SONG]);
+    d.ctl_ok(&["set", "/outboard/eq/low_gain", "--", "2"]);
+    d.ctl_ok(&["set", "/outboard/eq/mid_gain", "--", "1"]);
+    assert!(sim.wait_log("set mid_gain 1", Duration::from_secs(5)));
+    let sets_before = sim
+        .log_text()
+        .lines()
+        .filter(|l| l.starts_with("set "))
+        .count();
+
+    let out = d.ctl_ok(&["recall", SONG, "--changed-only"]);
+    assert!(out.contains("eq: set and verified"), "{out}");
+    let log = sim.log_text();
+    let sent: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with("set "))
+        .skip(sets_before)
+        .collect();
+    assert_eq!(sent, ["set low_gain -3.5", "set mid_gain 0"], "{log}");
+
+    let out = d.ctl_ok(&["undo"]);
+    assert!(out.contains("2 values changed back"), "{out}");
+    assert!(out.contains("eq: set and verified"), "{out}");
+    assert_eq!(d.get_f32("/outboard/eq/low_gain"), 2.0);
+    assert!(
+        sim.log_text()
+            .lines()
+            .rev()
+            .take(20)
+            .any(|l| l == "set mid_gain 1"),
+        "{}",
+        sim.log_text()
+    );
+    let again = d.ctl(&["undo"]);
+    assert_eq!(again.status.code(), Some(2));
+}
+
+#[test]
+fn recall_safes_leave_devices_and_parameters_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let pty = PtyPair::start(dir.path(), "eq");
+    let fx_port = free_port();
+    let sim = Simulator::start(
+        "generic-serial-ascii",
+        &["--serial", &pty.b.to_string_lossy()],
+    );
+    let _fx = Simulator::start(
+        "generic-osc-device",
+        &["--osc", &format!("127.0.0.1:{fx_port}")],
+    );
+    let d = Daemon::start(Setup {
+        extra: [
+            serial("eq", "generic-serial-ascii", &pty.a, "")
+                .replace("\n\n", "\nsafe = [\"mid_gain\"]\n\n"),
+            osc("fx", "generic-osc-device", fx_port).replace("\n\n", "\nsafe = true\n\n"),
+        ]
+        .concat(),
+        ..Setup::default()
+    });
+    wait_online(&d, &["eq", "fx"]);
+    for (a, v) in [
+        ("/outboard/eq/low_gain", "-3.5"),
+        ("/outboard/eq/mid_gain", "1"),
+        ("/outboard/fx/input", "-6"),
+    ] {
+        d.ctl_ok(&["set", a, "--", v]);
+    }
+    d.ctl_ok(&["save", SONG]);
+    for (a, v) in [
+        ("/outboard/eq/low_gain", "0"),
+        ("/outboard/eq/mid_gain", "5"),
+        ("/outboard/fx/input", "3"),
+    ] {
+        d.ctl_ok(&["set", a, "--", v]);
+    }
+    assert!(sim.wait_log("set mid_gain 5", Duration::from_secs(5)));
+    let (report, _) = recall(&d);
+    assert_eq!(result_of(&report, "eq"), "set and verified", "{report}");
+    assert_eq!(result_of(&report, "fx"), "safe (left alone)", "{report}");
+    assert_eq!(d.get_f32("/outboard/eq/low_gain"), -3.5);
+    assert_eq!(d.get_f32("/outboard/eq/mid_gain"), 5.0);
+    assert_eq!(d.get_f32("/outboard/fx/input"), 3.0);
+    let log = sim.log_text();
+    let after = &log[log.rfind("set mid_gain 5").unwrap() + "set mid_gain 5".len()..];
+    assert!(!after.contains("set mid_gain"), "{log}");
+}

@@ -214,7 +214,11 @@ impl Link for MidiLink {
         jack.connect(Some(&self.port), self.input.as_deref())
             .map_err(io::Error::other)?;
         match msg {
-            DeviceMessage::Midi(b) => jack.send(b).map_err(io::Error::other),
+            // A JACK MIDI event holds one message: NRPN and 14-bit sets go as several.
+            DeviceMessage::Midi(b) => rackd_protocol::device::midi::split_messages(b)
+                .iter()
+                .try_for_each(|m| jack.send(m))
+                .map_err(io::Error::other),
             _ => Err(io::Error::other("not a MIDI message")),
         }
     }

@@ -109,8 +109,10 @@ pub(super) struct Port<L: Link> {
     pub link: L,
     pub devices: Vec<PortDevice>,
     pub hub: Option<HubHandle>,
-    /// Serial frames are cut here; one framer per port (a bus shares one protocol).
+    /// Current reconnect backoff.
     pub retry_after: Duration,
+    /// When the line has sent the last message's bytes (shared by a bus's units).
+    pub line_free: Option<Instant>,
 }
 
 const OSC_TIMEOUT: Duration = Duration::from_millis(300);
@@ -275,7 +277,11 @@ impl<L: Link> Port<L> {
                 DeviceMessage::Midi(b) | DeviceMessage::Serial(b) => b.len(),
                 DeviceMessage::Osc(_) => 0,
             };
-            let at = self.devices[i].pacer.ready_at(Instant::now());
+            let now = Instant::now();
+            let at = self.devices[i]
+                .pacer
+                .ready_at(now)
+                .max(self.line_free.unwrap_or(now));
             tokio::time::sleep_until(at).await;
             let wire = self.link.wire_time(len);
             if let Err(e) = self.link.send(msg).await {
@@ -284,6 +290,7 @@ impl<L: Link> Port<L> {
                 return Err(why);
             }
             self.devices[i].pacer.sent(at, wire);
+            self.line_free = Some(at + wire);
             if expect == Expect::Nothing {
                 return Ok(None);
             }
@@ -404,8 +411,11 @@ impl<L: Link> Port<L> {
                 }
                 if let Err(e) = self.set(i, &param, &value).await {
                     let d = &self.devices[i];
-                    tracing::warn!("outboard {}: {param}: {e}", d.device.id);
-                    d.status.set(State::Offline, Some(e));
+                    tracing::warn!("outboard {}: {e}", d.device.id);
+                    // A device that refuses a value still answers; one that is silent is gone.
+                    if !e.contains("refused") {
+                        d.status.set(State::Offline, Some(e));
+                    }
                 }
             }
             Job::Recall {
@@ -592,6 +602,7 @@ mod tests {
             profile: profile.clone(),
             link: crate::config::DeviceLink::None,
             safe: false,
+            safe_params: Vec::new(),
         };
         let sent = Arc::new(Mutex::new(Vec::new()));
         let port = Port {
@@ -609,6 +620,7 @@ mod tests {
             }],
             hub: None,
             retry_after: Duration::from_secs(1),
+            line_free: None,
         };
         let (tx, rx) = mpsc::channel(16);
         let task = tokio::spawn(port.run(rx));

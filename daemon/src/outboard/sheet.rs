@@ -133,6 +133,7 @@ mod tests {
             profile,
             link: DeviceLink::None,
             safe: false,
+            safe_params: Vec::new(),
         }];
         let mut wanted = RackState::default();
         wanted
