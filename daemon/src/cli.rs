@@ -81,6 +81,10 @@ enum CtlCommand {
         song: String,
         #[arg(long, default_value = "")]
         note: String,
+        /// Leave DEVICE (or DEVICE/PARAM) alone when this snapshot is
+        /// recalled, as the config's `safe` does; repeatable.
+        #[arg(long, value_name = "DEVICE[/PARAM]")]
+        safe: Vec<String>,
     },
     /// Recall SONG's latest revision, or --rev N.
     Recall {
@@ -111,7 +115,20 @@ enum CtlCommand {
     Confirm { device: String },
     /// The recall sheet of SONG (or SONG@REV): each manual device's front
     /// panel with printed detent labels, marking what differs from now.
-    Sheet { song: String },
+    Sheet {
+        song: String,
+        /// `text` for a terminal, `svg` or `html` to print or show on a tablet.
+        #[arg(long, value_enum, default_value_t = SheetFormat::Text)]
+        format: SheetFormat,
+    },
+}
+
+/// How `rackd ctl sheet` draws the sheet.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum SheetFormat {
+    Text,
+    Svg,
+    Html,
 }
 
 /// Why a command failed, and so its exit code.
@@ -261,6 +278,13 @@ fn demo(osc_port: u16, state_dir: Option<PathBuf>, no_jack: bool) -> ExitCode {
     if !jack {
         cfg.audio.backend = config::BackendKind::Null;
     }
+    let outboard = match crate::demo::start() {
+        Ok(r) => r,
+        Err(e) => {
+            return Failure::Runtime(format!("cannot start the demo's devices: {e:#}")).exit();
+        }
+    };
+    cfg.devices = outboard.devices.clone();
     println!("rackd demo");
     println!(
         "  audio:   {}",
@@ -271,10 +295,18 @@ fn demo(osc_port: u16, state_dir: Option<PathBuf>, no_jack: bool) -> ExitCode {
         }
     );
     println!("  state:   {}", dir.display());
+    println!("  outboard (simulated inside this process):");
+    for line in &outboard.banner {
+        println!("           {line}");
+    }
     println!("  surface: point TouchOSC / Open Stage Control at udp or tcp 127.0.0.1:{osc_port}");
     println!("  try:     oscdump 9999 &  oscsend localhost {osc_port} /rackd/subscribe i 9999");
     println!("           oscsend localhost {osc_port} /chain/trim/gain f -3.5");
     println!("           rackd ctl describe | rackd ctl save \"client/album/01 intro\"");
+    println!(
+        "           rackd ctl set /outboard/eq/low_gain 3 && rackd ctl recall \"client/album/01 intro\""
+    );
+    println!("           rackd ctl sheet \"client/album/01 intro\"");
     daemon(cfg)
 }
 
@@ -313,8 +345,13 @@ fn ctl(connect: &str, command: CtlCommand) -> Result<(), Failure> {
                 );
             }
         }
-        CtlCommand::Save { song, note } => {
-            let replies = c.request("/rackd/snapshot/save", vec![s(&song), s(&note)])?;
+        CtlCommand::Save { song, note, safe } => {
+            let args = [song.as_str(), note.as_str()]
+                .into_iter()
+                .chain(safe.iter().map(String::as_str))
+                .map(s)
+                .collect();
+            let replies = c.request("/rackd/snapshot/save", args)?;
             let saved = replies
                 .iter()
                 .find(|m| m.addr == "/rackd/snapshot/saved")
@@ -432,10 +469,18 @@ fn ctl(connect: &str, command: CtlCommand) -> Result<(), Failure> {
             }
             println!("confirmed {device}");
         }
-        CtlCommand::Sheet { song } => {
+        CtlCommand::Sheet { song, format } => {
             let sheet =
                 c.request_json("/rackd/recall/sheet", vec![s(&song)], "/rackd/recall/sheet")?;
-            print!("{}", crate::outboard::sheet::render_text(&sheet));
+            use crate::outboard::sheet::{render_html, render_svg, render_text};
+            print!(
+                "{}",
+                match format {
+                    SheetFormat::Text => render_text(&sheet),
+                    SheetFormat::Svg => render_svg(&sheet),
+                    SheetFormat::Html => render_html(&sheet),
+                }
+            );
         }
         CtlCommand::Import { file } => {
             let text = std::fs::read_to_string(&file)

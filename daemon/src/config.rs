@@ -116,10 +116,12 @@ pub enum DeviceLink {
         /// RS-485 bus address, overriding the profile's.
         address: Option<u8>,
     },
-    /// OSC over UDP.
+    /// OSC over UDP or TCP.
     Osc {
         /// `host:port` of the device.
         address: String,
+        /// `protocol = "tcp"` (true) or `"udp"` (false); unset: as the profile says.
+        tcp: Option<bool>,
     },
     /// JACK MIDI ports and channel.
     Midi {
@@ -903,14 +905,19 @@ impl Reader {
                         format!("{address:?} is not HOST:PORT (e.g. 192.168.1.20:9000)"),
                     );
                 }
-                let protocol = self.string(m, &t, "protocol", "udp");
-                if protocol != "udp" {
-                    self.error(
-                        &format!("{t}.protocol"),
-                        format!("{protocol:?}: this build drives OSC devices over udp only"),
-                    );
-                }
-                DeviceLink::Osc { address }
+                let tcp = match self.string(m, &t, "protocol", "").as_str() {
+                    "" => None,
+                    "udp" => Some(false),
+                    "tcp" => Some(true),
+                    other => {
+                        self.error(
+                            &format!("{t}.protocol"),
+                            format!("{other:?}: OSC devices speak \"udp\" or \"tcp\""),
+                        );
+                        None
+                    }
+                };
+                DeviceLink::Osc { address, tcp }
             }
             Some(_) => {
                 let t = format!("{key}.midi");
@@ -1057,7 +1064,7 @@ mod tests {
     #[test]
     fn devices_parse_with_transport_sections() {
         let cfg = parse(
-            "[daemon]\nprofile_dirs = [\"/srv/profiles\"]\n\n[[device]]\nid = \"eq1\"\nprofile = \"generic-serial-ascii\"\nserial = { path = \"/dev/ttyUSB0\", baud = 38400 }\n\n[[device]]\nid = \"box\"\nprofile = \"generic-osc-device\"\nosc = { address = \"10.0.0.5:9000\" }\nsafe = true\n\n[[device]]\nid = \"pultec\"\nprofile = \"generic-passive-eq-stepped\"\n\n[[device]]\nid = \"cc\"\nprofile = \"generic-midi-cc-eq\"\nmidi = { port = \"a2j:in\", input = \"a2j:out\", channel = 2 }\n",
+            "[daemon]\nprofile_dirs = [\"/srv/profiles\"]\n\n[[device]]\nid = \"eq1\"\nprofile = \"generic-serial-ascii\"\nserial = { path = \"/dev/ttyUSB0\", baud = 38400 }\n\n[[device]]\nid = \"box\"\nprofile = \"generic-osc-device\"\nosc = { address = \"10.0.0.5:9000\", protocol = \"tcp\" }\nsafe = true\n\n[[device]]\nid = \"pultec\"\nprofile = \"generic-passive-eq-stepped\"\n\n[[device]]\nid = \"cc\"\nprofile = \"generic-midi-cc-eq\"\nmidi = { port = \"a2j:in\", input = \"a2j:out\", channel = 2 }\n",
         )
         .unwrap();
         assert_eq!(
@@ -1083,6 +1090,22 @@ mod tests {
             }
         );
         assert!(cfg.devices[1].safe);
+        assert_eq!(
+            cfg.devices[1].link,
+            DeviceLink::Osc {
+                address: "10.0.0.5:9000".into(),
+                tcp: Some(true)
+            }
+        );
+        let errs = parse(
+            "[[device]]\nid = \"b\"\nprofile = \"y\"\nosc = { address = \"h:1\", protocol = \"sctp\" }\n",
+        )
+        .unwrap_err()
+        .0;
+        assert!(
+            errs[0].to_string().contains("\"sctp\": OSC devices speak"),
+            "{errs:?}"
+        );
         assert_eq!(cfg.devices[2].link, DeviceLink::None);
         assert_eq!(cfg.devices[0].line, Some(6));
     }

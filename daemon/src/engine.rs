@@ -14,7 +14,7 @@ pub mod rt;
 
 use crate::config::{AudioConfig, BackendKind, SlotConfig};
 use crate::hub::{Event, HubHandle, ParamTree, Target};
-use rackd_dsp::{Chain, Meters, SlotKind};
+use rackd_dsp::{Chain, Meters, Monitor, Processor, SafetyCeiling, SlotKind};
 use rt::{RtCommand, RtProcess};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -142,6 +142,8 @@ struct SlotValues {
 
 struct ControlInner {
     values: Vec<SlotValues>,
+    /// Monitor section values, by `Monitor::params` index.
+    monitor: Vec<f32>,
     producer: Option<rtrb::Producer<RtCommand>>,
 }
 
@@ -198,6 +200,10 @@ impl EngineControl {
             audio: audio.clone(),
             inner: Mutex::new(ControlInner {
                 values,
+                monitor: Monitor::params()
+                    .iter()
+                    .map(|p| p.engine_value(&p.default))
+                    .collect(),
                 producer: None,
             }),
             status: Arc::new(EngineStatus {
@@ -267,6 +273,15 @@ impl EngineControl {
                     bypass: value >= 0.5,
                 }
             }
+            Target::Monitor { index } => {
+                if let Some(v) = inner.monitor.get_mut(index) {
+                    *v = value;
+                }
+                RtCommand::Monitor {
+                    index: index as u16,
+                    value,
+                }
+            }
             Target::Outboard { .. } => return,
         };
         if let Some(p) = inner.producer.as_mut()
@@ -307,16 +322,21 @@ impl EngineControl {
         }
         // Start at the settings, not gliding from the defaults (a reconnect must not sweep).
         chain.settle(SETTLE_SECONDS);
+        let mut monitor = Monitor::new(sr);
+        for (index, v) in inner.monitor.iter().enumerate() {
+            monitor.set_param(index, *v);
+        }
+        monitor.settle();
         let (producer, consumer) = rtrb::RingBuffer::new(QUEUE_CAPACITY);
         inner.producer = Some(producer);
         RtProcess::new(
             chain,
+            monitor,
             consumer,
             SlotKind::Loudness.build(sr, max_block, self.meter("in")),
             SlotKind::Loudness.build(sr, max_block, self.meter("out")),
-            self.audio.ceiling_dbfs,
-            sr,
-            self.ceiling_engaged.clone(),
+            SafetyCeiling::new(self.audio.ceiling_dbfs, sr)
+                .with_counter(self.ceiling_engaged.clone()),
         )
     }
 }

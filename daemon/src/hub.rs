@@ -20,7 +20,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
-pub use tree::{ParamEntry, ParamTree, Target};
+pub use tree::{MONITOR_PREFIX, ParamEntry, ParamTree, Target};
 
 /// Who asked for a change; carried in events for logs and reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +109,9 @@ pub struct RecallReport {
     pub skipped: Vec<String>,
     /// One line per outboard device (empty without outboard gear).
     pub devices: Vec<DeviceReport>,
+    /// The revision's own recall safes (`DEVICE`, `DEVICE/PARAM`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub safes: Vec<String>,
 }
 
 /// The outcome of a recall for one outboard device.
@@ -306,12 +309,37 @@ impl HubHandle {
         note: &str,
         origin: &str,
     ) -> Result<RevisionInfo, HubError> {
+        self.save_with_safes(song, note, origin, Vec::new()).await
+    }
+
+    /// [`HubHandle::save`] with recall safes for this snapshot: outboard
+    /// devices (`eq`) or their parameters (`eq/low_gain`) its recall leaves alone.
+    pub async fn save_with_safes(
+        &self,
+        song: &str,
+        note: &str,
+        origin: &str,
+        safes: Vec<String>,
+    ) -> Result<RevisionInfo, HubError> {
         let song = SongPath::new(song)?;
+        for safe in &safes {
+            let prefix = safe_address(safe);
+            let known = if prefix.ends_with('/') {
+                self.tree.addresses().any(|a| a.starts_with(&prefix))
+            } else {
+                self.tree.get(&prefix).is_some()
+            };
+            if !known {
+                return Err(HubError::Rejected(format!(
+                    "recall safe {safe:?}: no outboard device or parameter /outboard/{safe}"
+                )));
+            }
+        }
         let state = self.state().await?;
         let (note, origin) = (note.to_string(), origin.to_string());
         let info = self
             .store
-            .call(move |s| s.save(&song, &note, &origin, &state))
+            .call(move |s| s.save_with_safes(&song, &note, &origin, &state, &safes))
             .await?;
         let _ = self.events.send(Event::Saved(info.clone()));
         Ok(info)
@@ -337,7 +365,12 @@ impl HubHandle {
     ) -> Result<RecallReport, HubError> {
         let song = SongPath::new(song)?;
         let mut revision = self.store.call(move |s| s.load(&song, rev)).await?;
-        revision.state.values.retain(|a, _| !is_safe(safe, a));
+        let safe: Vec<String> = safe
+            .iter()
+            .cloned()
+            .chain(revision.safes.iter().map(|s| safe_address(s)))
+            .collect();
+        revision.state.values.retain(|a, _| !is_safe(&safe, a));
         let label = format!("{}@{}", revision.info.song, revision.info.rev);
         let (changed, unchanged, skipped) =
             self.apply(revision.state, Origin::Recall(label)).await?;
@@ -348,6 +381,7 @@ impl HubHandle {
             unchanged,
             skipped,
             devices: Vec::new(),
+            safes: revision.safes,
         };
         let _ = self.events.send(Event::Recalled(report.clone()));
         Ok(report)
@@ -391,6 +425,16 @@ impl HubHandle {
     /// Adds the revisions of an export document; never changes stored ones.
     pub async fn import(&self, doc: SongExport) -> Result<ImportReport, HubError> {
         self.store.call(move |s| s.import(&doc)).await
+    }
+}
+
+/// The address (or, for a whole device, the prefix) of a snapshot's recall
+/// safe: `eq` → `/outboard/eq/`, `eq/low_gain` → `/outboard/eq/low_gain`.
+pub fn safe_address(safe: &str) -> String {
+    if safe.contains('/') {
+        format!("/outboard/{safe}")
+    } else {
+        format!("/outboard/{safe}/")
     }
 }
 
@@ -518,9 +562,16 @@ impl Hub {
         });
     }
 
+    /// Applies stored values. A recall (and its undo) leaves the monitor
+    /// section alone: calling up a song must not change how loud the room
+    /// listens; a restore at start-up brings it back like everything else.
     fn apply(&mut self, state: RackState, origin: &Origin) -> (usize, usize, Vec<String>) {
         let (mut changed, mut unchanged, mut skipped) = (0, 0, Vec::new());
+        let recall = matches!(origin, Origin::Recall(_));
         for (address, value) in state.values {
+            if recall && address.starts_with(MONITOR_PREFIX) {
+                continue;
+            }
             let Some(entry) = self.tree.get(&address) else {
                 skipped.push(address);
                 continue;
@@ -706,5 +757,46 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(hub.recall("client/album/01 intro", Some(7)).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn recall_leaves_the_monitor_alone_and_restore_brings_it_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let hub = test_hub(dir.path());
+        hub.set("/monitor/level", Value::Float(-10.0), false, origin())
+            .await
+            .unwrap();
+        hub.set("/monitor/mute", Value::Int(1), false, origin())
+            .await
+            .unwrap();
+        hub.save("s", "", "test").await.unwrap();
+        let stored = hub.resolve("s").await.unwrap();
+        assert_eq!(
+            stored.values.get("/monitor/level"),
+            Some(&Value::Float(-10.0)),
+            "snapshots hold the monitor values"
+        );
+        hub.set("/monitor/level", Value::Float(-30.0), false, origin())
+            .await
+            .unwrap();
+        hub.set("/monitor/mute", Value::Int(0), false, origin())
+            .await
+            .unwrap();
+        hub.set("/chain/trim/gain", Value::Float(5.0), false, origin())
+            .await
+            .unwrap();
+        let report = hub.recall("s", None).await.unwrap();
+        assert_eq!(report.changed, 1, "only the trim gain");
+        assert!(report.skipped.is_empty(), "{:?}", report.skipped);
+        assert_eq!(
+            hub.get("/monitor/level").await.unwrap()[0].1,
+            Value::Float(-30.0)
+        );
+        assert_eq!(hub.get("/monitor/mute").await.unwrap()[0].1, Value::Int(0));
+        hub.apply(stored, Origin::Restore).await.unwrap();
+        assert_eq!(
+            hub.get("/monitor/level").await.unwrap()[0].1,
+            Value::Float(-10.0)
+        );
     }
 }

@@ -8,6 +8,7 @@ pub mod audio_file;
 pub mod cli;
 pub mod config;
 pub mod ctl;
+pub mod demo;
 pub mod engine;
 pub mod hub;
 pub mod logging;

@@ -14,7 +14,7 @@ use crate::config::DeviceLink;
 use crate::hub::{Event, HubHandle, Origin, Target};
 use crate::profiles::Device;
 use rackd_protocol::param::Value;
-use rackd_protocol::profile::TransportKind;
+use rackd_protocol::profile::{OscProto, TransportKind};
 use rackd_protocol::state::RackState;
 use scheduler::{Link, Pacer, Port, PortDevice};
 use serde_json::json;
@@ -114,7 +114,7 @@ impl Outboard {
         for (i, d) in devices.iter().enumerate() {
             let (port, state) = match &d.link {
                 DeviceLink::Serial { path, .. } => (path.display().to_string(), State::Connecting),
-                DeviceLink::Osc { address } => (format!("osc:{address}"), State::Connecting),
+                DeviceLink::Osc { address, .. } => (format!("osc:{address}"), State::Connecting),
                 DeviceLink::Midi { port, .. } => (format!("midi:{port}"), State::Connecting),
                 DeviceLink::None => ("manual".to_string(), State::Manual),
             };
@@ -144,9 +144,17 @@ impl Outboard {
                         serial::SerialLink::new(path.clone(), *baud, &first.profile, &first.ctx);
                     spawn_port(name, link, port_devices, hub.clone(), rx);
                 }
-                DeviceLink::Osc { address } => {
-                    let link = osc::OscLink::new(address.clone());
-                    spawn_port(name, link, port_devices, hub.clone(), rx);
+                DeviceLink::Osc { address, tcp } => {
+                    let tcp = tcp.unwrap_or_else(|| {
+                        first.profile.osc.as_ref().map(|o| o.protocol) == Some(OscProto::Tcp)
+                    });
+                    if tcp {
+                        let link = osc::OscTcpLink::new(address.clone());
+                        spawn_port(name, link, port_devices, hub.clone(), rx);
+                    } else {
+                        let link = osc::OscLink::new(address.clone());
+                        spawn_port(name, link, port_devices, hub.clone(), rx);
+                    }
                 }
                 DeviceLink::Midi { port, input, .. } => {
                     let link = midi::MidiLink::new(port.clone(), input.clone());

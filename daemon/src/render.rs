@@ -8,7 +8,7 @@ use crate::audio_file::{self, WavFormat};
 use crate::cli::Failure;
 use crate::config::Config;
 use crate::engine::EngineControl;
-use crate::hub::ParamTree;
+use crate::hub::{MONITOR_PREFIX, ParamTree};
 use crate::store::Store;
 use rackd_protocol::song::SongPath;
 use std::path::{Path, PathBuf};
@@ -107,7 +107,10 @@ pub fn render(
 
     let tree = ParamTree::from_chain(&config.chain);
     let control = EngineControl::new(&config.chain, &config.audio);
-    control.apply_state(&tree, state);
+    // The monitor section sets what the speakers get, not the file: render at unity.
+    let mut state = state.clone();
+    state.values.retain(|a, _| !a.starts_with(MONITOR_PREFIX));
+    control.apply_state(&tree, &state);
     let mut rt = control.build_rt(info.sample_rate, block);
     let latency = rt.latency();
 
@@ -193,6 +196,7 @@ mod tests {
         state
             .values
             .insert("/chain/trim/gain".into(), Value::Float(-6.0));
+        state.values.insert("/monitor/mute".into(), Value::Int(1));
         let mut store = Store::open(&dir.path().join("state").join("rackd.db")).unwrap();
         store
             .save(&SongPath::new("c/a/01").unwrap(), "", "test", &state)
@@ -215,7 +219,8 @@ mod tests {
         let (l, rr) = read(&out);
         assert_eq!(l.len(), x.len(), "same length as the input");
         let g = rackd_dsp::db_to_gain(-6.0);
-        // Below the limiter's threshold: trim only, sample-aligned with the input.
+        // Below the limiter's threshold: trim only (the monitor mute is not
+        // rendered), sample-aligned with the input.
         for i in 0..x.len() {
             assert!(
                 (l[i] - x[i] * g).abs() < 1e-5,

@@ -2,7 +2,9 @@
 //! side from its profile — acknowledges, answers queries and identity
 //! requests, remembers values — so profile authors can try a profile without
 //! the hardware, and the end-to-end tests have gear to talk to. `--silent`
-//! never answers; `--garbage` answers every command with noise.
+//! never answers; `--garbage` answers every command with noise. `rackd demo`
+//! runs the same simulators on threads of its own process (`spawn_serial`,
+//! `spawn_osc`).
 
 use crate::profiles::Library;
 use rackd_protocol::device::{
@@ -23,9 +25,12 @@ pub struct SimulateArgs {
     /// Serial device to play on (e.g. one end of a socat pty pair).
     #[arg(long, conflicts_with_all = ["osc", "midi"], required_unless_present_any = ["osc", "midi"])]
     serial: Option<PathBuf>,
-    /// UDP address to listen on as an OSC device (e.g. 127.0.0.1:9000).
+    /// Address to listen on as an OSC device (e.g. 127.0.0.1:9000), UDP unless --tcp.
     #[arg(long, conflicts_with = "midi")]
     osc: Option<String>,
+    /// With --osc: listen on TCP (SLIP-framed OSC 1.1) instead of UDP.
+    #[arg(long, requires = "osc")]
+    tcp: bool,
     /// JACK client name to play a MIDI device as (ports NAME:in, NAME:out).
     #[arg(long)]
     midi: Option<String>,
@@ -51,6 +56,32 @@ pub struct SimulateArgs {
     dir: Vec<PathBuf>,
 }
 
+/// How a simulated device behaves: the simulator's switches, shared by
+/// `rackd profile simulate` and the devices `rackd demo` plays in-process.
+#[derive(Debug, Clone, Default)]
+pub struct Behaviour {
+    /// Never answer.
+    pub silent: bool,
+    /// Answer with noise.
+    pub garbage: bool,
+    /// A front-panel move to report once asked for identity.
+    pub report: Option<String>,
+    /// Log what the device does at debug level instead of printing it
+    /// (a simulator inside the daemon must not write to its stdout).
+    pub quiet: bool,
+}
+
+impl SimulateArgs {
+    fn behaviour(&self) -> Behaviour {
+        Behaviour {
+            silent: self.silent,
+            garbage: self.garbage,
+            report: self.report.clone(),
+            quiet: false,
+        }
+    }
+}
+
 /// The message a `--report PARAM=VALUE` front-panel move sends.
 fn front_panel(sim: &mut Sim, spec: &str) -> Option<DeviceMessage> {
     let (param, text) = spec.split_once('=')?;
@@ -61,7 +92,7 @@ fn front_panel(sim: &mut Sim, spec: &str) -> Option<DeviceMessage> {
         Err(_) => Value::Text(text.to_string()),
     };
     let value = def.spec().accept(&raw).ok()?;
-    println!("front panel {param} {value}");
+    sim.say(format_args!("front panel {param} {value}"));
     sim.values.insert(param.to_string(), value.clone());
     encode_report(&sim.profile, param, &value, &sim.ctx).ok()
 }
@@ -75,6 +106,7 @@ struct Sim {
     values: BTreeMap<String, Value>,
     init: Vec<Vec<u8>>,
     asked_identity: bool,
+    quiet: bool,
 }
 
 impl Sim {
@@ -102,6 +134,16 @@ impl Sim {
             values,
             init,
             asked_identity: false,
+            quiet: false,
+        }
+    }
+
+    /// Tells what the device did: on stdout, or to the log when quiet.
+    fn say(&self, what: std::fmt::Arguments) {
+        if self.quiet {
+            tracing::debug!("simulated {}: {what}", self.profile.id());
+        } else {
+            println!("{what}");
         }
     }
 
@@ -109,17 +151,17 @@ impl Sim {
     fn act(&mut self, cmd: Command) -> Option<DeviceMessage> {
         match cmd {
             Command::Set { param, value } => {
-                println!("set {param} {value}");
+                self.say(format_args!("set {param} {value}"));
                 self.values.insert(param, value);
                 None
             }
             Command::Query { param } => {
                 let value = self.values.get(&param)?;
-                println!("query {param} -> {value}");
+                self.say(format_args!("query {param} -> {value}"));
                 encode_report(&self.profile, &param, value, &self.ctx).ok()
             }
             Command::Identity => {
-                println!("identity");
+                self.say(format_args!("identity"));
                 self.asked_identity = true;
                 None
             }
@@ -135,7 +177,10 @@ impl Sim {
     fn answer(&mut self, frame: &[u8], last: bool) -> Option<Option<Vec<u8>>> {
         let (p, ctx) = (&self.profile, &self.ctx);
         if self.init.iter().any(|i| i == trim_line(frame)) {
-            println!("init {}", String::from_utf8_lossy(trim_line(frame)));
+            self.say(format_args!(
+                "init {}",
+                String::from_utf8_lossy(trim_line(frame))
+            ));
             return Some(device::serial::encode_ack(p, ctx));
         }
         let cmd = device::serial::decode_command(p, frame, ctx);
@@ -158,7 +203,7 @@ impl Sim {
             }
             Command::Unknown if !last => return None,
             Command::Unknown => {
-                println!("unknown {:?}", String::from_utf8_lossy(frame));
+                self.say(format_args!("unknown {:?}", String::from_utf8_lossy(frame)));
                 device::serial::encode_error(p, ctx)
             }
         })
@@ -190,9 +235,20 @@ pub fn main(args: SimulateArgs) -> ExitCode {
             .collect()
     };
     let first = |units: Vec<Sim>| units.into_iter().next().expect("one unit");
+    let how = args.behaviour();
     let result = match (&args.serial, &args.osc, &args.midi) {
-        (Some(path), _, _) => serial(units, path, &args),
-        (None, Some(addr), _) => osc(first(units), addr, &args),
+        (Some(path), _, _) => std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))
+            .and_then(|port| serial(units, port, &path.display().to_string(), &how)),
+        (None, Some(addr), _) if args.tcp => std::net::TcpListener::bind(addr.as_str())
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))
+            .and_then(|l| osc_tcp(first(units), l, &how)),
+        (None, Some(addr), _) => std::net::UdpSocket::bind(addr.as_str())
+            .map_err(|e| format!("cannot bind {addr}: {e}"))
+            .and_then(|sock| osc(first(units), sock, &how)),
         (None, None, Some(name)) => midi(first(units), name, &args),
         _ => Err("give --serial PTY, --osc ADDR or --midi NAME".to_string()),
     };
@@ -205,21 +261,54 @@ pub fn main(args: SimulateArgs) -> ExitCode {
     }
 }
 
-fn serial(mut units: Vec<Sim>, path: &PathBuf, args: &SimulateArgs) -> Result<(), String> {
+/// Plays a profile's device on an open serial port (or pty end) on a thread
+/// of this process, as `rackd demo` does; returns when the port closes.
+pub fn spawn_serial(profile: Profile, port: std::fs::File) -> std::thread::JoinHandle<()> {
+    let mut sim = Sim::new(profile, None);
+    sim.quiet = true;
+    let how = Behaviour {
+        quiet: true,
+        ..Behaviour::default()
+    };
+    std::thread::spawn(move || {
+        if let Err(e) = serial(vec![sim], port, "pty", &how) {
+            tracing::warn!("simulated serial device stopped: {e}");
+        }
+    })
+}
+
+/// Plays a profile's OSC device on a bound UDP socket on a thread of this
+/// process, as `rackd demo` does.
+pub fn spawn_osc(profile: Profile, sock: std::net::UdpSocket) -> std::thread::JoinHandle<()> {
+    let mut sim = Sim::new(profile, None);
+    sim.quiet = true;
+    let how = Behaviour {
+        quiet: true,
+        ..Behaviour::default()
+    };
+    std::thread::spawn(move || {
+        if let Err(e) = osc(sim, sock, &how) {
+            tracing::warn!("simulated OSC device stopped: {e}");
+        }
+    })
+}
+
+fn serial(
+    mut units: Vec<Sim>,
+    mut port: std::fs::File,
+    name: &str,
+    args: &Behaviour,
+) -> Result<(), String> {
     if units[0].profile.serial.is_none() {
         return Err(format!("{} is not a serial device", units[0].profile.id()));
     }
-    let mut port = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    println!(
-        "simulating {} on {}{}",
-        units[0].profile.id(),
-        path.display(),
-        if args.silent { " (silent)" } else { "" }
-    );
+    if !args.quiet {
+        println!(
+            "simulating {} on {name}{}",
+            units[0].profile.id(),
+            if args.silent { " (silent)" } else { "" }
+        );
+    }
     let mut framer = device::serial::Framer::commands(&units[0].profile, &units[0].ctx);
     let units_len = units.len();
     let mut report = args.report.clone();
@@ -263,17 +352,18 @@ fn serial(mut units: Vec<Sim>, path: &PathBuf, args: &SimulateArgs) -> Result<()
     }
 }
 
-fn osc(mut sim: Sim, addr: &str, args: &SimulateArgs) -> Result<(), String> {
+fn osc(mut sim: Sim, sock: std::net::UdpSocket, args: &Behaviour) -> Result<(), String> {
     if sim.profile.osc.is_none() {
         return Err(format!("{} is not an OSC device", sim.profile.id()));
     }
-    let sock = std::net::UdpSocket::bind(addr).map_err(|e| format!("cannot bind {addr}: {e}"))?;
-    println!(
-        "simulating {} on udp {}{}",
-        sim.profile.id(),
-        sock.local_addr().map_err(|e| e.to_string())?,
-        if args.silent { " (silent)" } else { "" }
-    );
+    if !args.quiet {
+        println!(
+            "simulating {} on udp {}{}",
+            sim.profile.id(),
+            sock.local_addr().map_err(|e| e.to_string())?,
+            if args.silent { " (silent)" } else { "" }
+        );
+    }
     let mut report = args.report.clone();
     let mut buf = vec![0u8; 65536];
     loop {
@@ -291,18 +381,7 @@ fn osc(mut sim: Sim, addr: &str, args: &SimulateArgs) -> Result<(), String> {
         let mut msgs = Vec::new();
         flatten(packet, &mut msgs);
         for msg in msgs {
-            let cmd = device::osc::decode_command(&sim.profile, &msg);
-            let reply = match cmd {
-                Command::Identity => {
-                    sim.act(cmd);
-                    device::osc::identity_reply(&sim.profile)
-                }
-                other => match sim.act(other) {
-                    Some(DeviceMessage::Osc(m)) => Some(m),
-                    _ => None,
-                },
-            };
-            if let Some(m) = reply
+            if let Some(m) = osc_answer(&mut sim, &msg)
                 && let Ok(bytes) = rosc::encoder::encode(&rosc::OscPacket::Message(m))
             {
                 let _ = sock.send_to(&bytes, from);
@@ -363,6 +442,75 @@ fn midi(mut sim: Sim, name: &str, args: &SimulateArgs) -> Result<(), String> {
         for cmd in decoder.feed_commands(&bytes) {
             if let Some(DeviceMessage::Midi(reply)) = sim.act(cmd) {
                 port.send(&reply)?;
+            }
+        }
+    }
+}
+
+/// What the device answers to one OSC message, if anything.
+fn osc_answer(sim: &mut Sim, msg: &rosc::OscMessage) -> Option<rosc::OscMessage> {
+    match device::osc::decode_command(&sim.profile, msg) {
+        Command::Identity => {
+            sim.act(Command::Identity);
+            device::osc::identity_reply(&sim.profile)
+        }
+        other => match sim.act(other) {
+            Some(DeviceMessage::Osc(m)) => Some(m),
+            _ => None,
+        },
+    }
+}
+
+/// An OSC device on TCP: one connection at a time (the host's), SLIP frames.
+fn osc_tcp(mut sim: Sim, listener: std::net::TcpListener, args: &Behaviour) -> Result<(), String> {
+    use rackd_protocol::osc::framing::{self, FrameDecoder, Framing};
+    if sim.profile.osc.is_none() {
+        return Err(format!("{} is not an OSC device", sim.profile.id()));
+    }
+    if !args.quiet {
+        println!(
+            "simulating {} on tcp {}{}",
+            sim.profile.id(),
+            listener.local_addr().map_err(|e| e.to_string())?,
+            if args.silent { " (silent)" } else { "" }
+        );
+    }
+    loop {
+        let (mut conn, _) = listener.accept().map_err(|e| e.to_string())?;
+        let mut frames = FrameDecoder::new(Framing::Slip, 65536);
+        let mut buf = [0u8; 4096];
+        'conn: loop {
+            let n = match conn.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            frames.push(&buf[..n]);
+            while let Some(frame) = frames.next_frame() {
+                let Ok(frame) = frame else { continue };
+                if args.silent {
+                    continue;
+                }
+                if args.garbage {
+                    if conn.write_all(GARBAGE).is_err() {
+                        break 'conn;
+                    }
+                    continue;
+                }
+                let Ok((_, packet)) = rosc::decoder::decode_udp(&frame) else {
+                    continue;
+                };
+                let mut msgs = Vec::new();
+                flatten(packet, &mut msgs);
+                for msg in msgs {
+                    if let Some(m) = osc_answer(&mut sim, &msg)
+                        && let Ok(bytes) = rosc::encoder::encode(&rosc::OscPacket::Message(m))
+                        && conn
+                            .write_all(&framing::encode(Framing::Slip, &bytes))
+                            .is_err()
+                    {
+                        break 'conn;
+                    }
+                }
             }
         }
     }

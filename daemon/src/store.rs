@@ -194,6 +194,10 @@ pub struct Revision {
     pub info: RevisionInfo,
     /// Every parameter value as saved.
     pub state: RackState,
+    /// This snapshot's recall safes (`DEVICE` or `DEVICE/PARAM`), left
+    /// alone on its recall together with the config's.
+    #[serde(default)]
+    pub safes: Vec<String>,
 }
 
 /// One line of `list`: a song and its latest revision.
@@ -237,6 +241,9 @@ pub struct ExportedRevision {
     pub origin: String,
     /// Every parameter value.
     pub state: RackState,
+    /// The revision's recall safes (absent in files without any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub safes: Vec<String>,
 }
 
 /// What `import` did, so the engineer sees whether anything was new.
@@ -406,10 +413,23 @@ impl Store {
         origin: &str,
         state: &RackState,
     ) -> Result<RevisionInfo, StoreError> {
+        self.save_with_safes(song, note, origin, state, &[])
+    }
+
+    /// [`Store::save`] with the snapshot's own recall safes, stored with the
+    /// state in the same column (revisions without safes are stored as before).
+    pub fn save_with_safes(
+        &mut self,
+        song: &SongPath,
+        note: &str,
+        origin: &str,
+        state: &RackState,
+        safes: &[String],
+    ) -> Result<RevisionInfo, StoreError> {
         check_text("note", note, MAX_NOTE_CHARS).map_err(StoreError::InvalidNote)?;
         check_text("origin", origin, MAX_ORIGIN_CHARS).map_err(StoreError::InvalidOrigin)?;
         check_state(state).map_err(StoreError::InvalidState)?;
-        let state_json = state_to_json(state)?;
+        let state_json = stored_json(state, safes)?;
         let saved_at = now_timestamp();
         let result = (|| -> Result<u32, Fail> {
             let tx = self
@@ -453,8 +473,8 @@ impl Store {
                 rev,
             })?;
             let info = decode_info(song, rev_v, saved_at, note, origin)?;
-            let state = decode_state(song.as_str(), info.rev, state_json)?;
-            Ok(Revision { info, state })
+            let (state, safes) = decode_stored(song.as_str(), info.rev, state_json)?;
+            Ok(Revision { info, state, safes })
         })();
         with_path(&self.path, result)
     }
@@ -537,13 +557,14 @@ impl Store {
             let mut revisions = Vec::with_capacity(rows.len());
             for [rev, saved_at, note, origin, state_json] in rows {
                 let info = decode_info(song, rev, saved_at, note, origin)?;
-                let state = decode_state(song.as_str(), info.rev, state_json)?;
+                let (state, safes) = decode_stored(song.as_str(), info.rev, state_json)?;
                 revisions.push(ExportedRevision {
                     rev: info.rev,
                     saved_at: info.saved_at,
                     note: info.note,
                     origin: info.origin,
                     state,
+                    safes,
                 });
             }
             Ok(SongExport {
@@ -568,7 +589,7 @@ impl Store {
         doc.validate()?;
         let mut states = Vec::with_capacity(doc.revisions.len());
         for r in &doc.revisions {
-            states.push(state_to_json(&r.state)?);
+            states.push(stored_json(&r.state, &r.safes)?);
         }
         let song = &doc.song;
         let result = (|| -> Result<ImportReport, Fail> {
@@ -820,15 +841,29 @@ fn decode_info(
     })
 }
 
-/// Parses a stored state, reporting damage as [`StoreError::Corrupt`] naming song and revision.
-fn decode_state(song: &str, rev: u32, state_json: SqlValue) -> Result<RackState, StoreError> {
+/// Parses a stored state and its recall safes (none in older revisions),
+/// reporting damage as [`StoreError::Corrupt`] naming song and revision.
+fn decode_stored(
+    song: &str,
+    rev: u32,
+    state_json: SqlValue,
+) -> Result<(RackState, Vec<String>), StoreError> {
     let corrupt = |reason: String| StoreError::Corrupt {
         song: song.to_string(),
         rev: Some(rev),
         reason,
     };
     let text = as_text(state_json).ok_or_else(|| corrupt("state is not text".to_string()))?;
-    serde_json::from_str(&text).map_err(|e| corrupt(format!("state does not parse: {e}")))
+    let mut raw: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| corrupt(format!("state does not parse: {e}")))?;
+    let safes = match raw.as_object_mut().and_then(|o| o.remove("safes")) {
+        Some(v) => serde_json::from_value(v)
+            .map_err(|e| corrupt(format!("recall safes do not parse: {e}")))?,
+        None => Vec::new(),
+    };
+    let state =
+        serde_json::from_value(raw).map_err(|e| corrupt(format!("state does not parse: {e}")))?;
+    Ok((state, safes))
 }
 
 /// Builds a [`SongSummary`] from raw columns, reporting damage as [`StoreError::Corrupt`].
@@ -893,6 +928,20 @@ fn check_state(state: &RackState) -> Result<(), String> {
 /// The state as stored: compact JSON, keys in order (so equal states give equal text).
 fn state_to_json(state: &RackState) -> Result<String, StoreError> {
     serde_json::to_string(state).map_err(|e| StoreError::InvalidState(e.to_string()))
+}
+
+/// A revision's stored text: the state, plus `"safes"` when it has any
+/// (so a revision without safes is stored exactly as before they existed).
+fn stored_json(state: &RackState, safes: &[String]) -> Result<String, StoreError> {
+    if safes.is_empty() {
+        return state_to_json(state);
+    }
+    let mut raw =
+        serde_json::to_value(state).map_err(|e| StoreError::InvalidState(e.to_string()))?;
+    if let Some(o) = raw.as_object_mut() {
+        o.insert("safes".into(), serde_json::json!(safes));
+    }
+    serde_json::to_string(&raw).map_err(|e| StoreError::InvalidState(e.to_string()))
 }
 
 /// Now as RFC 3339 UTC with milliseconds, the form every stored time has.
@@ -986,6 +1035,34 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(&dir.path().join("state/rackd.db")).expect("open store");
         (dir, store)
+    }
+
+    #[test]
+    fn snapshot_safes_are_stored_with_their_revision_only() {
+        let (_dir, mut store) = fresh();
+        let s = song("a/b");
+        let safes = vec!["eq".to_string(), "fx/input".to_string()];
+        store.save(&s, "", "t", &gain(-1.0)).unwrap();
+        store
+            .save_with_safes(&s, "", "t", &gain(-2.0), &safes)
+            .unwrap();
+        // A revision without safes is stored exactly as before safes existed.
+        let plain: String = store
+            .conn
+            .query_row("SELECT state_json FROM revisions WHERE rev = 1", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(plain, state_to_json(&gain(-1.0)).unwrap());
+        assert!(store.load(&s, Some(1)).unwrap().safes.is_empty());
+        let second = store.load(&s, None).unwrap();
+        assert_eq!(second.safes, safes);
+        assert_eq!(second.state, gain(-2.0));
+        let export = store.export(&s).unwrap();
+        assert_eq!(export.revisions[1].safes, safes);
+        let (_dir2, mut other) = fresh();
+        other.import(&export).unwrap();
+        assert_eq!(other.load(&s, Some(2)).unwrap().safes, safes);
     }
 
     /// A second, raw connection to the same file, as a stray `sqlite3` session would have.

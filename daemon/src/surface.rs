@@ -586,9 +586,13 @@ impl Surface {
             "snapshot/save" => {
                 let song = str_arg(args, 0, "song")?;
                 let note = args.get(1).and_then(text_arg).unwrap_or_default();
+                // Further strings: this snapshot's recall safes.
+                let safes = (2..args.len())
+                    .map(|i| str_arg(args, i, "recall safe"))
+                    .collect::<Result<Vec<_>, _>>()?;
                 let info = self
                     .hub
-                    .save(&song, &note, &format!("osc:{}", peer.addr))
+                    .save_with_safes(&song, &note, &format!("osc:{}", peer.addr), safes)
                     .await
                     .map_err(hub_err)?;
                 self.reply(

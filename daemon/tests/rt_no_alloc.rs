@@ -1,13 +1,13 @@
 //! Proves the audio thread's work allocates nothing: the whole real-time
-//! process (queue drain, chain of every slot kind, safety ceiling, meters)
-//! runs under `assert_no_alloc`, with parameter and bypass changes arriving
-//! through the queue while it runs.
+//! process (queue drain, chain of every slot kind, monitor section, safety
+//! ceiling, meters) runs under `assert_no_alloc`, with parameter, bypass and
+//! monitor changes arriving through the queue while it runs.
 
 use assert_no_alloc::{AllocDisabler, assert_no_alloc};
 use rackd::config::{AudioConfig, BackendKind, SlotConfig};
 use rackd::engine::EngineControl;
 use rackd::hub::Target;
-use rackd_dsp::SlotKind;
+use rackd_dsp::{Monitor, SlotKind};
 
 #[global_allocator]
 static ALLOCATOR: AllocDisabler = AllocDisabler;
@@ -50,6 +50,11 @@ fn audio_thread_process_never_allocates() {
                 control.apply(Target::ChainParam { slot, index }, v);
             }
             control.apply(Target::ChainBypass { slot }, (block % 3 == 0) as i32 as f32);
+        }
+        for (index, spec) in Monitor::params().iter().enumerate() {
+            let norm = ((block + index) % 7) as f64 / 6.0;
+            let v = spec.engine_value(&spec.from_norm(norm).unwrap());
+            control.apply(Target::Monitor { index }, v);
         }
         assert_no_alloc(|| rt.process(&input, &input, &mut out_l, &mut out_r));
         assert!(

@@ -13,6 +13,7 @@ pub mod eq;
 pub mod limiter;
 pub mod loudness;
 pub mod meter;
+pub mod monitor;
 pub mod processor;
 pub mod program_meter;
 pub mod safety;
@@ -23,6 +24,7 @@ pub mod truepeak;
 
 pub use chain::Chain;
 pub use meter::{MeterReadings, Meters};
+pub use monitor::Monitor;
 pub use processor::{Processor, SlotKind};
 pub use safety::SafetyCeiling;
 pub use smoothing::Smoother;

@@ -203,6 +203,10 @@ pub struct OscIdentity {
     /// Address of the expected reply (default: the query address).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply: Option<String>,
+    /// The reply's first (string) argument, when the model is known: another
+    /// device answering with something else is on the wrong port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
 }
 
 /// Text or binary serial protocol.

@@ -52,3 +52,56 @@ fn sheet_recall_and_confirm_of_a_manual_device() {
     let unknown = d.ctl(&["confirm", "nosuch"]);
     assert_eq!(unknown.status.code(), Some(2));
 }
+
+/// Parses a document with Python's XML parser (an independent check that
+/// the SVG and HTML are well-formed); returns what it says.
+fn xml_check(doc: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sheet.xml");
+    std::fs::write(&file, doc).unwrap();
+    let out = run_with_timeout(
+        std::process::Command::new("python3")
+            .arg("-c")
+            .arg(
+                "import sys, xml.etree.ElementTree as E\n\
+             root = E.parse(sys.argv[1]).getroot()\n\
+             print(root.tag, sum(1 for _ in root.iter()))",
+            )
+            .arg(&file),
+        std::time::Duration::from_secs(20),
+    );
+    assert!(out.status.success(), "{}\n{doc}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+#[test]
+fn sheet_as_svg_and_html() {
+    let d = Daemon::start(Setup {
+        extra: device_toml("pultec", "generic-passive-eq-stepped", ""),
+        ..Setup::default()
+    });
+    d.ctl_ok(&["set", "/outboard/pultec/high_freq", "5"]);
+    d.ctl_ok(&["save", SONG]);
+    d.ctl_ok(&["set", "/outboard/pultec/high_freq", "1"]);
+
+    let svg = d.ctl_ok(&["sheet", SONG, "--format", "svg"]);
+    assert!(xml_check(&svg).starts_with("{http://www.w3.org/2000/svg}svg"));
+    assert!(
+        svg.contains(
+            r#"class="knob differs" data-param="high_freq" data-label="12k" data-position="0.833""#
+        ),
+        "{svg}"
+    );
+    assert!(svg.contains(">12k (now 4k)</text>"), "{svg}");
+    assert!(svg.contains(r#"class="knob same" data-param="low_boost" data-label="0""#));
+
+    let html = d.ctl_ok(&["sheet", SONG, "--format", "html"]);
+    assert!(xml_check(&html).starts_with("html"));
+    assert!(
+        html.contains("High frequency (KCS): set <b>12k</b> (now 4k)"),
+        "{html}"
+    );
+
+    let bad = d.ctl(&["sheet", SONG, "--format", "pdf"]);
+    assert_eq!(bad.status.code(), Some(2));
+}

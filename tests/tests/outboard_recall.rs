@@ -472,3 +472,160 @@ fn recall_safes_leave_devices_and_parameters_alone() {
     let after = &log[log.rfind("set mid_gain 5").unwrap() + "set mid_gain 5".len()..];
     assert!(!after.contains("set mid_gain"), "{log}");
 }
+
+/// Recall safes saved with a snapshot (`ctl save --safe`): honoured on that
+/// snapshot's recall together with the config's, kept through export and
+/// import, and not applied to other revisions.
+#[test]
+fn snapshot_safes_are_stored_with_the_revision_and_honoured() {
+    let dir = tempfile::tempdir().unwrap();
+    let pty = PtyPair::start(dir.path(), "eq");
+    let (fx_port, dyn_port) = (free_port(), free_port());
+    let sim = Simulator::start(
+        "generic-serial-ascii",
+        &["--serial", &pty.b.to_string_lossy()],
+    );
+    let _fx = Simulator::start(
+        "generic-osc-device",
+        &["--osc", &format!("127.0.0.1:{fx_port}")],
+    );
+    let _dyn = Simulator::start(
+        "generic-osc-device",
+        &["--osc", &format!("127.0.0.1:{dyn_port}")],
+    );
+    let d = Daemon::start(Setup {
+        extra: [
+            serial("eq", "generic-serial-ascii", &pty.a, ""),
+            osc("fx", "generic-osc-device", fx_port),
+            // The config's safe still counts next to the snapshot's.
+            osc("dyn", "generic-osc-device", dyn_port).replace("\n\n", "\nsafe = true\n\n"),
+        ]
+        .concat(),
+        ..Setup::default()
+    });
+    wait_online(&d, &["eq", "fx", "dyn"]);
+    let set = |pairs: &[(&str, &str)]| {
+        for (a, v) in pairs {
+            d.ctl_ok(&["set", a, "--", v]);
+        }
+    };
+    set(&[
+        ("/outboard/eq/low_gain", "-3.5"),
+        ("/outboard/eq/mid_gain", "1"),
+        ("/outboard/fx/input", "-6"),
+        ("/outboard/dyn/input", "-1"),
+    ]);
+    d.ctl_ok(&["save", SONG, "--note", "plain"]);
+    d.ctl_ok(&["save", SONG, "--safe", "fx", "--safe", "eq/mid_gain"]);
+    let bad = d.ctl(&["save", SONG, "--safe", "nosuch"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("nosuch"));
+    let bad = d.ctl(&["save", SONG, "--safe", "eq/nosuch"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let changed = [
+        ("/outboard/eq/low_gain", "0"),
+        ("/outboard/eq/mid_gain", "5"),
+        ("/outboard/fx/input", "3"),
+        ("/outboard/dyn/input", "2"),
+    ];
+    set(&changed);
+    assert!(sim.wait_log("set mid_gain 5", Duration::from_secs(5)));
+
+    // Revision 2 (the latest) carries the safes.
+    let (report, _) = recall(&d);
+    assert_eq!(result_of(&report, "eq"), "set and verified", "{report}");
+    assert_eq!(result_of(&report, "fx"), "safe (left alone)", "{report}");
+    assert_eq!(result_of(&report, "dyn"), "safe (left alone)", "{report}");
+    assert_eq!(report["safes"], serde_json::json!(["fx", "eq/mid_gain"]));
+    assert_eq!(d.get_f32("/outboard/eq/low_gain"), -3.5);
+    assert_eq!(d.get_f32("/outboard/eq/mid_gain"), 5.0);
+    assert_eq!(d.get_f32("/outboard/fx/input"), 3.0);
+    assert_eq!(d.get_f32("/outboard/dyn/input"), 2.0);
+    let log = sim.log_text();
+    let after = &log[log.rfind("set mid_gain 5").unwrap() + "set mid_gain 5".len()..];
+    assert!(after.contains("set low_gain -3.5"), "{log}");
+    assert!(!after.contains("set mid_gain"), "{log}");
+
+    // Revision 1 has none: only the config's safe holds.
+    let out = d.ctl_ok(&["recall", SONG, "--rev", "1"]);
+    assert!(out.contains("fx: set and verified"), "{out}");
+    assert!(out.contains("dyn: safe (left alone)"), "{out}");
+    assert_eq!(d.get_f32("/outboard/eq/mid_gain"), 1.0);
+    assert_eq!(d.get_f32("/outboard/fx/input"), -6.0);
+
+    // Export and import into another room keep them.
+    let file = dir.path().join("song.json");
+    d.ctl_ok(&["export", SONG, file.to_str().unwrap()]);
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert!(doc["revisions"][0].get("safes").is_none(), "{doc}");
+    assert_eq!(
+        doc["revisions"][1]["safes"],
+        serde_json::json!(["fx", "eq/mid_gain"])
+    );
+    drop(d);
+    let other = Daemon::start(Setup {
+        extra: [
+            serial("eq", "generic-serial-ascii", &pty.a, ""),
+            osc("fx", "generic-osc-device", fx_port),
+            osc("dyn", "generic-osc-device", dyn_port),
+        ]
+        .concat(),
+        ..Setup::default()
+    });
+    wait_online(&other, &["eq", "fx", "dyn"]);
+    other.ctl_ok(&["import", file.to_str().unwrap()]);
+    other.ctl_ok(&["set", "/outboard/fx/input", "--", "4"]);
+    let out = other.ctl_ok(&["recall", SONG]);
+    assert!(out.contains("fx: safe (left alone)"), "{out}");
+    assert_eq!(other.get_f32("/outboard/fx/input"), 4.0);
+}
+
+/// An OSC device over TCP (SLIP frames): recalled and verified; when it goes
+/// away it is marked offline, and it comes back when it listens again.
+#[test]
+fn osc_device_over_tcp_recalls_and_reconnects() {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut sim = Simulator::start("generic-osc-device", &["--osc", &addr, "--tcp"]);
+    assert!(sim.log_text().contains("on tcp"), "{}", sim.log_text());
+    let d = Daemon::start(Setup {
+        extra: device_toml(
+            "fx",
+            "generic-osc-device",
+            &format!("osc = {{ address = \"{addr}\", protocol = \"tcp\" }}"),
+        ),
+        ..Setup::default()
+    });
+    wait_online(&d, &["fx"]);
+    d.ctl_ok(&["set", "/outboard/fx/input", "--", "-6"]);
+    d.ctl_ok(&["set", "/outboard/fx/comp_mode", "mid-side"]);
+    d.ctl_ok(&["save", SONG]);
+    d.ctl_ok(&["set", "/outboard/fx/input", "--", "2"]);
+    assert!(
+        sim.wait_log("set input 2", Duration::from_secs(5)),
+        "{}",
+        sim.log_text()
+    );
+    let (report, _) = recall(&d);
+    assert_eq!(result_of(&report, "fx"), "set and verified", "{report}");
+    assert!(
+        sim.log_text().contains("query input -> -6"),
+        "{}",
+        sim.log_text()
+    );
+
+    sim.stop();
+    let gone = wait_for(Duration::from_secs(15), || {
+        d.ctl_ok(&["set", "/outboard/fx/input", "--", "1"]);
+        (d.status()["devices"][0]["state"] == "offline").then_some(())
+    });
+    assert!(gone.is_some(), "{}", d.status());
+    let sim = Simulator::start("generic-osc-device", &["--osc", &addr, "--tcp"]);
+    wait_online(&d, &["fx"]);
+    assert!(
+        sim.wait_log("set input 1", Duration::from_secs(10)),
+        "{}",
+        sim.log_text()
+    );
+}

@@ -2,6 +2,11 @@
 //! chain in JACK's process callback. It never starts a server
 //! (`NO_START_SERVER`): while none runs it waits, retries and says so; when the
 //! server goes away it waits for it to come back and rebuilds.
+//!
+//! A buffer-size change needs no rebuild (the chain splits blocks to the size
+//! it was built for, the other stages work sample by sample); a sample-rate
+//! change does (filters, smoothers and meters are tuned to the rate), so the
+//! manager thread reconnects and builds the chain again at the new rate.
 
 use super::{Backend, EngineControl, EngineStatus, Running, rt::RtProcess};
 use crate::config::AudioConfig;
@@ -82,6 +87,7 @@ impl Backend for JackBackend {
 /// The process callback: ports plus the chain.
 struct Process {
     rt: RtProcess,
+    status: Arc<EngineStatus>,
     in_l: ::jack::Port<::jack::AudioIn>,
     in_r: ::jack::Port<::jack::AudioIn>,
     out_l: ::jack::Port<::jack::AudioOut>,
@@ -98,12 +104,24 @@ impl ::jack::ProcessHandler for Process {
         );
         ::jack::Control::Continue
     }
+
+    /// Nothing to rebuild: `Chain::process` splits longer blocks. Only the
+    /// status changes (atomics, as on the audio thread).
+    fn buffer_size(&mut self, _: &::jack::Client, size: ::jack::Frames) -> ::jack::Control {
+        self.status.period.store(size, Ordering::Relaxed);
+        ::jack::Control::Continue
+    }
 }
 
-/// Server notifications: xruns and shutdown, counted with atomics only.
+/// Server notifications: xruns, shutdown and sample-rate changes, passed on
+/// with atomics only.
 struct Notifications {
     status: Arc<EngineStatus>,
     gone: Arc<AtomicBool>,
+    /// The rate the running chain was built for.
+    built_rate: u32,
+    /// Set when the server's rate is no longer `built_rate`: the manager rebuilds.
+    rate_changed: Arc<AtomicBool>,
 }
 
 impl ::jack::NotificationHandler for Notifications {
@@ -113,6 +131,15 @@ impl ::jack::NotificationHandler for Notifications {
 
     fn xrun(&mut self, _: &::jack::Client) -> ::jack::Control {
         self.status.xruns.fetch_add(1, Ordering::Relaxed);
+        ::jack::Control::Continue
+    }
+
+    /// JACK2 also calls this once at activation with the current rate, so
+    /// only a rate other than the built one asks for a rebuild.
+    fn sample_rate(&mut self, _: &::jack::Client, rate: ::jack::Frames) -> ::jack::Control {
+        if rate != self.built_rate {
+            self.rate_changed.store(true, Ordering::SeqCst);
+        }
         ::jack::Control::Continue
     }
 }
@@ -166,15 +193,19 @@ impl JackBackend {
         let name = client.name().to_string();
         let process = Process {
             rt: control.build_rt(sample_rate, (period as usize).clamp(64, 8192)),
+            status: status.clone(),
             in_l: client.register_port("in_l", ::jack::AudioIn::default())?,
             in_r: client.register_port("in_r", ::jack::AudioIn::default())?,
             out_l: client.register_port("out_l", ::jack::AudioOut::default())?,
             out_r: client.register_port("out_r", ::jack::AudioOut::default())?,
         };
         let gone = Arc::new(AtomicBool::new(false));
+        let rate_changed = Arc::new(AtomicBool::new(false));
         let notifications = Notifications {
             status: status.clone(),
             gone: gone.clone(),
+            built_rate: sample_rate,
+            rate_changed: rate_changed.clone(),
         };
         let active = client.activate_async(notifications, process)?;
         for (ours, theirs) in [("in_l", 0), ("in_r", 1)] {
@@ -190,20 +221,28 @@ impl JackBackend {
         status.sample_rate.store(sample_rate, Ordering::Relaxed);
         status.period.store(period, Ordering::Relaxed);
         status.running.store(true, Ordering::Relaxed);
-        status.set_state(format!(
-            "running: JACK client {name}, {sample_rate} Hz, {period} frames"
-        ));
-        while !stop.load(Ordering::Relaxed) && !gone.load(Ordering::SeqCst) {
+        let running =
+            |period| format!("running: JACK client {name}, {sample_rate} Hz, {period} frames");
+        status.set_state(running(period));
+        while !stop.load(Ordering::Relaxed)
+            && !gone.load(Ordering::SeqCst)
+            && !rate_changed.load(Ordering::SeqCst)
+        {
             let load = active.as_client().cpu_load();
             status
                 .dsp_load_permille
                 .store((load * 10.0) as u32, Ordering::Relaxed);
-            status
-                .period
-                .store(active.as_client().buffer_size(), Ordering::Relaxed);
+            // The process callback stores a new buffer size; say it here, off the audio thread.
+            status.set_state(running(status.period.load(Ordering::Relaxed)));
             sleep_unless_stopped(Duration::from_millis(200), stop);
         }
         status.running.store(false, Ordering::Relaxed);
+        if rate_changed.load(Ordering::SeqCst) {
+            status.set_state(format!(
+                "JACK sample rate is now {} Hz (was {sample_rate}); rebuilding the chain",
+                active.as_client().sample_rate()
+            ));
+        }
         if gone.load(Ordering::SeqCst) {
             status.set_state("JACK server went away; waiting for it to return");
             // The server is gone: closing the client is all that is left to do.

@@ -1,9 +1,8 @@
 //! What runs on the audio thread: drain the parameter queue, run the chain,
-//! the safety ceiling and the meters. No allocation, lock, log or syscall.
+//! the monitor section, the safety ceiling and the meters. No allocation,
+//! lock, log or syscall.
 
-use rackd_dsp::{Chain, Processor, SafetyCeiling};
-use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use rackd_dsp::{Chain, Monitor, Processor, SafetyCeiling};
 
 /// A change for the audio thread; `Copy` so the queue never allocates.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -12,11 +11,16 @@ pub enum RtCommand {
     Param { slot: u16, index: u16, value: f32 },
     /// Bypass of a slot (crossfaded).
     Bypass { slot: u16, bypass: bool },
+    /// Monitor section parameter (`Monitor::params` index), in real units.
+    Monitor { index: u16, value: f32 },
 }
 
 /// Everything the audio callback owns.
 pub struct RtProcess {
     chain: Chain,
+    /// Level, mute, dim and mono; between the chain and the ceiling, so the
+    /// ceiling holds whatever the monitor level is.
+    monitor: Monitor,
     commands: rtrb::Consumer<RtCommand>,
     /// Program meter before the chain (passes audio untouched).
     input_meter: Box<dyn Processor>,
@@ -29,16 +33,15 @@ impl RtProcess {
     /// Assembles the audio-thread side (built off the audio thread).
     pub fn new(
         chain: Chain,
+        monitor: Monitor,
         commands: rtrb::Consumer<RtCommand>,
         input_meter: Box<dyn Processor>,
         output_meter: Box<dyn Processor>,
-        ceiling_dbfs: f32,
-        sample_rate: f32,
-        ceiling_engaged: Arc<AtomicU64>,
+        safety: SafetyCeiling,
     ) -> Self {
-        let safety = SafetyCeiling::new(ceiling_dbfs, sample_rate).with_counter(ceiling_engaged);
         RtProcess {
             chain,
+            monitor,
             commands,
             input_meter,
             output_meter,
@@ -61,6 +64,9 @@ impl RtProcess {
                 RtCommand::Bypass { slot, bypass } => {
                     self.chain.set_bypass(slot as usize, bypass, false)
                 }
+                RtCommand::Monitor { index, value } => {
+                    self.monitor.set_param(index as usize, value)
+                }
             }
         }
         let n = in_l.len().min(in_r.len()).min(out_l.len()).min(out_r.len());
@@ -69,6 +75,7 @@ impl RtProcess {
         out_r.copy_from_slice(&in_r[..n]);
         self.input_meter.process(out_l, out_r);
         self.chain.process(out_l, out_r);
+        self.monitor.process(out_l, out_r);
         self.safety.process(out_l, out_r);
         self.output_meter.process(out_l, out_r);
     }

@@ -1,5 +1,6 @@
 //! The parameter tree: every address the rack answers to, with its spec and
-//! where its value goes (which chain slot and processor parameter).
+//! where its value goes (which chain slot and processor parameter, the
+//! monitor section, or an outboard device).
 
 use crate::config::SlotConfig;
 use crate::profiles::Device;
@@ -8,6 +9,9 @@ use rackd_protocol::state::RackState;
 use serde_json::json;
 use std::collections::BTreeMap;
 
+/// Address prefix of the monitor section; recall leaves it alone (see `Hub::apply`).
+pub const MONITOR_PREFIX: &str = "/monitor/";
+
 /// Where a parameter's value is applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
@@ -15,6 +19,9 @@ pub enum Target {
     ChainParam { slot: usize, index: usize },
     /// The bypass switch of chain slot `slot`.
     ChainBypass { slot: usize },
+    /// Monitor parameter `index` (order of `rackd_dsp::Monitor::params`),
+    /// at `/monitor/<param>`.
+    Monitor { index: usize },
     /// Parameter `param` (profile order) of outboard device `device` (config
     /// order); the outboard drivers act on it, the engine ignores it.
     Outboard { device: usize, param: usize },
@@ -38,9 +45,19 @@ pub struct ParamTree {
 }
 
 impl ParamTree {
-    /// Builds `/chain/<slot>/<param>` (and `bypass` on every slot) from the chain config.
+    /// Builds `/chain/<slot>/<param>` (and `bypass` on every slot) from the
+    /// chain config, plus the monitor section's `/monitor/<param>`.
     pub fn from_chain(chain: &[SlotConfig]) -> Self {
         let mut entries = BTreeMap::new();
+        for (index, spec) in rackd_dsp::Monitor::params().into_iter().enumerate() {
+            entries.insert(
+                format!("{MONITOR_PREFIX}{}", spec.id),
+                ParamEntry {
+                    spec,
+                    target: Target::Monitor { index },
+                },
+            );
+        }
         for (slot, cfg) in chain.iter().enumerate() {
             entries.insert(
                 format!("/chain/{}/bypass", cfg.id),

@@ -1,5 +1,5 @@
 //! The recall engine: applies a snapshot through the hub (recall-safe devices
-//! left out), then sends every value of every remote device over its port —
+//! left out, the config's and the snapshot's own), then sends every value of every remote device over its port —
 //! ports in parallel — reads back where the profile can, and reports each
 //! device's outcome. Progress goes to subscribers as hub events. A recall
 //! can send only what it changed, and the last one can be undone.
@@ -78,6 +78,7 @@ pub async fn undo(hub: &HubHandle, outboard: &Outboard) -> Result<RecallReport, 
         unchanged,
         skipped,
         devices: Vec::new(),
+        safes: Vec::new(),
     };
     send(hub, outboard, report, &before, Mode::Changed).await
 }
@@ -103,7 +104,9 @@ async fn send(
     };
     let mut pending = Vec::new();
     for (i, d) in outboard.devices().iter().enumerate() {
-        let immediate = if d.safe {
+        // The config's safes and the snapshot's own.
+        let snapshot_safe = |p: &str| report.safes.iter().any(|s| *s == format!("{}/{p}", d.id));
+        let immediate = if d.safe || report.safes.contains(&d.id) {
             Some(SAFE.to_string())
         } else if d.transport() == TransportKind::Manual {
             outboard.await_confirmation(i, &format!("{}@{}", report.song, report.rev));
@@ -119,7 +122,7 @@ async fn send(
             .profile
             .params
             .iter()
-            .filter(|p| !d.safe_params.contains(&p.id))
+            .filter(|p| !d.safe_params.contains(&p.id) && !snapshot_safe(&p.id))
             .filter_map(|p| {
                 let address = format!("/outboard/{}/{}", d.id, p.id);
                 let v = state.values.get(&address)?;

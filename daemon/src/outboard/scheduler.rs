@@ -12,7 +12,7 @@ use rackd_protocol::device::{
     self, DeviceMessage, encode_query, encode_set, has_readback, identity_query, init_messages,
 };
 use rackd_protocol::param::Value;
-use rackd_protocol::profile::{Pacing, TransportKind};
+use rackd_protocol::profile::{Pacing, SerialFormat, TransportKind};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -115,6 +115,8 @@ pub(super) struct Port<L: Link> {
     pub line_free: Option<Instant>,
 }
 
+/// How an identity mismatch ends its error message.
+const WRONG_DEVICE: &str = "wrong device on this port?";
 const OSC_TIMEOUT: Duration = Duration::from_millis(300);
 const OSC_RETRIES: u32 = 2;
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -240,7 +242,10 @@ impl<L: Link> Port<L> {
         if let Some(q) = identity_query(&d.profile, &d.ctx).filter(|_| asks) {
             self.transact(i, &q, Expect::Identity)
                 .await
-                .map_err(|e| format!("no answer to the identity query ({e})"))?;
+                .map_err(|e| match e {
+                    e if e.ends_with(WRONG_DEVICE) => e,
+                    e => format!("no answer to the identity query ({e})"),
+                })?;
         }
         let d = &self.devices[i];
         tracing::info!("outboard {}: online on {}", d.device.id, self.name);
@@ -308,6 +313,11 @@ impl<L: Link> Port<L> {
                 match self.classify(i, &got) {
                     Reply::Ack if expect == Expect::Ack => return Ok(None),
                     Reply::Identity if expect == Expect::Identity => return Ok(None),
+                    Reply::Foreign { expected, found } if expect == Expect::Identity => {
+                        return Err(format!(
+                            "expected {expected}, found {found}: {WRONG_DEVICE}"
+                        ));
+                    }
                     Reply::Value { param, value } if Expect::Value(param.clone()) == expect => {
                         return Ok(Some(value));
                     }
@@ -316,7 +326,9 @@ impl<L: Link> Port<L> {
                         why = format!("refused: {text}");
                         break;
                     }
-                    Reply::Other(text) => why = format!("unexpected reply {text}"),
+                    Reply::Other(text) | Reply::Foreign { found: text, .. } => {
+                        why = format!("unexpected reply {text}")
+                    }
                     _ => {}
                 }
             }
@@ -339,12 +351,29 @@ impl<L: Link> Port<L> {
                 device::serial::Reply::Value { param, value } => Reply::Value { param, value },
                 device::serial::Reply::Identity => Reply::Identity,
                 device::serial::Reply::Unknown => {
-                    Reply::Other(format!("{:?}", String::from_utf8_lossy(f)))
+                    let found = format!("{:?}", String::from_utf8_lossy(f));
+                    let t = d.profile.serial.as_ref();
+                    match t.and_then(|t| t.identity.as_ref()) {
+                        // A text line from an ASCII device is another
+                        // device's answer, not line noise.
+                        Some(id)
+                            if t.is_some_and(|t| t.format == SerialFormat::Ascii)
+                                && printable(f) =>
+                        {
+                            Reply::Foreign {
+                                expected: format!("{:?}", id.reply.trim_end()),
+                                found,
+                            }
+                        }
+                        _ => Reply::Other(found),
+                    }
                 }
             },
             Incoming::Osc(m) => {
-                if device::osc::is_identity_reply(&d.profile, m) {
-                    return Reply::Identity;
+                match device::osc::identity_answer(&d.profile, m) {
+                    Some(Ok(())) => return Reply::Identity,
+                    Some(Err((expected, found))) => return Reply::Foreign { expected, found },
+                    None => {}
                 }
                 match device::osc::decode(&d.profile, m) {
                     Ok(Some((param, value))) => Reply::Value { param, value },
@@ -353,8 +382,19 @@ impl<L: Link> Port<L> {
                 }
             }
             Incoming::Midi(bytes) => {
-                if device::midi::parse_identity_reply(bytes).is_some() {
-                    return Reply::Identity;
+                if let Some(reply) = device::midi::parse_identity_reply(bytes) {
+                    let midi = d.profile.midi.as_ref();
+                    return match midi.and_then(device::midi::expected_identity) {
+                        Some(expected)
+                            if !midi.is_some_and(|m| device::midi::identity_matches(m, &reply)) =>
+                        {
+                            Reply::Foreign {
+                                expected,
+                                found: reply.describe(),
+                            }
+                        }
+                        _ => Reply::Identity,
+                    };
                 }
                 let mut decoder = device::midi::MidiDecoder::new(&d.profile, d.ctx);
                 match decoder.feed(bytes).into_iter().next() {
@@ -522,9 +562,27 @@ fn same(d: &Device, param: &str, got: &Value, want: &Value) -> bool {
 enum Reply {
     Ack,
     Error(String),
-    Value { param: String, value: Value },
+    Value {
+        param: String,
+        value: Value,
+    },
     Identity,
+    /// A well-formed answer that is not this profile's: another device
+    /// (its identity, when it answered the identity query).
+    Foreign {
+        expected: String,
+        found: String,
+    },
     Other(String),
+}
+
+/// Whether a serial frame is a line of text (not noise).
+fn printable(frame: &[u8]) -> bool {
+    let end = frame
+        .iter()
+        .rposition(|c| *c != b'\r' && *c != b'\n')
+        .map_or(0, |i| i + 1);
+    end > 0 && frame[..end].iter().all(|c| (0x20..0x7F).contains(c))
 }
 
 #[cfg(test)]
@@ -575,6 +633,78 @@ mod tests {
         fn wire_time(&self, bytes: usize) -> Duration {
             Duration::from_secs_f64(bytes as f64 * 10.0 / self.baud as f64)
         }
+    }
+
+    fn port_of(profile_id: &str) -> Port<FakeLink> {
+        let lib = crate::profiles::Library::load_from(&[]);
+        let profile = lib.get(profile_id).unwrap().profile.clone();
+        Port {
+            name: "fake".into(),
+            link: FakeLink {
+                sent: Arc::default(),
+                pending: VecDeque::new(),
+                baud: 31250,
+            },
+            devices: vec![PortDevice {
+                index: 0,
+                device: Device {
+                    id: "dev".into(),
+                    ctx: rackd_protocol::device::DeviceCtx::for_profile(&profile),
+                    profile: profile.clone(),
+                    link: crate::config::DeviceLink::None,
+                    safe: false,
+                    safe_params: Vec::new(),
+                },
+                status: Arc::new(DeviceStatus::new("fake")),
+                pacer: Pacer::new(&profile.pacing),
+            }],
+            hub: None,
+            retry_after: Duration::from_secs(1),
+            line_free: None,
+        }
+    }
+
+    #[test]
+    fn identity_replies_are_matched_against_the_profile() {
+        let lib = crate::profiles::Library::load_from(&[]);
+        let midi = |id: &str| lib.get(id).unwrap().profile.midi.clone().unwrap();
+        let roland = port_of("generic-sysex-roland");
+        let own = device::midi::identity_reply(&midi("generic-sysex-roland"), 0x10);
+        assert!(matches!(
+            roland.classify(0, &Incoming::Midi(own)),
+            Reply::Identity
+        ));
+        // A generic CC EQ (family 0, member 0) answering on the Roland's port.
+        let other = device::midi::identity_reply(&midi("generic-midi-cc-eq"), 0x10);
+        match roland.classify(0, &Incoming::Midi(other.clone())) {
+            Reply::Foreign { expected, found } => {
+                assert_eq!(expected, "manufacturer 7D family 1 member 1");
+                assert_eq!(found, "manufacturer 7D family 0 member 0");
+            }
+            r => panic!("{r:?}"),
+        }
+        // The CC EQ's profile names only the manufacturer: any 7D device is it.
+        let cc = port_of("generic-midi-cc-eq");
+        assert!(matches!(
+            cc.classify(0, &Incoming::Midi(other)),
+            Reply::Identity
+        ));
+
+        let serial = port_of("generic-serial-ascii");
+        let frame = |b: &[u8]| Incoming::Frame(b.to_vec());
+        assert!(matches!(
+            serial.classify(0, &frame(b"ID RACKD-GENERIC-EQ 1.2")),
+            Reply::Identity
+        ));
+        assert!(matches!(
+            serial.classify(0, &frame(b"ID RACKD-COMPRESSOR 3")),
+            Reply::Foreign { .. }
+        ));
+        // Line noise is not another device.
+        assert!(matches!(
+            serial.classify(0, &frame(b"#?~%\xfe\xa5 garbage")),
+            Reply::Other(_)
+        ));
     }
 
     #[test]

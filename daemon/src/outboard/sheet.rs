@@ -5,9 +5,10 @@
 
 use crate::profiles::Device;
 use rackd_protocol::param::Value;
-use rackd_protocol::profile::TransportKind;
+use rackd_protocol::profile::{ParamType, TransportKind};
 use rackd_protocol::state::RackState;
 use serde_json::json;
+use std::fmt::Write;
 
 /// The sheet of `song` (its state) against `current`, as JSON for `/rackd/recall/sheet`.
 pub fn sheet(
@@ -35,12 +36,25 @@ pub fn sheet(
                             let default = def.spec().default;
                             let want = wanted.values.get(&address).unwrap_or(&default);
                             let now = current.values.get(&address).unwrap_or(&default);
+                            let spec = def.spec();
+                            let kind = match def.kind {
+                                ParamType::Switch => "switch",
+                                _ => "knob",
+                            };
+                            let marks = match def.kind {
+                                ParamType::Enum => def.labels.clone(),
+                                _ => def.detents.clone(),
+                            };
                             Some(json!({
                                 "param": id,
                                 "name": def.name,
+                                "kind": kind,
                                 "value": want,
                                 "label": shown(def.label_of(want), want),
+                                "position": spec.to_norm(want),
                                 "current": shown(def.label_of(now), now),
+                                "current_position": spec.to_norm(now),
+                                "detents": marks.unwrap_or_default(),
                                 "differs": want != now,
                             }))
                         })
@@ -113,6 +127,265 @@ pub fn render_text(sheet: &serde_json::Value) -> String {
     out
 }
 
+/// XML text and attribute escaping.
+fn esc(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+const KNOB_R: f64 = 22.0;
+const CELL_W: f64 = 120.0;
+const ROW_H: f64 = 150.0;
+const MARGIN: f64 = 20.0;
+
+/// A point at `radius` from (cx, cy) in the knob's sweep direction for
+/// `position` 0..1: 7 o'clock (fully left) to 5 o'clock (fully right).
+fn on_dial(cx: f64, cy: f64, radius: f64, position: f64) -> (f64, f64) {
+    let a = (-150.0 + 300.0 * position.clamp(0.0, 1.0)).to_radians();
+    (cx + radius * a.sin(), cy - radius * a.cos())
+}
+
+/// One knob or switch, centred at (cx, cy); red where the song differs
+/// from the current state, with the current position dashed.
+fn control_svg(out: &mut String, c: &serde_json::Value, cx: f64, cy: f64) {
+    let differs = c["differs"].as_bool().unwrap_or(false);
+    let ink = if differs { "#c00000" } else { "#202020" };
+    let pos = c["position"].as_f64().unwrap_or(0.0);
+    let now = c["current_position"].as_f64().unwrap_or(0.0);
+    let label = c["label"].as_str().unwrap_or("?");
+    let _ = write!(
+        out,
+        r#"<g class="{} {}" data-param="{}" data-label="{}" data-position="{:.3}">"#,
+        c["kind"].as_str().unwrap_or("knob"),
+        if differs { "differs" } else { "same" },
+        esc(c["param"].as_str().unwrap_or("?")),
+        esc(label),
+        pos
+    );
+    if c["kind"] == "switch" {
+        let _ = write!(
+            out,
+            r##"<rect x="{:.1}" y="{:.1}" width="20" height="36" rx="4" fill="#f4f4f4" stroke="{ink}" stroke-width="2"/>"##,
+            cx - 10.0,
+            cy - 18.0
+        );
+        let lever_y = if pos >= 0.5 { cy - 16.0 } else { cy + 2.0 };
+        let _ = write!(
+            out,
+            r#"<rect x="{:.1}" y="{lever_y:.1}" width="14" height="14" fill="{ink}"/>"#,
+            cx - 7.0
+        );
+    } else {
+        let _ = write!(
+            out,
+            r##"<circle cx="{cx:.1}" cy="{cy:.1}" r="{KNOB_R}" fill="#f4f4f4" stroke="{ink}" stroke-width="2"/>"##
+        );
+        let marks: Vec<&str> = c["detents"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d.as_str())
+            .collect();
+        let n = marks.len();
+        for (i, m) in marks.iter().enumerate() {
+            let p = if n > 1 {
+                i as f64 / (n - 1) as f64
+            } else {
+                0.0
+            };
+            let (x1, y1) = on_dial(cx, cy, KNOB_R + 2.0, p);
+            let (x2, y2) = on_dial(cx, cy, KNOB_R + 6.0, p);
+            let _ = write!(
+                out,
+                r##"<line x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="#606060"/>"##
+            );
+            // Every detent label while they fit, else only both ends.
+            if n <= 12 || i == 0 || i + 1 == n {
+                let (tx, ty) = on_dial(cx, cy, KNOB_R + 14.0, p);
+                let _ = write!(
+                    out,
+                    r##"<text x="{tx:.1}" y="{:.1}" font-size="8" text-anchor="middle" fill="#606060">{}</text>"##,
+                    ty + 3.0,
+                    esc(m)
+                );
+            }
+        }
+        if differs {
+            let (x, y) = on_dial(cx, cy, KNOB_R - 4.0, now);
+            let _ = write!(
+                out,
+                r##"<line class="now" x1="{cx:.1}" y1="{cy:.1}" x2="{x:.1}" y2="{y:.1}" stroke="#909090" stroke-width="2" stroke-dasharray="3 2"/>"##
+            );
+        }
+        let (x, y) = on_dial(cx, cy, KNOB_R - 2.0, pos);
+        let _ = write!(
+            out,
+            r#"<line class="pointer" x1="{cx:.1}" y1="{cy:.1}" x2="{x:.1}" y2="{y:.1}" stroke="{ink}" stroke-width="3" stroke-linecap="round"/>"#
+        );
+    }
+    let _ = write!(
+        out,
+        r#"<text x="{cx:.1}" y="{:.1}" font-size="10" text-anchor="middle">{}</text>"#,
+        cy + KNOB_R + 26.0,
+        esc(c["name"].as_str().unwrap_or("?"))
+    );
+    let _ = write!(
+        out,
+        r#"<text x="{cx:.1}" y="{:.1}" font-size="11" font-weight="bold" text-anchor="middle" fill="{ink}">{}</text>"#,
+        cy + KNOB_R + 40.0,
+        esc(&if differs {
+            format!("{label} (now {})", c["current"].as_str().unwrap_or("?"))
+        } else {
+            label.to_string()
+        })
+    );
+    out.push_str("</g>");
+}
+
+/// One device's front panel as a standalone SVG document.
+fn device_svg(d: &serde_json::Value) -> String {
+    let rows: Vec<&serde_json::Value> = d["rows"].as_array().into_iter().flatten().collect();
+    let widest = rows
+        .iter()
+        .map(|r| r["controls"].as_array().map_or(0, Vec::len))
+        .max()
+        .unwrap_or(0)
+        .max(3);
+    let width = MARGIN * 2.0 + CELL_W * widest as f64;
+    let height = MARGIN * 2.0 + 30.0 + ROW_H * rows.len() as f64;
+    let mut out = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="sans-serif" data-device="{}">"#,
+        esc(d["device"].as_str().unwrap_or("?"))
+    );
+    let _ = write!(
+        out,
+        r##"<rect x="1" y="1" width="{:.0}" height="{:.0}" rx="6" fill="#dcdcd6" stroke="#404040" stroke-width="2"/>"##,
+        width - 2.0,
+        height - 2.0
+    );
+    let _ = write!(
+        out,
+        r#"<text x="{MARGIN}" y="{:.0}" font-size="14" font-weight="bold">{} — {} {}</text>"#,
+        MARGIN + 10.0,
+        esc(d["device"].as_str().unwrap_or("?")),
+        esc(d["vendor"].as_str().unwrap_or("")),
+        esc(d["model"].as_str().unwrap_or(""))
+    );
+    for (r, row) in rows.iter().enumerate() {
+        let top = MARGIN + 30.0 + ROW_H * r as f64;
+        if let Some(label) = row["label"].as_str().filter(|l| !l.is_empty()) {
+            let _ = write!(
+                out,
+                r#"<text x="{MARGIN}" y="{:.0}" font-size="11" letter-spacing="1">{}</text>"#,
+                top + 14.0,
+                esc(label)
+            );
+        }
+        for (i, c) in row["controls"].as_array().into_iter().flatten().enumerate() {
+            let cx = MARGIN + CELL_W * (i as f64 + 0.5);
+            control_svg(&mut out, c, cx, top + 62.0);
+        }
+    }
+    out.push_str("</svg>");
+    out
+}
+
+/// `rackd ctl sheet --format svg`: every manual device's front panel drawn
+/// with knob pointers at the song's detents, stacked in one SVG document.
+pub fn render_svg(sheet: &serde_json::Value) -> String {
+    let panels: Vec<String> = sheet["devices"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(device_svg)
+        .collect();
+    let size = |svg: &str, attr: &str| -> f64 {
+        svg.split_once(&format!("{attr}=\""))
+            .and_then(|(_, rest)| rest.split('"').next()?.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let width = panels
+        .iter()
+        .map(|p| size(p, "width"))
+        .fold(400.0, f64::max);
+    let height: f64 = 40.0 + panels.iter().map(|p| size(p, "height") + 10.0).sum::<f64>();
+    let mut out = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="sans-serif">"#
+    );
+    let _ = write!(
+        out,
+        r#"<text x="10" y="24" font-size="16">Recall sheet: {}</text>"#,
+        esc(sheet["song"].as_str().unwrap_or("?"))
+    );
+    let mut y = 40.0;
+    for p in &panels {
+        let _ = write!(out, r#"<g transform="translate(0 {y:.0})">{p}</g>"#);
+        y += size(p, "height") + 10.0;
+    }
+    if panels.is_empty() {
+        out.push_str(
+            r#"<text x="10" y="60" font-size="12">(no manual devices in this rack)</text>"#,
+        );
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+/// `rackd ctl sheet --format html`: a printable page with each device's
+/// panel (inline SVG) and a list of the controls to turn.
+pub fn render_html(sheet: &serde_json::Value) -> String {
+    let song = esc(sheet["song"].as_str().unwrap_or("?"));
+    let mut out = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/><title>Recall sheet: {song}</title>\
+         <style>body{{font-family:sans-serif}} .differs{{color:#c00000}}</style></head><body>\
+         <h1>Recall sheet: {song}</h1>"
+    );
+    let devices: Vec<&serde_json::Value> =
+        sheet["devices"].as_array().into_iter().flatten().collect();
+    if devices.is_empty() {
+        out.push_str("<p>No manual devices in this rack.</p>");
+    }
+    for d in devices {
+        let id = esc(d["device"].as_str().unwrap_or("?"));
+        let _ = write!(
+            out,
+            "<section><h2>{id} — {} {}</h2>{}<ul>",
+            esc(d["vendor"].as_str().unwrap_or("")),
+            esc(d["model"].as_str().unwrap_or("")),
+            device_svg(d)
+        );
+        let mut to_turn = 0;
+        for c in d["rows"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|r| r["controls"].as_array().into_iter().flatten())
+            .filter(|c| c["differs"] == true)
+        {
+            to_turn += 1;
+            let _ = write!(
+                out,
+                "<li class=\"differs\">{}: set <b>{}</b> (now {})</li>",
+                esc(c["name"].as_str().unwrap_or("?")),
+                esc(c["label"].as_str().unwrap_or("?")),
+                esc(c["current"].as_str().unwrap_or("?"))
+            );
+        }
+        if to_turn == 0 {
+            out.push_str("<li>Nothing to change.</li>");
+        }
+        let _ = write!(
+            out,
+            "</ul><p>Then: <code>rackd ctl confirm {id}</code></p></section>"
+        );
+    }
+    out.push_str("</body></html>\n");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +429,112 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("1 control to change"), "{text}");
+    }
+
+    /// Checks that every tag is closed in order (a well-formedness check
+    /// without an XML crate); returns the names of the elements opened.
+    fn balanced(doc: &str) -> Vec<String> {
+        let mut open: Vec<String> = Vec::new();
+        let mut seen = Vec::new();
+        let mut rest = doc;
+        while let Some(i) = rest.find('<') {
+            let end = rest[i..].find('>').expect("unclosed <") + i;
+            let tag = &rest[i + 1..end];
+            rest = &rest[end + 1..];
+            assert!(!rest[..rest.find('<').unwrap_or(rest.len())].contains('>'));
+            if tag.starts_with('?') || tag.starts_with('!') {
+                continue;
+            }
+            if let Some(name) = tag.strip_prefix('/') {
+                assert_eq!(open.pop().as_deref(), Some(name), "misnested </{name}>");
+                continue;
+            }
+            assert_eq!(tag.matches('"').count() % 2, 0, "bad attributes in <{tag}>");
+            let name = tag.split_whitespace().next().unwrap().trim_end_matches('/');
+            seen.push(name.to_string());
+            if !tag.ends_with('/') {
+                open.push(name.to_string());
+            }
+        }
+        assert!(open.is_empty(), "unclosed {open:?}");
+        seen
+    }
+
+    #[test]
+    fn svg_and_html_draw_every_control_at_its_detent() {
+        let lib = Library::load_from(&[]);
+        let profile = lib
+            .get("generic-passive-eq-stepped")
+            .unwrap()
+            .profile
+            .clone();
+        let devices = vec![Device {
+            id: "p&q".into(),
+            ctx: rackd_protocol::device::DeviceCtx::for_profile(&profile),
+            profile,
+            link: DeviceLink::None,
+            safe: false,
+            safe_params: Vec::new(),
+        }];
+        let mut wanted = RackState::default();
+        let set = |s: &mut RackState, p: &str, v: i64| {
+            s.values.insert(format!("/outboard/p&q/{p}"), Value::Int(v));
+        };
+        set(&mut wanted, "low_freq", 2);
+        set(&mut wanted, "eq_in", 0);
+        let mut current = RackState::default();
+        set(&mut current, "low_freq", 0);
+        set(&mut current, "eq_in", 1);
+        let s = sheet(&devices, "a/<b>", &wanted, &current);
+        let svg = render_svg(&s);
+        let elements = balanced(&svg);
+        assert!(elements.contains(&"circle".to_string()));
+        assert!(svg.contains("a/&lt;b&gt;") && svg.contains("data-device=\"p&amp;q\""));
+        let controls: Vec<&serde_json::Value> = s["devices"][0]["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["controls"].as_array().unwrap())
+            .collect();
+        assert_eq!(controls.len(), 9);
+        for c in &controls {
+            let head = format!(
+                "data-param=\"{}\" data-label=\"{}\" data-position=\"{:.3}\"",
+                c["param"].as_str().unwrap(),
+                c["label"].as_str().unwrap(),
+                c["position"].as_f64().unwrap()
+            );
+            assert!(svg.contains(&head), "{head} not in {svg}");
+            assert!(svg.contains(&format!(">{}<", c["name"].as_str().unwrap())));
+        }
+        // Low frequency: detent 60 of 20/30/60/100, drawn at 2/3 of the sweep
+        // (+50° from 12 o'clock), red, with "now 20" and the current pointer dashed.
+        let low = svg.split("data-param=\"low_freq\"").nth(1).unwrap();
+        let low = &low[..low.find("</g>").unwrap()];
+        assert!(svg.contains("class=\"knob differs\" data-param=\"low_freq\""));
+        let (x, y) = on_dial(80.0, 112.0, KNOB_R - 2.0, 2.0 / 3.0);
+        assert!((x - 95.3).abs() < 0.1 && (y - 99.1).abs() < 0.1, "{x} {y}");
+        assert!(
+            low.contains(&format!("x2=\"{x:.1}\" y2=\"{y:.1}\" stroke=\"#c00000\"")),
+            "{low}"
+        );
+        assert!(
+            low.contains("class=\"now\"") && low.contains("60 (now 20)"),
+            "{low}"
+        );
+        for detent in ["20", "30", "60", "100"] {
+            assert!(low.contains(&format!(">{detent}</text>")), "{low}");
+        }
+        assert!(svg.contains("class=\"switch differs\" data-param=\"eq_in\" data-label=\"off\""));
+        assert!(svg.contains("class=\"knob same\" data-param=\"low_boost\""));
+
+        let html = render_html(&s);
+        balanced(&html);
+        assert!(
+            html.contains("Low frequency (CPS): set <b>60</b> (now 20)"),
+            "{html}"
+        );
+        assert!(html.contains("EQ in: set <b>off</b> (now on)"), "{html}");
+        assert!(html.contains("<svg") && html.contains("rackd ctl confirm p&amp;q"));
     }
 }

@@ -209,6 +209,30 @@ pub fn identity_reply(transport: &MidiTransport, device: u8) -> Vec<u8> {
     out
 }
 
+impl IdentityReply {
+    /// How a reply reads in an error: `manufacturer 7D family 1 member 1`.
+    pub fn describe(&self) -> String {
+        describe_identity(&self.manufacturer, Some(self.family), Some(self.member))
+    }
+}
+
+/// The identity a profile expects, as an error message shows it.
+pub fn expected_identity(transport: &MidiTransport) -> Option<String> {
+    let id = transport.identity.as_ref()?;
+    Some(describe_identity(&id.manufacturer, id.family, id.member))
+}
+
+fn describe_identity(manufacturer: &[u8], family: Option<u16>, member: Option<u16>) -> String {
+    let mut out = format!("manufacturer {}", hex(manufacturer));
+    if let Some(f) = family {
+        out += &format!(" family {f}");
+    }
+    if let Some(m) = member {
+        out += &format!(" member {m}");
+    }
+    out
+}
+
 /// Whether an identity reply is the device the profile describes.
 pub fn identity_matches(transport: &MidiTransport, reply: &IdentityReply) -> bool {
     match &transport.identity {

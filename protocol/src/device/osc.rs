@@ -81,13 +81,38 @@ fn decode_param(
     from_raw(profile, def, &raw)
 }
 
-/// Whether a message is the reply to the profile's identity query.
+/// Whether a message is the reply to the profile's identity query (with
+/// the expected model, when the profile names one).
 pub fn is_identity_reply(profile: &Profile, msg: &OscMessage) -> bool {
-    profile
-        .osc
-        .as_ref()
-        .and_then(|o| o.identity.as_ref())
-        .is_some_and(|i| msg.addr == *i.reply.as_ref().unwrap_or(&i.query))
+    identity_answer(profile, msg).is_some_and(|found| found.is_ok())
+}
+
+/// For a reply on the identity address: `Ok` when it is the expected
+/// device, else `Err((expected, found))` — another model on this address.
+pub fn identity_answer(
+    profile: &Profile,
+    msg: &OscMessage,
+) -> Option<Result<(), (String, String)>> {
+    let i = profile.osc.as_ref()?.identity.as_ref()?;
+    if msg.addr != *i.reply.as_ref().unwrap_or(&i.query) {
+        return None;
+    }
+    let Some(want) = &i.value else {
+        return Some(Ok(()));
+    };
+    let found = match msg.args.first() {
+        Some(OscType::String(s)) => s.clone(),
+        Some(other) => format!("{other:?}"),
+        None => "no argument".to_string(),
+    };
+    Some(if found == *want {
+        Ok(())
+    } else {
+        Err((
+            format!("{} {want:?}", msg.addr),
+            format!("{} {found:?}", msg.addr),
+        ))
+    })
 }
 
 /// Reads a message the host sent, as the device would (simulators): a value
@@ -137,6 +162,10 @@ pub fn identity_reply(profile: &Profile) -> Option<OscMessage> {
     let i = profile.osc.as_ref()?.identity.as_ref()?;
     Some(OscMessage {
         addr: i.reply.clone().unwrap_or_else(|| i.query.clone()),
-        args: vec![OscType::String(profile.device.model.clone())],
+        args: vec![OscType::String(
+            i.value
+                .clone()
+                .unwrap_or_else(|| profile.device.model.clone()),
+        )],
     })
 }
