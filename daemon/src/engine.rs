@@ -414,3 +414,11 @@ pub async fn follow_hub(hub: HubHandle, control: Arc<EngineControl>) {
         }
     }
 }
+
+/// Sleeps up to `total` on a backend's manager thread, waking early when stopped.
+pub(crate) fn sleep_unless_stopped(total: std::time::Duration, stop: &AtomicBool) {
+    let until = std::time::Instant::now() + total;
+    while !stop.load(Ordering::Relaxed) && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

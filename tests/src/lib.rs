@@ -1342,53 +1342,12 @@ impl JackProbe {
     /// Starts the probe playing a 1 kHz sine at `level_dbfs` peak and wires it
     /// to `rackd_client`'s in_l/in_r and out_l/out_r (waiting for those ports).
     pub fn start(rackd_client: &str, level_dbfs: f32) -> JackProbe {
-        let (client, _) =
-            jack::Client::new(&unique_name("probe"), jack::ClientOptions::NO_START_SERVER)
-                .expect("probe cannot open a JACK client");
-        let sr = client.sample_rate() as f64;
-        let reg_out = |n: &str| {
-            client
-                .register_port(n, jack::AudioOut::default())
-                .expect("port")
-        };
-        let reg_in = |n: &str| {
-            client
-                .register_port(n, jack::AudioIn::default())
-                .expect("port")
-        };
-        let measure = std::sync::Arc::new(Mutex::new(Measure::default()));
-        let process = ProbeProcess {
-            out: [reg_out("out_l"), reg_out("out_r")],
-            inp: [reg_in("in_l"), reg_in("in_r")],
-            amp: 10f32.powf(level_dbfs / 20.0),
-            phase: 0.0,
-            step: std::f64::consts::TAU * 1000.0 / sr,
-            measure: measure.clone(),
-        };
-        let me = client.name().to_string();
-        let active = client.activate_async((), process).expect("activate probe");
-        let c = active.as_client();
-        let ports = ["in_l", "in_r", "out_l", "out_r"].map(|p| format!("{rackd_client}:{p}"));
-        wait_for(Duration::from_secs(30), || {
-            ports
-                .iter()
-                .all(|p| c.port_by_name(p).is_some())
-                .then_some(())
-        })
-        .unwrap_or_else(|| panic!("rackd's JACK ports {ports:?} never appeared"));
-        for (src, dst) in [
-            (format!("{me}:out_l"), ports[0].clone()),
-            (format!("{me}:out_r"), ports[1].clone()),
-            (ports[2].clone(), format!("{me}:in_l")),
-            (ports[3].clone(), format!("{me}:in_r")),
-        ] {
-            c.connect_ports_by_name(&src, &dst)
-                .unwrap_or_else(|e| panic!("connect {src} -> {dst}: {e}"));
-        }
-        JackProbe {
-            client: Some(active),
-            measure,
-        }
+        let port = |p: &str| format!("{rackd_client}:{p}");
+        Self::start_ports(
+            &[port("in_l"), port("in_r")],
+            &[port("out_l"), port("out_r")],
+            level_dbfs,
+        )
     }
 
     /// Zeroes the measurement.

@@ -89,7 +89,7 @@ impl Backend for CpalBackend {
 
     fn start(self: Box<Self>, control: Arc<EngineControl>) -> anyhow::Result<Running> {
         if self.audio.host == CpalHost::Jack {
-            quiet_libjack();
+            super::jack::quiet_libjack();
         }
         control
             .status()
@@ -398,7 +398,7 @@ impl CpalBackend {
                         last_complaint = Some(Instant::now());
                     }
                     status.set_state(text);
-                    sleep_unless_stopped(RETRY, stop);
+                    super::sleep_unless_stopped(RETRY, stop);
                 }
             }
         }
@@ -557,7 +557,7 @@ impl CpalBackend {
                 ended = Some(format!("no audio callbacks for {}s", STALL.as_secs()));
                 break;
             }
-            sleep_unless_stopped(Duration::from_millis(200), stop);
+            super::sleep_unless_stopped(Duration::from_millis(200), stop);
         }
         // The state line first: whoever sees `running` false also sees why.
         if let Some(why) = ended {
@@ -733,37 +733,6 @@ fn build_output(
         SampleFormat::I16 => typed::<i16>(device, config, playback, sink),
         SampleFormat::I32 => typed::<i32>(device, config, playback, sink),
         _ => typed::<f32>(device, config, playback, sink),
-    }
-}
-
-/// Routes libjack's own messages to our log at debug level (as the JACK backend does):
-/// while the server is away it prints several lines per retry.
-fn quiet_libjack() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        if ::jack::jack_sys::library().is_ok() {
-            ::jack::set_logger(::jack::LoggerType::Custom {
-                info: libjack_message,
-                error: libjack_message,
-            });
-        }
-    });
-}
-
-/// libjack's message callback; must not panic.
-unsafe extern "C" fn libjack_message(msg: *const libc::c_char) {
-    if msg.is_null() {
-        return;
-    }
-    // SAFETY: libjack passes a NUL-terminated string valid for this call.
-    let text = unsafe { std::ffi::CStr::from_ptr(msg) }.to_string_lossy();
-    let _ = std::panic::catch_unwind(|| tracing::debug!(target: "libjack", "{text}"));
-}
-
-fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {
-    let until = Instant::now() + total;
-    while !stop.load(Ordering::Relaxed) && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -39,7 +39,7 @@ pub fn server_running() -> bool {
 
 /// Routes libjack's own messages to our log at debug level: while the server
 /// is away it prints several lines per retry, and our warning already says it.
-fn quiet_libjack() {
+pub(crate) fn quiet_libjack() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         // Setting the handlers needs the library; without it Client::new reports that.
@@ -165,7 +165,7 @@ impl JackBackend {
                         last_complaint = Some(Instant::now());
                     }
                     status.set_state(text);
-                    sleep_unless_stopped(RETRY, stop);
+                    super::sleep_unless_stopped(RETRY, stop);
                 }
             }
         }
@@ -234,7 +234,7 @@ impl JackBackend {
                 .store((load * 10.0) as u32, Ordering::Relaxed);
             // The process callback stores a new buffer size; say it here, off the audio thread.
             status.set_state(running(status.period.load(Ordering::Relaxed)));
-            sleep_unless_stopped(Duration::from_millis(200), stop);
+            super::sleep_unless_stopped(Duration::from_millis(200), stop);
         }
         status.running.store(false, Ordering::Relaxed);
         if rate_changed.load(Ordering::SeqCst) {
@@ -258,12 +258,5 @@ fn connect(client: &::jack::Client, src: &str, dst: &str) {
     match client.connect_ports_by_name(src, dst) {
         Ok(()) => tracing::info!("connected {src} -> {dst}"),
         Err(e) => tracing::warn!("cannot connect {src} -> {dst}: {e}"),
-    }
-}
-
-fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {
-    let until = Instant::now() + total;
-    while !stop.load(Ordering::Relaxed) && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
