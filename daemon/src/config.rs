@@ -123,17 +123,29 @@ pub enum DeviceLink {
         /// `protocol = "tcp"` (true) or `"udp"` (false); unset: as the profile says.
         tcp: Option<bool>,
     },
-    /// JACK MIDI ports and channel.
+    /// MIDI ports (JACK or ALSA sequencer) and channel.
     Midi {
-        /// JACK port the device listens on (`system:midi_playback_1`).
+        /// `backend = "jack"` (default) or `"alsa"`.
+        backend: MidiBackend,
+        /// Port the device listens on: a JACK port (`system:midi_playback_1`),
+        /// or part of an ALSA sequencer port name, or its `client:port`.
         port: String,
-        /// JACK port the device answers on, for readback and reports.
+        /// Port the device answers on, for readback and reports (ALSA: `port` when unset).
         input: Option<String>,
         /// Channel 1..16.
         channel: u8,
         /// SysEx device id, overriding the profile's.
         device_id: Option<u8>,
     },
+}
+
+/// `[[device]] midi.backend`: how a MIDI device's ports are reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MidiBackend {
+    /// JACK MIDI ports.
+    Jack,
+    /// ALSA sequencer ports through midir (USB MIDI interfaces).
+    Alsa,
 }
 
 /// `[[device]]`: one piece of outboard gear in the rack.
@@ -924,15 +936,27 @@ impl Reader {
                 let m = self.item_table(
                     item.get("midi"),
                     &t,
-                    &["port", "input", "channel", "device_id"],
+                    &["backend", "port", "input", "channel", "device_id"],
                 );
                 let m = m.as_ref();
+                let backend = match self.string(m, &t, "backend", "jack").as_str() {
+                    "jack" => MidiBackend::Jack,
+                    "alsa" => MidiBackend::Alsa,
+                    other => {
+                        self.error(
+                            &format!("{t}.backend"),
+                            format!("unknown MIDI backend {other:?}; choose jack or alsa"),
+                        );
+                        MidiBackend::Jack
+                    }
+                };
                 let port = self.string(m, &t, "port", "");
                 if port.is_empty() {
                     self.error(&format!("{t}.port"), "missing: the MIDI port name");
                 }
                 let input = Some(self.string(m, &t, "input", "")).filter(|s| !s.is_empty());
                 DeviceLink::Midi {
+                    backend,
                     port,
                     input,
                     channel: self.number(m, &t, "channel", (1.0, 16.0)).unwrap_or(1.0) as u8,
@@ -1075,6 +1099,7 @@ mod tests {
         assert_eq!(
             cfg.devices[3].link,
             DeviceLink::Midi {
+                backend: MidiBackend::Jack,
                 port: "a2j:in".into(),
                 input: Some("a2j:out".into()),
                 channel: 2,

@@ -3,6 +3,7 @@
 //! the gear, device reports come back to the hub, and the recall engine
 //! (`recall.rs`) puts every remote device back to a snapshot.
 
+pub mod alsa_midi;
 pub mod midi;
 pub mod osc;
 pub mod recall;
@@ -10,7 +11,7 @@ pub mod scheduler;
 pub mod serial;
 pub mod sheet;
 
-use crate::config::DeviceLink;
+use crate::config::{DeviceLink, MidiBackend};
 use crate::hub::{Event, HubHandle, Origin, Target};
 use crate::profiles::Device;
 use rackd_protocol::param::Value;
@@ -115,6 +116,11 @@ impl Outboard {
             let (port, state) = match &d.link {
                 DeviceLink::Serial { path, .. } => (path.display().to_string(), State::Connecting),
                 DeviceLink::Osc { address, .. } => (format!("osc:{address}"), State::Connecting),
+                DeviceLink::Midi {
+                    backend: MidiBackend::Alsa,
+                    port,
+                    ..
+                } => (format!("alsa:{port}"), State::Connecting),
                 DeviceLink::Midi { port, .. } => (format!("midi:{port}"), State::Connecting),
                 DeviceLink::None => ("manual".to_string(), State::Manual),
             };
@@ -155,6 +161,15 @@ impl Outboard {
                         let link = osc::OscLink::new(address.clone());
                         spawn_port(name, link, port_devices, hub.clone(), rx);
                     }
+                }
+                DeviceLink::Midi {
+                    backend: MidiBackend::Alsa,
+                    port,
+                    input,
+                    ..
+                } => {
+                    let link = alsa_midi::AlsaMidiLink::new(port.clone(), input.clone());
+                    spawn_port(name, link, port_devices, hub.clone(), rx);
                 }
                 DeviceLink::Midi { port, input, .. } => {
                     let link = midi::MidiLink::new(port.clone(), input.clone());
