@@ -10,9 +10,7 @@
 //! Run: `cargo bench -p rackd --bench spine`
 
 use rackd::config::{AudioConfig, BackendKind, SlotConfig};
-use rackd::engine::EngineControl;
-use rackd::hub::{self, ParamTree, StoreWorker};
-use rackd::surface::{Surface, SurfaceSettings};
+use rackd::hub;
 use rackd_dsp::SlotKind;
 use rackd_protocol::osc::codec;
 use rackd_protocol::osc::framing::{self, FrameDecoder, Framing};
@@ -66,36 +64,17 @@ fn start_daemon(
         .collect();
     let audio = AudioConfig {
         backend: BackendKind::Null,
-        client_name: "bench".into(),
-        connect_inputs: vec![],
-        connect_outputs: vec![],
-        sample_rate: 48_000,
-        period: 256,
-        test_tone_db: None,
-        ceiling_dbfs: -0.3,
-        host: rackd::config::CpalHost::Alsa,
-        device: None,
-        buffer_size: None,
+        ..AudioConfig::default()
     };
-    rt.block_on(async {
-        let store = StoreWorker::start(&dir.join("rackd.db")).unwrap();
-        let hub = hub::start(ParamTree::from_chain(&chain), store);
-        let control = EngineControl::new(&chain, &audio);
-        tokio::spawn(rackd::engine::follow_hub(hub.clone(), control.clone()));
-        let surface = Surface::start(
+    let (surface, hub) = rt
+        .block_on(rackd::run::serve_without_audio(
+            &chain,
+            &audio,
+            &dir.join("rackd.db"),
             "127.0.0.1:0".parse().unwrap(),
-            SurfaceSettings {
-                allow: vec!["127.0.0.0/8".parse().unwrap()],
-                statics: vec![],
-            },
-            hub.clone(),
-            control,
-            "null",
-        )
-        .await
+        ))
         .unwrap();
-        (surface.local_addr(), hub)
-    })
+    (surface.local_addr(), hub)
 }
 
 fn round_trip(daemon: SocketAddr) {

@@ -75,6 +75,25 @@ pub struct AudioConfig {
     pub buffer_size: Option<u32>,
 }
 
+impl Default for AudioConfig {
+    /// What a config without `[audio]` gets (the reader's defaults).
+    fn default() -> Self {
+        AudioConfig {
+            backend: BackendKind::Jack,
+            client_name: "rackd".into(),
+            connect_inputs: Vec::new(),
+            connect_outputs: Vec::new(),
+            sample_rate: 48_000,
+            period: 256,
+            test_tone_db: None,
+            ceiling_dbfs: -0.3,
+            host: CpalHost::Alsa,
+            device: None,
+            buffer_size: None,
+        }
+    }
+}
+
 /// `[osc]`: where surfaces reach the daemon and who may.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OscConfig {
@@ -666,7 +685,8 @@ impl Reader {
                 BackendKind::Null
             }
         };
-        let client_name = self.string(a, "audio", "client_name", "rackd");
+        let defaults = AudioConfig::default();
+        let client_name = self.string(a, "audio", "client_name", &defaults.client_name);
         if client_name.is_empty() || client_name.len() > 60 || client_name.contains(':') {
             self.error("audio.client_name", "must be 1..60 characters without ':'");
         }
@@ -686,16 +706,16 @@ impl Reader {
         }
         let sample_rate = self
             .number(a, "audio", "sample_rate", (8000.0, 384_000.0))
-            .unwrap_or(48_000.0) as u32;
+            .unwrap_or(defaults.sample_rate as f64) as u32;
         let period = self
             .number(a, "audio", "period", (16.0, 8192.0))
-            .unwrap_or(256.0) as u32;
+            .unwrap_or(defaults.period as f64) as u32;
         let test_tone_db = self
             .number(a, "audio", "test_tone_db", (-120.0, 0.0))
             .map(|x| x as f32);
         let ceiling_dbfs = self
             .number(a, "audio", "ceiling_dbfs", (-60.0, 0.0))
-            .unwrap_or(-0.3) as f32;
+            .unwrap_or(defaults.ceiling_dbfs as f64) as f32;
         let host = match self.string(a, "audio", "host", "alsa").as_str() {
             "alsa" => CpalHost::Alsa,
             "jack" => CpalHost::Jack,

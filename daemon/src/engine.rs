@@ -422,3 +422,30 @@ pub(crate) fn sleep_unless_stopped(total: std::time::Duration, stop: &AtomicBool
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// A backend manager thread's life: run `session` (one client or stream
+/// lifetime) again and again until stopped; when it fails, say why in the
+/// status (and in the log once, then every 30 s) and retry after `retry`.
+pub(crate) fn run_until_stopped(
+    status: &EngineStatus,
+    stop: &AtomicBool,
+    retry: std::time::Duration,
+    mut session: impl FnMut() -> anyhow::Result<()>,
+    waiting: impl Fn(&anyhow::Error) -> String,
+) {
+    let mut last_complaint: Option<std::time::Instant> = None;
+    while !stop.load(Ordering::Relaxed) {
+        if let Err(e) = session() {
+            status.running.store(false, Ordering::Relaxed);
+            let text = format!("{}; retrying every {}s", waiting(&e), retry.as_secs());
+            if last_complaint.is_none_or(|t| t.elapsed() > std::time::Duration::from_secs(30)) {
+                tracing::warn!("{text}");
+                last_complaint = Some(std::time::Instant::now());
+            }
+            status.set_state(text);
+            sleep_unless_stopped(retry, stop);
+        }
+    }
+    status.running.store(false, Ordering::Relaxed);
+    status.set_state("stopped");
+}

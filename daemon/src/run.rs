@@ -112,6 +112,33 @@ pub async fn run(config: Config, log: LogHandle) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The hub, engine control and OSC surface on the store at `db`, without an
+/// audio backend, signals or systemd: the core that benches and property
+/// tests drive over loopback (only loopback clients allowed).
+pub async fn serve_without_audio(
+    chain: &[crate::config::SlotConfig],
+    audio: &crate::config::AudioConfig,
+    db: &std::path::Path,
+    listen: std::net::SocketAddr,
+) -> anyhow::Result<(Arc<Surface>, HubHandle)> {
+    let store = StoreWorker::start(db).with_context(|| format!("cannot open {}", db.display()))?;
+    let hub = hub::start(hub::ParamTree::from_chain(chain), store);
+    let control = EngineControl::new(chain, audio);
+    tokio::spawn(engine::follow_hub(hub.clone(), control.clone()));
+    let surface = Surface::start(
+        listen,
+        SurfaceSettings {
+            allow: vec!["127.0.0.0/8".parse()?, "::1/128".parse()?],
+            statics: vec![],
+        },
+        hub.clone(),
+        control,
+        "none",
+    )
+    .await?;
+    Ok((surface, hub))
+}
+
 /// Brings back the autosaved state, so a restart or crash keeps the room as it was.
 async fn restore(hub: &HubHandle) {
     match hub.store().call(|s| s.load_current()).await {

@@ -5,9 +5,7 @@
 
 use proptest::prelude::*;
 use rackd::config::{AudioConfig, BackendKind, SlotConfig};
-use rackd::engine::EngineControl;
-use rackd::hub::{self, HubHandle, ParamTree, StoreWorker};
-use rackd::surface::{Surface, SurfaceSettings};
+use rackd::hub::HubHandle;
 use rackd_dsp::SlotKind;
 use rackd_protocol::osc::codec;
 use rosc::{OscMessage, OscPacket, OscType};
@@ -36,36 +34,18 @@ fn fixture() -> &'static Fixture {
             .collect();
         let audio = AudioConfig {
             backend: BackendKind::Null,
-            client_name: "fuzz".into(),
-            connect_inputs: vec![],
-            connect_outputs: vec![],
-            sample_rate: 48_000,
-            period: 256,
             test_tone_db: Some(-18.0),
-            ceiling_dbfs: -0.3,
-            host: rackd::config::CpalHost::Alsa,
-            device: None,
-            buffer_size: None,
+            ..AudioConfig::default()
         };
-        let (addr, hub) = rt.block_on(async {
-            let store = StoreWorker::start(&dir.path().join("rackd.db")).unwrap();
-            let hub = hub::start(ParamTree::from_chain(&chain), store);
-            let control = EngineControl::new(&chain, &audio);
-            tokio::spawn(rackd::engine::follow_hub(hub.clone(), control.clone()));
-            let surface = Surface::start(
+        let (surface, hub) = rt
+            .block_on(rackd::run::serve_without_audio(
+                &chain,
+                &audio,
+                &dir.path().join("rackd.db"),
                 "127.0.0.1:0".parse().unwrap(),
-                SurfaceSettings {
-                    allow: vec!["127.0.0.0/8".parse().unwrap()],
-                    statics: vec![],
-                },
-                hub.clone(),
-                control,
-                "null",
-            )
-            .await
+            ))
             .unwrap();
-            (surface.local_addr(), hub)
-        });
+        let addr = surface.local_addr();
         Fixture {
             addr,
             hub,

@@ -15,16 +15,8 @@ static ALLOCATOR: AllocDisabler = AllocDisabler;
 fn audio() -> AudioConfig {
     AudioConfig {
         backend: BackendKind::Null,
-        client_name: "test".into(),
-        connect_inputs: vec![],
-        connect_outputs: vec![],
-        sample_rate: 48_000,
-        period: 256,
-        test_tone_db: None,
         ceiling_dbfs: -1.0,
-        host: rackd::config::CpalHost::Alsa,
-        device: None,
-        buffer_size: None,
+        ..AudioConfig::default()
     }
 }
 

@@ -380,30 +380,19 @@ impl CpalBackend {
     /// Opens, runs until the device goes away or we are stopped, repeats.
     fn manage(&self, control: &EngineControl, stop: &AtomicBool) {
         let status = control.status().clone();
-        let mut last_complaint: Option<Instant> = None;
-        while !stop.load(Ordering::Relaxed) {
-            match self.run_streams(control, stop, &status) {
-                Ok(()) => {}
-                Err(e) => {
-                    status.running.store(false, Ordering::Relaxed);
-                    let text = format!(
-                        "waiting for cpal {} {} ({e:#}); retrying every {}s",
-                        self.host_name(),
-                        self.device_label(),
-                        RETRY.as_secs()
-                    );
-                    // Say it once, then every 30 s, not every second.
-                    if last_complaint.is_none_or(|t| t.elapsed() > Duration::from_secs(30)) {
-                        tracing::warn!("{text}");
-                        last_complaint = Some(Instant::now());
-                    }
-                    status.set_state(text);
-                    super::sleep_unless_stopped(RETRY, stop);
-                }
-            }
-        }
-        status.running.store(false, Ordering::Relaxed);
-        status.set_state("stopped");
+        super::run_until_stopped(
+            &status,
+            stop,
+            RETRY,
+            || self.run_streams(control, stop, &status),
+            |e| {
+                format!(
+                    "waiting for cpal {} {} ({e:#})",
+                    self.host_name(),
+                    self.device_label()
+                )
+            },
+        );
     }
 
     fn open(&self) -> anyhow::Result<Devices> {

@@ -12,7 +12,7 @@ use super::{Backend, EngineControl, EngineStatus, Running, rt::RtProcess};
 use crate::config::AudioConfig;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How often to retry while no JACK server runs.
 const RETRY: Duration = Duration::from_secs(1);
@@ -148,29 +148,13 @@ impl JackBackend {
     /// Connects, runs until the server goes away or we are stopped, repeats.
     fn manage(&self, control: &EngineControl, stop: &AtomicBool) {
         let status = control.status().clone();
-        let mut last_complaint: Option<Instant> = None;
-        while !stop.load(Ordering::Relaxed) {
-            match self.run_client(control, stop, &status) {
-                Ok(()) => {}
-                Err(e) => {
-                    status.running.store(false, Ordering::Relaxed);
-                    let text = format!(
-                        "waiting for JACK server \"{}\" ({e}); retrying every {}s",
-                        server_name(),
-                        RETRY.as_secs()
-                    );
-                    // Say it once, then every 30 s, not every second.
-                    if last_complaint.is_none_or(|t| t.elapsed() > Duration::from_secs(30)) {
-                        tracing::warn!("{text}");
-                        last_complaint = Some(Instant::now());
-                    }
-                    status.set_state(text);
-                    super::sleep_unless_stopped(RETRY, stop);
-                }
-            }
-        }
-        status.running.store(false, Ordering::Relaxed);
-        status.set_state("stopped");
+        super::run_until_stopped(
+            &status,
+            stop,
+            RETRY,
+            || self.run_client(control, stop, &status),
+            |e| format!("waiting for JACK server \"{}\" ({e})", server_name()),
+        );
     }
 
     /// One client lifetime. Ok when stopped or when the server went away.
