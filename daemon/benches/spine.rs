@@ -53,13 +53,13 @@ fn start_daemon(
 ) -> (SocketAddr, hub::HubHandle) {
     std::fs::create_dir_all(dir).unwrap();
     let chain: Vec<SlotConfig> = (0..slots)
-        .map(|i| SlotConfig {
-            id: if i == 0 {
+        .map(|i| {
+            let id = if i == 0 {
                 "trim".into()
             } else {
                 format!("trim{i}")
-            },
-            kind: SlotKind::Trim,
+            };
+            SlotConfig::new(id, SlotKind::Trim)
         })
         .collect();
     let audio = AudioConfig {

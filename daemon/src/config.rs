@@ -117,8 +117,28 @@ pub struct StaticSurface {
 pub struct SlotConfig {
     /// Address component: `/chain/<id>/...`.
     pub id: String,
-    /// Built-in processor kind.
+    /// Built-in processor kind, or `insert` for analog gear.
     pub kind: SlotKind,
+    /// Insert only: JACK ports its sends connect to (interface outputs), L and R.
+    pub send: Vec<String>,
+    /// Insert only: JACK ports its returns connect from (interface inputs), L and R.
+    pub returns: Vec<String>,
+    /// Whether the slot plays in the default layout (`active = false` keeps
+    /// it ready to be added live).
+    pub active: bool,
+}
+
+impl SlotConfig {
+    /// A slot that plays by default, with no insert ports.
+    pub fn new(id: impl Into<String>, kind: SlotKind) -> Self {
+        SlotConfig {
+            id: id.into(),
+            kind,
+            send: Vec::new(),
+            returns: Vec::new(),
+            active: true,
+        }
+    }
 }
 
 /// Where an outboard device is connected (`[[device]]`'s transport section).
@@ -783,10 +803,25 @@ impl Reader {
         let mut ids = HashSet::new();
         for (i, item) in array(root, "chain").iter().enumerate() {
             let key = format!("chain[{i}]");
-            let s = self.table(item, "", &["id", "kind"]).cloned();
+            let s = self
+                .table(item, "", &["id", "kind", "send", "return", "active"])
+                .cloned();
             let s = s.as_ref();
             let id = self.string(s, &key, "id", "");
             let kind_text = self.string(s, &key, "kind", "");
+            let send = self.strings(s, &key, "send").unwrap_or_default();
+            let returns = self.strings(s, &key, "return").unwrap_or_default();
+            let active = match s.and_then(|m| m.get("active")) {
+                None => true,
+                Some(Json::Bool(b)) => *b,
+                Some(other) => {
+                    self.error(
+                        &join(&key, "active"),
+                        format!("expected true or false, found {other}"),
+                    );
+                    true
+                }
+            };
             if !is_address_part(&id) {
                 self.error(
                     &format!("{key}.id"),
@@ -804,7 +839,32 @@ impl Reader {
                 );
             }
             match SlotKind::from_name(&kind_text) {
-                Some(kind) => chain.push(SlotConfig { id, kind }),
+                Some(kind) => {
+                    let insert = kind == SlotKind::Insert;
+                    for (name, ports) in [("send", &send), ("return", &returns)] {
+                        if !insert && !ports.is_empty() {
+                            self.error(
+                                &join(&key, name),
+                                format!("only an insert slot has {name} ports"),
+                            );
+                        } else if ports.len() > 2 {
+                            self.error(
+                                &join(&key, name),
+                                format!(
+                                    "a stereo insert has 2 {name} ports (L, R), not {}",
+                                    ports.len()
+                                ),
+                            );
+                        }
+                    }
+                    chain.push(SlotConfig {
+                        id,
+                        kind,
+                        send,
+                        returns,
+                        active,
+                    })
+                }
                 None => self.error(
                     &format!("{key}.kind"),
                     format!(

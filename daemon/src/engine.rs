@@ -14,8 +14,8 @@ pub mod rt;
 
 use crate::config::{AudioConfig, BackendKind, SlotConfig};
 use crate::hub::{Event, HubHandle, ParamTree, Target};
-use rackd_dsp::{Chain, Meters, Monitor, Processor, SafetyCeiling, SlotKind};
-use rt::{RtCommand, RtProcess};
+use rackd_dsp::{Chain, HardwareInsert, Meters, Monitor, Processor, SafetyCeiling, SlotKind};
+use rt::{PrintTake, RtCommand, RtProcess, RtRings};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -41,6 +41,8 @@ pub struct EngineStatus {
     pub running: AtomicBool,
     /// Parameter changes dropped because the queue was full (never expected).
     pub queue_overflows: AtomicU64,
+    /// Latency of the chain now playing, in samples (written by the audio thread).
+    pub latency: Arc<AtomicU32>,
     /// One-line human state: "running: JACK 48000 Hz, 256 frames".
     pub state: Mutex<String>,
 }
@@ -138,13 +140,51 @@ pub struct MeterPoints {
 struct SlotValues {
     params: Vec<f32>,
     bypass: bool,
+    /// Slot layout: where it plays and whether it plays at all.
+    position: i64,
+    active: bool,
+}
+
+/// The control ends of the rings of the [`RtProcess`] now running.
+struct RtSide {
+    commands: rtrb::Producer<RtCommand>,
+    chains: rtrb::Producer<Box<Chain>>,
+    retired: rtrb::Consumer<Box<Chain>>,
+    takes: rtrb::Producer<Box<PrintTake>>,
+    takes_done: rtrb::Consumer<Box<PrintTake>>,
+    sample_rate: u32,
+    max_block: usize,
+    /// The layout of the newest chain sent.
+    layout: Vec<usize>,
+    /// Measurement recordings of each insert slot of the newest chain.
+    captures: Vec<Option<rtrb::Consumer<f32>>>,
+    /// Counts chains sent, so a measurement knows its chain was replaced.
+    generation: u64,
 }
 
 struct ControlInner {
     values: Vec<SlotValues>,
     /// Monitor section values, by `Monitor::params` index.
     monitor: Vec<f32>,
-    producer: Option<rtrb::Producer<RtCommand>>,
+    rt: Option<RtSide>,
+}
+
+/// Rings to the audio thread hold this many chains / takes in flight.
+const CHAINS_IN_FLIGHT: usize = 4;
+/// Replaced chains waiting to be dropped off the audio thread.
+const RETIRED_CAPACITY: usize = 64;
+
+/// The outcome of a round-trip measurement of an insert.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Measured {
+    /// Round trip in samples (send written → return read).
+    pub latency: usize,
+    /// The return comes back with its polarity inverted.
+    pub inverted: bool,
+    /// Level of the return relative to the send, dB.
+    pub gain_db: f32,
+    /// How far the correlation peak stands out, dB.
+    pub confidence_db: f32,
 }
 
 /// The control side of the engine: owned off the audio thread.
@@ -164,7 +204,8 @@ impl EngineControl {
     pub fn new(slots: &[SlotConfig], audio: &AudioConfig) -> Arc<Self> {
         let values = slots
             .iter()
-            .map(|s| SlotValues {
+            .enumerate()
+            .map(|(i, s)| SlotValues {
                 params: s
                     .kind
                     .params()
@@ -172,6 +213,8 @@ impl EngineControl {
                     .map(|p| p.engine_value(&p.default))
                     .collect(),
                 bypass: false,
+                position: i as i64,
+                active: s.active,
             })
             .collect();
         let point = |name: &str, quantities| MeterPoint {
@@ -204,7 +247,7 @@ impl EngineControl {
                     .iter()
                     .map(|p| p.engine_value(&p.default))
                     .collect(),
-                producer: None,
+                rt: None,
             }),
             status: Arc::new(EngineStatus {
                 state: Mutex::new("starting".into()),
@@ -282,13 +325,261 @@ impl EngineControl {
                     value,
                 }
             }
+            Target::ChainPosition { slot } => {
+                if let Some(s) = inner.values.get_mut(slot) {
+                    s.position = value as i64;
+                }
+                return self.relayout(inner);
+            }
+            Target::ChainActive { slot } => {
+                if let Some(s) = inner.values.get_mut(slot) {
+                    s.active = value >= 0.5;
+                }
+                return self.relayout(inner);
+            }
             Target::Outboard { .. } => return,
         };
-        if let Some(p) = inner.producer.as_mut()
-            && p.push(cmd).is_err()
+        self.send(&mut inner, cmd);
+    }
+
+    fn send(&self, inner: &mut ControlInner, cmd: RtCommand) {
+        if let Some(rt) = inner.rt.as_mut()
+            && rt.commands.push(cmd).is_err()
         {
             self.status.queue_overflows.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// The slot layout the values ask for: active slots by position, ties in
+    /// config order (the same rule as [`ParamTree::layout`]).
+    fn layout_of(values: &[SlotValues]) -> Vec<usize> {
+        let mut order: Vec<(i64, usize)> = values
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.active)
+            .map(|(i, v)| (v.position, i))
+            .collect();
+        order.sort();
+        order.into_iter().map(|(_, i)| i).collect()
+    }
+
+    /// The configured slot indexes now playing, in order.
+    pub fn layout(&self) -> Vec<usize> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        match &inner.rt {
+            Some(rt) => rt.layout.clone(),
+            None => Self::layout_of(&inner.values),
+        }
+    }
+
+    /// Sends a chain with the new layout when it differs from the one playing:
+    /// built here with all its memory, warmed up and crossfaded in by the
+    /// audio thread, the old one sent back to be dropped here.
+    fn relayout(&self, mut inner: std::sync::MutexGuard<'_, ControlInner>) {
+        let layout = Self::layout_of(&inner.values);
+        let Some(rt) = inner.rt.as_mut() else {
+            return;
+        };
+        while rt.retired.pop().is_ok() {}
+        if rt.layout == layout {
+            return;
+        }
+        if rt.chains.slots() == 0 {
+            tracing::warn!("slot layout changes come faster than the audio thread takes them");
+            return;
+        }
+        let (sr, max_block) = (rt.sample_rate, rt.max_block);
+        let (chain, captures) = self.build_chain(&inner.values, sr, max_block, &layout);
+        let Some(rt) = inner.rt.as_mut() else {
+            return;
+        };
+        if rt.chains.push(chain).is_ok() {
+            tracing::info!("slot layout: {}", self.layout_names(&layout));
+            rt.layout = layout;
+            rt.captures = captures;
+            rt.generation += 1;
+        }
+    }
+
+    /// `eq > comp > limiter`, for logs.
+    fn layout_names(&self, layout: &[usize]) -> String {
+        let names: Vec<&str> = layout.iter().map(|&i| self.slots[i].id.as_str()).collect();
+        if names.is_empty() {
+            "(empty)".into()
+        } else {
+            names.join(" > ")
+        }
+    }
+
+    /// Insert number of configured slot `slot` (its ports), counted among inserts.
+    pub fn insert_number(&self, slot: usize) -> usize {
+        self.slots[..slot]
+            .iter()
+            .filter(|s| s.kind == SlotKind::Insert)
+            .count()
+    }
+
+    /// The configured slots (config order).
+    pub fn slots(&self) -> &[SlotConfig] {
+        &self.slots
+    }
+
+    /// A chain playing `layout`, at the current values, settled (off the audio thread).
+    fn build_chain(
+        &self,
+        values: &[SlotValues],
+        sample_rate: u32,
+        max_block: usize,
+        layout: &[usize],
+    ) -> (Box<Chain>, Vec<Option<rtrb::Consumer<f32>>>) {
+        let sr = sample_rate as f32;
+        let mut chain = Box::new(Chain::new(sr, max_block));
+        chain.reserve_slots(self.slots.len());
+        let mut captures: Vec<Option<rtrb::Consumer<f32>>> =
+            (0..self.slots.len()).map(|_| None).collect();
+        for &slot in layout {
+            let cfg = &self.slots[slot];
+            let processor: Box<dyn Processor> = if cfg.kind == SlotKind::Insert {
+                let (producer, consumer) =
+                    rtrb::RingBuffer::new(2 * rackd_dsp::latency::CAPTURE_LEN);
+                captures[slot] = Some(consumer);
+                Box::new(HardwareInsert::new(
+                    sr,
+                    self.insert_number(slot),
+                    Some(producer),
+                    self.slot_meters[slot].clone(),
+                ))
+            } else {
+                cfg.kind
+                    .build(sr, max_block, self.slot_meters[slot].clone())
+            };
+            chain.push_slot(slot, processor);
+            let v = &values[slot];
+            for (index, x) in v.params.iter().enumerate() {
+                chain.set_param(slot, index, *x);
+            }
+            chain.set_bypass(slot, v.bypass, true);
+        }
+        // Start at the settings, not gliding from the defaults (a reconnect must not sweep).
+        chain.settle(SETTLE_SECONDS);
+        (chain, captures)
+    }
+
+    /// Measures the round trip of insert slot `slot`: sends the test burst,
+    /// records the returns and finds it in them. Blocks for about half a
+    /// second; call it off the async threads.
+    pub fn measure(&self, slot: usize) -> Result<Measured, String> {
+        use rackd_dsp::latency::{CAPTURE_LEN, burst, find_delay};
+        let cfg = self.slots.get(slot).ok_or("no such slot")?;
+        if cfg.kind != SlotKind::Insert {
+            return Err(format!(
+                "{} is a {} slot, not a hardware insert",
+                cfg.id,
+                kind_name(cfg.kind)
+            ));
+        }
+        let (mut capture, generation, sample_rate) = {
+            let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            let rt = inner.rt.as_mut().ok_or("the audio engine is not running")?;
+            if !rt.layout.contains(&slot) {
+                return Err(format!(
+                    "{} is not in the chain (its active switch is off)",
+                    cfg.id
+                ));
+            }
+            let capture = rt.captures[slot]
+                .take()
+                .ok_or("a measurement of this insert is already running")?;
+            (capture, rt.generation, rt.sample_rate)
+        };
+        while capture.pop().is_ok() {}
+        {
+            let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            self.send(&mut inner, RtCommand::Measure { slot: slot as u16 });
+        }
+        let need = 2 * CAPTURE_LEN;
+        let timeout =
+            std::time::Duration::from_secs_f64(CAPTURE_LEN as f64 / sample_rate as f64 + 3.0);
+        let started = std::time::Instant::now();
+        while capture.slots() < need && started.elapsed() < timeout {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let complete = capture.slots() >= need;
+        let mut left = Vec::with_capacity(CAPTURE_LEN);
+        let mut right = Vec::with_capacity(CAPTURE_LEN);
+        while left.len() < CAPTURE_LEN
+            && let (Ok(l), Ok(r)) = (capture.pop(), capture.pop())
+        {
+            left.push(l);
+            right.push(r);
+        }
+        {
+            let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(rt) = inner.rt.as_mut()
+                && rt.generation == generation
+            {
+                rt.captures[slot] = Some(capture);
+            }
+        }
+        if !complete {
+            return Err(
+                "no audio came through the engine in time; is the audio backend running?".into(),
+            );
+        }
+        let reference = burst(HardwareInsert::BURST_LEVEL);
+        let found = |ch: &str, x: &[f32]| {
+            find_delay(&reference, x).map_err(|e| format!("{} return {ch}: {e}", cfg.id))
+        };
+        let (l, r) = (found("L", &left)?, found("R", &right)?);
+        if l.delay != r.delay || l.inverted != r.inverted {
+            return Err(format!(
+                "{}: the returns differ (L {} samples{}, R {} samples{}); check the wiring",
+                cfg.id,
+                l.delay,
+                if l.inverted { " inverted" } else { "" },
+                r.delay,
+                if r.inverted { " inverted" } else { "" },
+            ));
+        }
+        Ok(Measured {
+            latency: l.delay,
+            inverted: l.inverted,
+            gain_db: (l.gain_db + r.gain_db) / 2.0,
+            confidence_db: l.confidence_db.min(r.confidence_db),
+        })
+    }
+
+    /// Starts playing `input` through the live chain in place of the inputs
+    /// and recording the chain's output. Fails when the engine does not run
+    /// at `sample_rate` or a take is already playing.
+    pub fn start_print(&self, input: [Vec<f32>; 2], sample_rate: u32) -> Result<PrintJob, String> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let rt = inner.rt.as_mut().ok_or("the audio engine is not running")?;
+        if rt.sample_rate != sample_rate {
+            return Err(format!(
+                "the file is at {sample_rate} Hz but the engine runs at {} Hz; convert it first",
+                rt.sample_rate
+            ));
+        }
+        while rt.takes_done.pop().is_ok() {}
+        let latency = self.status.latency.load(Ordering::Relaxed) as usize;
+        let take = Box::new(PrintTake::new(input, latency));
+        let job = PrintJob {
+            frames: take.input[0].len(),
+            latency,
+            position: take.position.clone(),
+            cancel: take.cancel.clone(),
+        };
+        rt.takes
+            .push(take)
+            .map_err(|_| "a print is already waiting to start".to_string())?;
+        Ok(job)
+    }
+
+    /// The take that finished (or was cancelled), if any.
+    pub fn finished_print(&self) -> Option<Box<PrintTake>> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.rt.as_mut()?.takes_done.pop().ok()
     }
 
     /// Sends every chain value of a state (values the tree does not know, or
@@ -308,37 +599,70 @@ impl EngineControl {
     pub fn build_rt(&self, sample_rate: u32, max_block: usize) -> RtProcess {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let sr = sample_rate as f32;
-        let mut chain = Chain::new(sr, max_block);
-        for (slot, cfg) in self.slots.iter().enumerate() {
-            chain.push(
-                cfg.kind
-                    .build(sr, max_block, self.slot_meters[slot].clone()),
-            );
-            let values = &inner.values[slot];
-            for (index, v) in values.params.iter().enumerate() {
-                chain.set_param(slot, index, *v);
-            }
-            chain.set_bypass(slot, values.bypass, true);
-        }
-        // Start at the settings, not gliding from the defaults (a reconnect must not sweep).
-        chain.settle(SETTLE_SECONDS);
+        let layout = Self::layout_of(&inner.values);
+        let (chain, captures) = self.build_chain(&inner.values, sample_rate, max_block, &layout);
         let mut monitor = Monitor::new(sr);
         for (index, v) in inner.monitor.iter().enumerate() {
             monitor.set_param(index, *v);
         }
         monitor.settle();
-        let (producer, consumer) = rtrb::RingBuffer::new(QUEUE_CAPACITY);
-        inner.producer = Some(producer);
+        let (commands, commands_rx) = rtrb::RingBuffer::new(QUEUE_CAPACITY);
+        let (chains, chains_rx) = rtrb::RingBuffer::new(CHAINS_IN_FLIGHT);
+        let (retired_tx, retired) = rtrb::RingBuffer::new(RETIRED_CAPACITY);
+        let (takes, takes_rx) = rtrb::RingBuffer::new(1);
+        let (takes_done_tx, takes_done) = rtrb::RingBuffer::new(2);
+        let generation = inner.rt.as_ref().map_or(0, |rt| rt.generation + 1);
+        inner.rt = Some(RtSide {
+            commands,
+            chains,
+            retired,
+            takes,
+            takes_done,
+            sample_rate,
+            max_block,
+            layout,
+            captures,
+            generation,
+        });
         RtProcess::new(
             chain,
             monitor,
-            consumer,
+            RtRings {
+                commands: commands_rx,
+                chains: chains_rx,
+                retired: retired_tx,
+                takes: takes_rx,
+                takes_done: takes_done_tx,
+            },
             SlotKind::Loudness.build(sr, max_block, self.meter("in")),
             SlotKind::Loudness.build(sr, max_block, self.meter("out")),
             SafetyCeiling::new(self.audio.ceiling_dbfs, sr)
                 .with_counter(self.ceiling_engaged.clone()),
+            self.status.latency.clone(),
         )
     }
+}
+
+/// A print take under way, seen from the control side.
+#[derive(Debug, Clone)]
+pub struct PrintJob {
+    /// Frames of the source.
+    pub frames: usize,
+    /// Chain latency when it was queued.
+    pub latency: usize,
+    /// Frames played so far.
+    pub position: Arc<AtomicU64>,
+    /// Set to stop it.
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// The config name of a slot kind.
+pub fn kind_name(kind: SlotKind) -> &'static str {
+    SlotKind::NAMES
+        .iter()
+        .copied()
+        .find(|n| SlotKind::from_name(n) == Some(kind))
+        .unwrap_or("unknown")
 }
 
 /// Something that runs the chain on an audio thread: JACK, null (and later cpal).

@@ -562,14 +562,15 @@ impl Hub {
         });
     }
 
-    /// Applies stored values. A recall (and its undo) leaves the monitor
-    /// section alone: calling up a song must not change how loud the room
-    /// listens; a restore at start-up brings it back like everything else.
+    /// Applies stored values. A recall (and its undo) leaves alone what
+    /// [`ParamTree::recalled`] says is not the song's: calling up a song must
+    /// not change how loud the room listens; a restore at start-up brings it
+    /// back like everything else.
     fn apply(&mut self, state: RackState, origin: &Origin) -> (usize, usize, Vec<String>) {
         let (mut changed, mut unchanged, mut skipped) = (0, 0, Vec::new());
         let recall = matches!(origin, Origin::Recall(_));
         for (address, value) in state.values {
-            if recall && address.starts_with(MONITOR_PREFIX) {
+            if recall && !self.tree.recalled(&address) {
                 continue;
             }
             let Some(entry) = self.tree.get(&address) else {
@@ -650,14 +651,8 @@ mod tests {
 
     fn test_hub(dir: &Path) -> HubHandle {
         let tree = ParamTree::from_chain(&[
-            SlotConfig {
-                id: "trim".into(),
-                kind: SlotKind::Trim,
-            },
-            SlotConfig {
-                id: "out".into(),
-                kind: SlotKind::Meter,
-            },
+            SlotConfig::new("trim", SlotKind::Trim),
+            SlotConfig::new("out", SlotKind::Meter),
         ]);
         start(tree, StoreWorker::start(&dir.join("rackd.db")).unwrap())
     }

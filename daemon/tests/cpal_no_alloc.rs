@@ -61,10 +61,7 @@ fn cpal_callbacks_never_allocate() {
     let slots: Vec<SlotConfig> = SlotKind::NAMES
         .iter()
         .enumerate()
-        .map(|(i, name)| SlotConfig {
-            id: format!("s{i}"),
-            kind: SlotKind::from_name(name).unwrap(),
-        })
+        .map(|(i, name)| SlotConfig::new(format!("s{i}"), SlotKind::from_name(name).unwrap()))
         .collect();
     let (control, mut capture, mut playback) = sides(&slots);
     let input = sine(PERIOD, 0);
@@ -115,10 +112,7 @@ fn cpal_callbacks_never_allocate() {
 
 #[test]
 fn audio_passes_the_ring_delayed_by_one_period() {
-    let slots = [SlotConfig {
-        id: "trim".into(),
-        kind: SlotKind::Trim,
-    }];
+    let slots = [SlotConfig::new("trim", SlotKind::Trim)];
     let (control, mut capture, mut playback) = sides(&slots);
     let mut played = Vec::new();
     let mut out = vec![0f32; PERIOD * 2];

@@ -27,10 +27,7 @@ fn fixture() -> &'static Fixture {
         let dir = tempfile::tempdir().unwrap();
         let chain: Vec<SlotConfig> = SlotKind::NAMES
             .iter()
-            .map(|n| SlotConfig {
-                id: format!("{n}1"),
-                kind: SlotKind::from_name(n).unwrap(),
-            })
+            .map(|n| SlotConfig::new(format!("{n}1"), SlotKind::from_name(n).unwrap()))
             .collect();
         let audio = AudioConfig {
             backend: BackendKind::Null,

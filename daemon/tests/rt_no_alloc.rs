@@ -25,10 +25,7 @@ fn audio_thread_process_never_allocates() {
     let slots: Vec<SlotConfig> = SlotKind::NAMES
         .iter()
         .enumerate()
-        .map(|(i, name)| SlotConfig {
-            id: format!("s{i}"),
-            kind: SlotKind::from_name(name).unwrap(),
-        })
+        .map(|(i, name)| SlotConfig::new(format!("s{i}"), SlotKind::from_name(name).unwrap()))
         .collect();
     let control = EngineControl::new(&slots, &audio());
     let mut rt = control.build_rt(48_000, 256);

@@ -15,6 +15,31 @@ pub trait Processor: Send {
     }
     /// Clears internal state (filters, envelopes) without changing parameters.
     fn reset(&mut self) {}
+    /// `process` for slots that exchange audio with the outside (hardware
+    /// inserts): `io` holds this period's port buffers, `offset` is where this
+    /// block starts in them.
+    fn process_io(
+        &mut self,
+        left: &mut [f32],
+        right: &mut [f32],
+        io: &mut dyn crate::insert::InsertIo,
+        offset: usize,
+    ) {
+        let _ = (io, offset);
+        self.process(left, right);
+    }
+    /// The most latency this processor can report (sizes the chain's dry
+    /// delay line for click-free, aligned bypass).
+    fn max_latency(&self) -> usize {
+        self.latency()
+    }
+    /// Whether the chain runs it even while bypassed: delay lines stay full
+    /// and an insert's sends keep flowing, so engaging it is seamless.
+    fn always_run(&self) -> bool {
+        self.max_latency() > 0
+    }
+    /// Hardware inserts: start a round-trip measurement (no-op elsewhere).
+    fn start_measure(&mut self) {}
 }
 
 /// The built-in processor kinds a chain slot can hold.
@@ -36,6 +61,8 @@ pub enum SlotKind {
     Stereo,
     /// Programme meter: true peak, BS.1770 loudness, correlation.
     Loudness,
+    /// Hardware insert: send and return ports to analog gear.
+    Insert,
 }
 
 impl SlotKind {
@@ -50,6 +77,7 @@ impl SlotKind {
             "dither" => Some(SlotKind::Dither),
             "stereo" => Some(SlotKind::Stereo),
             "loudness" => Some(SlotKind::Loudness),
+            "insert" => Some(SlotKind::Insert),
             _ => None,
         }
     }
@@ -64,6 +92,7 @@ impl SlotKind {
         "dither",
         "stereo",
         "loudness",
+        "insert",
     ];
 
     /// The kind's parameters; every slot also gets `bypass` from the chain.
@@ -76,11 +105,14 @@ impl SlotKind {
             SlotKind::Limiter => crate::limiter::Limiter::params(),
             SlotKind::Dither => crate::dither::Dither::params(),
             SlotKind::Stereo => crate::stereo::Stereo::params(),
+            SlotKind::Insert => crate::insert::HardwareInsert::params(),
         }
     }
 
     /// Builds the processor with default parameters (off the audio thread: it
-    /// allocates). Meters, gain reduction and NaN reports go to `meters`.
+    /// allocates). Meters, gain reduction and NaN reports go to `meters`. An
+    /// insert built here is insert 0 and keeps no measurements; the engine
+    /// builds its inserts with [`crate::insert::HardwareInsert::new`].
     pub fn build(
         self,
         sample_rate: f32,
@@ -102,6 +134,12 @@ impl SlotKind {
             SlotKind::Loudness => {
                 Box::new(crate::program_meter::ProgramMeter::new(meters, sample_rate))
             }
+            SlotKind::Insert => Box::new(crate::insert::HardwareInsert::new(
+                sample_rate,
+                0,
+                None,
+                meters,
+            )),
         }
     }
 }

@@ -34,6 +34,7 @@ fn every_slot_processes_without_allocating() {
                 for i in 0..params.len() {
                     p.set_param(i, 1.0);
                 }
+                p.start_measure();
                 for (cl, cr) in l.chunks_mut(64).zip(r.chunks_mut(64)) {
                     p.process(cl, cr);
                 }

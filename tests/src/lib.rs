@@ -6,6 +6,9 @@
 //! (by its PID) when the guard is dropped, and a failing test prints the
 //! daemon's log so the failure can be read without re-running.
 
+pub mod jack_clients;
+pub use jack_clients::{GearStandIn, JackTap};
+
 use rosc::{OscMessage, OscPacket, OscType};
 use std::collections::HashSet;
 use std::fs::File;

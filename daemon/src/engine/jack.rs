@@ -84,6 +84,30 @@ impl Backend for JackBackend {
     }
 }
 
+/// The send and return ports of one hardware insert slot.
+struct InsertPortSet {
+    sends: [::jack::Port<::jack::AudioOut>; 2],
+    returns: [::jack::Port<::jack::AudioIn>; 2],
+}
+
+/// The inserts' port buffers for one process cycle.
+struct CycleInserts<'a> {
+    ports: &'a mut [InsertPortSet],
+    scope: &'a ::jack::ProcessScope,
+}
+
+impl rackd_dsp::InsertIo for CycleInserts<'_> {
+    fn ports(&mut self, index: usize) -> Option<rackd_dsp::InsertPorts<'_>> {
+        let set = self.ports.get_mut(index)?;
+        let [sl, sr] = &mut set.sends;
+        let [rl, rr] = &set.returns;
+        Some(rackd_dsp::InsertPorts {
+            returns: [rl.as_slice(self.scope), rr.as_slice(self.scope)],
+            sends: [sl.as_mut_slice(self.scope), sr.as_mut_slice(self.scope)],
+        })
+    }
+}
+
 /// The process callback: ports plus the chain.
 struct Process {
     rt: RtProcess,
@@ -92,15 +116,27 @@ struct Process {
     in_r: ::jack::Port<::jack::AudioIn>,
     out_l: ::jack::Port<::jack::AudioOut>,
     out_r: ::jack::Port<::jack::AudioOut>,
+    inserts: Vec<InsertPortSet>,
 }
 
 impl ::jack::ProcessHandler for Process {
     fn process(&mut self, _: &::jack::Client, ps: &::jack::ProcessScope) -> ::jack::Control {
-        self.rt.process(
+        // JACK does not clear output buffers; a bypassed or removed insert sends silence.
+        for set in &mut self.inserts {
+            for port in &mut set.sends {
+                port.as_mut_slice(ps).fill(0.0);
+            }
+        }
+        let mut io = CycleInserts {
+            ports: &mut self.inserts,
+            scope: ps,
+        };
+        self.rt.process_io(
             self.in_l.as_slice(ps),
             self.in_r.as_slice(ps),
             self.out_l.as_mut_slice(ps),
             self.out_r.as_mut_slice(ps),
+            &mut io,
         );
         ::jack::Control::Continue
     }
@@ -175,6 +211,26 @@ impl JackBackend {
         let sample_rate = client.sample_rate();
         let period = client.buffer_size();
         let name = client.name().to_string();
+        // Insert ports in config order: `<slot>_send_l`, `<slot>_return_l`, ...
+        let mut inserts = Vec::new();
+        let mut insert_links = Vec::new();
+        for cfg in control.slots() {
+            if cfg.kind != rackd_dsp::SlotKind::Insert {
+                continue;
+            }
+            let id = &cfg.id;
+            inserts.push(InsertPortSet {
+                sends: [
+                    client.register_port(&format!("{id}_send_l"), ::jack::AudioOut::default())?,
+                    client.register_port(&format!("{id}_send_r"), ::jack::AudioOut::default())?,
+                ],
+                returns: [
+                    client.register_port(&format!("{id}_return_l"), ::jack::AudioIn::default())?,
+                    client.register_port(&format!("{id}_return_r"), ::jack::AudioIn::default())?,
+                ],
+            });
+            insert_links.push(cfg.clone());
+        }
         let process = Process {
             rt: control.build_rt(sample_rate, (period as usize).clamp(64, 8192)),
             status: status.clone(),
@@ -182,6 +238,7 @@ impl JackBackend {
             in_r: client.register_port("in_r", ::jack::AudioIn::default())?,
             out_l: client.register_port("out_l", ::jack::AudioOut::default())?,
             out_r: client.register_port("out_r", ::jack::AudioOut::default())?,
+            inserts,
         };
         let gone = Arc::new(AtomicBool::new(false));
         let rate_changed = Arc::new(AtomicBool::new(false));
@@ -200,6 +257,21 @@ impl JackBackend {
         for (ours, theirs) in [("out_l", 0), ("out_r", 1)] {
             if let Some(dst) = self.audio.connect_outputs.get(theirs) {
                 connect(active.as_client(), &format!("{name}:{ours}"), dst);
+            }
+        }
+        for cfg in &insert_links {
+            let id = &cfg.id;
+            for (side, ch) in [("l", 0), ("r", 1)] {
+                if let Some(dst) = cfg.send.get(ch) {
+                    connect(active.as_client(), &format!("{name}:{id}_send_{side}"), dst);
+                }
+                if let Some(src) = cfg.returns.get(ch) {
+                    connect(
+                        active.as_client(),
+                        src,
+                        &format!("{name}:{id}_return_{side}"),
+                    );
+                }
             }
         }
         status.sample_rate.store(sample_rate, Ordering::Relaxed);

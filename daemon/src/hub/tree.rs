@@ -19,6 +19,10 @@ pub enum Target {
     ChainParam { slot: usize, index: usize },
     /// The bypass switch of chain slot `slot`.
     ChainBypass { slot: usize },
+    /// Where slot `slot` plays in the chain (lower first; ties in config order).
+    ChainPosition { slot: usize },
+    /// Whether slot `slot` is in the chain at all (added/removed live).
+    ChainActive { slot: usize },
     /// Monitor parameter `index` (order of `rackd_dsp::Monitor::params`),
     /// at `/monitor/<param>`.
     Monitor { index: usize },
@@ -45,8 +49,9 @@ pub struct ParamTree {
 }
 
 impl ParamTree {
-    /// Builds `/chain/<slot>/<param>` (and `bypass` on every slot) from the
-    /// chain config, plus the monitor section's `/monitor/<param>`.
+    /// Builds `/chain/<slot>/<param>` (and `bypass`, `position`, `active` on
+    /// every slot: the slot layout lives in the state, so snapshots carry it)
+    /// from the chain config, plus the monitor section's `/monitor/<param>`.
     pub fn from_chain(chain: &[SlotConfig]) -> Self {
         let mut entries = BTreeMap::new();
         for (index, spec) in rackd_dsp::Monitor::params().into_iter().enumerate() {
@@ -64,6 +69,26 @@ impl ParamTree {
                 ParamEntry {
                     spec: ParamSpec::switch("bypass", "Bypass", false),
                     target: Target::ChainBypass { slot },
+                },
+            );
+            entries.insert(
+                format!("/chain/{}/position", cfg.id),
+                ParamEntry {
+                    spec: ParamSpec::stepped(
+                        "position",
+                        "Position in the chain",
+                        0,
+                        999,
+                        slot as i64,
+                    ),
+                    target: Target::ChainPosition { slot },
+                },
+            );
+            entries.insert(
+                format!("/chain/{}/active", cfg.id),
+                ParamEntry {
+                    spec: ParamSpec::switch("active", "In the chain", cfg.active),
+                    target: Target::ChainActive { slot },
                 },
             );
             for (index, spec) in cfg.kind.params().into_iter().enumerate() {
@@ -129,6 +154,48 @@ impl ParamTree {
     /// Whether the tree has no parameters.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// Whether a recall sets this address. The monitor section (how loud the
+    /// room listens) and an insert's measured round trip (a fact of the
+    /// wiring, not of the song) stay as they are; a restore brings them back.
+    pub fn recalled(&self, address: &str) -> bool {
+        if address.starts_with(MONITOR_PREFIX) {
+            return false;
+        }
+        match self.get(address).map(|e| e.target) {
+            Some(Target::ChainParam { slot, index }) => {
+                !(self
+                    .slots
+                    .get(slot)
+                    .is_some_and(|s| s.kind == rackd_dsp::SlotKind::Insert)
+                    && index == rackd_dsp::HardwareInsert::LATENCY)
+            }
+            _ => true,
+        }
+    }
+
+    /// The slot layout of a state: configured slot indexes in play order
+    /// (active slots by position, ties in config order).
+    pub fn layout(&self, state: &RackState) -> Vec<usize> {
+        let value = |slot: usize, what: &str, default: i64| {
+            state
+                .values
+                .get(&format!("/chain/{}/{what}", self.slots[slot].id))
+                .and_then(Value::as_f64)
+                .map_or(default, |v| v as i64)
+        };
+        let mut order: Vec<(i64, usize)> = (0..self.slots.len())
+            .filter(|&s| value(s, "active", self.slots[s].active as i64) != 0)
+            .map(|s| (value(s, "position", s as i64), s))
+            .collect();
+        order.sort();
+        order.into_iter().map(|(_, s)| s).collect()
+    }
+
+    /// The index of the slot with id `id`.
+    pub fn slot_index(&self, id: &str) -> Option<usize> {
+        self.slots.iter().position(|s| s.id == id)
     }
 
     /// The chain slots the tree was built from.
