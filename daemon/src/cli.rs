@@ -113,6 +113,21 @@ enum CtlCommand {
     Import { file: PathBuf },
     /// Confirm that a manual device has been set by hand after a recall.
     Confirm { device: String },
+    /// Measure the round trip of hardware insert SLOT (test burst out the
+    /// send, found on the return); the result is stored and compensated.
+    Measure { slot: String },
+    /// Show the slots playing, or play SLOT... in that order (others leave the chain).
+    Layout { slots: Vec<String> },
+    /// Recall SONG, play INPUT through the live chain (analog inserts
+    /// included) in real time and write OUTPUT aligned with INPUT. Ctrl-C cancels.
+    Print {
+        song: String,
+        input: PathBuf,
+        output: PathBuf,
+        /// Output sample format: 16, 24 (integer PCM) or 32 (float).
+        #[arg(long, default_value_t = 24)]
+        bits: u32,
+    },
     /// The recall sheet of SONG (or SONG@REV): each manual device's front
     /// panel with printed detent labels, marking what differs from now.
     Sheet {
@@ -482,6 +497,57 @@ fn ctl(connect: &str, command: CtlCommand) -> Result<(), Failure> {
                 }
             );
         }
+        CtlCommand::Measure { slot } => {
+            let replies = c.request(&format!("/chain/{slot}/measure"), vec![])?;
+            let m = replies
+                .iter()
+                .find(|m| m.addr.ends_with("/measured"))
+                .ok_or_else(|| Failure::Runtime("rackd sent no measurement".into()))?;
+            let arg = |i: usize| m.args.get(i).map(show_arg).unwrap_or_default();
+            let samples: f64 = arg(0).parse().unwrap_or(0.0);
+            let rate = c
+                .request_json("/rackd/status", vec![], "/rackd/status")
+                .ok()
+                .and_then(|st| st["sample_rate"].as_f64())
+                .filter(|r| *r > 0.0);
+            println!(
+                "{slot}: round trip {samples} samples{}; return {} dB{}",
+                rate.map(|r| format!(" ({:.2} ms)", samples * 1000.0 / r))
+                    .unwrap_or_default(),
+                arg(2),
+                if arg(1) == "1" {
+                    format!("; the return is INVERTED (set /chain/{slot}/invert 1 to correct)")
+                } else {
+                    String::new()
+                }
+            );
+            println!(
+                "stored as /chain/{slot}/latency; the dry path and what follows are aligned to it"
+            );
+        }
+        CtlCommand::Layout { slots } => {
+            let args = slots.iter().map(|x| s(x)).collect();
+            let replies = c.request("/rackd/chain/layout", args)?;
+            let m = replies
+                .iter()
+                .find(|m| m.addr == "/rackd/chain/layout")
+                .ok_or_else(|| Failure::Runtime("rackd sent no layout".into()))?;
+            let ids: Vec<String> = m.args.iter().map(show_arg).collect();
+            println!(
+                "{}",
+                if ids.is_empty() {
+                    "(no slots playing)".into()
+                } else {
+                    ids.join(" > ")
+                }
+            );
+        }
+        CtlCommand::Print {
+            song,
+            input,
+            output,
+            bits,
+        } => print(&mut c, &song, &input, &output, bits)?,
         CtlCommand::Import { file } => {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| Failure::Invalid(format!("cannot read {}: {e}", file.display())))?;
@@ -510,6 +576,104 @@ fn ctl(connect: &str, command: CtlCommand) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// Set by SIGINT while `rackd ctl print` runs: cancel the print.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_: libc::c_int) {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// `rackd ctl print`: starts the print, shows progress, cancels on Ctrl-C.
+fn print(
+    c: &mut Ctl,
+    song: &str,
+    input: &std::path::Path,
+    output: &std::path::Path,
+    bits: u32,
+) -> Result<(), Failure> {
+    // The daemon opens the files: give it absolute paths.
+    let absolute = |p: &std::path::Path| {
+        std::path::absolute(p)
+            .map(|p| p.display().to_string())
+            .map_err(|e| Failure::Usage(format!("{}: {e}", p.display())))
+    };
+    let (input, output) = (absolute(input)?, absolute(output)?);
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        libc::signal(
+            libc::SIGINT,
+            on_interrupt as *const () as libc::sighandler_t,
+        );
+    }
+    let s = |x: &str| OscType::String(x.to_string());
+    c.send(
+        "/rackd/print",
+        vec![s(song), s(&input), s(&output), OscType::Int(bits as i32)],
+    )?;
+    let mut cancel_sent = false;
+    let mut last_shown = -1i32;
+    loop {
+        if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) && !cancel_sent {
+            eprintln!("\ncancelling the print...");
+            c.send("/rackd/print/cancel", vec![])?;
+            cancel_sent = true;
+        }
+        let Some(m) = c.next_message(Duration::from_millis(200))? else {
+            continue;
+        };
+        match m.addr.as_str() {
+            "/rackd/print/started" => eprintln!("recalling {song} and printing {input}"),
+            "/rackd/print/progress" => {
+                let f = match m.args.get(1) {
+                    Some(OscType::Float(f)) => *f,
+                    _ => 0.0,
+                };
+                let pct = (f * 100.0) as i32;
+                if pct / 5 != last_shown / 5 {
+                    eprintln!("printing: {pct}%");
+                    last_shown = pct;
+                }
+            }
+            "/rackd/print/done" => {
+                let text = m.args.first().map(show_arg).unwrap_or_default();
+                let r: serde_json::Value = serde_json::from_str(&text)
+                    .map_err(|e| Failure::Runtime(format!("bad JSON from rackd: {e}")))?;
+                println!(
+                    "printed {}@{} to {}: {} frames at {} Hz, {} samples of chain latency removed",
+                    r["song"].as_str().unwrap_or("?"),
+                    r["rev"],
+                    r["output"].as_str().unwrap_or("?"),
+                    r["frames"],
+                    r["sample_rate"],
+                    r["latency"]
+                );
+                for d in r["devices"].as_array().into_iter().flatten() {
+                    println!(
+                        "  {}: {}",
+                        d["device"].as_str().unwrap_or("?"),
+                        d["result"].as_str().unwrap_or("?")
+                    );
+                }
+                return Ok(());
+            }
+            "/rackd/error" => {
+                let text = m.args.get(1).map(show_arg).unwrap_or_default();
+                let from = m.args.first().map(show_arg).unwrap_or_default();
+                if from == "/rackd/print/cancel" {
+                    // Nothing to cancel (yet or any more); the print's own end follows.
+                    continue;
+                }
+                return Err(if cancel_sent {
+                    Failure::Runtime(text)
+                } else {
+                    Failure::Invalid(text)
+                });
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Prints a recall report: totals, one line per device, what was skipped.

@@ -39,7 +39,8 @@ impl Ctl {
         })
     }
 
-    fn send(&mut self, address: &str, args: Vec<OscType>) -> Result<(), Failure> {
+    /// Sends one message without waiting for anything.
+    pub fn send(&mut self, address: &str, args: Vec<OscType>) -> Result<(), Failure> {
         let packet = OscPacket::Message(OscMessage {
             addr: address.to_string(),
             args,
@@ -70,6 +71,24 @@ impl Ctl {
                 return Err(Failure::Runtime("rackd closed the connection".into()));
             }
             self.decoder.push(&buf[..n]);
+        }
+    }
+
+    /// The next message from the daemon, or `None` when nothing came within `wait`.
+    pub fn next_message(&mut self, wait: Duration) -> Result<Option<OscMessage>, Failure> {
+        self.stream.set_read_timeout(Some(wait)).ok();
+        let result = self.receive();
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .ok();
+        match result {
+            Ok(m) => Ok(Some(m)),
+            Err(Failure::Runtime(e))
+                if e.contains("timed out") || e.contains("temporarily unavailable") =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
         }
     }
 

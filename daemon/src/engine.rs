@@ -325,17 +325,18 @@ impl EngineControl {
                     value,
                 }
             }
+            // Layout changes take effect in `sync_layout`, once per batch.
             Target::ChainPosition { slot } => {
                 if let Some(s) = inner.values.get_mut(slot) {
                     s.position = value as i64;
                 }
-                return self.relayout(inner);
+                return;
             }
             Target::ChainActive { slot } => {
                 if let Some(s) = inner.values.get_mut(slot) {
                     s.active = value >= 0.5;
                 }
-                return self.relayout(inner);
+                return;
             }
             Target::Outboard { .. } => return,
         };
@@ -374,8 +375,10 @@ impl EngineControl {
 
     /// Sends a chain with the new layout when it differs from the one playing:
     /// built here with all its memory, warmed up and crossfaded in by the
-    /// audio thread, the old one sent back to be dropped here.
-    fn relayout(&self, mut inner: std::sync::MutexGuard<'_, ControlInner>) {
+    /// audio thread, the old one sent back to be dropped here. Called after a
+    /// batch of changes, so a recall that moves several slots crossfades once.
+    pub fn sync_layout(&self) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let layout = Self::layout_of(&inner.values);
         let Some(rt) = inner.rt.as_mut() else {
             return;
@@ -720,22 +723,39 @@ pub async fn follow_hub(hub: HubHandle, control: Arc<EngineControl>) {
     if let Ok(state) = hub.state().await {
         control.apply_state(hub.tree(), &state);
     }
+    let sync =
+        |control: Arc<EngineControl>| tokio::task::spawn_blocking(move || control.sync_layout());
+    let _ = sync(control.clone()).await;
     loop {
-        match events.recv().await {
-            Ok(Event::Changed { address, value, .. }) => {
-                if let Some(entry) = hub.tree().get(&address) {
-                    control.apply(entry.target, entry.spec.engine_value(&value));
+        let mut event = events.recv().await;
+        loop {
+            match event {
+                Ok(Event::Changed { address, value, .. }) => {
+                    if let Some(entry) = hub.tree().get(&address) {
+                        control.apply(entry.target, entry.spec.engine_value(&value));
+                    }
                 }
-            }
-            Ok(_) => {}
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                tracing::warn!("engine missed {n} changes; resyncing from the hub");
-                if let Ok(state) = hub.state().await {
-                    control.apply_state(hub.tree(), &state);
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!("engine missed {n} changes; resyncing from the hub");
+                    if let Ok(state) = hub.state().await {
+                        control.apply_state(hub.tree(), &state);
+                    }
                 }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             }
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            // Take the rest of a batch (a recall, a layout command) before
+            // building a chain for the new layout.
+            match events.try_recv() {
+                Err(tokio::sync::broadcast::error::TryRecvError::Empty) => break,
+                Err(tokio::sync::broadcast::error::TryRecvError::Closed) => return,
+                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => {
+                    event = Err(tokio::sync::broadcast::error::RecvError::Lagged(n))
+                }
+                Ok(e) => event = Ok(e),
+            }
         }
+        let _ = sync(control.clone()).await;
     }
 }
 

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod hub;
 pub mod logging;
 pub mod outboard;
+pub mod print;
 pub mod profile_cmd;
 pub mod profiles;
 pub mod render;

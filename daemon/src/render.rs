@@ -110,6 +110,18 @@ pub fn render(
     // The monitor section sets what the speakers get, not the file: render at unity.
     let mut state = state.clone();
     state.values.retain(|a, _| !a.starts_with(MONITOR_PREFIX));
+    if let Some(insert) = tree
+        .layout(&state)
+        .into_iter()
+        .map(|i| &config.chain[i])
+        .find(|s| s.kind == rackd_dsp::SlotKind::Insert)
+    {
+        return Err(Failure::Invalid(format!(
+            "the chain holds the hardware insert {:?}: an offline render cannot play analog gear; \
+             print it in real time through the running daemon with `rackd ctl print SONG IN OUT`",
+            insert.id
+        )));
+    }
     control.apply_state(&tree, &state);
     let mut rt = control.build_rt(info.sample_rate, block);
     let latency = rt.latency();

@@ -116,6 +116,7 @@ pub struct Surface {
     started: Instant,
     backend: &'static str,
     outboard: std::sync::OnceLock<Arc<crate::outboard::Outboard>>,
+    printer: crate::print::Printer,
 }
 
 impl Surface {
@@ -151,6 +152,7 @@ impl Surface {
             started: Instant::now(),
             backend,
             outboard: std::sync::OnceLock::new(),
+            printer: crate::print::Printer::default(),
         });
         surface.reload(settings);
         tokio::spawn(surface.clone().udp_loop());
@@ -503,8 +505,15 @@ impl Surface {
     async fn dispatch(self: Arc<Self>, peer: Peer, msg: OscMessage) {
         self.stats.messages.fetch_add(1, Ordering::Relaxed);
         let addr = msg.addr.clone();
-        let result = if let Some(cmd) = addr.strip_prefix("/rackd/") {
+        let result = if addr == "/rackd/print" {
+            self.clone().start_print(peer, &msg.args)
+        } else if let Some(cmd) = addr.strip_prefix("/rackd/") {
             self.command(peer, cmd, &msg.args).await
+        } else if let Some(slot) = addr
+            .strip_prefix("/chain/")
+            .and_then(|a| a.strip_suffix("/measure"))
+        {
+            self.measure(peer, slot, &msg.args).await
         } else {
             self.parameter(peer, &addr, &msg.args).await
         };
@@ -512,6 +521,168 @@ impl Surface {
             tracing::warn!("OSC from {}: {addr}: {message}", peer.addr);
             self.reply(peer, error_message(&addr, &message));
         }
+    }
+
+    /// `/chain/<slot>/measure`: the round trip of an insert, measured, stored
+    /// in `/chain/<slot>/latency` (so compensation uses it) and reported as
+    /// `/chain/<slot>/measured ,iiff samples inverted gain_db confidence_db`.
+    async fn measure(&self, peer: Peer, slot: &str, args: &[OscType]) -> Result<(), String> {
+        if !args.is_empty() {
+            return Err("measure takes no arguments".into());
+        }
+        let tree = self.hub.tree().clone();
+        let index = tree
+            .slot_index(slot)
+            .ok_or_else(|| format!("no chain slot {slot:?}"))?;
+        let engine = self.engine.clone();
+        let measured = tokio::task::spawn_blocking(move || engine.measure(index))
+            .await
+            .map_err(|e| e.to_string())??;
+        let latency_address = format!("/chain/{slot}/latency");
+        self.hub
+            .set(
+                &latency_address,
+                Value::Int(measured.latency as i64),
+                false,
+                Origin::Surface(peer.addr),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(
+            "insert {slot}: round trip {} samples{}, return {:+.1} dB",
+            measured.latency,
+            if measured.inverted { ", inverted" } else { "" },
+            measured.gain_db
+        );
+        let packet = message(
+            &format!("/chain/{slot}/measured"),
+            vec![
+                OscType::Int(measured.latency as i32),
+                OscType::Int(measured.inverted as i32),
+                OscType::Float(measured.gain_db),
+                OscType::Float(measured.confidence_db),
+            ],
+        );
+        self.reply(peer, packet.clone());
+        if let OscPacket::Message(m) = packet {
+            self.broadcast(&m.addr, m.args);
+        }
+        Ok(())
+    }
+
+    /// `/rackd/print ,sss[i] song input output [bits]`: starts the print pass
+    /// and answers at once with `/rackd/print/started`; progress
+    /// (`/rackd/print/progress ,sf`) and the end (`/rackd/print/done ,s json`
+    /// or `/rackd/error`) follow, to the sender and to subscribers.
+    fn start_print(self: Arc<Self>, peer: Peer, args: &[OscType]) -> Result<(), String> {
+        let song = str_arg(args, 0, "song")?;
+        let input = str_arg(args, 1, "input file")?;
+        let output = str_arg(args, 2, "output file")?;
+        let bits = match args.get(3) {
+            None => 24,
+            Some(a) => int_arg(a).ok_or("bits must be an integer: 16, 24 or 32")?,
+        };
+        for path in [&input, &output] {
+            if !std::path::Path::new(path).is_absolute() {
+                return Err(format!(
+                    "{path:?}: give an absolute path on the daemon's machine"
+                ));
+            }
+        }
+        if self.printer.busy() {
+            return Err("a print is already running; cancel it with /rackd/print/cancel".into());
+        }
+        let req = crate::print::PrintRequest {
+            song: song.clone(),
+            input: input.into(),
+            output: output.into(),
+            bits: bits as u32,
+        };
+        self.reply(
+            peer,
+            message("/rackd/print/started", vec![OscType::String(song.clone())]),
+        );
+        tokio::spawn(async move {
+            let outboard = self.outboard.get().cloned();
+            let progress = |fraction: f32| {
+                let args = vec![OscType::String(song.clone()), OscType::Float(fraction)];
+                self.reply(peer, message("/rackd/print/progress", args.clone()));
+                self.broadcast("/rackd/print/progress", args);
+            };
+            let result = self
+                .printer
+                .print(&self.hub, outboard.as_ref(), &self.engine, &req, progress)
+                .await;
+            match result {
+                Ok(report) => {
+                    let done = json_reply("/rackd/print/done", &report);
+                    self.reply(peer, done.clone());
+                    if let OscPacket::Message(m) = done {
+                        self.broadcast(&m.addr, m.args);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("print of {song}: {e}");
+                    self.reply(peer, error_message("/rackd/print", &e));
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// `/rackd/chain/layout [,s ids...]`: with no argument, the slots now
+    /// playing; with slot ids (several strings, or one with spaces or
+    /// commas), those slots play in that order and every other slot leaves
+    /// the chain. Answers `/rackd/chain/layout ,s...` either way.
+    async fn layout(&self, peer: Peer, args: &[OscType]) -> Result<(), String> {
+        let tree = self.hub.tree().clone();
+        if !args.is_empty() {
+            let mut ids: Vec<String> = Vec::new();
+            for (i, a) in args.iter().enumerate() {
+                let text = text_arg(a).ok_or_else(|| format!("argument {i}: expected slot ids"))?;
+                ids.extend(
+                    text.split([',', ' '])
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_string),
+                );
+            }
+            let mut order = Vec::new();
+            for id in &ids {
+                let slot = tree.slot_index(id).ok_or_else(|| {
+                    let known: Vec<&str> = tree.slots().iter().map(|s| s.id.as_str()).collect();
+                    format!("no chain slot {id:?}; slots are {}", known.join(", "))
+                })?;
+                if order.contains(&slot) {
+                    return Err(format!("slot {id:?} is listed twice"));
+                }
+                order.push(slot);
+            }
+            let mut state = rackd_protocol::state::RackState::default();
+            for (slot, cfg) in tree.slots().iter().enumerate() {
+                let position = order.iter().position(|&s| s == slot);
+                state.values.insert(
+                    format!("/chain/{}/active", cfg.id),
+                    Value::Int(position.is_some() as i64),
+                );
+                if let Some(p) = position {
+                    state
+                        .values
+                        .insert(format!("/chain/{}/position", cfg.id), Value::Int(p as i64));
+                }
+            }
+            self.hub
+                .apply(state, Origin::Surface(peer.addr))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let state = self.hub.state().await.map_err(|e| e.to_string())?;
+        let playing = tree
+            .layout(&state)
+            .into_iter()
+            .map(|i| OscType::String(tree.slots()[i].id.clone()))
+            .collect();
+        self.reply(peer, message("/rackd/chain/layout", playing));
+        Ok(())
     }
 
     /// Set or query `A` or `A/norm`.
@@ -566,6 +737,14 @@ impl Surface {
         let hub_err = |e: HubError| e.to_string();
         match cmd {
             "subscribe" => self.subscribe(peer, args).await,
+            "chain/layout" => self.layout(peer, args).await,
+            "print/cancel" => {
+                if !self.printer.cancel() {
+                    return Err("no print is running".into());
+                }
+                self.reply(peer, message("/rackd/print/cancelled", vec![]));
+                Ok(())
+            }
             "unsubscribe" => {
                 let port = args.first().and_then(int_arg);
                 let dest = match (peer.conn, port) {
@@ -986,6 +1165,9 @@ impl Surface {
             "running": st.running.load(Ordering::Relaxed),
             "sample_rate": st.sample_rate.load(Ordering::Relaxed),
             "period": st.period.load(Ordering::Relaxed),
+            "latency_samples": st.latency.load(Ordering::Relaxed),
+            "layout": self.engine.layout().iter().map(|&i| self.engine.slots()[i].id.clone()).collect::<Vec<_>>(),
+            "printing": self.printer.busy(),
             "xruns": st.xruns.load(Ordering::Relaxed),
             "dsp_load_percent": st.dsp_load_permille.load(Ordering::Relaxed) as f64 / 10.0,
             "ceiling_engagements": self.engine.ceiling_engagements(),

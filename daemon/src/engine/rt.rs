@@ -174,8 +174,10 @@ impl RtProcess {
         out_r: &mut [f32],
         io: &mut dyn InsertIo,
     ) {
+        // A new chain first, so the changes queued after it reach it too.
+        self.take_chain();
         self.take_commands();
-        self.take_arrivals();
+        self.take_print();
         let n = in_l.len().min(in_r.len()).min(out_l.len()).min(out_r.len());
         let (out_l, out_r) = (&mut out_l[..n], &mut out_r[..n]);
         match self.take.as_mut() {
@@ -225,9 +227,9 @@ impl RtProcess {
         }
     }
 
-    /// Accepts a new chain (when none is being handed over and the old one
-    /// can be sent back) and a new print take (when none plays).
-    fn take_arrivals(&mut self) {
+    /// Accepts a new chain when none is being handed over and the old one
+    /// can be sent back.
+    fn take_chain(&mut self) {
         if self.handover.is_none()
             && self.rings.retired.slots() > 0
             && let Ok(chain) = self.rings.chains.pop()
@@ -239,7 +241,14 @@ impl RtProcess {
                 faded: 0,
             });
         }
+    }
+
+    /// Starts a print take when none plays and the chain is settled on its
+    /// layout (no handover running or waiting).
+    fn take_print(&mut self) {
         if self.take.is_none()
+            && self.handover.is_none()
+            && self.rings.chains.slots() == 0
             && self.rings.takes_done.slots() > 0
             && let Ok(mut take) = self.rings.takes.pop()
         {
