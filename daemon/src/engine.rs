@@ -15,7 +15,7 @@ pub mod rt;
 use crate::config::{AudioConfig, BackendKind, SlotConfig};
 use crate::hub::{Event, HubHandle, ParamTree, Target};
 use rackd_dsp::{Chain, HardwareInsert, Meters, Monitor, Processor, SafetyCeiling, SlotKind};
-use rt::{PrintTake, RtCommand, RtProcess, RtRings};
+use rt::{NewChain, PrintTake, RtCommand, RtProcess, RtRings};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -148,7 +148,7 @@ struct SlotValues {
 /// The control ends of the rings of the [`RtProcess`] now running.
 struct RtSide {
     commands: rtrb::Producer<RtCommand>,
-    chains: rtrb::Producer<Box<Chain>>,
+    chains: rtrb::Producer<NewChain>,
     retired: rtrb::Consumer<Box<Chain>>,
     takes: rtrb::Producer<Box<PrintTake>>,
     takes_done: rtrb::Consumer<Box<PrintTake>>,
@@ -392,16 +392,38 @@ impl EngineControl {
             return;
         }
         let (sr, max_block) = (rt.sample_rate, rt.max_block);
+        let dip = self.insert_input_changes(&rt.layout, &layout);
         let (chain, captures) = self.build_chain(&inner.values, sr, max_block, &layout);
         let Some(rt) = inner.rt.as_mut() else {
             return;
         };
-        if rt.chains.push(chain).is_ok() {
-            tracing::info!("slot layout: {}", self.layout_names(&layout));
+        if rt.chains.push(NewChain { chain, dip }).is_ok() {
+            tracing::info!(
+                "slot layout: {}{}",
+                self.layout_names(&layout),
+                if dip {
+                    " (an insert's input changes: fading out and back in)"
+                } else {
+                    ""
+                }
+            );
             rt.layout = layout;
             rt.captures = captures;
             rt.generation += 1;
         }
+    }
+
+    /// Whether an insert playing in both layouts gets a different signal in
+    /// the new one (other slots before it): then the chains cannot crossfade
+    /// through the one piece of gear (see [`NewChain::dip`]).
+    fn insert_input_changes(&self, old: &[usize], new: &[usize]) -> bool {
+        new.iter().enumerate().any(|(at, &slot)| {
+            self.slots[slot].kind == SlotKind::Insert
+                && old
+                    .iter()
+                    .position(|&s| s == slot)
+                    .is_some_and(|was| old[..was] != new[..at])
+        })
     }
 
     /// `eq > comp > limiter`, for logs.

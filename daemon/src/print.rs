@@ -201,6 +201,7 @@ impl Printer {
         if cancelled {
             return Err("print cancelled; nothing written".into());
         }
+        let xruns_before = engine.status().xruns.load(Ordering::Relaxed);
         let job = engine.start_print(source, info.sample_rate)?;
         *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(job.clone());
         tracing::info!(
@@ -239,6 +240,14 @@ impl Printer {
                  nothing written, print again"
                     .into(),
             );
+        }
+        let xruns = engine.status().xruns.load(Ordering::Relaxed) - xruns_before;
+        if xruns > 0 {
+            // A dropout through the gear: the return no longer lines up.
+            return Err(format!(
+                "{xruns} xrun(s) during the print: the result may have a dropout or a \
+                 misaligned return; nothing written, print again"
+            ));
         }
         let latency = take.latency.unwrap_or(0);
         if !take.complete() {

@@ -81,7 +81,7 @@ pub struct RtRings {
     /// Parameter changes.
     pub commands: rtrb::Consumer<RtCommand>,
     /// New chains (slot layout changes).
-    pub chains: rtrb::Consumer<Box<Chain>>,
+    pub chains: rtrb::Consumer<NewChain>,
     /// Chains replaced, back for dropping.
     pub retired: rtrb::Producer<Box<Chain>>,
     /// Print takes to play.
@@ -90,12 +90,27 @@ pub struct RtRings {
     pub takes_done: rtrb::Producer<Box<PrintTake>>,
 }
 
+/// A chain for a new slot layout, on its way to the audio thread.
+pub struct NewChain {
+    /// Built and settled off the audio thread.
+    pub chain: Box<Chain>,
+    /// An insert gets a different signal in the new layout. There is one
+    /// piece of gear, so the two chains cannot both be heard through it:
+    /// fade the old chain out, give the gear to the new one until its return
+    /// carries the new signal, then fade the new chain in. Otherwise the two
+    /// chains run side by side and crossfade.
+    pub dip: bool,
+}
+
 /// A new chain running beside the old one until it takes over.
 struct Handover {
     chain: Box<Chain>,
-    /// Frames left before the crossfade starts.
+    dip: bool,
+    /// Frames of the old chain's fade-out done (dip only).
+    faded_out: usize,
+    /// Frames left before the fade to (or in of) the new chain starts.
     warm: usize,
-    /// Frames of crossfade done.
+    /// Frames of crossfade (or fade-in) done.
     faded: usize,
 }
 
@@ -103,6 +118,9 @@ struct Handover {
 pub struct RtProcess {
     chain: Box<Chain>,
     handover: Option<Handover>,
+    /// The newest chain, waiting for the handover under way to end. Taken off
+    /// the ring at once so that parameter changes reach it too.
+    pending: Option<NewChain>,
     take: Option<Box<PrintTake>>,
     rings: RtRings,
     /// Level, mute, dim and mono; between the chain and the ceiling, so the
@@ -136,6 +154,7 @@ impl RtProcess {
         RtProcess {
             chain,
             handover: None,
+            pending: None,
             take: None,
             rings,
             monitor,
@@ -209,7 +228,11 @@ impl RtProcess {
     fn take_commands(&mut self) {
         while let Ok(cmd) = self.rings.commands.pop() {
             let incoming = self.handover.as_mut().map(|h| &mut h.chain);
-            for chain in std::iter::once(&mut self.chain).chain(incoming) {
+            let pending = self.pending.as_mut().map(|p| &mut p.chain);
+            for chain in std::iter::once(&mut self.chain)
+                .chain(incoming)
+                .chain(pending)
+            {
                 match cmd {
                     RtCommand::Param { slot, index, value } => {
                         chain.set_param(slot as usize, index as usize, value)
@@ -227,16 +250,30 @@ impl RtProcess {
         }
     }
 
-    /// Accepts a new chain when none is being handed over and the old one
-    /// can be sent back.
+    /// Takes new chains off the ring: the newest waits in `pending` (one it
+    /// replaces goes back to be dropped) and starts its handover when none
+    /// runs and the old chain can be sent back.
     fn take_chain(&mut self) {
+        while self.rings.retired.slots() > 1
+            && let Ok(mut new) = self.rings.chains.pop()
+        {
+            if let Some(old) = self.pending.take() {
+                // Its layout was never heard; the newer one decides, fading
+                // out and in if either asked to.
+                new.dip |= old.dip;
+                let _ = self.rings.retired.push(old.chain);
+            }
+            self.pending = Some(new);
+        }
         if self.handover.is_none()
             && self.rings.retired.slots() > 0
-            && let Ok(chain) = self.rings.chains.pop()
+            && let Some(new) = self.pending.take()
         {
-            let warm = self.warm_base + chain.latency();
+            let warm = self.warm_base + new.chain.latency();
             self.handover = Some(Handover {
-                chain,
+                chain: new.chain,
+                dip: new.dip,
+                faded_out: 0,
                 warm,
                 faded: 0,
             });
@@ -248,6 +285,7 @@ impl RtProcess {
     fn take_print(&mut self) {
         if self.take.is_none()
             && self.handover.is_none()
+            && self.pending.is_none()
             && self.rings.chains.slots() == 0
             && self.rings.takes_done.slots() > 0
             && let Ok(mut take) = self.rings.takes.pop()
@@ -276,16 +314,35 @@ impl RtProcess {
                 io: &mut *io,
                 offset: start,
             };
-            self.chain.process_io(l, r, &mut io);
-            // The new chain runs second: its sends are what the gear gets.
-            h.chain.process_io(&mut sl[..m], &mut sr[..m], &mut io);
+            let fading_out = h.dip && h.faded_out < self.fade_len;
+            // Whichever chain runs second drives the inserts' sends: the old
+            // one while it is still heard alone through the gear, else the new.
+            if fading_out {
+                h.chain.process_io(&mut sl[..m], &mut sr[..m], &mut io);
+                self.chain.process_io(l, r, &mut io);
+            } else {
+                self.chain.process_io(l, r, &mut io);
+                h.chain.process_io(&mut sl[..m], &mut sr[..m], &mut io);
+            }
+            let fade = self.fade_len as f32;
             for i in 0..m {
-                if h.warm > 0 {
+                if h.dip && h.faded_out < self.fade_len {
+                    let g = 1.0 - h.faded_out as f32 / fade;
+                    l[i] *= g;
+                    r[i] *= g;
+                    h.faded_out += 1;
+                } else if h.warm > 0 {
+                    if h.dip {
+                        l[i] = 0.0;
+                        r[i] = 0.0;
+                    }
                     h.warm -= 1;
                 } else if h.faded < self.fade_len {
-                    let g = h.faded as f32 / self.fade_len as f32;
-                    l[i] += (sl[i] - l[i]) * g;
-                    r[i] += (sr[i] - r[i]) * g;
+                    let g = h.faded as f32 / fade;
+                    // Dip: fade the new chain in from silence; else crossfade.
+                    let (ol, or) = if h.dip { (0.0, 0.0) } else { (l[i], r[i]) };
+                    l[i] = ol + (sl[i] - ol) * g;
+                    r[i] = or + (sr[i] - or) * g;
                     h.faded += 1;
                 } else {
                     l[i] = sl[i];
@@ -298,6 +355,7 @@ impl RtProcess {
             let Some(h) = self.handover.take() else {
                 return;
             };
+            debug_assert!(!h.dip || h.faded_out >= self.fade_len);
             let old = std::mem::replace(&mut self.chain, h.chain);
             // Room was checked before the handover started.
             let _ = self.rings.retired.push(old);
