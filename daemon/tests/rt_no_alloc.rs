@@ -54,3 +54,80 @@ fn audio_thread_process_never_allocates() {
         );
     }
 }
+
+/// Insert ports that loop every send back to its return one period later.
+struct Loopback {
+    sends: [Vec<f32>; 2],
+    returns: [Vec<f32>; 2],
+}
+
+impl rackd_dsp::InsertIo for Loopback {
+    fn ports(&mut self, index: usize) -> Option<rackd_dsp::InsertPorts<'_>> {
+        (index == 0).then(|| {
+            let [sl, sr] = &mut self.sends;
+            rackd_dsp::InsertPorts {
+                returns: [&self.returns[0], &self.returns[1]],
+                sends: [sl, sr],
+            }
+        })
+    }
+}
+
+#[test]
+fn layout_changes_prints_and_measurements_never_allocate_on_the_audio_thread() {
+    let period = 256;
+    let slots = vec![
+        SlotConfig::new("trim", SlotKind::Trim),
+        SlotConfig::new("gear", SlotKind::Insert),
+        SlotConfig::new("limiter", SlotKind::Limiter),
+    ];
+    let control = EngineControl::new(&slots, &audio());
+    let mut rt = control.build_rt(48_000, period);
+    let mut io = Loopback {
+        sends: [vec![0.0; period], vec![0.0; period]],
+        returns: [vec![0.0; period], vec![0.0; period]],
+    };
+    let input: Vec<f32> = (0..period)
+        .map(|i| ((i as f32) * 0.05).sin() * 0.5)
+        .collect();
+    let (mut out_l, mut out_r) = (vec![0f32; period], vec![0f32; period]);
+    let mut run = |rt: &mut rackd::engine::rt::RtProcess, io: &mut Loopback, blocks: usize| {
+        for _ in 0..blocks {
+            assert_no_alloc(|| rt.process_io(&input, &input, &mut out_l, &mut out_r, io));
+            let [rl, rr] = &mut io.returns;
+            rl.copy_from_slice(&io.sends[0]);
+            rr.copy_from_slice(&io.sends[1]);
+            assert!(out_l.iter().chain(&out_r).all(|x| x.is_finite()));
+        }
+    };
+
+    // A measurement runs on another thread while the audio thread plays.
+    let measuring = {
+        let control = control.clone();
+        std::thread::spawn(move || control.measure(1))
+    };
+    while !measuring.is_finished() {
+        run(&mut rt, &mut io, 4);
+    }
+    let measured = measuring.join().unwrap().expect("measurement");
+    assert_eq!(measured.latency, period, "the loop delays by one period");
+    assert!(!measured.inverted);
+
+    // Layout changes: slots reordered, removed and added.
+    for (slot, position, active) in [(2, 0, 1.0), (0, 5, 1.0), (1, 0, 0.0), (1, 1, 1.0)] {
+        control.apply(Target::ChainPosition { slot }, position as f32);
+        control.apply(Target::ChainActive { slot }, active);
+        control.sync_layout();
+        run(&mut rt, &mut io, 40);
+        assert!(!rt.handing_over(), "handover done in 40 periods");
+    }
+
+    // A print take plays and comes back.
+    let source = vec![0.25f32; 48_000 / 4];
+    let job = control
+        .start_print([source.clone(), source], 48_000)
+        .expect("print starts");
+    run(&mut rt, &mut io, 60);
+    let take = control.finished_print().expect("take done");
+    assert!(take.complete(), "played {:?}", job.position);
+}

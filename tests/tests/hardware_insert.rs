@@ -13,7 +13,6 @@
 
 use rackd_tests::wav::{best_lag, noise, read_float_wav, write_float_wav};
 use rackd_tests::*;
-use rosc::OscType;
 use std::time::Duration;
 
 /// The gear's own delays, in samples.
@@ -128,7 +127,6 @@ fn inserts_are_measured_compensated_printed_and_reordered() {
     let [yl, yr] = tap.play_and_record(&x, &xr, rate + 4 * 8192);
     let probe = &x[4096..4096 + 1024];
     let (lag, _) = best_lag(probe, &yl[4096..], 4 * 8192);
-    let lag = lag; // from x[4096] to y[4096 + lag]
     let worst = (0..rate)
         .map(|i| (yl[i + lag] - x[i]).abs().max((yr[i + lag] - xr[i]).abs()))
         .fold(0f32, f32::max);
