@@ -83,8 +83,11 @@ impl Ctl {
             .ok();
         match result {
             Ok(m) => Ok(Some(m)),
+            // A read timeout, or a signal (Ctrl-C) interrupting the read.
             Err(Failure::Runtime(e))
-                if e.contains("timed out") || e.contains("temporarily unavailable") =>
+                if ["timed out", "temporarily unavailable", "Interrupted"]
+                    .iter()
+                    .any(|k| e.contains(k)) =>
             {
                 Ok(None)
             }

@@ -7,11 +7,15 @@
 //! it was built for, the other stages work sample by sample); a sample-rate
 //! change does (filters, smoothers and meters are tuned to the rate), so the
 //! manager thread reconnects and builds the chain again at the new rate.
+//!
+//! The chain's latency is reported on the ports through JACK's latency
+//! callback (see [`PortLatency`]), so JACK-aware programs compensate for it;
+//! the manager thread asks JACK to recompute when it changes.
 
 use super::{Backend, EngineControl, EngineStatus, Running, rt::RtProcess};
 use crate::config::AudioConfig;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 /// How often to retry while no JACK server runs.
@@ -180,6 +184,103 @@ impl ::jack::NotificationHandler for Notifications {
     }
 }
 
+/// What the latency callback needs: the chain latency and our ports' raw
+/// pointers. Owned by `run_client`, which keeps it until the client is closed.
+///
+/// The main path adds the chain latency: `out_l`/`out_r` report the union of
+/// `in_l`/`in_r`'s capture ranges plus the chain latency (either output can
+/// carry either input: mono monitoring), and `in_l`/`in_r` the union of
+/// `out_l`/`out_r`'s playback ranges plus the chain latency. The hardware
+/// insert ports pass through with nothing added (as JACK's default would):
+/// sends report the main inputs' capture range, returns the main outputs'
+/// playback range. The gear's round trip is already part of the chain latency
+/// once measured.
+struct PortLatency {
+    latency: Arc<AtomicU32>,
+    inputs: [*mut ::jack::jack_sys::jack_port_t; 2],
+    outputs: [*mut ::jack::jack_sys::jack_port_t; 2],
+    sends: Vec<*mut ::jack::jack_sys::jack_port_t>,
+    returns: Vec<*mut ::jack::jack_sys::jack_port_t>,
+}
+
+impl PortLatency {
+    /// The union of the ports' ranges for `mode`.
+    ///
+    /// # Safety
+    /// The ports must be valid (registered on a client that is not closed).
+    unsafe fn union(
+        ports: &[*mut ::jack::jack_sys::jack_port_t],
+        mode: ::jack::jack_sys::jack_latency_callback_mode_t,
+    ) -> (u32, u32) {
+        let mut out: Option<(u32, u32)> = None;
+        for &port in ports {
+            let mut range = ::jack::jack_sys::jack_latency_range_t { min: 0, max: 0 };
+            // SAFETY: the caller guarantees the port is valid.
+            unsafe { ::jack::jack_sys::jack_port_get_latency_range(port, mode, &mut range) };
+            out = Some(match out {
+                None => (range.min, range.max),
+                Some((min, max)) => (min.min(range.min), max.max(range.max)),
+            });
+        }
+        out.unwrap_or((0, 0))
+    }
+
+    /// Sets every port's range to `range`.
+    ///
+    /// # Safety
+    /// As for [`PortLatency::union`].
+    unsafe fn set(
+        ports: &[*mut ::jack::jack_sys::jack_port_t],
+        mode: ::jack::jack_sys::jack_latency_callback_mode_t,
+        (min, max): (u32, u32),
+    ) {
+        for &port in ports {
+            let mut range = ::jack::jack_sys::jack_latency_range_t { min, max };
+            // SAFETY: the caller guarantees the port is valid.
+            unsafe { ::jack::jack_sys::jack_port_set_latency_range(port, mode, &mut range) };
+        }
+    }
+
+    /// One callback: propagate `mode` through our ports.
+    ///
+    /// # Safety
+    /// As for [`PortLatency::union`].
+    unsafe fn update(&self, mode: ::jack::jack_sys::jack_latency_callback_mode_t) {
+        let chain = self.latency.load(Ordering::Relaxed);
+        let plus = |(min, max): (u32, u32)| (min.saturating_add(chain), max.saturating_add(chain));
+        // SAFETY: the ports are valid while the client is open (caller).
+        unsafe {
+            if mode == ::jack::jack_sys::JackCaptureLatency {
+                let upstream = Self::union(&self.inputs, mode);
+                Self::set(&self.outputs, mode, plus(upstream));
+                Self::set(&self.sends, mode, upstream);
+            } else {
+                let downstream = Self::union(&self.outputs, mode);
+                Self::set(&self.inputs, mode, plus(downstream));
+                Self::set(&self.returns, mode, downstream);
+            }
+        }
+    }
+}
+
+/// JACK's latency callback (on a JACK thread, not the process thread): `arg`
+/// is the client's [`PortLatency`]. Must not panic.
+unsafe extern "C" fn latency_callback(
+    mode: ::jack::jack_sys::jack_latency_callback_mode_t,
+    arg: *mut libc::c_void,
+) {
+    if arg.is_null() {
+        return;
+    }
+    // SAFETY: `arg` is the `PortLatency` that `run_client` registered and keeps
+    // alive until the client is closed; it is only read here.
+    let state = unsafe { &*(arg as *const PortLatency) };
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: the ports belong to the open client calling us.
+        unsafe { state.update(mode) }
+    }));
+}
+
 impl JackBackend {
     /// Connects, runs until the server goes away or we are stopped, repeats.
     fn manage(&self, control: &EngineControl, stop: &AtomicBool) {
@@ -240,6 +341,37 @@ impl JackBackend {
             out_r: client.register_port("out_r", ::jack::AudioOut::default())?,
             inserts,
         };
+        // Declared before `active`, and every way out below closes the client
+        // first (deactivate or drop), so it outlives the callback's use of it.
+        let port_latency = Box::new(PortLatency {
+            latency: status.latency.clone(),
+            inputs: [process.in_l.raw(), process.in_r.raw()],
+            outputs: [process.out_l.raw(), process.out_r.raw()],
+            sends: process
+                .inserts
+                .iter()
+                .flat_map(|set| set.sends.iter().map(|p| p.raw()))
+                .collect(),
+            returns: process
+                .inserts
+                .iter()
+                .flat_map(|set| set.returns.iter().map(|p| p.raw()))
+                .collect(),
+        });
+        // SAFETY: before activation, as JACK requires; the argument points to
+        // `port_latency`, which lives until the client is closed (see above).
+        let set = unsafe {
+            ::jack::jack_sys::jack_set_latency_callback(
+                client.raw(),
+                Some(latency_callback),
+                &*port_latency as *const PortLatency as *mut libc::c_void,
+            )
+        };
+        if set != 0 {
+            tracing::warn!(
+                "cannot set the JACK latency callback; ports will not report the chain latency"
+            );
+        }
         let gone = Arc::new(AtomicBool::new(false));
         let rate_changed = Arc::new(AtomicBool::new(false));
         let notifications = Notifications {
@@ -248,7 +380,15 @@ impl JackBackend {
             built_rate: sample_rate,
             rate_changed: rate_changed.clone(),
         };
-        let active = client.activate_async(notifications, process)?;
+        let active = match client.activate_async(notifications, process) {
+            Ok(active) => active,
+            Err(e) => {
+                // The jack crate leaves the client open when activation fails:
+                // keep the callback's state alive with it.
+                Box::leak(port_latency);
+                return Err(e.into());
+            }
+        };
         for (ours, theirs) in [("in_l", 0), ("in_r", 1)] {
             if let Some(src) = self.audio.connect_inputs.get(theirs) {
                 connect(active.as_client(), src, &format!("{name}:{ours}"));
@@ -280,10 +420,26 @@ impl JackBackend {
         let running =
             |period| format!("running: JACK client {name}, {sample_rate} Hz, {period} frames");
         status.set_state(running(period));
+        // What the ports last reported; `None` so the first pass recomputes.
+        let mut reported_latency = None;
         while !stop.load(Ordering::Relaxed)
             && !gone.load(Ordering::SeqCst)
             && !rate_changed.load(Ordering::SeqCst)
         {
+            let latency = status.latency.load(Ordering::Relaxed);
+            if reported_latency != Some(latency) {
+                // SAFETY: the client is open; this is the manager thread, not
+                // the process callback.
+                let rc = unsafe {
+                    ::jack::jack_sys::jack_recompute_total_latencies(active.as_client().raw())
+                };
+                if rc == 0 {
+                    tracing::debug!("JACK ports report a chain latency of {latency} samples");
+                } else {
+                    tracing::warn!("JACK could not recompute latencies ({rc})");
+                }
+                reported_latency = Some(latency);
+            }
             let load = active.as_client().cpu_load();
             status
                 .dsp_load_permille
