@@ -1254,4 +1254,39 @@ mod tests {
         assert_eq!(errs.len(), 1);
         assert_eq!(errs[0].line, Some(5));
     }
+
+    #[test]
+    fn insert_slots_take_ports_and_others_refuse_them() {
+        let cfg = parse(
+            "[[chain]]
+id = \"gear\"
+kind = \"insert\"
+send = [\"a:1\", \"a:2\"]
+\
+             return = \"b:1,b:2\"
+active = false
+",
+        )
+        .unwrap();
+        assert_eq!(cfg.chain[0].send, ["a:1", "a:2"]);
+        assert_eq!(cfg.chain[0].returns, ["b:1", "b:2"]);
+        assert!(!cfg.chain[0].active);
+        let errs = parse(
+            "[[chain]]\nid = \"t\"\nkind = \"trim\"\nsend = [\"a:1\"]\n\
+             [[chain]]\nid = \"g\"\nkind = \"insert\"\nreturn = [\"a\", \"b\", \"c\"]\nactive = 1\n",
+        )
+        .unwrap_err()
+        .0;
+        let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        assert_eq!(errs.len(), 3, "{text:?}");
+        assert!(
+            text[0].contains("only an insert slot has send ports"),
+            "{text:?}"
+        );
+        assert!(
+            text.iter().any(|t| t.contains("2 return ports")),
+            "{text:?}"
+        );
+        assert!(text.iter().any(|t| t.contains("true or false")), "{text:?}");
+    }
 }
