@@ -218,6 +218,10 @@ impl Printer {
             if let Some(take) = engine.finished_print() {
                 break take;
             }
+            if !engine.status().running.load(Ordering::Relaxed) {
+                // The backend lost its device or server: the take went with it.
+                return Err("the audio engine stopped during the print; nothing written".into());
+            }
             if Instant::now() > deadline {
                 job.cancel.store(true, Ordering::SeqCst);
                 return Err(
