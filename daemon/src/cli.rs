@@ -322,6 +322,10 @@ fn demo(osc_port: u16, state_dir: Option<PathBuf>, no_jack: bool) -> ExitCode {
         "           rackd ctl set /outboard/eq/low_gain 3 && rackd ctl recall \"client/album/01 intro\""
     );
     println!("           rackd ctl sheet \"client/album/01 intro\"");
+    println!("           rackd ctl layout trim limiter meter");
+    println!(
+        "           rackd ctl print \"client/album/01 intro\" mix.wav master.wav   (plays mix.wav through the chain in real time)"
+    );
     daemon(cfg)
 }
 

@@ -287,6 +287,12 @@ kind = "trim"
 [[chain]]
 id = "meter"
 kind = "meter"
+
+# Ready to be added live: `rackd ctl layout trim limiter meter`.
+[[chain]]
+id = "limiter"
+kind = "limiter"
+active = false
 "#;
 
 impl Config {
@@ -1097,7 +1103,7 @@ mod tests {
     #[test]
     fn demo_config_is_valid() {
         let cfg = parse(DEMO_TOML).unwrap();
-        assert_eq!(cfg.chain.len(), 2);
+        assert_eq!(cfg.chain.len(), 3);
         assert_eq!(cfg.osc.listen.port(), 7770);
     }
 
