@@ -44,9 +44,11 @@ fn address_patterns_set_and_query_several_parameters() {
         (
             "/chain/trim/*",
             &[
+                "/chain/trim/active",
                 "/chain/trim/bypass",
                 "/chain/trim/gain",
                 "/chain/trim/invert",
+                "/chain/trim/position",
             ][..],
         ),
         (
@@ -160,7 +162,8 @@ fn unsubscribe_stops_feedback() {
 fn ctl_get_describe_status_and_osc_info_answer() {
     let d = Daemon::start(Setup::default());
     let out = d.ctl_ok(&["get", "/chain/trim/*"]);
-    assert_eq!(out.lines().count(), 3, "{out}");
+    // gain, invert, bypass, and the slot's place in the layout: active, position.
+    assert_eq!(out.lines().count(), 5, "{out}");
     let describe: serde_json::Value = serde_json::from_str(&d.ctl_ok(&["describe"])).unwrap();
     let gain = describe["params"]
         .as_array()
