@@ -38,6 +38,20 @@ pub async fn run(config: Config, log: LogHandle) -> anyhow::Result<()> {
 
     let control = EngineControl::new(&config.chain, &config.audio);
     tokio::spawn(engine::follow_hub(hub.clone(), control.clone()));
+    if config.audio.backend != crate::config::BackendKind::Jack {
+        for slot in config
+            .chain
+            .iter()
+            .filter(|s| s.kind == rackd_dsp::SlotKind::Insert)
+        {
+            tracing::warn!(
+                "insert {}: the {:?} backend has no send and return ports; it returns silence \
+                 (hardware inserts need the JACK backend)",
+                slot.id,
+                config.audio.backend
+            );
+        }
+    }
     let backend = engine::backend_for(&config.audio);
     let backend_name = backend.name();
     let running = backend

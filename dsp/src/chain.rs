@@ -287,5 +287,15 @@ mod tests {
             "the bypassed impulse arrives on time"
         );
         assert_eq!(l.iter().filter(|&&x| x != 0.0).count(), 1);
+
+        // A longer lookahead set later still fits the bypass delay.
+        chain.set_param(0, crate::limiter::Limiter::LOOKAHEAD, 5.0);
+        let longer = chain.latency();
+        assert!(longer > latency);
+        let mut l = vec![0.0f32; 4096];
+        l[100] = 0.5;
+        let mut r = l.clone();
+        chain.process(&mut l, &mut r);
+        assert_eq!(l[100 + longer], 0.5, "on time after the lookahead grew");
     }
 }

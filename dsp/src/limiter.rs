@@ -156,6 +156,11 @@ impl Processor for Limiter {
         Self::latency_for(self.lookahead)
     }
 
+    /// The latency at the longest lookahead, so a chain's bypass delay fits it.
+    fn max_latency(&self) -> usize {
+        Self::latency_for(self.avg_ring.len())
+    }
+
     fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
         let w = self.lookahead;
         let hold = w + 2 * REACH;

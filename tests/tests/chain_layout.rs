@@ -37,6 +37,11 @@ fn layout_print_and_measure_on_the_null_backend() {
         .into();
     let mut d = Daemon::start(setup);
 
+    assert!(
+        d.log_text()
+            .contains("hardware inserts need the JACK backend"),
+        "a null-backend insert is flagged"
+    );
     // Configured inactive slots wait outside the chain.
     assert_eq!(layout(&d, &[]), "trim > eq");
     assert_eq!(

@@ -290,7 +290,11 @@ impl RtProcess {
             && self.rings.takes_done.slots() > 0
             && let Ok(mut take) = self.rings.takes.pop()
         {
-            take.latency = Some(self.chain.latency());
+            let latency = self.chain.latency();
+            take.latency = Some(latency);
+            // Room for the tail was sized by the latency when the take was
+            // queued; a longer one now would not be recorded in full.
+            take.latency_changed = take.input[0].len() + latency > take.output[0].len();
             self.take = Some(take);
         }
     }
