@@ -57,7 +57,8 @@ impl Chain {
         self.slots.push(Slot {
             processor,
             wet: Smoother::new(1.0, self.sample_rate, 0.01),
-            dry_delay: (max_latency > 0).then(|| StereoDelay::new(max_latency)),
+            dry_delay: (max_latency > 0)
+                .then(|| StereoDelay::with_block(max_latency, self.dry[0].len())),
         });
     }
 
@@ -177,21 +178,22 @@ impl Chain {
     ) {
         let n = left.len();
         for slot in &mut self.slots {
-            let delayed = slot.dry_delay.is_some();
-            if slot.wet.is_settled() && !delayed {
-                if slot.wet.target() > 0.0 {
-                    slot.processor.process_io(left, right, io, offset);
+            if slot.wet.is_settled() && slot.wet.target() > 0.0 {
+                // Engaged: the bypass path only needs to stay full.
+                if let Some(d) = slot.dry_delay.as_mut() {
+                    d.push(left, right);
                 }
+                slot.processor.process_io(left, right, io, offset);
+                continue;
+            }
+            if slot.wet.is_settled() && slot.dry_delay.is_none() {
                 continue;
             }
             let [dl, dr] = &mut self.dry;
             dl[..n].copy_from_slice(left);
             dr[..n].copy_from_slice(right);
             if let Some(d) = slot.dry_delay.as_mut() {
-                let latency = slot.processor.latency();
-                for i in 0..n {
-                    [dl[i], dr[i]] = d.tick([dl[i], dr[i]], latency);
-                }
+                d.delay_block(&mut dl[..n], &mut dr[..n], slot.processor.latency());
             }
             let run = slot.wet.target() > 0.0 || !slot.wet.is_settled();
             if run || slot.processor.always_run() {
