@@ -107,7 +107,6 @@ pub fn render(
 
     let tree = ParamTree::from_chain(&config.chain);
     let control = EngineControl::new(&config.chain, &config.audio);
-    // The monitor section sets what the speakers get, not the file: render at unity.
     let mut state = state.clone();
     state.values.retain(|a, _| !a.starts_with(MONITOR_PREFIX));
     if let Some(insert) = tree
@@ -123,7 +122,11 @@ pub fn render(
         )));
     }
     control.apply_state(&tree, &state);
-    let mut rt = control.build_rt(info.sample_rate, block);
+    // The chain's output, as a print records it: the monitor section and the
+    // room's safety ceiling are about the speakers, not the file.
+    let mut rt = control
+        .build_rt(info.sample_rate, block)
+        .chain_output_only();
     let latency = rt.latency();
 
     // Feed the file and then `latency` frames of silence; drop the first
@@ -260,7 +263,8 @@ mod tests {
         let out = dir.path().join("out.wav");
         let r = render(&cfg, &state, &input, &out, WavFormat::Float32, 128).unwrap();
 
-        // The real-time path: the same RtProcess fed period by period.
+        // The real-time path: the same RtProcess fed period by period (the
+        // limiter keeps it under the safety ceiling, so the ceiling is idle).
         let tree = ParamTree::from_chain(&cfg.chain);
         let control = EngineControl::new(&cfg.chain, &cfg.audio);
         control.apply_state(&tree, &state);
@@ -277,6 +281,32 @@ mod tests {
         assert_eq!(l, ol[r.latency..].to_vec());
         assert_eq!(rr, or[r.latency..].to_vec());
         assert!(l.iter().all(|v| v.abs() <= 1.0), "limited");
+    }
+
+    #[test]
+    fn the_safety_ceiling_is_the_rooms_not_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, mut cfg) = config(dir.path());
+        cfg.chain.retain(|s| s.kind != rackd_dsp::SlotKind::Limiter);
+        cfg.audio.ceiling_dbfs = -12.0;
+        let input = dir.path().join("in.wav");
+        let x = sine(4_800, 0.5);
+        audio_file::write_wav(&input, 48_000, WavFormat::Float32, &x, &x).unwrap();
+        let out = dir.path().join("out.wav");
+        render(
+            &cfg,
+            &RackState::default(),
+            &input,
+            &out,
+            WavFormat::Float32,
+            64,
+        )
+        .unwrap();
+        let (l, _) = read(&out);
+        assert_eq!(
+            l, x,
+            "a -6 dBFS sine passes a -12 dBFS room ceiling into the file"
+        );
     }
 
     #[test]

@@ -134,6 +134,9 @@ pub struct RtProcess {
     /// The chain latency, published for port latency reports and status.
     latency_out: Arc<AtomicU32>,
     scratch: [Vec<f32>; 2],
+    /// Offline render: the output is the chain's, as a print records it
+    /// (the monitor section and the room's safety ceiling are not the file's).
+    files_only: bool,
     fade_len: usize,
     warm_base: usize,
 }
@@ -163,9 +166,17 @@ impl RtProcess {
             safety,
             latency_out,
             scratch: [vec![0.0; SCRATCH], vec![0.0; SCRATCH]],
+            files_only: false,
             fade_len: ((LAYOUT_FADE_SECONDS * rate) as usize).max(1),
             warm_base: (LAYOUT_WARM_SECONDS * rate) as usize,
         }
+    }
+
+    /// For the offline render: outputs the chain's signal, without the
+    /// monitor section and safety ceiling (what a print records).
+    pub fn chain_output_only(mut self) -> Self {
+        self.files_only = true;
+        self
     }
 
     /// Latency of the chain now playing, in samples.
@@ -218,8 +229,10 @@ impl RtProcess {
         self.input_meter.process(out_l, out_r);
         self.run_chain(out_l, out_r, io);
         self.record_take(out_l, out_r);
-        self.monitor.process(out_l, out_r);
-        self.safety.process(out_l, out_r);
+        if !self.files_only {
+            self.monitor.process(out_l, out_r);
+            self.safety.process(out_l, out_r);
+        }
         self.output_meter.process(out_l, out_r);
         self.latency_out
             .store(self.chain.latency() as u32, Ordering::Relaxed);
