@@ -141,6 +141,7 @@ impl Outboard {
                     device: devices[i].clone(),
                     status: status[i].clone(),
                     pacer: Pacer::new(&devices[i].profile.pacing),
+                    midi: Default::default(),
                 })
                 .collect();
             let first = &devices[members[0]];

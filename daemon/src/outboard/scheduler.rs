@@ -101,6 +101,9 @@ pub(super) struct PortDevice {
     pub device: Device,
     pub status: Arc<DeviceStatus>,
     pub pacer: Pacer,
+    /// What the MIDI decoder remembers between arrivals (a front-panel NRPN
+    /// move comes as four messages, often in separate events).
+    pub midi: std::sync::Mutex<device::midi::MidiDecodeState>,
 }
 
 /// The task that owns one port.
@@ -396,8 +399,18 @@ impl<L: Link> Port<L> {
                         _ => Reply::Identity,
                     };
                 }
-                let mut decoder = device::midi::MidiDecoder::new(&d.profile, d.ctx);
-                match decoder.feed(bytes).into_iter().next() {
+                let mut state = self.devices[i]
+                    .midi
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                let mut decoder = device::midi::MidiDecoder::resume(
+                    &d.profile,
+                    d.ctx,
+                    std::mem::take(&mut *state),
+                );
+                let found = decoder.feed(bytes).into_iter().next();
+                *state = decoder.into_state();
+                match found {
                     Some((param, value)) => Reply::Value { param, value },
                     None => Reply::Other(device::midi::hex(bytes)),
                 }
@@ -657,10 +670,34 @@ mod tests {
                 },
                 status: Arc::new(DeviceStatus::new("fake")),
                 pacer: Pacer::new(&profile.pacing),
+                midi: Default::default(),
             }],
             hub: None,
             retry_after: Duration::from_secs(1),
             line_free: None,
+        }
+    }
+
+    #[test]
+    fn an_nrpn_move_in_separate_events_is_decoded_whole() {
+        let port = port_of("generic-nrpn-compressor");
+        // Threshold is NRPN 0x0100 (MSB 2, LSB 0), 14 bit, raw 0..400 = -40..0 dB:
+        // raw 200 (MSB 1, LSB 72) is -20 dB. Each CC arrives as its own event.
+        let events = [[0xB0, 99, 2], [0xB0, 98, 0], [0xB0, 6, 1], [0xB0, 38, 72]];
+        let replies: Vec<Reply> = events
+            .iter()
+            .map(|e| port.classify(0, &Incoming::Midi(e.to_vec())))
+            .collect();
+        assert!(
+            replies[..3].iter().all(|r| matches!(r, Reply::Other(_))),
+            "{replies:?}"
+        );
+        match &replies[3] {
+            Reply::Value { param, value } => {
+                assert_eq!(param, "threshold");
+                assert_eq!(value.as_f64(), Some(-20.0));
+            }
+            r => panic!("{r:?}"),
         }
     }
 
@@ -747,6 +784,7 @@ mod tests {
                 device,
                 status: Arc::new(DeviceStatus::new("fake")),
                 pacer: Pacer::new(&profile.pacing),
+                midi: Default::default(),
             }],
             hub: None,
             retry_after: Duration::from_secs(1),

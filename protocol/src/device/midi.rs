@@ -332,11 +332,12 @@ pub fn split_messages(bytes: &[u8]) -> Vec<Vec<u8>> {
     MidiParser::new().feed(bytes)
 }
 
-/// Turns what a device sends (front-panel moves, SysEx reports) into parameter values.
+/// What a [`MidiDecoder`] remembers between messages: running status, the
+/// selected NRPN/RPN and data MSB, 14-bit CC halves. A front-panel move sent
+/// as several messages (NRPN: 99, 98, 6, 38) arrives in pieces; keeping this
+/// per device between arrivals lets it be decoded whole.
 #[derive(Debug, Clone)]
-pub struct MidiDecoder<'a> {
-    profile: &'a Profile,
-    ctx: DeviceCtx,
+pub struct MidiDecodeState {
     parser: MidiParser,
     /// Selected parameter: (is NRPN, number MSB, number LSB).
     nrpn: Option<(bool, u8, u8)>,
@@ -344,23 +345,49 @@ pub struct MidiDecoder<'a> {
     cc14: [Option<u8>; 64],
 }
 
-impl<'a> MidiDecoder<'a> {
-    /// A decoder for one device instance.
-    pub fn new(profile: &'a Profile, ctx: DeviceCtx) -> Self {
-        MidiDecoder {
-            profile,
-            ctx,
+impl Default for MidiDecodeState {
+    fn default() -> Self {
+        MidiDecodeState {
             parser: MidiParser::new(),
             nrpn: None,
             data_msb: None,
             cc14: [None; 64],
         }
     }
+}
+
+/// Turns what a device sends (front-panel moves, SysEx reports) into parameter values.
+#[derive(Debug, Clone)]
+pub struct MidiDecoder<'a> {
+    profile: &'a Profile,
+    ctx: DeviceCtx,
+    state: MidiDecodeState,
+}
+
+impl<'a> MidiDecoder<'a> {
+    /// A decoder for one device instance.
+    pub fn new(profile: &'a Profile, ctx: DeviceCtx) -> Self {
+        Self::resume(profile, ctx, MidiDecodeState::default())
+    }
+
+    /// A decoder that goes on from what an earlier one remembered.
+    pub fn resume(profile: &'a Profile, ctx: DeviceCtx, state: MidiDecodeState) -> Self {
+        MidiDecoder {
+            profile,
+            ctx,
+            state,
+        }
+    }
+
+    /// What it remembers, to resume with later.
+    pub fn into_state(self) -> MidiDecodeState {
+        self.state
+    }
 
     /// Feeds bytes from the device; returns the parameter values they carry.
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<(String, Value)> {
         let mut out = Vec::new();
-        for msg in self.parser.feed(bytes) {
+        for msg in self.state.parser.feed(bytes) {
             self.message(&msg, &mut out);
         }
         out
@@ -369,7 +396,7 @@ impl<'a> MidiDecoder<'a> {
     /// Feeds bytes a host sent; returns what they ask the device to do (simulators).
     pub fn feed_commands(&mut self, bytes: &[u8]) -> Vec<Command> {
         let mut out = Vec::new();
-        for msg in self.parser.feed(bytes) {
+        for msg in self.state.parser.feed(bytes) {
             if msg.len() == 6 && msg[..2] == [0xF0, 0x7E] && msg[3..] == [0x06, 0x01, 0xF7] {
                 if msg[2] == 0x7F || msg[2] == self.ctx.device_id {
                     out.push(Command::Identity);
@@ -442,8 +469,8 @@ impl<'a> MidiDecoder<'a> {
                 match cc {
                     99 | 101 => self.select(cc == 99, Some(v), None),
                     98 | 100 => self.select(cc == 98, None, Some(v)),
-                    6 | 38 if self.nrpn.is_some() => {
-                        let Some((is_nrpn, msb, lsb)) = self.nrpn else {
+                    6 | 38 if self.state.nrpn.is_some() => {
+                        let Some((is_nrpn, msb, lsb)) = self.state.nrpn else {
                             return;
                         };
                         let n = (msb as u16) << 7 | lsb as u16;
@@ -456,9 +483,9 @@ impl<'a> MidiDecoder<'a> {
                                 }
                         };
                         if cc == 6 {
-                            self.data_msb = Some(v);
+                            self.state.data_msb = Some(v);
                             self.emit(out, |m| matches(m, 7), v as i64);
-                        } else if let Some(msb) = self.data_msb {
+                        } else if let Some(msb) = self.state.data_msb {
                             self.emit(out, |m| matches(m, 14), (msb as i64) << 7 | v as i64);
                         }
                     }
@@ -473,14 +500,14 @@ impl<'a> MidiDecoder<'a> {
     }
 
     fn select(&mut self, nrpn: bool, msb: Option<u8>, lsb: Option<u8>) {
-        let (mut m, mut l) = match self.nrpn {
+        let (mut m, mut l) = match self.state.nrpn {
             Some((kind, m, l)) if kind == nrpn => (m, l),
             _ => (0, 0),
         };
         m = msb.unwrap_or(m);
         l = lsb.unwrap_or(l);
-        self.nrpn = Some((nrpn, m, l));
-        self.data_msb = None;
+        self.state.nrpn = Some((nrpn, m, l));
+        self.state.data_msb = None;
     }
 
     fn cc14_part(&mut self, cc: u8, v: u8, out: &mut Vec<(String, Value)>) {
@@ -495,7 +522,7 @@ impl<'a> MidiDecoder<'a> {
             .unwrap_or_default();
         let base = cc % 32;
         let is_msb = cc < 32;
-        self.cc14[cc as usize] = Some(v);
+        self.state.cc14[cc as usize] = Some(v);
         let second = match order {
             ByteOrder::MsbFirst => !is_msb,
             ByteOrder::LsbFirst => is_msb,
@@ -503,8 +530,10 @@ impl<'a> MidiDecoder<'a> {
         if !second {
             return;
         }
-        let (Some(msb), Some(lsb)) = (self.cc14[base as usize], self.cc14[base as usize + 32])
-        else {
+        let (Some(msb), Some(lsb)) = (
+            self.state.cc14[base as usize],
+            self.state.cc14[base as usize + 32],
+        ) else {
             return;
         };
         self.emit(
