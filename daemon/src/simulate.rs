@@ -475,6 +475,7 @@ fn osc_tcp(mut sim: Sim, listener: std::net::TcpListener, args: &Behaviour) -> R
             if args.silent { " (silent)" } else { "" }
         );
     }
+    let mut report = args.report.clone();
     loop {
         let (mut conn, _) = listener.accept().map_err(|e| e.to_string())?;
         let mut frames = FrameDecoder::new(Framing::Slip, 65536);
@@ -509,6 +510,18 @@ fn osc_tcp(mut sim: Sim, listener: std::net::TcpListener, args: &Behaviour) -> R
                             .is_err()
                     {
                         break 'conn;
+                    }
+                    // A front-panel move, sent by itself a moment after the
+                    // identity query, as on UDP.
+                    if let Some(spec) = report.take_if(|_| sim.asked_identity)
+                        && let Some(DeviceMessage::Osc(m)) = front_panel(&mut sim, &spec)
+                        && let Ok(bytes) = rosc::encoder::encode(&rosc::OscPacket::Message(m))
+                        && let Ok(mut late) = conn.try_clone()
+                    {
+                        std::thread::spawn(move || {
+                            std::thread::sleep(std::time::Duration::from_millis(300));
+                            let _ = late.write_all(&framing::encode(Framing::Slip, &bytes));
+                        });
                     }
                 }
             }

@@ -355,16 +355,30 @@ fn front_panel_moves_reach_the_hub() {
             "input=-9",
         ],
     );
+    let tcp_addr = format!("127.0.0.1:{}", free_port());
+    let _tcp = Simulator::start(
+        "generic-osc-device",
+        &["--osc", &tcp_addr, "--tcp", "--report", "input=-12"],
+    );
     let setup = Setup {
         extra: [
             serial("eq", "generic-serial-ascii", &pty.a, ""),
             osc("fx", "generic-osc-device", fx_port),
+            device_toml(
+                "fxtcp",
+                "generic-osc-device",
+                &format!("osc = {{ address = \"{tcp_addr}\", protocol = \"tcp\" }}"),
+            ),
         ]
         .concat(),
         ..Setup::default()
     };
     let d = Daemon::start(setup);
-    for (address, want) in [("/outboard/eq/low_gain", 4.5), ("/outboard/fx/input", -9.0)] {
+    for (address, want) in [
+        ("/outboard/eq/low_gain", 4.5),
+        ("/outboard/fx/input", -9.0),
+        ("/outboard/fxtcp/input", -12.0),
+    ] {
         let got = wait_for(Duration::from_secs(10), || {
             (d.get_f32(address) == want).then_some(())
         });
