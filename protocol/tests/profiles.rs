@@ -420,7 +420,11 @@ mod fuzz {
 
     fn apply(text: &str, edit: &Edit) -> String {
         let mut lines: Vec<String> = text.lines().map(String::from).collect();
-        let n = lines.len().max(1);
+        if lines.is_empty() {
+            // Earlier edits deleted everything: nothing left to edit.
+            return text.to_string();
+        }
+        let n = lines.len();
         match edit {
             Edit::DeleteLine(i) => {
                 lines.remove(i % n);
