@@ -73,6 +73,9 @@ pub struct AudioConfig {
     pub device: Option<String>,
     /// cpal backend: frames per buffer; None for the device's default.
     pub buffer_size: Option<u32>,
+    /// cpal backend: channels opened each way. 1 and 2 are the main pair;
+    /// the others carry hardware inserts (`send_channels`, `return_channels`).
+    pub channels: u16,
 }
 
 impl Default for AudioConfig {
@@ -90,6 +93,7 @@ impl Default for AudioConfig {
             host: CpalHost::Alsa,
             device: None,
             buffer_size: None,
+            channels: 2,
         }
     }
 }
@@ -123,6 +127,10 @@ pub struct SlotConfig {
     pub send: Vec<String>,
     /// Insert only: JACK ports its returns connect from (interface inputs), L and R.
     pub returns: Vec<String>,
+    /// Insert on the cpal backend: device output channels (1-based) of its sends, L and R.
+    pub send_channels: Vec<u16>,
+    /// Insert on the cpal backend: device input channels (1-based) of its returns, L and R.
+    pub return_channels: Vec<u16>,
     /// Whether the slot plays in the default layout (`active = false` keeps
     /// it ready to be added live).
     pub active: bool,
@@ -136,6 +144,8 @@ impl SlotConfig {
             kind,
             send: Vec::new(),
             returns: Vec::new(),
+            send_channels: Vec::new(),
+            return_channels: Vec::new(),
             active: true,
         }
     }
@@ -617,6 +627,48 @@ impl Reader {
         }
     }
 
+    /// An insert's pair of cpal device channels (1-based, L and R): two
+    /// different channels from 3 to `channels` (1 and 2 are the main pair).
+    fn channel_pair(
+        &mut self,
+        map: Option<&Map<String, Json>>,
+        table: &str,
+        key: &str,
+        channels: u16,
+    ) -> Vec<u16> {
+        let Some(value) = map.and_then(|m| m.get(key)) else {
+            return Vec::new();
+        };
+        let numbers: Option<Vec<u16>> = value.as_array().and_then(|items| {
+            items
+                .iter()
+                .map(|v| v.as_u64().and_then(|n| u16::try_from(n).ok()))
+                .collect()
+        });
+        match numbers {
+            Some(pair) if pair.len() == 2 && pair[0] != pair[1] => {
+                if let Some(bad) = pair.iter().find(|&&c| c < 3 || c > channels) {
+                    self.error(
+                        &join(table, key),
+                        format!(
+                            "channel {bad} is not one of 3..{channels} (1 and 2 are the main pair; \
+                             audio.channels opens {channels})"
+                        ),
+                    );
+                    return Vec::new();
+                }
+                pair
+            }
+            _ => {
+                self.error(
+                    &join(table, key),
+                    format!("expected two different channel numbers [L, R], found {value}"),
+                );
+                Vec::new()
+            }
+        }
+    }
+
     fn strings(
         &mut self,
         map: Option<&Map<String, Json>>,
@@ -697,6 +749,7 @@ impl Reader {
                 "host",
                 "device",
                 "buffer_size",
+                "channels",
             ],
         );
         let backend = match self.string(a, "audio", "backend", "jack").as_str() {
@@ -757,6 +810,9 @@ impl Reader {
         let buffer_size = self
             .number(a, "audio", "buffer_size", (16.0, 8192.0))
             .map(|x| x as u32);
+        let channels = self
+            .number(a, "audio", "channels", (2.0, 64.0))
+            .map_or(2, |x| x as u16);
 
         let o = self.table(root, "osc", &["listen", "allow"]);
         let listen_text = self.string(o, "osc", "listen", "127.0.0.1:7770");
@@ -810,13 +866,27 @@ impl Reader {
         for (i, item) in array(root, "chain").iter().enumerate() {
             let key = format!("chain[{i}]");
             let s = self
-                .table(item, "", &["id", "kind", "send", "return", "active"])
+                .table(
+                    item,
+                    "",
+                    &[
+                        "id",
+                        "kind",
+                        "send",
+                        "return",
+                        "send_channels",
+                        "return_channels",
+                        "active",
+                    ],
+                )
                 .cloned();
             let s = s.as_ref();
             let id = self.string(s, &key, "id", "");
             let kind_text = self.string(s, &key, "kind", "");
             let send = self.strings(s, &key, "send").unwrap_or_default();
             let returns = self.strings(s, &key, "return").unwrap_or_default();
+            let send_channels = self.channel_pair(s, &key, "send_channels", channels);
+            let return_channels = self.channel_pair(s, &key, "return_channels", channels);
             let active = match s.and_then(|m| m.get("active")) {
                 None => true,
                 Some(Json::Bool(b)) => *b,
@@ -847,6 +917,17 @@ impl Reader {
             match SlotKind::from_name(&kind_text) {
                 Some(kind) => {
                     let insert = kind == SlotKind::Insert;
+                    for (name, given) in [
+                        ("send_channels", !send_channels.is_empty()),
+                        ("return_channels", !return_channels.is_empty()),
+                    ] {
+                        if !insert && given {
+                            self.error(
+                                &join(&key, name),
+                                format!("only an insert slot has {name}"),
+                            );
+                        }
+                    }
                     for (name, ports) in [("send", &send), ("return", &returns)] {
                         if !insert && !ports.is_empty() {
                             self.error(
@@ -868,6 +949,8 @@ impl Reader {
                         kind,
                         send,
                         returns,
+                        send_channels,
+                        return_channels,
                         active,
                     })
                 }
@@ -908,6 +991,7 @@ impl Reader {
                 host,
                 device,
                 buffer_size,
+                channels,
             },
             osc: OscConfig { listen, allow },
             surfaces,

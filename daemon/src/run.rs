@@ -38,15 +38,25 @@ pub async fn run(config: Config, log: LogHandle) -> anyhow::Result<()> {
 
     let control = EngineControl::new(&config.chain, &config.audio);
     tokio::spawn(engine::follow_hub(hub.clone(), control.clone()));
-    if config.audio.backend != crate::config::BackendKind::Jack {
-        for slot in config
-            .chain
-            .iter()
-            .filter(|s| s.kind == rackd_dsp::SlotKind::Insert)
-        {
+    for slot in config
+        .chain
+        .iter()
+        .filter(|s| s.kind == rackd_dsp::SlotKind::Insert)
+    {
+        use crate::config::BackendKind;
+        let why = match config.audio.backend {
+            BackendKind::Jack => None,
+            BackendKind::Cpal
+                if slot.send_channels.is_empty() || slot.return_channels.is_empty() =>
+            {
+                Some("give it send_channels and return_channels (device channels 3 and up)")
+            }
+            BackendKind::Cpal => None,
+            BackendKind::Null => Some("hardware inserts need the JACK or cpal backend"),
+        };
+        if let Some(why) = why {
             tracing::warn!(
-                "insert {}: the {:?} backend has no send and return ports; it returns silence \
-                 (hardware inserts need the JACK backend)",
+                "insert {}: no send and return on the {:?} backend, it returns silence ({why})",
                 slot.id,
                 config.audio.backend
             );

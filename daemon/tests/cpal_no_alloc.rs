@@ -29,12 +29,13 @@ fn audio() -> AudioConfig {
         host: CpalHost::Jack,
         device: None,
         buffer_size: Some(PERIOD as u32),
+        channels: 2,
     }
 }
 
 fn sides(slots: &[SlotConfig]) -> (std::sync::Arc<EngineControl>, Capture, Playback) {
     let control = EngineControl::new(slots, &audio());
-    let (producer, consumer) = ring(PERIOD, PERIOD);
+    let (producer, consumer) = ring(PERIOD, PERIOD, 2);
     let playback = Playback::new(
         control.build_rt(48_000, PERIOD),
         consumer,
@@ -141,4 +142,54 @@ fn audio_passes_the_ring_delayed_by_one_period() {
             .load(std::sync::atomic::Ordering::Relaxed),
         0
     );
+}
+
+#[test]
+fn inserts_on_extra_channels_are_measured_without_allocating() {
+    // Four device channels: the main pair, and an insert on channels 3 and 4
+    // looped back from the output to the input, as a cable would.
+    let mut gear = SlotConfig::new("gear", SlotKind::Insert);
+    gear.send_channels = vec![3, 4];
+    gear.return_channels = vec![3, 4];
+    let slots = [SlotConfig::new("trim", SlotKind::Trim), gear];
+    let control = EngineControl::new(
+        &slots,
+        &AudioConfig {
+            channels: 4,
+            ..audio()
+        },
+    );
+    let (producer, consumer) = ring(PERIOD, PERIOD, 4);
+    let mut playback = Playback::new(
+        control.build_rt(48_000, PERIOD),
+        consumer,
+        4,
+        PERIOD,
+        PERIOD,
+        48_000,
+        control.status().clone(),
+    )
+    .with_inserts(vec![rackd::engine::cpal::InsertChannels::of(&slots[1])]);
+    let mut capture = Capture::new(producer, 4);
+    let mut input = vec![0f32; PERIOD * 4];
+    let mut out = vec![0f32; PERIOD * 4];
+    let measuring = {
+        let control = control.clone();
+        std::thread::spawn(move || control.measure(1))
+    };
+    while !measuring.is_finished() {
+        assert_no_alloc(|| {
+            capture.push(&input);
+            playback.render(&mut out);
+        });
+        // The loop: what went out on 3/4 comes back on 3/4 next period.
+        for (i, o) in input.chunks_exact_mut(4).zip(out.chunks_exact(4)) {
+            i[2] = o[2];
+            i[3] = o[3];
+        }
+    }
+    let measured = measuring.join().unwrap().expect("measurement");
+    // One period through the loop and one in the input→output ring.
+    assert_eq!(measured.latency, 2 * PERIOD);
+    assert!(!measured.inverted);
 }

@@ -39,7 +39,7 @@ fn layout_print_and_measure_on_the_null_backend() {
 
     assert!(
         d.log_text()
-            .contains("hardware inserts need the JACK backend"),
+            .contains("hardware inserts need the JACK or cpal backend"),
         "a null-backend insert is flagged"
     );
     // Configured inactive slots wait outside the chain.

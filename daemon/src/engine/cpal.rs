@@ -1,7 +1,8 @@
 //! The cpal backend: for machines without a JACK server. It opens a device by
 //! name (or the host's default) on cpal's ALSA host, or on cpal's JACK host,
-//! with the configured sample rate, buffer size and two channels each way, and
-//! runs the same chain as the other backends.
+//! with the configured sample rate, buffer size and channel count, and runs
+//! the same chain as the other backends: channels 1 and 2 are the main pair,
+//! hardware inserts use others (`send_channels`, `return_channels`).
 //!
 //! cpal gives an input stream and an output stream, each with its own callback
 //! (on the JACK host, two clients: `<name>_in` and `<name>_out`). The input
@@ -28,8 +29,8 @@ use std::time::{Duration, Instant};
 
 /// How often to retry while the device cannot be opened.
 const RETRY: Duration = Duration::from_secs(1);
-/// Channels each way.
-const CHANNELS: usize = 2;
+/// The main pair: device channels 1 and 2.
+const MAIN: usize = 2;
 /// Period assumed when neither the config nor the device tells one.
 const DEFAULT_PERIOD: usize = 1024;
 /// Without an output callback for this long the stream counts as gone.
@@ -112,39 +113,84 @@ pub struct Capture {
 }
 
 impl Capture {
-    /// Input side of a ring: `ring` must carry interleaved stereo frames.
+    /// Input side of a ring that carries interleaved frames of `channels` samples.
     pub fn new(ring: rtrb::Producer<f32>, channels: usize) -> Self {
         Capture {
             ring,
-            channels: channels.max(1),
+            channels: channels.max(MAIN),
         }
     }
 
-    /// One input callback: converts interleaved frames of `channels` samples to
-    /// stereo `f32` and queues as many as fit (the rest is dropped; the output
-    /// side resynchronises). Never allocates, locks or blocks.
+    /// One input callback: converts interleaved frames to `f32` and queues as
+    /// many as fit (the rest is dropped; the output side resynchronises).
+    /// Never allocates, locks or blocks.
     pub fn push<T>(&mut self, data: &[T])
     where
         T: Sample,
         f32: FromSample<T>,
     {
         let ch = self.channels;
-        let frames = (data.len() / ch).min(self.ring.slots() / CHANNELS);
+        let frames = (data.len() / ch).min(self.ring.slots() / ch);
         if frames == 0 {
             return;
         }
-        if let Ok(chunk) = self.ring.write_chunk_uninit(frames * CHANNELS) {
-            let samples = data[..frames * ch].chunks_exact(ch).flat_map(|frame| {
-                let l = f32::from_sample(frame[0]);
-                let r = if ch > 1 {
-                    f32::from_sample(frame[1])
-                } else {
-                    l
-                };
-                [l, r]
-            });
-            chunk.fill_from_iter(samples);
+        if let Ok(chunk) = self.ring.write_chunk_uninit(frames * ch) {
+            chunk.fill_from_iter(data[..frames * ch].iter().map(|&x| f32::from_sample(x)));
         }
+    }
+}
+
+/// Where a hardware insert's sends and returns are on the device: indexes
+/// into the channels beyond the main pair (device channel 3 is 0).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InsertChannels {
+    /// Output channels of the send, L and R.
+    pub send: Option<[usize; 2]>,
+    /// Input channels of the return, L and R.
+    pub ret: Option<[usize; 2]>,
+}
+
+impl InsertChannels {
+    /// From a slot's 1-based `send_channels` / `return_channels` (validated by the config).
+    pub fn of(slot: &crate::config::SlotConfig) -> Self {
+        let pair = |c: &[u16]| {
+            (c.len() == 2 && c.iter().all(|&x| usize::from(x) > MAIN))
+                .then(|| [usize::from(c[0]) - MAIN - 1, usize::from(c[1]) - MAIN - 1])
+        };
+        InsertChannels {
+            send: pair(&slot.send_channels),
+            ret: pair(&slot.return_channels),
+        }
+    }
+}
+
+/// The inserts' channels of one block, as [`rackd_dsp::InsertIo`].
+struct CpalInserts<'a> {
+    map: &'a [InsertChannels],
+    returns: &'a [Vec<f32>],
+    sends: &'a mut [Vec<f32>],
+    frames: usize,
+}
+
+impl rackd_dsp::InsertIo for CpalInserts<'_> {
+    fn ports(&mut self, index: usize) -> Option<rackd_dsp::InsertPorts<'_>> {
+        let m = self.map.get(index)?;
+        let n = self.frames;
+        let returns = match m.ret {
+            Some([l, r]) if l < self.returns.len() && r < self.returns.len() => {
+                [&self.returns[l][..n], &self.returns[r][..n]]
+            }
+            _ => [&[][..], &[][..]],
+        };
+        let sends: [&mut [f32]; 2] = match m.send {
+            Some([l, r]) if l != r && l.max(r) < self.sends.len() => {
+                let (low, high) = self.sends.split_at_mut(l.max(r));
+                let (a, b) = (&mut low[l.min(r)][..n], &mut high[0][..n]);
+                if l < r { [a, b] } else { [b, a] }
+            }
+            _ => [&mut [], &mut []],
+        };
+        Some(rackd_dsp::InsertPorts { returns, sends })
     }
 }
 
@@ -157,6 +203,12 @@ pub struct Playback {
     in_r: Vec<f32>,
     out_l: Vec<f32>,
     out_r: Vec<f32>,
+    /// Input channels beyond the main pair (insert returns), planar.
+    extra_in: Vec<Vec<f32>>,
+    /// Output channels beyond the main pair (insert sends), planar.
+    extra_out: Vec<Vec<f32>>,
+    /// Each insert's channels, in config order among inserts.
+    inserts: Vec<InsertChannels>,
     /// Frames kept queued between the callbacks (latency of the input→output hop).
     target: usize,
     /// Largest `target` the ring allows.
@@ -182,15 +234,20 @@ impl Playback {
         status: Arc<EngineStatus>,
     ) -> Self {
         let max_block = max_block.max(1);
-        let max_target = ring.buffer().capacity() / CHANNELS / 4;
+        let channels = channels.max(MAIN);
+        let max_target = ring.buffer().capacity() / channels / 4;
+        let extra = || (MAIN..channels).map(|_| vec![0.0; max_block]).collect();
         Playback {
             rt,
             ring,
-            channels: channels.max(1),
+            channels,
             in_l: vec![0.0; max_block],
             in_r: vec![0.0; max_block],
             out_l: vec![0.0; max_block],
             out_r: vec![0.0; max_block],
+            extra_in: extra(),
+            extra_out: extra(),
+            inserts: Vec::new(),
             target: target.min(max_target),
             max_target,
             primed: true,
@@ -199,6 +256,12 @@ impl Playback {
             sample_rate: f64::from(sample_rate.max(1)),
             load_mean: 0.0,
         }
+    }
+
+    /// Gives the hardware inserts their device channels (built off the audio thread).
+    pub fn with_inserts(mut self, inserts: Vec<InsertChannels>) -> Self {
+        self.inserts = inserts;
+        self
     }
 
     /// Counts output callbacks (the manager watches it to detect a stalled device).
@@ -219,14 +282,14 @@ impl Playback {
         let ch = self.channels;
         let frames = data.len() / ch;
         // Input ran ahead (stream start, clock drift): drop the excess.
-        let queued = self.ring.slots() / CHANNELS;
+        let queued = self.ring.slots() / ch;
         if queued > frames + 2 * self.target {
             let skip = queued - frames - self.target;
-            if let Ok(chunk) = self.ring.read_chunk(skip * CHANNELS) {
+            if let Ok(chunk) = self.ring.read_chunk(skip * ch) {
                 chunk.commit_all();
             }
         }
-        if !self.primed && self.ring.slots() / CHANNELS >= frames + self.target {
+        if !self.primed && self.ring.slots() / ch >= frames + self.target {
             self.primed = true;
         }
         let block = self.in_l.len();
@@ -237,6 +300,9 @@ impl Playback {
             if got < n {
                 self.in_l[got..n].fill(0.0);
                 self.in_r[got..n].fill(0.0);
+                for x in &mut self.extra_in {
+                    x[got..n].fill(0.0);
+                }
                 if self.primed {
                     self.primed = false;
                     self.status.xruns.fetch_add(1, Ordering::Relaxed);
@@ -244,20 +310,29 @@ impl Playback {
                     self.target = self.target.max(frames).min(self.max_target);
                 }
             }
-            self.rt.process(
+            // Channels no insert sends on stay silent.
+            for x in &mut self.extra_out {
+                x[..n].fill(0.0);
+            }
+            let mut io = CpalInserts {
+                map: &self.inserts,
+                returns: &self.extra_in,
+                sends: &mut self.extra_out,
+                frames: n,
+            };
+            self.rt.process_io(
                 &self.in_l[..n],
                 &self.in_r[..n],
                 &mut self.out_l[..n],
                 &mut self.out_r[..n],
+                &mut io,
             );
             let out = &mut data[done * ch..(done + n) * ch];
             for (i, frame) in out.chunks_exact_mut(ch).enumerate() {
                 frame[0] = T::from_sample(self.out_l[i]);
-                if ch > 1 {
-                    frame[1] = T::from_sample(self.out_r[i]);
-                    for extra in &mut frame[2..] {
-                        *extra = T::EQUILIBRIUM;
-                    }
+                frame[1] = T::from_sample(self.out_r[i]);
+                for (x, extra) in frame[MAIN..].iter_mut().zip(&self.extra_out) {
+                    *x = T::from_sample(extra[i]);
                 }
             }
             done += n;
@@ -276,32 +351,37 @@ impl Playback {
 
     /// Moves up to `n` queued frames into the planar input buffers; returns how many.
     fn deinterleave(&mut self, n: usize) -> usize {
-        let frames = n.min(self.ring.slots() / CHANNELS);
-        let Ok(chunk) = self.ring.read_chunk(frames * CHANNELS) else {
+        let ch = self.channels;
+        let frames = n.min(self.ring.slots() / ch);
+        let Ok(chunk) = self.ring.read_chunk(frames * ch) else {
             return 0;
         };
         let (a, b) = chunk.as_slices();
-        for (i, pair) in a.chunks_exact(CHANNELS).enumerate() {
-            self.in_l[i] = pair[0];
-            self.in_r[i] = pair[1];
-        }
         // A frame never straddles the wrap: the ring holds whole frames and its
         // capacity is a multiple of the frame size.
-        let first = a.len() / CHANNELS;
-        for (i, pair) in b.chunks_exact(CHANNELS).enumerate() {
-            self.in_l[first + i] = pair[0];
-            self.in_r[first + i] = pair[1];
+        let frames_of = a.chunks_exact(ch).chain(b.chunks_exact(ch));
+        for (i, frame) in frames_of.enumerate() {
+            self.in_l[i] = frame[0];
+            self.in_r[i] = frame[1];
+            for (x, &v) in self.extra_in.iter_mut().zip(&frame[MAIN..]) {
+                x[i] = v;
+            }
         }
         chunk.commit_all();
         frames
     }
 }
 
-/// A ring for `period`-frame callbacks, primed with `target` frames of silence.
-pub fn ring(period: usize, target: usize) -> (rtrb::Producer<f32>, rtrb::Consumer<f32>) {
+/// A ring of `channels`-sample frames for `period`-frame callbacks, primed
+/// with `target` frames of silence.
+pub fn ring(
+    period: usize,
+    target: usize,
+    channels: usize,
+) -> (rtrb::Producer<f32>, rtrb::Consumer<f32>) {
     let frames = 4 * period.max(target) + RING_SLACK_FRAMES;
-    let (mut producer, consumer) = rtrb::RingBuffer::new(frames * CHANNELS);
-    if let Ok(chunk) = producer.write_chunk_uninit(target.min(frames) * CHANNELS) {
+    let (mut producer, consumer) = rtrb::RingBuffer::new(frames * channels);
+    if let Ok(chunk) = producer.write_chunk_uninit(target.min(frames) * channels) {
         chunk.fill_from_iter(std::iter::repeat(0.0));
     }
     (producer, consumer)
@@ -447,6 +527,7 @@ impl CpalBackend {
     ) -> anyhow::Result<()> {
         let devices = self.open()?;
         let rate = self.audio.sample_rate;
+        let channels = usize::from(self.audio.channels).max(MAIN);
         let in_format = pick_format(
             devices.input.supported_input_configs()?.map(|c| {
                 (
@@ -457,6 +538,7 @@ impl CpalBackend {
                 )
             }),
             rate,
+            channels,
             "input",
         )?;
         let out_format = pick_format(
@@ -469,10 +551,11 @@ impl CpalBackend {
                 )
             }),
             rate,
+            channels,
             "output",
         )?;
         let config = StreamConfig {
-            channels: CHANNELS as u16,
+            channels: channels as u16,
             sample_rate: rate,
             buffer_size: match self.audio.buffer_size {
                 Some(n) => BufferSize::Fixed(n),
@@ -486,16 +569,23 @@ impl CpalBackend {
             .or(devices.period)
             .unwrap_or(DEFAULT_PERIOD)
             .clamp(16, 8192);
-        let (producer, consumer) = ring(period, period);
+        let (producer, consumer) = ring(period, period, channels);
+        let inserts = control
+            .slots()
+            .iter()
+            .filter(|s| s.kind == rackd_dsp::SlotKind::Insert)
+            .map(InsertChannels::of)
+            .collect();
         let playback = Playback::new(
             control.build_rt(rate, period.clamp(64, 8192)),
             consumer,
-            CHANNELS,
+            channels,
             period.clamp(64, 8192),
             period,
             rate,
             status.clone(),
-        );
+        )
+        .with_inserts(inserts);
         let callbacks = playback.callbacks();
         let sink = ErrorSink {
             status: status.clone(),
@@ -508,7 +598,7 @@ impl CpalBackend {
             &devices.input,
             in_format,
             &config,
-            Capture::new(producer, CHANNELS),
+            Capture::new(producer, channels),
             &sink,
         )
         .map_err(|e| anyhow::anyhow!("input stream: {e}"))?;
@@ -632,18 +722,19 @@ fn find_alsa_device(host: &cpal::Host, name: &str) -> anyhow::Result<cpal::Devic
     )
 }
 
-/// The best sample format offering two channels at `rate`: float, then 32, then 16 bit.
+/// The best sample format offering `want` channels at `rate`: float, then 32, then 16 bit.
 fn pick_format(
     configs: impl Iterator<Item = (u16, u32, u32, SampleFormat)>,
     rate: u32,
+    want: usize,
     what: &str,
 ) -> anyhow::Result<SampleFormat> {
     let mut offered = Vec::new();
     let mut fitting = Vec::new();
     for (channels, min, max, format) in configs {
-        if usize::from(channels) == CHANNELS && (min..=max).contains(&rate) {
+        if usize::from(channels) == want && (min..=max).contains(&rate) {
             fitting.push(format);
-        } else if usize::from(channels) == CHANNELS {
+        } else if usize::from(channels) == want {
             offered.push(format!("{min}..{max} Hz {format}"));
         }
     }
@@ -652,7 +743,7 @@ fn pick_format(
         .find(|f| fitting.contains(f))
         .ok_or_else(|| {
             anyhow::anyhow!(
-                "no 2-channel {what} at {rate} Hz in f32, i32 or i16{}",
+                "no {want}-channel {what} at {rate} Hz in f32, i32 or i16{}",
                 if offered.is_empty() {
                     String::new()
                 } else {
@@ -740,6 +831,7 @@ mod tests {
             ]
             .into_iter(),
             48_000,
+            2,
             "output",
         )
         .unwrap();
@@ -747,6 +839,7 @@ mod tests {
         let err = pick_format(
             [c(2, 44_100, 44_100, SampleFormat::F32)].into_iter(),
             48_000,
+            2,
             "input",
         )
         .unwrap_err()
