@@ -1378,5 +1378,31 @@ active = false
             "{text:?}"
         );
         assert!(text.iter().any(|t| t.contains("true or false")), "{text:?}");
+
+        let cfg = parse(
+            "[audio]\nchannels = 6\n[[chain]]\nid = \"g\"\nkind = \"insert\"\n\
+             send_channels = [5, 6]\nreturn_channels = [3, 4]\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.audio.channels, 6);
+        assert_eq!(cfg.chain[0].send_channels, [5, 6]);
+        let errs = parse(
+            "[audio]\nchannels = 4\n[[chain]]\nid = \"g\"\nkind = \"insert\"\n\
+             send_channels = [2, 5]\nreturn_channels = [3]\n\
+             [[chain]]\nid = \"t\"\nkind = \"trim\"\nsend_channels = [3, 4]\n",
+        )
+        .unwrap_err()
+        .0;
+        let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        assert_eq!(errs.len(), 3, "{text:?}");
+        assert!(text[0].contains("channel 2 is not one of 3..4"), "{text:?}");
+        assert!(
+            text[1].contains("two different channel numbers"),
+            "{text:?}"
+        );
+        assert!(
+            text[2].contains("only an insert slot has send_channels"),
+            "{text:?}"
+        );
     }
 }

@@ -35,6 +35,9 @@ const MAIN: usize = 2;
 const DEFAULT_PERIOD: usize = 1024;
 /// Without an output callback for this long the stream counts as gone.
 const STALL: Duration = Duration::from_secs(3);
+/// Output callbacks at stream start during which the input may run ahead
+/// without it counting as an xrun (the streams start one after the other).
+const START_CALLBACKS: u64 = 16;
 /// Extra room in the input→output ring beyond a few periods, in frames.
 const RING_SLACK_FRAMES: usize = 16_384;
 
@@ -281,12 +284,18 @@ impl Playback {
         let started = Instant::now();
         let ch = self.channels;
         let frames = data.len() / ch;
-        // Input ran ahead (stream start, clock drift): drop the excess.
+        // Input ran ahead (stream start, clock drift, a skipped output
+        // callback): drop the excess. Past the first callbacks that is a
+        // dropout like an underrun, and it moves the input→output hop (and
+        // an insert's round trip with it): count it as an xrun.
         let queued = self.ring.slots() / ch;
         if queued > frames + 2 * self.target {
             let skip = queued - frames - self.target;
             if let Ok(chunk) = self.ring.read_chunk(skip * ch) {
                 chunk.commit_all();
+            }
+            if self.callbacks.load(Ordering::Relaxed) > START_CALLBACKS {
+                self.status.xruns.fetch_add(1, Ordering::Relaxed);
             }
         }
         if !self.primed && self.ring.slots() / ch >= frames + self.target {
