@@ -34,18 +34,40 @@ fn audio() -> AudioConfig {
 }
 
 fn sides(slots: &[SlotConfig]) -> (std::sync::Arc<EngineControl>, Capture, Playback) {
-    let control = EngineControl::new(slots, &audio());
-    let (producer, consumer) = ring(PERIOD, PERIOD, 2);
+    sides_with(slots, 2)
+}
+
+/// Both callbacks' state for a device of `channels` channels (inserts mapped
+/// from the slots' `send_channels` / `return_channels`).
+fn sides_with(
+    slots: &[SlotConfig],
+    channels: u16,
+) -> (std::sync::Arc<EngineControl>, Capture, Playback) {
+    let control = EngineControl::new(
+        slots,
+        &AudioConfig {
+            channels,
+            ..audio()
+        },
+    );
+    let width = usize::from(channels);
+    let (producer, consumer) = ring(PERIOD, PERIOD, width);
+    let inserts = slots
+        .iter()
+        .filter(|s| s.kind == SlotKind::Insert)
+        .map(rackd::engine::cpal::InsertChannels::of)
+        .collect();
     let playback = Playback::new(
         control.build_rt(48_000, PERIOD),
         consumer,
-        2,
+        width,
         PERIOD,
         PERIOD,
         48_000,
         control.status().clone(),
-    );
-    (control.clone(), Capture::new(producer, 2), playback)
+    )
+    .with_inserts(inserts);
+    (control.clone(), Capture::new(producer, width), playback)
 }
 
 fn sine(frames: usize, offset: usize) -> Vec<f32> {
@@ -152,25 +174,7 @@ fn inserts_on_extra_channels_are_measured_without_allocating() {
     gear.send_channels = vec![3, 4];
     gear.return_channels = vec![3, 4];
     let slots = [SlotConfig::new("trim", SlotKind::Trim), gear];
-    let control = EngineControl::new(
-        &slots,
-        &AudioConfig {
-            channels: 4,
-            ..audio()
-        },
-    );
-    let (producer, consumer) = ring(PERIOD, PERIOD, 4);
-    let mut playback = Playback::new(
-        control.build_rt(48_000, PERIOD),
-        consumer,
-        4,
-        PERIOD,
-        PERIOD,
-        48_000,
-        control.status().clone(),
-    )
-    .with_inserts(vec![rackd::engine::cpal::InsertChannels::of(&slots[1])]);
-    let mut capture = Capture::new(producer, 4);
+    let (control, mut capture, mut playback) = sides_with(&slots, 4);
     let mut input = vec![0f32; PERIOD * 4];
     let mut out = vec![0f32; PERIOD * 4];
     let measuring = {

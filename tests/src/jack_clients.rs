@@ -296,6 +296,17 @@ pub struct JackTap {
 }
 
 impl JackTap {
+    /// A tap playing into rackd's JACK client `rackd_client` (`in_l`, `in_r`)
+    /// and recording its outputs (`out_l`, `out_r`).
+    pub fn on_rackd(rackd_client: &str) -> JackTap {
+        let port = |p: &str| format!("{rackd_client}:{p}");
+        Self::start(
+            &crate::unique_name("tap"),
+            &[port("in_l"), port("in_r")],
+            &[port("out_l"), port("out_r")],
+        )
+    }
+
     /// Starts a client that plays into `play_to` (its outputs are connected to
     /// those ports) and records `record_from` (connected to its inputs),
     /// waiting up to [`WAIT`] for those ports to exist. Its outputs are connected

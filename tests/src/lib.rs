@@ -336,6 +336,15 @@ fn toml_list(items: &[String]) -> String {
 }
 
 impl Setup {
+    /// The default rack on the JACK backend of `server`.
+    pub fn jack(server: &str) -> Setup {
+        Setup {
+            backend: "jack".into(),
+            jack_server: Some(server.to_string()),
+            ..Setup::default()
+        }
+    }
+
     /// The config file text for a daemon on `port` with state in `state_dir`.
     pub fn toml(&self, port: u16, state_dir: &Path) -> String {
         let mut t = String::new();
@@ -1329,6 +1338,15 @@ impl jack::ProcessHandler for ProbeProcess {
 pub struct JackProbe {
     client: Option<jack::AsyncClient<(), ProbeProcess>>,
     measure: std::sync::Arc<Mutex<Measure>>,
+}
+
+/// Starts a dummy jackd named after `prefix` and points this process's JACK
+/// clients at it (see [`use_jack_server`]); keep the `Jackd` alive.
+pub fn jack_server(prefix: &str) -> (Jackd, String) {
+    let server = unique_name(prefix);
+    let jackd = Jackd::start(&server);
+    use_jack_server(&server);
+    (jackd, server)
 }
 
 /// Points this process's JACK clients at `server`. Only call it in a test

@@ -13,9 +13,7 @@ const DELAY: usize = 64;
 
 #[test]
 fn insert_on_extra_cpal_channels_is_measured_and_aligned() {
-    let server = unique_name("rackd-test-cpal-insert");
-    let _jackd = Jackd::start(&server);
-    use_jack_server(&server);
+    let (_jackd, server) = jack_server("rackd-test-cpal-insert");
     let gear = GearStandIn::start(&unique_name("gear"), DELAY, 0.0, false);
     let mut setup = Setup {
         backend: "cpal".into(),

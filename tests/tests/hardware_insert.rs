@@ -36,16 +36,12 @@ fn measure(d: &Daemon, slot: &str) -> (usize, String) {
 
 #[test]
 fn inserts_are_measured_compensated_printed_and_reordered() {
-    let server = unique_name("rackd-test-insert");
-    let _jackd = Jackd::start(&server);
-    use_jack_server(&server);
+    let (_jackd, server) = jack_server("rackd-test-insert");
     let eq = GearStandIn::start(&unique_name("eq"), EQ_DELAY, 0.0, false);
     let comp = GearStandIn::start(&unique_name("comp"), COMP_DELAY, -6.0, true);
     let mut setup = Setup {
-        backend: "jack".into(),
-        jack_server: Some(server.clone()),
         chain: vec![("trim".into(), "trim".into())],
-        ..Setup::default()
+        ..Setup::jack(&server)
     };
     let insert = |id: &str, gear: &GearStandIn, active: bool| {
         let [il, ir] = gear.inputs();
@@ -58,12 +54,7 @@ fn inserts_are_measured_compensated_printed_and_reordered() {
     setup.extra = insert("eq", &eq, true) + &insert("comp", &comp, false);
     setup.extra += "[[chain]]\nid = \"meter\"\nkind = \"meter\"\n\n";
     let d = Daemon::start(setup.clone());
-    let rackd = |p: &str| format!("{}:{p}", setup.client_name);
-    let tap = JackTap::start(
-        &unique_name("tap"),
-        &[rackd("in_l"), rackd("in_r")],
-        &[rackd("out_l"), rackd("out_r")],
-    );
+    let tap = JackTap::on_rackd(&setup.client_name);
     let period = tap.period();
     let rate = tap.sample_rate();
     assert_eq!(d.ctl_ok(&["layout"]).trim(), "trim > eq > meter");

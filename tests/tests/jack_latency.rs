@@ -95,18 +95,14 @@ fn jack_lsp(server: &str, rackd: &str) -> String {
 
 #[test]
 fn ports_report_the_chain_latency_and_follow_changes() {
-    let server = unique_name("rackd-test-latency");
-    let _jackd = Jackd::start(&server);
-    use_jack_server(&server);
+    let (_jackd, server) = jack_server("rackd-test-latency");
     let setup = Setup {
-        backend: "jack".into(),
-        jack_server: Some(server.clone()),
         chain: vec![
             ("trim".into(), "trim".into()),
             ("limiter".into(), "limiter".into()),
             ("gear".into(), "insert".into()),
         ],
-        ..Setup::default()
+        ..Setup::jack(&server)
     };
     let d = Daemon::start(setup.clone());
     let (client, _) = jack::Client::new(

@@ -116,27 +116,18 @@ fn take(d: &Daemon, tap: &JackTap, input: &[Vec<f32>; 2], rendered: &[Vec<f32>; 
 #[test]
 fn render_equals_the_real_time_path_through_jack() {
     let started = Instant::now();
-    let server = unique_name("rackd-test-render");
-    let _jackd = Jackd::start(&server);
-    use_jack_server(&server);
+    let (_jackd, server) = jack_server("rackd-test-render");
     let setup = Setup {
-        backend: "jack".into(),
-        jack_server: Some(server.clone()),
         chain: vec![
             ("trim".into(), "trim".into()),
             ("eq".into(), "eq".into()),
             ("comp".into(), "compressor".into()),
             ("lim".into(), "limiter".into()),
         ],
-        ..Setup::default()
+        ..Setup::jack(&server)
     };
     let d = Daemon::start(setup.clone());
-    let rackd = |p: &str| format!("{}:{p}", setup.client_name);
-    let tap = JackTap::start(
-        &unique_name("tap"),
-        &[rackd("in_l"), rackd("in_r")],
-        &[rackd("out_l"), rackd("out_r")],
-    );
+    let tap = JackTap::on_rackd(&setup.client_name);
     let period = tap.period();
     let rate = tap.sample_rate();
     assert_eq!(
