@@ -52,21 +52,36 @@ impl Ctl {
     }
 
     fn receive(&mut self) -> Result<OscMessage, Failure> {
+        loop {
+            if let Some(m) = self.try_receive(false)? {
+                return Ok(m);
+            }
+        }
+    }
+
+    /// One message; `None` when a signal (Ctrl-C) interrupted the read, or,
+    /// if `quiet_timeout`, when the read timed out.
+    fn try_receive(&mut self, quiet_timeout: bool) -> Result<Option<OscMessage>, Failure> {
+        use std::io::ErrorKind::{Interrupted, TimedOut, WouldBlock};
         let mut buf = [0u8; 16_384];
         loop {
             if let Some(frame) = self.decoder.next_frame() {
                 let frame =
                     frame.map_err(|e| Failure::Runtime(format!("bad reply from rackd: {e}")))?;
                 match codec::decode_with_limit(&frame, codec::MAX_STREAM_PACKET) {
-                    Ok(OscPacket::Message(m)) => return Ok(m),
+                    Ok(OscPacket::Message(m)) => return Ok(Some(m)),
                     Ok(OscPacket::Bundle(_)) => continue,
                     Err(e) => return Err(Failure::Runtime(format!("bad reply from rackd: {e}"))),
                 }
             }
-            let n = self
-                .stream
-                .read(&mut buf)
-                .map_err(|e| Failure::Runtime(format!("no answer from rackd: {e}")))?;
+            let n = match self.stream.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == Interrupted => return Ok(None),
+                Err(e) if quiet_timeout && matches!(e.kind(), TimedOut | WouldBlock) => {
+                    return Ok(None);
+                }
+                Err(e) => return Err(Failure::Runtime(format!("no answer from rackd: {e}"))),
+            };
             if n == 0 {
                 return Err(Failure::Runtime("rackd closed the connection".into()));
             }
@@ -74,25 +89,15 @@ impl Ctl {
         }
     }
 
-    /// The next message from the daemon, or `None` when nothing came within `wait`.
+    /// The next message from the daemon, or `None` when nothing came within
+    /// `wait` or a signal interrupted the wait.
     pub fn next_message(&mut self, wait: Duration) -> Result<Option<OscMessage>, Failure> {
         self.stream.set_read_timeout(Some(wait)).ok();
-        let result = self.receive();
+        let result = self.try_receive(true);
         self.stream
             .set_read_timeout(Some(Duration::from_secs(30)))
             .ok();
-        match result {
-            Ok(m) => Ok(Some(m)),
-            // A read timeout, or a signal (Ctrl-C) interrupting the read.
-            Err(Failure::Runtime(e))
-                if ["timed out", "temporarily unavailable", "Interrupted"]
-                    .iter()
-                    .any(|k| e.contains(k)) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(e),
-        }
+        result
     }
 
     /// Sends a message and returns every reply up to the end marker (a ping we

@@ -351,17 +351,9 @@ impl EngineControl {
         }
     }
 
-    /// The slot layout the values ask for: active slots by position, ties in
-    /// config order (the same rule as [`ParamTree::layout`]).
+    /// The slot layout the values ask for ([`crate::hub::play_order`]).
     fn layout_of(values: &[SlotValues]) -> Vec<usize> {
-        let mut order: Vec<(i64, usize)> = values
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| v.active)
-            .map(|(i, v)| (v.position, i))
-            .collect();
-        order.sort();
-        order.into_iter().map(|(_, i)| i).collect()
+        crate::hub::play_order(values.iter().map(|v| (v.active, v.position)))
     }
 
     /// The configured slot indexes now playing, in order.
@@ -500,7 +492,7 @@ impl EngineControl {
             return Err(format!(
                 "{} is a {} slot, not a hardware insert",
                 cfg.id,
-                kind_name(cfg.kind)
+                cfg.kind.name()
             ));
         }
         let (mut capture, generation, sample_rate) = {
@@ -577,7 +569,13 @@ impl EngineControl {
     /// Starts playing `input` through the live chain in place of the inputs
     /// and recording the chain's output. Fails when the engine does not run
     /// at `sample_rate` or a take is already playing.
-    pub fn start_print(&self, input: [Vec<f32>; 2], sample_rate: u32) -> Result<PrintJob, String> {
+    /// `cancel` stops it early.
+    pub fn start_print(
+        &self,
+        input: [Vec<f32>; 2],
+        sample_rate: u32,
+        cancel: Arc<AtomicBool>,
+    ) -> Result<PrintJob, String> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let rt = inner.rt.as_mut().ok_or("the audio engine is not running")?;
         if rt.sample_rate != sample_rate {
@@ -588,9 +586,8 @@ impl EngineControl {
         }
         while rt.takes_done.pop().is_ok() {}
         let latency = self.status.latency.load(Ordering::Relaxed) as usize;
-        let take = Box::new(PrintTake::new(input, latency));
+        let take = Box::new(PrintTake::new(input, latency, cancel));
         let job = PrintJob {
-            frames: take.input[0].len(),
             latency,
             position: take.position.clone(),
             cancel: take.cancel.clone(),
@@ -671,23 +668,12 @@ impl EngineControl {
 /// A print take under way, seen from the control side.
 #[derive(Debug, Clone)]
 pub struct PrintJob {
-    /// Frames of the source.
-    pub frames: usize,
     /// Chain latency when it was queued.
     pub latency: usize,
     /// Frames played so far.
     pub position: Arc<AtomicU64>,
     /// Set to stop it.
     pub cancel: Arc<AtomicBool>,
-}
-
-/// The config name of a slot kind.
-pub fn kind_name(kind: SlotKind) -> &'static str {
-    SlotKind::NAMES
-        .iter()
-        .copied()
-        .find(|n| SlotKind::from_name(n) == Some(kind))
-        .unwrap_or("unknown")
 }
 
 /// Something that runs the chain on an audio thread: JACK, null (and later cpal).
@@ -745,15 +731,25 @@ pub async fn follow_hub(hub: HubHandle, control: Arc<EngineControl>) {
     if let Ok(state) = hub.state().await {
         control.apply_state(hub.tree(), &state);
     }
-    let sync =
-        |control: Arc<EngineControl>| tokio::task::spawn_blocking(move || control.sync_layout());
-    let _ = sync(control.clone()).await;
+    // A backend that started before the restored values arrived plays the
+    // default layout until told.
+    let mut layout = true;
     loop {
+        if layout {
+            let control = control.clone();
+            let _ = tokio::task::spawn_blocking(move || control.sync_layout()).await;
+        }
         let mut event = events.recv().await;
+        // Whether the batch touched the slot layout (building a chain is for then only).
+        layout = false;
         loop {
             match event {
                 Ok(Event::Changed { address, value, .. }) => {
                     if let Some(entry) = hub.tree().get(&address) {
+                        layout |= matches!(
+                            entry.target,
+                            Target::ChainPosition { .. } | Target::ChainActive { .. }
+                        );
                         control.apply(entry.target, entry.spec.engine_value(&value));
                     }
                 }
@@ -763,6 +759,7 @@ pub async fn follow_hub(hub: HubHandle, control: Arc<EngineControl>) {
                     if let Ok(state) = hub.state().await {
                         control.apply_state(hub.tree(), &state);
                     }
+                    layout = true;
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             }
@@ -777,7 +774,6 @@ pub async fn follow_hub(hub: HubHandle, control: Arc<EngineControl>) {
                 Ok(e) => event = Ok(e),
             }
         }
-        let _ = sync(control.clone()).await;
     }
 }
 

@@ -20,7 +20,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
-pub use tree::{MONITOR_PREFIX, ParamEntry, ParamTree, Target};
+pub use tree::{MONITOR_PREFIX, ParamEntry, ParamTree, Target, play_order};
 
 /// Who asked for a change; carried in events for logs and reports.
 #[derive(Debug, Clone, PartialEq, Eq)]

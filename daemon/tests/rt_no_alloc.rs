@@ -125,7 +125,7 @@ fn layout_changes_prints_and_measurements_never_allocate_on_the_audio_thread() {
     // A print take plays and comes back.
     let source = vec![0.25f32; 48_000 / 4];
     let job = control
-        .start_print([source.clone(), source], 48_000)
+        .start_print([source.clone(), source], 48_000, Default::default())
         .expect("print starts");
     run(&mut rt, &mut io, 60);
     let take = control.finished_print().expect("take done");

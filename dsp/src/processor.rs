@@ -68,32 +68,47 @@ pub enum SlotKind {
 impl SlotKind {
     /// Parses the kind name used in config files.
     pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "trim" => Some(SlotKind::Trim),
-            "meter" => Some(SlotKind::Meter),
-            "eq" => Some(SlotKind::Eq),
-            "compressor" => Some(SlotKind::Compressor),
-            "limiter" => Some(SlotKind::Limiter),
-            "dither" => Some(SlotKind::Dither),
-            "stereo" => Some(SlotKind::Stereo),
-            "loudness" => Some(SlotKind::Loudness),
-            "insert" => Some(SlotKind::Insert),
-            _ => None,
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Every kind, in config-documentation order.
+    pub const ALL: [SlotKind; 9] = [
+        SlotKind::Trim,
+        SlotKind::Meter,
+        SlotKind::Eq,
+        SlotKind::Compressor,
+        SlotKind::Limiter,
+        SlotKind::Dither,
+        SlotKind::Stereo,
+        SlotKind::Loudness,
+        SlotKind::Insert,
+    ];
+
+    /// The kind's config name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            SlotKind::Trim => "trim",
+            SlotKind::Meter => "meter",
+            SlotKind::Eq => "eq",
+            SlotKind::Compressor => "compressor",
+            SlotKind::Limiter => "limiter",
+            SlotKind::Dither => "dither",
+            SlotKind::Stereo => "stereo",
+            SlotKind::Loudness => "loudness",
+            SlotKind::Insert => "insert",
         }
     }
 
     /// Every kind's config name, for error messages.
-    pub const NAMES: &'static [&'static str] = &[
-        "trim",
-        "meter",
-        "eq",
-        "compressor",
-        "limiter",
-        "dither",
-        "stereo",
-        "loudness",
-        "insert",
-    ];
+    pub const NAMES: &'static [&'static str] = &{
+        let mut names = [""; Self::ALL.len()];
+        let mut i = 0;
+        while i < names.len() {
+            names[i] = Self::ALL[i].name();
+            i += 1;
+        }
+        names
+    };
 
     /// The kind's parameters; every slot also gets `bypass` from the chain.
     pub fn params(self) -> Vec<ParamSpec> {

@@ -313,12 +313,14 @@ impl JackBackend {
         let period = client.buffer_size();
         let name = client.name().to_string();
         // Insert ports in config order: `<slot>_send_l`, `<slot>_return_l`, ...
+        let insert_slots = || {
+            control
+                .slots()
+                .iter()
+                .filter(|s| s.kind == rackd_dsp::SlotKind::Insert)
+        };
         let mut inserts = Vec::new();
-        let mut insert_links = Vec::new();
-        for cfg in control.slots() {
-            if cfg.kind != rackd_dsp::SlotKind::Insert {
-                continue;
-            }
+        for cfg in insert_slots() {
             let id = &cfg.id;
             inserts.push(InsertPortSet {
                 sends: [
@@ -330,7 +332,6 @@ impl JackBackend {
                     client.register_port(&format!("{id}_return_r"), ::jack::AudioIn::default())?,
                 ],
             });
-            insert_links.push(cfg.clone());
         }
         let process = Process {
             rt: control.build_rt(sample_rate, (period as usize).clamp(64, 8192)),
@@ -399,7 +400,7 @@ impl JackBackend {
                 connect(active.as_client(), &format!("{name}:{ours}"), dst);
             }
         }
-        for cfg in &insert_links {
+        for cfg in insert_slots() {
             let id = &cfg.id;
             for (side, ch) in [("l", 0), ("r", 1)] {
                 if let Some(dst) = cfg.send.get(ch) {

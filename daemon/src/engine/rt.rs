@@ -55,14 +55,14 @@ pub struct PrintTake {
 
 impl PrintTake {
     /// A take of `input` (both channels the same length), recording
-    /// `input` length + `max_latency` frames.
-    pub fn new(input: [Vec<f32>; 2], max_latency: usize) -> Self {
+    /// `input` length + `max_latency` frames; `cancel` stops it early.
+    pub fn new(input: [Vec<f32>; 2], max_latency: usize, cancel: Arc<AtomicBool>) -> Self {
         let frames = input[0].len() + max_latency;
         PrintTake {
             input,
             output: [vec![0.0; frames], vec![0.0; frames]],
             position: Arc::new(AtomicU64::new(0)),
-            cancel: Arc::new(AtomicBool::new(false)),
+            cancel,
             latency: None,
             latency_changed: false,
         }

@@ -12,6 +12,19 @@ use std::collections::BTreeMap;
 /// Address prefix of the monitor section; recall leaves it alone (see `Hub::apply`).
 pub const MONITOR_PREFIX: &str = "/monitor/";
 
+/// The slot layout rule, for the hub and the engine alike: the active slots
+/// (`(active, position)` in config order) sorted by position, ties in config order.
+pub fn play_order(slots: impl IntoIterator<Item = (bool, i64)>) -> Vec<usize> {
+    let mut order: Vec<(i64, usize)> = slots
+        .into_iter()
+        .enumerate()
+        .filter(|(_, (active, _))| *active)
+        .map(|(slot, (_, position))| (position, slot))
+        .collect();
+    order.sort();
+    order.into_iter().map(|(_, slot)| slot).collect()
+}
+
 /// Where a parameter's value is applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
@@ -175,8 +188,7 @@ impl ParamTree {
         }
     }
 
-    /// The slot layout of a state: configured slot indexes in play order
-    /// (active slots by position, ties in config order).
+    /// The slot layout of a state: configured slot indexes in play order.
     pub fn layout(&self, state: &RackState) -> Vec<usize> {
         let value = |slot: usize, what: &str, default: i64| {
             state
@@ -185,12 +197,12 @@ impl ParamTree {
                 .and_then(Value::as_f64)
                 .map_or(default, |v| v as i64)
         };
-        let mut order: Vec<(i64, usize)> = (0..self.slots.len())
-            .filter(|&s| value(s, "active", self.slots[s].active as i64) != 0)
-            .map(|s| (value(s, "position", s as i64), s))
-            .collect();
-        order.sort();
-        order.into_iter().map(|(_, s)| s).collect()
+        play_order((0..self.slots.len()).map(|s| {
+            (
+                value(s, "active", self.slots[s].active as i64) != 0,
+                value(s, "position", s as i64),
+            )
+        }))
     }
 
     /// The index of the slot with id `id`.
@@ -235,7 +247,7 @@ impl ParamTree {
         let slots: Vec<serde_json::Value> = self
             .slots
             .iter()
-            .map(|s| json!({"id": s.id, "kind": format!("{:?}", s.kind).to_lowercase()}))
+            .map(|s| json!({"id": s.id, "kind": s.kind.name()}))
             .collect();
         let devices: Vec<serde_json::Value> = self
             .devices
