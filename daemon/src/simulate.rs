@@ -82,6 +82,20 @@ impl SimulateArgs {
     }
 }
 
+/// The `--report` move, once the host has asked for identity (then never again).
+fn due_report(sim: &mut Sim, report: &mut Option<String>) -> Option<DeviceMessage> {
+    let spec = report.take_if(|_| sim.asked_identity)?;
+    front_panel(sim, &spec)
+}
+
+/// Sends a front-panel report a moment later, by itself, as the gear does.
+fn send_later(send: impl FnOnce() + Send + 'static) {
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        send();
+    });
+}
+
 /// The message a `--report PARAM=VALUE` front-panel move sends.
 fn front_panel(sim: &mut Sim, spec: &str) -> Option<DeviceMessage> {
     let (param, text) = spec.split_once('=')?;
@@ -333,12 +347,10 @@ fn serial(
             for (n, sim) in units.iter_mut().enumerate() {
                 if let Some(r) = sim.answer(&frame, n + 1 == units_len) {
                     reply = r;
-                    if let Some(spec) = report.take_if(|_| sim.asked_identity)
-                        && let Some(DeviceMessage::Serial(bytes)) = front_panel(sim, &spec)
+                    if let Some(DeviceMessage::Serial(bytes)) = due_report(sim, &mut report)
                         && let Ok(mut late) = port.try_clone()
                     {
-                        std::thread::spawn(move || {
-                            std::thread::sleep(std::time::Duration::from_millis(300));
+                        send_later(move || {
                             let _ = late.write_all(&bytes);
                         });
                     }
@@ -386,13 +398,11 @@ fn osc(mut sim: Sim, sock: std::net::UdpSocket, args: &Behaviour) -> Result<(), 
             {
                 let _ = sock.send_to(&bytes, from);
             }
-            if let Some(spec) = report.take_if(|_| sim.asked_identity)
-                && let Some(DeviceMessage::Osc(m)) = front_panel(&mut sim, &spec)
+            if let Some(DeviceMessage::Osc(m)) = due_report(&mut sim, &mut report)
                 && let Ok(bytes) = rosc::encoder::encode(&rosc::OscPacket::Message(m))
                 && let Ok(late) = sock.try_clone()
             {
-                std::thread::spawn(move || {
-                    std::thread::sleep(std::time::Duration::from_millis(300));
+                send_later(move || {
                     let _ = late.send_to(&bytes, from);
                 });
             }
@@ -513,13 +523,11 @@ fn osc_tcp(mut sim: Sim, listener: std::net::TcpListener, args: &Behaviour) -> R
                     }
                     // A front-panel move, sent by itself a moment after the
                     // identity query, as on UDP.
-                    if let Some(spec) = report.take_if(|_| sim.asked_identity)
-                        && let Some(DeviceMessage::Osc(m)) = front_panel(&mut sim, &spec)
+                    if let Some(DeviceMessage::Osc(m)) = due_report(&mut sim, &mut report)
                         && let Ok(bytes) = rosc::encoder::encode(&rosc::OscPacket::Message(m))
                         && let Ok(mut late) = conn.try_clone()
                     {
-                        std::thread::spawn(move || {
-                            std::thread::sleep(std::time::Duration::from_millis(300));
+                        send_later(move || {
                             let _ = late.write_all(&framing::encode(Framing::Slip, &bytes));
                         });
                     }
