@@ -35,6 +35,15 @@ pub struct EngineStatus {
     pub period: AtomicU32,
     /// Xruns reported by the backend since start.
     pub xruns: AtomicU64,
+    /// Process cycles that did not follow on from the previous one on the
+    /// backend's frame clock (JACK ran us late: twice in one period, or not
+    /// at all). Each one glitches the output for a period or two.
+    pub cycle_breaks: AtomicU64,
+    /// Changes the audio thread has taken off its queue: a client can wait
+    /// for its change to be playing instead of guessing how long it takes.
+    pub changes_taken: AtomicU64,
+    /// Slot-layout handovers the audio thread has finished.
+    pub layout_changes: AtomicU64,
     /// DSP load in 1/1000 of the period.
     pub dsp_load_permille: AtomicU32,
     /// Whether audio is being processed now.
@@ -173,6 +182,9 @@ struct ControlInner {
 const CHAINS_IN_FLIGHT: usize = 4;
 /// Replaced chains waiting to be dropped off the audio thread.
 const RETIRED_CAPACITY: usize = 64;
+
+/// Captures a measurement takes at most before it gives up on xruns.
+pub const MEASURE_TRIES: usize = 10;
 
 /// The outcome of a round-trip measurement of an insert.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -483,10 +495,13 @@ impl EngineControl {
     }
 
     /// Measures the round trip of insert slot `slot`: sends the test burst,
-    /// records the returns and finds it in them. Blocks for about half a
-    /// second; call it off the async threads.
+    /// records the returns and finds it in them. A capture during which the
+    /// backend reported an xrun or a cycle break is taken again (a dropout
+    /// in the burst or its return would make the result a guess), for up to
+    /// [`MEASURE_TRIES`] tries. Blocks for about half a second per try; call
+    /// it off the async threads.
     pub fn measure(&self, slot: usize) -> Result<Measured, String> {
-        use rackd_dsp::latency::{CAPTURE_LEN, burst, find_delay};
+        use rackd_dsp::latency::{burst, find_delay};
         let cfg = self.slots.get(slot).ok_or("no such slot")?;
         if cfg.kind != SlotKind::Insert {
             return Err(format!(
@@ -495,6 +510,66 @@ impl EngineControl {
                 cfg.kind.name()
             ));
         }
+        let disturbances = || {
+            self.status.xruns.load(Ordering::SeqCst)
+                + self.status.cycle_breaks.load(Ordering::SeqCst)
+        };
+        let mut tries = 0;
+        let (left, right) = loop {
+            tries += 1;
+            let before = disturbances();
+            let captured = self.capture_burst(slot, cfg)?;
+            // Xruns of other clients come on JACK's notification thread,
+            // shortly after the cycle they happened in.
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            if disturbances() == before {
+                break captured;
+            }
+            if tries == MEASURE_TRIES {
+                return Err(format!(
+                    "{}: xruns during each of {MEASURE_TRIES} tries; the audio cannot keep up \
+                     right now (check the DSP load and other JACK clients), then measure again",
+                    cfg.id
+                ));
+            }
+            tracing::debug!(
+                "insert {}: xrun during the measurement; measuring again",
+                cfg.id
+            );
+        };
+        if tries > 1 {
+            tracing::info!(
+                "insert {}: measured on try {tries} (xruns during the earlier ones)",
+                cfg.id
+            );
+        }
+        let reference = burst(HardwareInsert::BURST_LEVEL);
+        let found = |ch: &str, x: &[f32]| {
+            find_delay(&reference, x).map_err(|e| format!("{} return {ch}: {e}", cfg.id))
+        };
+        let (l, r) = (found("L", &left)?, found("R", &right)?);
+        if l.delay != r.delay || l.inverted != r.inverted {
+            return Err(format!(
+                "{}: the returns differ (L {} samples{}, R {} samples{}); check the wiring",
+                cfg.id,
+                l.delay,
+                if l.inverted { " inverted" } else { "" },
+                r.delay,
+                if r.inverted { " inverted" } else { "" },
+            ));
+        }
+        Ok(Measured {
+            latency: l.delay,
+            inverted: l.inverted,
+            gain_db: (l.gain_db + r.gain_db) / 2.0,
+            confidence_db: l.confidence_db.min(r.confidence_db),
+        })
+    }
+
+    /// One measurement capture: the burst out of insert `slot`'s send and
+    /// [`CAPTURE_LEN`](rackd_dsp::latency::CAPTURE_LEN) frames of its returns.
+    fn capture_burst(&self, slot: usize, cfg: &SlotConfig) -> Result<(Vec<f32>, Vec<f32>), String> {
+        use rackd_dsp::latency::CAPTURE_LEN;
         let (mut capture, generation, sample_rate) = {
             let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
             let rt = inner.rt.as_mut().ok_or("the audio engine is not running")?;
@@ -543,27 +618,7 @@ impl EngineControl {
                 "no audio came through the engine in time; is the audio backend running?".into(),
             );
         }
-        let reference = burst(HardwareInsert::BURST_LEVEL);
-        let found = |ch: &str, x: &[f32]| {
-            find_delay(&reference, x).map_err(|e| format!("{} return {ch}: {e}", cfg.id))
-        };
-        let (l, r) = (found("L", &left)?, found("R", &right)?);
-        if l.delay != r.delay || l.inverted != r.inverted {
-            return Err(format!(
-                "{}: the returns differ (L {} samples{}, R {} samples{}); check the wiring",
-                cfg.id,
-                l.delay,
-                if l.inverted { " inverted" } else { "" },
-                r.delay,
-                if r.inverted { " inverted" } else { "" },
-            ));
-        }
-        Ok(Measured {
-            latency: l.delay,
-            inverted: l.inverted,
-            gain_db: (l.gain_db + r.gain_db) / 2.0,
-            confidence_db: l.confidence_db.min(r.confidence_db),
-        })
+        Ok((left, right))
     }
 
     /// Starts playing `input` through the live chain in place of the inputs
@@ -660,7 +715,7 @@ impl EngineControl {
             SlotKind::Loudness.build(sr, max_block, self.meter("out")),
             SafetyCeiling::new(self.audio.ceiling_dbfs, sr)
                 .with_counter(self.ceiling_engaged.clone()),
-            self.status.latency.clone(),
+            self.status.clone(),
         )
     }
 }

@@ -1169,6 +1169,9 @@ impl Surface {
             "layout": self.engine.layout().iter().map(|&i| self.engine.slots()[i].id.clone()).collect::<Vec<_>>(),
             "printing": self.printer.busy(),
             "xruns": st.xruns.load(Ordering::Relaxed),
+            "cycle_breaks": st.cycle_breaks.load(Ordering::Relaxed),
+            "changes_taken": st.changes_taken.load(Ordering::Relaxed),
+            "layout_changes": st.layout_changes.load(Ordering::Relaxed),
             "dsp_load_percent": st.dsp_load_permille.load(Ordering::Relaxed) as f64 / 10.0,
             "ceiling_engagements": self.engine.ceiling_engagements(),
             "clients": {

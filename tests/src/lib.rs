@@ -8,7 +8,7 @@
 
 pub mod jack_clients;
 pub mod wav;
-pub use jack_clients::{GearStandIn, JackTap};
+pub use jack_clients::{GearStandIn, JackTap, undisturbed};
 
 use rosc::{OscMessage, OscPacket, OscType};
 use std::collections::HashSet;
@@ -602,6 +602,49 @@ impl Daemon {
             .recv_until(WAIT, |m| m.addr == "/rackd/status")
             .expect("no /rackd/status reply");
         json_arg(&m)
+    }
+
+    /// A counter of `/rackd/status` (`xruns`, `cycle_breaks`, `changes_taken`…).
+    pub fn status_count(&self, key: &str) -> u64 {
+        let st = self.status();
+        st[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("status has no counter {key:?}: {st}"))
+    }
+
+    /// `rackd ctl set PATH VALUE`, then waits until the audio thread has
+    /// taken the change (status `changes_taken`), so what is recorded next
+    /// plays it (after the parameter's own glide).
+    pub fn set_playing(&self, path: &str, value: &str) {
+        let before = self.status_count("changes_taken");
+        self.ctl_ok(&["set", path, value]);
+        wait_for(WAIT, || {
+            (self.status_count("changes_taken") > before).then_some(())
+        })
+        .unwrap_or_else(|| {
+            panic!("the audio thread did not take {path} = {value} within {WAIT:?}")
+        });
+    }
+
+    /// `rackd ctl layout SLOT...`, then waits until the audio thread has
+    /// handed over to it (status `layout_changes`), when it changed. Returns
+    /// the layout ctl printed.
+    pub fn layout_playing(&self, slots: &[&str]) -> String {
+        let st = self.status();
+        let before = st["layout_changes"].as_u64().expect("layout_changes");
+        let same = st["layout"].as_array().is_some_and(|l| {
+            l.iter()
+                .map(|s| s.as_str().unwrap_or(""))
+                .eq(slots.iter().copied())
+        });
+        let out = self.ctl_ok(&[&["layout"][..], slots].concat());
+        if !same {
+            wait_for(WAIT, || {
+                (self.status_count("layout_changes") > before).then_some(())
+            })
+            .unwrap_or_else(|| panic!("layout {slots:?} was not handed over within {WAIT:?}"));
+        }
+        out.trim().to_string()
     }
 
     /// Queries one parameter over UDP; returns its value as f32.

@@ -121,10 +121,17 @@ struct Process {
     out_l: ::jack::Port<::jack::AudioOut>,
     out_r: ::jack::Port<::jack::AudioOut>,
     inserts: Vec<InsertPortSet>,
+    /// The first frame the next cycle should start at, on JACK's frame clock.
+    next_frame: Option<::jack::Frames>,
 }
 
 impl ::jack::ProcessHandler for Process {
     fn process(&mut self, _: &::jack::Client, ps: &::jack::ProcessScope) -> ::jack::Control {
+        let first = ps.last_frame_time();
+        if self.next_frame.is_some_and(|next| next != first) {
+            self.status.cycle_breaks.fetch_add(1, Ordering::Relaxed);
+        }
+        self.next_frame = Some(first.wrapping_add(ps.n_frames()));
         // JACK does not clear output buffers; a bypassed or removed insert sends silence.
         for set in &mut self.inserts {
             for port in &mut set.sends {
@@ -341,6 +348,7 @@ impl JackBackend {
             out_l: client.register_port("out_l", ::jack::AudioOut::default())?,
             out_r: client.register_port("out_r", ::jack::AudioOut::default())?,
             inserts,
+            next_frame: None,
         };
         // Declared before `active`, and every way out below closes the client
         // first (deactivate or drop), so it outlives the callback's use of it.
