@@ -38,6 +38,22 @@ pub fn decode(
     on_block: &mut dyn FnMut(u32, &[&[f32]]),
 ) -> Result<AudioInfo, String> {
     let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    decode_file(file, path, max_channels, progress, &mut |rate, planes| {
+        on_block(rate, planes);
+        true
+    })
+}
+
+/// [`decode`] of a file already open (`path` names it in messages and gives
+/// the format hint); `on_block` returns false to stop, which is an error
+/// ("stopped").
+pub fn decode_file(
+    file: File,
+    path: &Path,
+    max_channels: usize,
+    progress: bool,
+    on_block: &mut dyn FnMut(u32, &[&[f32]]) -> bool,
+) -> Result<AudioInfo, String> {
     let mss = MediaSourceStream::new(Box::new(file), Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
@@ -109,7 +125,9 @@ pub fn decode(
         };
         decoded.convert(b);
         let planes: Vec<&[f32]> = (0..channels).map(|c| b.chan(c)).collect();
-        on_block(sample_rate, &planes);
+        if !on_block(sample_rate, &planes) {
+            return Err("stopped".into());
+        }
         frames += b.frames() as u64;
         if progress && let Some(total) = total.filter(|&t| t > 0) {
             let pct = (frames * 100 / total).min(100);

@@ -119,14 +119,20 @@ enum CtlCommand {
     /// Show the slots playing, or play SLOT... in that order (others leave the chain).
     Layout { slots: Vec<String> },
     /// Recall SONG, play INPUT through the live chain (analog inserts
-    /// included) in real time and write OUTPUT aligned with INPUT. Ctrl-C cancels.
+    /// included) in real time and write OUTPUT aligned with INPUT. Ctrl-C
+    /// cancels. The daemon resolves INPUT in its `[files] input_dirs` and
+    /// OUTPUT in its `[files] output_dir` (names there, or absolute paths
+    /// inside them).
     Print {
         song: String,
-        input: PathBuf,
-        output: PathBuf,
+        input: String,
+        output: String,
         /// Output sample format: 16, 24 (integer PCM) or 32 (float).
         #[arg(long, default_value_t = 24)]
         bits: u32,
+        /// Replace OUTPUT when it exists.
+        #[arg(long)]
+        overwrite: bool,
     },
     /// The recall sheet of SONG (or SONG@REV): each manual device's front
     /// panel with printed detent labels, marking what differs from now.
@@ -275,6 +281,40 @@ fn daemon(cfg: Config) -> ExitCode {
     }
 }
 
+/// A short mix in the demo's source directory, so that `ctl print` has
+/// something to play: 6 s of a chord and a little noise at 48 kHz.
+fn demo_source(files: &crate::files::FileRoots) -> std::io::Result<&'static str> {
+    const NAME: &str = "demo-mix.wav";
+    files.create()?;
+    let path = files.input_dirs()[0].join(NAME);
+    if !path.exists() {
+        let rate = 48_000u32;
+        let mut seed = 1u32;
+        let (left, right): (Vec<f32>, Vec<f32>) = (0..6 * rate as usize)
+            .map(|i| {
+                let t = i as f32 / rate as f32;
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                let hiss = (seed as f32 / u32::MAX as f32 - 0.5) * 0.01;
+                let chord: f32 = [220.0f32, 277.2, 329.6]
+                    .iter()
+                    .map(|f| (std::f32::consts::TAU * f * t).sin() * 0.12)
+                    .sum();
+                (chord + hiss, chord - hiss)
+            })
+            .unzip();
+        crate::audio_file::write_wav(
+            &path,
+            rate,
+            crate::audio_file::WavFormat::Float32,
+            &left,
+            &right,
+        )?;
+    }
+    Ok(NAME)
+}
+
 fn demo(osc_port: u16, state_dir: Option<PathBuf>, no_jack: bool) -> ExitCode {
     let (dir, _keep) = match state_dir {
         Some(d) => (d, None),
@@ -310,6 +350,19 @@ fn demo(osc_port: u16, state_dir: Option<PathBuf>, no_jack: bool) -> ExitCode {
         }
     );
     println!("  state:   {}", dir.display());
+    let files = cfg.files.roots(&dir);
+    match demo_source(&files) {
+        Ok(source) => println!(
+            "  files:   sources in {} ({} is ready), prints to {}",
+            files.input_dirs()[0].display(),
+            source,
+            files.output_dir().display()
+        ),
+        Err(e) => println!(
+            "  files:   cannot prepare {} ({e})",
+            files.output_dir().display()
+        ),
+    }
     println!("  outboard (simulated inside this process):");
     for line in &outboard.banner {
         println!("           {line}");
@@ -324,7 +377,7 @@ fn demo(osc_port: u16, state_dir: Option<PathBuf>, no_jack: bool) -> ExitCode {
     println!("           rackd ctl sheet \"client/album/01 intro\"");
     println!("           rackd ctl layout trim limiter meter");
     println!(
-        "           rackd ctl print \"client/album/01 intro\" mix.wav master.wav   (plays mix.wav through the chain in real time)"
+        "           rackd ctl print \"client/album/01 intro\" demo-mix.wav master.wav   (plays it through the chain in real time)"
     );
     daemon(cfg)
 }
@@ -551,7 +604,8 @@ fn ctl(connect: &str, command: CtlCommand) -> Result<(), Failure> {
             input,
             output,
             bits,
-        } => print(&mut c, &song, &input, &output, bits)?,
+            overwrite,
+        } => print(&mut c, &song, &input, &output, bits, overwrite)?,
         CtlCommand::Import { file } => {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| Failure::Invalid(format!("cannot read {}: {e}", file.display())))?;
@@ -593,17 +647,11 @@ extern "C" fn on_interrupt(_: libc::c_int) {
 fn print(
     c: &mut Ctl,
     song: &str,
-    input: &std::path::Path,
-    output: &std::path::Path,
+    input: &str,
+    output: &str,
     bits: u32,
+    overwrite: bool,
 ) -> Result<(), Failure> {
-    // The daemon opens the files: give it absolute paths.
-    let absolute = |p: &std::path::Path| {
-        std::path::absolute(p)
-            .map(|p| p.display().to_string())
-            .map_err(|e| Failure::Usage(format!("{}: {e}", p.display())))
-    };
-    let (input, output) = (absolute(input)?, absolute(output)?);
     // SAFETY: the handler only stores to an atomic.
     unsafe {
         libc::signal(
@@ -612,10 +660,11 @@ fn print(
         );
     }
     let s = |x: &str| OscType::String(x.to_string());
-    c.send(
-        "/rackd/print",
-        vec![s(song), s(&input), s(&output), OscType::Int(bits as i32)],
-    )?;
+    let mut args = vec![s(song), s(input), s(output), OscType::Int(bits as i32)];
+    if overwrite {
+        args.push(s("overwrite"));
+    }
+    c.send("/rackd/print", args)?;
     let mut cancel_sent = false;
     let mut last_shown = -1i32;
     loop {

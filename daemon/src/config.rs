@@ -107,6 +107,32 @@ pub struct OscConfig {
     pub allow: Vec<IpNet>,
 }
 
+/// `[files]`: the only places a client may name files in (print sources and
+/// results). Relative directories are under the state directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FilesConfig {
+    /// Where sources are looked up, in this order.
+    pub input_dirs: Vec<PathBuf>,
+    /// Where results are written.
+    pub output_dir: PathBuf,
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        FilesConfig {
+            input_dirs: vec!["sources".into(), "prints".into()],
+            output_dir: "prints".into(),
+        }
+    }
+}
+
+impl FilesConfig {
+    /// The directories resolved against the state directory.
+    pub fn roots(&self, state_dir: &Path) -> crate::files::FileRoots {
+        crate::files::FileRoots::new(&self.input_dirs, &self.output_dir, state_dir)
+    }
+}
+
 /// `[[surface]]`: a fixed host:port that always gets feedback, no lease.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StaticSurface {
@@ -227,6 +253,8 @@ pub struct Config {
     pub audio: AudioConfig,
     /// `[osc]`.
     pub osc: OscConfig,
+    /// `[files]`.
+    pub files: FilesConfig,
     /// `[[surface]]`.
     pub surfaces: Vec<StaticSurface>,
     /// `[[chain]]`.
@@ -384,6 +412,7 @@ impl Config {
                     .try_parsing(true)
                     .list_separator(",")
                     .with_list_parse_key("osc.allow")
+                    .with_list_parse_key("files.input_dirs")
                     .with_list_parse_key("daemon.profile_dirs")
                     .with_list_parse_key("audio.connect_inputs")
                     .with_list_parse_key("audio.connect_outputs")
@@ -705,7 +734,9 @@ impl Reader {
         self.table(
             root,
             "",
-            &["daemon", "audio", "osc", "surface", "chain", "device"],
+            &[
+                "daemon", "audio", "osc", "files", "surface", "chain", "device",
+            ],
         );
 
         let d = self.table(
@@ -861,6 +892,22 @@ impl Reader {
             }
         }
 
+        let f = self.table(root, "files", &["input_dirs", "output_dir"]);
+        let defaults = FilesConfig::default();
+        let files = FilesConfig {
+            input_dirs: self
+                .strings(f, "files", "input_dirs")
+                .map(|dirs| dirs.into_iter().map(PathBuf::from).collect())
+                .unwrap_or(defaults.input_dirs),
+            output_dir: match f.and_then(|m| m.get("output_dir")) {
+                Some(_) => PathBuf::from(self.string(f, "files", "output_dir", "")),
+                None => defaults.output_dir,
+            },
+        };
+        if files.output_dir.as_os_str().is_empty() {
+            self.error("files.output_dir", "an empty path; give a directory");
+        }
+
         let mut chain = Vec::new();
         let mut ids = HashSet::new();
         for (i, item) in array(root, "chain").iter().enumerate() {
@@ -994,6 +1041,7 @@ impl Reader {
                 channels,
             },
             osc: OscConfig { listen, allow },
+            files,
             surfaces,
             chain,
             devices,

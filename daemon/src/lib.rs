@@ -10,6 +10,7 @@ pub mod config;
 pub mod ctl;
 pub mod demo;
 pub mod engine;
+pub mod files;
 pub mod hub;
 pub mod logging;
 pub mod outboard;

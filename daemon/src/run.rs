@@ -8,6 +8,7 @@ use crate::logging::LogHandle;
 use crate::surface::{Surface, SurfaceSettings};
 use crate::systemd::{self, Notifier};
 use anyhow::Context as _;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
@@ -22,7 +23,8 @@ pub async fn run(config: Config, log: LogHandle) -> anyhow::Result<()> {
     std::fs::create_dir_all(state_dir)
         .with_context(|| format!("cannot create the state dir {}", state_dir.display()))?;
     let db = state_dir.join(DB_FILE);
-    let store = StoreWorker::start(&db).with_context(|| format!("cannot open {}", db.display()))?;
+    let store = StoreWorker::start_or_retry(&db)
+        .with_context(|| format!("cannot open {}", db.display()))?;
     let devices = crate::profiles::load_rack(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
     let tree = hub::ParamTree::from_rack(&config.chain, &devices);
     tracing::info!(
@@ -33,6 +35,23 @@ pub async fn run(config: Config, log: LogHandle) -> anyhow::Result<()> {
         db.display()
     );
     let hub = hub::start(tree, store.clone());
+    let files = config.files.roots(state_dir);
+    // The default directories live in the state dir; configured ones the
+    // admin made (`rackd check` says when one is missing).
+    let mut files_ready = files.create().is_ok();
+    if !files_ready {
+        tracing::warn!("cannot create the file directories yet; trying again while rackd runs");
+    }
+    tracing::info!(
+        "files: sources from {}; prints to {}",
+        files
+            .input_dirs()
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        files.output_dir().display()
+    );
 
     restore(&hub).await;
 
@@ -77,6 +96,7 @@ pub async fn run(config: Config, log: LogHandle) -> anyhow::Result<()> {
         hub.clone(),
         control.clone(),
         backend_name,
+        files.clone(),
     )
     .await?;
     surface.set_outboard(crate::outboard::Outboard::start(hub.clone()));
@@ -86,8 +106,13 @@ pub async fn run(config: Config, log: LogHandle) -> anyhow::Result<()> {
     ));
 
     let status_line = || {
+        let health = store.health();
+        let store_line = match &health.error {
+            Some(e) => format!("; SNAPSHOT STORE {}: {e}", health.health),
+            None => String::new(),
+        };
         format!(
-            "OSC on {}; audio {}",
+            "OSC on {}; audio {}{store_line}",
             surface.local_addr(),
             control.status().state()
         )
@@ -114,6 +139,10 @@ pub async fn run(config: Config, log: LogHandle) -> anyhow::Result<()> {
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = status_tick.tick() => {
+                if !files_ready && files.create().is_ok() {
+                    tracing::info!("created the file directories");
+                    files_ready = true;
+                }
                 let line = status_line();
                 if line != last_status {
                     notifier.status(&line);
@@ -158,6 +187,7 @@ pub async fn serve_without_audio(
         hub.clone(),
         control,
         "none",
+        crate::config::FilesConfig::default().roots(db.parent().unwrap_or(Path::new("."))),
     )
     .await?;
     Ok((surface, hub))

@@ -142,6 +142,18 @@ pub enum StoreError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The database file was removed or replaced by another file while rackd
+    /// had it open: a save would go into a file nobody reads again.
+    #[error(
+        "snapshot database {} was {how} while rackd had it open; nothing was saved. Put the original back or restart rackd (`systemctl restart rackd`) to open the file that is there now",
+        .path.display()
+    )]
+    Replaced {
+        /// The database file.
+        path: PathBuf,
+        /// `removed` or `replaced by another file`.
+        how: &'static str,
+    },
     /// SQLite failed (permissions, full disk, damaged file, lock held too long).
     #[error(
         "snapshot database {}: {source}; check permissions and free disk space, or restore the file from a backup if it is damaged",
@@ -153,6 +165,95 @@ pub enum StoreError {
         /// The underlying error.
         source: rusqlite::Error,
     },
+}
+
+impl StoreError {
+    /// Whether the store itself is in trouble (as opposed to a request it
+    /// refused): these set the store's health.
+    pub fn is_store_fault(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Io { .. } | StoreError::Sqlite { .. } | StoreError::Replaced { .. }
+        )
+    }
+
+    /// Whether opening the database again may help: permissions or space
+    /// that an admin can fix while rackd runs, a lock held too long.
+    pub fn can_pass(&self) -> bool {
+        use rusqlite::ErrorCode::*;
+        match self {
+            StoreError::Io { .. } => true,
+            StoreError::Sqlite {
+                source: rusqlite::Error::SqliteFailure(e, _),
+                ..
+            } => matches!(
+                e.code,
+                ReadOnly
+                    | CannotOpen
+                    | PermissionDenied
+                    | SystemIoFailure
+                    | DiskFull
+                    | DatabaseBusy
+                    | DatabaseLocked
+            ),
+            _ => false,
+        }
+    }
+
+    /// Whether it says the database cannot be written (permissions; a file
+    /// that cannot be created in a directory rackd may not write to).
+    pub fn is_read_only(&self) -> bool {
+        use rusqlite::ErrorCode::*;
+        match self {
+            StoreError::Io { source, .. } => source.kind() == std::io::ErrorKind::PermissionDenied,
+            StoreError::Sqlite {
+                source: rusqlite::Error::SqliteFailure(e, _),
+                path,
+            } => match e.code {
+                ReadOnly | PermissionDenied => true,
+                CannotOpen => path.parent().is_some_and(|dir| !writable(dir)),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
+/// How the store is doing, for `/rackd/status` and systemd's status line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoreHealth {
+    /// `ok`, `read-only` or `failing`.
+    pub health: &'static str,
+    /// The last store fault, while not `ok`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl StoreHealth {
+    /// Everything written so far went to disk.
+    pub fn ok() -> Self {
+        StoreHealth {
+            health: "ok",
+            error: None,
+        }
+    }
+
+    /// After a store fault.
+    pub fn from_error(e: &StoreError) -> Self {
+        StoreHealth {
+            health: if e.is_read_only() {
+                "read-only"
+            } else {
+                "failing"
+            },
+            error: Some(e.to_string()),
+        }
+    }
+
+    /// Whether writes work.
+    pub fn is_ok(&self) -> bool {
+        self.health == "ok"
+    }
 }
 
 /// Message for [`StoreError::NotFound`], pointing at the command that shows what exists.
@@ -342,6 +443,26 @@ impl SongExport {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Device and inode of the file opened, to notice it being replaced.
+    file_id: Option<(u64, u64)>,
+    /// What the last write (or checkpoint) did.
+    health: StoreHealth,
+}
+
+/// Whether this process may create files in `dir`.
+fn writable(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt as _;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: a valid NUL-terminated path.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+}
+
+/// Device and inode of `path`, `None` when it does not exist.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// Internal error: SQLite errors get the database path attached at the public boundary.
@@ -386,18 +507,61 @@ impl Store {
         Ok(Store {
             conn,
             path: path.to_path_buf(),
+            file_id: file_id(path),
+            health: StoreHealth::ok(),
         })
+    }
+
+    /// What the last write did: `ok`, or the fault that stopped it.
+    pub fn health(&self) -> &StoreHealth {
+        &self.health
+    }
+
+    /// The file at our path must still be the one we opened.
+    fn check_file(&self) -> Result<(), StoreError> {
+        match file_id(&self.path) {
+            Some(id) if Some(id) == self.file_id => Ok(()),
+            found => Err(StoreError::Replaced {
+                path: self.path.clone(),
+                how: if found.is_none() {
+                    "removed"
+                } else {
+                    "replaced by another file"
+                },
+            }),
+        }
+    }
+
+    /// Runs a write: the file must be ours before and after it, and the
+    /// outcome sets the store's health.
+    fn write<T>(
+        &mut self,
+        op: impl FnOnce(&mut Self) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let result = self
+            .check_file()
+            .and_then(|()| op(self))
+            .and_then(|value| self.check_file().map(|()| value));
+        match &result {
+            Ok(_) => self.health = StoreHealth::ok(),
+            Err(e) if e.is_store_fault() => self.health = StoreHealth::from_error(e),
+            Err(_) => {}
+        }
+        result
     }
 
     /// Copies the WAL back into the database file; call when idle so that
     /// saves do not pay for it.
     pub fn checkpoint(&mut self) -> Result<(), StoreError> {
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-            .map_err(|source| StoreError::Sqlite {
-                path: self.path.clone(),
-                source,
-            })
+        self.write(|store| {
+            store
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .map_err(|source| StoreError::Sqlite {
+                    path: store.path.clone(),
+                    source,
+                })
+        })
     }
 
     /// The database file, for log lines.
@@ -431,17 +595,19 @@ impl Store {
         check_state(state).map_err(StoreError::InvalidState)?;
         let state_json = stored_json(state, safes)?;
         let saved_at = now_timestamp();
-        let result = (|| -> Result<u32, Fail> {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let song_id = song_id_or_insert(&tx, song)?;
-            let rev = next_rev(&tx, song_id, song)?;
-            insert_revision(&tx, song_id, rev, &saved_at, note, origin, &state_json)?;
-            tx.commit()?;
-            Ok(rev)
-        })();
-        let rev = with_path(&self.path, result)?;
+        let rev = self.write(|store| {
+            let result = (|| -> Result<u32, Fail> {
+                let tx = store
+                    .conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let song_id = song_id_or_insert(&tx, song)?;
+                let rev = next_rev(&tx, song_id, song)?;
+                insert_revision(&tx, song_id, rev, &saved_at, note, origin, &state_json)?;
+                tx.commit()?;
+                Ok(rev)
+            })();
+            with_path(&store.path, result)
+        })?;
         Ok(RevisionInfo {
             song: song.clone(),
             rev,
@@ -592,83 +758,88 @@ impl Store {
             states.push(stored_json(&r.state, &r.safes)?);
         }
         let song = &doc.song;
-        let result = (|| -> Result<ImportReport, Fail> {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let existing: Option<i64> = tx
-                .prepare_cached("SELECT id FROM songs WHERE path = ?1")?
-                .query_row(params![song.as_str()], |row| row.get(0))
-                .optional()?;
-            let mut report = ImportReport {
-                song: song.clone(),
-                added: Vec::new(),
-                skipped: 0,
-            };
-            match existing {
-                None => {
-                    let song_id = song_id_or_insert(&tx, song)?;
-                    for (r, state_json) in doc.revisions.iter().zip(&states) {
-                        insert_revision(
-                            &tx,
-                            song_id,
-                            r.rev,
-                            &r.saved_at,
-                            &r.note,
-                            &r.origin,
-                            state_json,
-                        )?;
-                        report.added.push(r.rev);
-                    }
-                }
-                Some(song_id) => {
-                    for (r, state_json) in doc.revisions.iter().zip(&states) {
-                        let present = tx
-                            .prepare_cached(
-                                "SELECT 1 FROM revisions WHERE song_id = ?1
-                                 AND saved_at = ?2 AND note = ?3 AND state_json = ?4",
-                            )?
-                            .exists(params![song_id, r.saved_at, r.note, state_json])?;
-                        if present {
-                            report.skipped += 1;
-                            continue;
+        self.write(|store| {
+            let result = (|| -> Result<ImportReport, Fail> {
+                let tx = store
+                    .conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let existing: Option<i64> = tx
+                    .prepare_cached("SELECT id FROM songs WHERE path = ?1")?
+                    .query_row(params![song.as_str()], |row| row.get(0))
+                    .optional()?;
+                let mut report = ImportReport {
+                    song: song.clone(),
+                    added: Vec::new(),
+                    skipped: 0,
+                };
+                match existing {
+                    None => {
+                        let song_id = song_id_or_insert(&tx, song)?;
+                        for (r, state_json) in doc.revisions.iter().zip(&states) {
+                            insert_revision(
+                                &tx,
+                                song_id,
+                                r.rev,
+                                &r.saved_at,
+                                &r.note,
+                                &r.origin,
+                                state_json,
+                            )?;
+                            report.added.push(r.rev);
                         }
-                        let rev = next_rev(&tx, song_id, song)?;
-                        let origin = import_origin(&r.origin, r.rev);
-                        insert_revision(
-                            &tx,
-                            song_id,
-                            rev,
-                            &r.saved_at,
-                            &r.note,
-                            &origin,
-                            state_json,
-                        )?;
-                        report.added.push(rev);
+                    }
+                    Some(song_id) => {
+                        for (r, state_json) in doc.revisions.iter().zip(&states) {
+                            let present = tx
+                                .prepare_cached(
+                                    "SELECT 1 FROM revisions WHERE song_id = ?1
+                                 AND saved_at = ?2 AND note = ?3 AND state_json = ?4",
+                                )?
+                                .exists(params![song_id, r.saved_at, r.note, state_json])?;
+                            if present {
+                                report.skipped += 1;
+                                continue;
+                            }
+                            let rev = next_rev(&tx, song_id, song)?;
+                            let origin = import_origin(&r.origin, r.rev);
+                            insert_revision(
+                                &tx,
+                                song_id,
+                                rev,
+                                &r.saved_at,
+                                &r.note,
+                                &origin,
+                                state_json,
+                            )?;
+                            report.added.push(rev);
+                        }
                     }
                 }
-            }
-            tx.commit()?;
-            Ok(report)
-        })();
-        with_path(&self.path, result)
+                tx.commit()?;
+                Ok(report)
+            })();
+            with_path(&store.path, result)
+        })
     }
 
     /// Overwrites the autosaved live state; durable when it returns, so a restart restores the room.
     pub fn save_current(&mut self, state: &RackState) -> Result<(), StoreError> {
         check_state(state).map_err(StoreError::InvalidState)?;
         let state_json = state_to_json(state)?;
-        let result = (|| -> Result<(), Fail> {
-            self.conn
-                .prepare_cached(
-                    "INSERT INTO current (id, state_json, saved_at) VALUES (1, ?1, ?2)
-                     ON CONFLICT (id) DO UPDATE
-                     SET state_json = excluded.state_json, saved_at = excluded.saved_at",
-                )?
-                .execute(params![state_json, now_timestamp()])?;
-            Ok(())
-        })();
-        with_path(&self.path, result)
+        self.write(|store| {
+            let result = (|| -> Result<(), Fail> {
+                store
+                    .conn
+                    .prepare_cached(
+                        "INSERT INTO current (id, state_json, saved_at) VALUES (1, ?1, ?2)
+                         ON CONFLICT (id) DO UPDATE
+                         SET state_json = excluded.state_json, saved_at = excluded.saved_at",
+                    )?
+                    .execute(params![state_json, now_timestamp()])?;
+                Ok(())
+            })();
+            with_path(&store.path, result)
+        })
     }
 
     /// The autosaved live state, `None` on a fresh database.

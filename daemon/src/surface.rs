@@ -127,6 +127,7 @@ impl Surface {
         hub: HubHandle,
         engine: Arc<EngineControl>,
         backend: &'static str,
+        files: crate::files::FileRoots,
     ) -> anyhow::Result<Arc<Surface>> {
         use anyhow::Context as _;
         let udp = UdpSocket::bind(listen)
@@ -152,7 +153,7 @@ impl Surface {
             started: Instant::now(),
             backend,
             outboard: std::sync::OnceLock::new(),
-            printer: crate::print::Printer::default(),
+            printer: crate::print::Printer::new(files),
         });
         surface.reload(settings);
         tokio::spawn(surface.clone().udp_loop());
@@ -578,15 +579,25 @@ impl Surface {
         let song = str_arg(args, 0, "song")?;
         let input = str_arg(args, 1, "input file")?;
         let output = str_arg(args, 2, "output file")?;
-        let bits = match args.get(3) {
-            None => 24,
-            Some(a) => int_arg(a).ok_or("bits must be an integer: 16, 24 or 32")?,
-        };
-        for path in [&input, &output] {
-            if !std::path::Path::new(path).is_absolute() {
-                return Err(format!(
-                    "{path:?}: give an absolute path on the daemon's machine"
-                ));
+        let mut bits = 24;
+        let mut overwrite = false;
+        for (i, arg) in args.iter().enumerate().skip(3) {
+            match arg {
+                OscType::Bool(b) => overwrite = *b,
+                OscType::String(s) if s == "overwrite" => overwrite = true,
+                a if i == 3 && int_arg(a).is_some() => {
+                    bits = int_arg(a).unwrap_or(0);
+                    if ![16, 24, 32].contains(&bits) {
+                        return Err(format!("bits {bits}: choose 16, 24 or 32"));
+                    }
+                }
+                other => {
+                    return Err(format!(
+                        "argument {} ({other:?}): after song, input and output come bits \
+                         (16, 24 or 32) and \"overwrite\"",
+                        i + 1
+                    ));
+                }
             }
         }
         if self.printer.busy() {
@@ -594,9 +605,10 @@ impl Surface {
         }
         let req = crate::print::PrintRequest {
             song: song.clone(),
-            input: input.into(),
-            output: output.into(),
+            input,
+            output,
             bits: bits as u32,
+            overwrite,
         };
         self.reply(
             peer,
@@ -1168,6 +1180,7 @@ impl Surface {
             "latency_samples": st.latency.load(Ordering::Relaxed),
             "layout": self.engine.layout().iter().map(|&i| self.engine.slots()[i].id.clone()).collect::<Vec<_>>(),
             "printing": self.printer.busy(),
+            "store": self.hub.store().health(),
             "xruns": st.xruns.load(Ordering::Relaxed),
             "cycle_breaks": st.cycle_breaks.load(Ordering::Relaxed),
             "changes_taken": st.changes_taken.load(Ordering::Relaxed),
