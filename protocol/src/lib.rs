@@ -4,6 +4,7 @@
 //! song paths and rack state all live here so the daemon, tests and tools
 //! agree on one definition.
 
+pub mod api;
 pub mod device;
 pub mod osc;
 pub mod param;
