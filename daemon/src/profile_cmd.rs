@@ -39,7 +39,10 @@ pub fn main(command: ProfileCommand) -> ExitCode {
     match command {
         ProfileCommand::List { dir } => {
             let lib = Library::load(&dir);
-            print!("{}", list(lib.iter().map(|e| (&*e.profile, e.origin.as_str()))));
+            print!(
+                "{}",
+                list(lib.iter().map(|e| (&*e.profile, e.origin.as_str())))
+            );
             for e in lib.broken() {
                 eprintln!("{e}");
             }

@@ -133,7 +133,10 @@ fn library_holds_named_gear_with_cited_sources() {
     assert!(named.len() - manual >= 3, "named remote profiles");
     // Every hand-set control says how the engineer finds it on the panel:
     // pots are rotation, detented controls show their legends or are counted.
-    for p in profiles.iter().filter(|p| p.transport() == TransportKind::Manual) {
+    for p in profiles
+        .iter()
+        .filter(|p| p.transport() == TransportKind::Manual)
+    {
         for d in &p.params {
             match d.kind {
                 ParamType::Continuous => assert_ne!(d.panel_mark(), PanelMark::Counted),
@@ -568,18 +571,32 @@ fn panel_marks_fit_their_controls() {
     assert_eq!(p.param("gain").unwrap().panel_mark(), PanelMark::Rotation);
     assert_eq!(p.param("ratio").unwrap().panel_mark(), PanelMark::Printed);
     let ok = MANUAL
-        .replace("max = 100.0\n", "max = 100.0\nends = [\"off\", \"+30 dB\"]\nnote = \"after the gain cell\"\n")
+        .replace(
+            "max = 100.0\n",
+            "max = 100.0\nends = [\"off\", \"+30 dB\"]\nnote = \"after the gain cell\"\n",
+        )
         .replace("detents = [", "panel = \"counted\"\ndetents = [");
     assert_eq!(errors(&ok), Vec::<String>::new());
     let counted_pot = MANUAL.replace("max = 100.0\n", "max = 100.0\npanel = \"counted\"\n");
-    assert_error(&counted_pot, 19, "panel = \"counted\" is for a stepped control");
+    assert_error(
+        &counted_pot,
+        19,
+        "panel = \"counted\" is for a stepped control",
+    );
     let rotation_steps = MANUAL.replace("detents = [", "panel = \"rotation\"\ndetents = [");
-    assert_error(&rotation_steps, 24, "panel = \"rotation\" is for a continuous control");
+    assert_error(
+        &rotation_steps,
+        24,
+        "panel = \"rotation\" is for a continuous control",
+    );
     let one_end = MANUAL.replace("max = 100.0\n", "max = 100.0\nends = [\"off\"]\n");
     assert_error(&one_end, 19, "two non-empty labels");
     let stepped_ends = MANUAL.replace("detents = [", "ends = [\"a\", \"b\"]\ndetents = [");
     assert_error(&stepped_ends, 24, "`ends` is for a continuous control");
-    let long = MANUAL.replace("max = 100.0\n", &format!("max = 100.0\nnote = \"{}\"\n", "x".repeat(61)));
+    let long = MANUAL.replace(
+        "max = 100.0\n",
+        &format!("max = 100.0\nnote = \"{}\"\n", "x".repeat(61)),
+    );
     assert_error(&long, 19, "a note is 1..60 characters");
     let bad = MANUAL.replace("max = 100.0\n", "max = 100.0\npanel = \"etched\"\n");
     assert_error(&bad, 19, "unknown variant `etched`");
@@ -590,10 +607,12 @@ fn panel_marks_fit_their_controls() {
 
 #[test]
 fn a_named_product_cites_title_edition_and_address() {
-    let named = MANUAL.replace("vendor = \"Generic\"", "vendor = \"Maker\"").replace(
-        "generic = true\nsource = { title = \"test\" }\n",
-        "source = { title = \"Owner's manual\" }\n",
-    );
+    let named = MANUAL
+        .replace("vendor = \"Generic\"", "vendor = \"Maker\"")
+        .replace(
+            "generic = true\nsource = { title = \"test\" }\n",
+            "source = { title = \"Owner's manual\" }\n",
+        );
     assert_error(&named, 6, "a named product needs source.url");
     assert_error(&named, 6, "a named product needs source.edition");
     let cited = named.replace(

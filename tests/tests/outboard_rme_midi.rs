@@ -25,11 +25,7 @@ fn rme_units_get_the_bytes_of_their_manuals() {
         unique_name("sim-xtc"),
         unique_name("sim-648"),
     );
-    let qs_sim = Simulator::start_env(
-        "rme-adi-8-qs",
-        &["--midi", &qs, "--address", "5"],
-        &env,
-    );
+    let qs_sim = Simulator::start_env("rme-adi-8-qs", &["--midi", &qs, "--address", "5"], &env);
     let xtc_sim = Simulator::start_env("rme-octamic-xtc", &["--midi", &xtc], &env);
     let madi_sim = Simulator::start_env("rme-adi-648", &["--midi", &madi], &env);
     let midi = |id: &str, port: &str, more: &str| {

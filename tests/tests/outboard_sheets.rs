@@ -7,7 +7,9 @@
 //! note the profile gives a pot.
 
 use rackd_protocol::param::Value;
-use rackd_protocol::profile::{PanelMark, ParamDef, ParamType, Profile, TransportKind, load_profile};
+use rackd_protocol::profile::{
+    PanelMark, ParamDef, ParamType, Profile, TransportKind, load_profile,
+};
 use rackd_tests::*;
 
 const SONG: &str = "client/album/01 sheet";
@@ -74,7 +76,11 @@ fn every_manual_profile_draws_each_control_with_its_positions() {
         "rsvg-convert is missing: scripts/install-deps installs librsvg2-bin"
     );
     let profiles = manual_profiles();
-    assert!(profiles.len() >= 15, "only {} manual profiles", profiles.len());
+    assert!(
+        profiles.len() >= 15,
+        "only {} manual profiles",
+        profiles.len()
+    );
     let extra: String = profiles
         .iter()
         .map(|p| device_toml(p.id(), p.id(), ""))
@@ -158,7 +164,11 @@ fn every_manual_profile_draws_each_control_with_its_positions() {
             // invisibly leaves none.
             let ink = c["ink"].as_u64().unwrap();
             assert!(ink >= 20, "{what}: only {ink} dark pixels in its cell");
-            assert_eq!(strings(&c["name"]), [def.name.clone()], "{what}");
+            assert_eq!(
+                strings(&c["name"]),
+                std::slice::from_ref(&def.name),
+                "{what}"
+            );
             let want = expected_label(def, &song_value(def));
             let value = strings(&c["value"]);
             assert_eq!(value.len(), 1, "{what}");

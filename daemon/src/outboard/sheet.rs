@@ -197,7 +197,13 @@ fn on_dial(cx: f64, cy: f64, radius: f64, position: f64) -> (f64, f64) {
 /// An XML id made from free text (device ids may hold any character).
 fn xml_id(text: &str) -> String {
     text.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -229,9 +235,17 @@ fn dial_marks_svg(out: &mut String, c: &serde_json::Value, cx: f64, cy: f64) {
     let counted = c["panel"] == "counted";
     let marks = strs("detents");
     let n = marks.len();
-    let style = if counted { r#" font-style="italic""# } else { "" };
+    let style = if counted {
+        r#" font-style="italic""#
+    } else {
+        ""
+    };
     for (i, m) in marks.iter().enumerate() {
-        let p = if n > 1 { i as f64 / (n - 1) as f64 } else { 0.0 };
+        let p = if n > 1 {
+            i as f64 / (n - 1) as f64
+        } else {
+            0.0
+        };
         let (x1, y1) = on_dial(cx, cy, KNOB_R + 2.0, p);
         let (x2, y2) = on_dial(cx, cy, KNOB_R + 6.0, p);
         let _ = write!(
@@ -346,8 +360,8 @@ fn control_svg(out: &mut String, device: &str, c: &serde_json::Value, cx: f64, c
         })
     );
     let how = match c["panel"].as_str() {
-        Some("rotation") if c["kind"] == "knob" => "rotation, 0-100 % from fully CCW",
-        Some("counted") => "count clicks from fully CCW",
+        Some("rotation") if c["kind"] == "knob" => "rotation: % from full CCW",
+        Some("counted") => "count clicks from full CCW",
         _ => "",
     };
     let note = c["note"].as_str().unwrap_or("");
@@ -664,5 +678,80 @@ mod tests {
         );
         assert!(html.contains("EQ in: set <b>off</b> (now on)"), "{html}");
         assert!(html.contains("<svg") && html.contains("rackd ctl confirm p&amp;q"));
+    }
+
+    #[test]
+    fn sheets_say_how_each_control_is_found_on_the_panel() {
+        let lib = Library::load_from(&[]);
+        let profile = lib.get("generic-manual-ms-matrix").unwrap().profile.clone();
+        let devices = vec![Device {
+            id: "ms".into(),
+            ctx: rackd_protocol::device::DeviceCtx::for_profile(&profile),
+            profile,
+            link: DeviceLink::None,
+            safe: false,
+            safe_params: Vec::new(),
+        }];
+        let mut wanted = RackState::default();
+        wanted
+            .values
+            .insert("/outboard/ms/balance".into(), Value::Float(62.5));
+        wanted
+            .values
+            .insert("/outboard/ms/side_level".into(), Value::Int(8));
+        let s = sheet(&devices, "a", &wanted, &RackState::default());
+        let text = render_text(&s);
+        let line = |needle: &str| {
+            text.lines()
+                .find(|l| l.contains(needle))
+                .unwrap_or_else(|| panic!("{needle}: {text}"))
+                .to_string()
+        };
+        assert!(
+            line("BALANCE").contains("[62.5 %] (rotation, L .. R)"),
+            "{text}"
+        );
+        assert!(
+            line("SIDE LEVEL").contains("[     8] (counted from fully CCW)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("      11 clicks, no legend; 6 is unity"),
+            "{text}"
+        );
+        assert!(
+            text.contains("(panel from: rackd generic profile"),
+            "{text}"
+        );
+        let svg = render_svg(&s);
+        balanced(&svg);
+        let group = |param: &str| {
+            let g = svg
+                .split(&format!("data-param=\"{param}\""))
+                .nth(1)
+                .unwrap();
+            g[..g.find("</g>").unwrap()].to_string()
+        };
+        let balance = group("balance");
+        assert!(balance.contains(r#"data-panel="rotation""#), "{balance}");
+        assert!(
+            balance.contains(">L</text>") && balance.contains(">R</text>"),
+            "{balance}"
+        );
+        assert!(
+            balance.contains(">rotation: % from full CCW</text>"),
+            "{balance}"
+        );
+        let side = group("side_level");
+        assert!(side.contains(r#"data-panel="counted""#), "{side}");
+        assert_eq!(side.matches(r#"font-style="italic""#).count(), 11, "{side}");
+        assert!(
+            side.contains(">count clicks from full CCW</text>"),
+            "{side}"
+        );
+        assert_eq!(
+            note_lines("0 dB to +24 dB; active in MANUAL only"),
+            ["0 dB to +24 dB; active in", "MANUAL only"]
+        );
     }
 }

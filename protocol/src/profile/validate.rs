@@ -130,7 +130,12 @@ fn check_device(p: &Profile, at: &Locator<'_>, e: &mut Errors) {
             "a named product needs source.url: the manufacturer's published document the facts come from (or set generic = true)".into(),
         ));
     }
-    if !d.generic && d.source.edition.as_deref().is_none_or(|t| t.trim().is_empty()) {
+    if !d.generic
+        && d.source
+            .edition
+            .as_deref()
+            .is_none_or(|t| t.trim().is_empty())
+    {
         e.push((
             at.top(&["device", "source"]),
             "a named product needs source.edition: the revision or date printed on the document, so readers know which version the facts come from".into(),
@@ -484,7 +489,9 @@ fn check_panel_mark(
     {
         e.push((
             at.param(i, &["note"]),
-            format!("`{name}`: a note is 1..{MAX_NOTE} characters, to fit under the control on a sheet"),
+            format!(
+                "`{name}`: a note is 1..{MAX_NOTE} characters, to fit under the control on a sheet"
+            ),
         ));
     }
     if def.panel.is_none() && def.ends.is_none() {
