@@ -5,7 +5,7 @@ use crate::profiles::Library;
 use clap::Subcommand;
 use rackd_protocol::device::has_readback;
 use rackd_protocol::param::ParamKind;
-use rackd_protocol::profile::{Profile, load_profile};
+use rackd_protocol::profile::{DeviceKind, PanelMark, Profile, TransportKind, load_profile};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -39,22 +39,10 @@ pub fn main(command: ProfileCommand) -> ExitCode {
     match command {
         ProfileCommand::List { dir } => {
             let lib = Library::load(&dir);
-            for e in lib.iter() {
-                let p = &e.profile;
-                println!(
-                    "{:<32} {:<7} {} {} — {}{}",
-                    p.id(),
-                    format!("{:?}", p.transport()).to_lowercase(),
-                    p.device.vendor,
-                    p.device.model,
-                    p.device.description,
-                    if e.origin == "built-in" {
-                        String::new()
-                    } else {
-                        format!(" ({})", e.origin)
-                    }
-                );
-            }
+            print!(
+                "{}",
+                list(lib.iter().map(|e| (&*e.profile, e.origin.as_str())))
+            );
             for e in lib.broken() {
                 eprintln!("{e}");
             }
@@ -111,6 +99,65 @@ pub fn main(command: ProfileCommand) -> ExitCode {
     }
 }
 
+/// The kinds in the order `rackd profile list` groups them, with headings.
+const KIND_ORDER: [(DeviceKind, &str); 7] = [
+    (DeviceKind::Eq, "Equalizers"),
+    (DeviceKind::Compressor, "Compressors"),
+    (DeviceKind::Limiter, "Limiters"),
+    (DeviceKind::Converter, "Converters"),
+    (DeviceKind::Preamp, "Preamps"),
+    (DeviceKind::Switcher, "Insert and routing switchers"),
+    (DeviceKind::Processor, "Other processors"),
+];
+
+/// How a device is recalled, for the list: the remote transport, or by hand.
+fn recalled(p: &Profile) -> String {
+    match p.transport() {
+        TransportKind::Manual => "by hand".into(),
+        t => format!("remote {}", format!("{t:?}").to_lowercase()),
+    }
+}
+
+/// The text `rackd profile list` prints: profiles grouped by kind, each line
+/// saying whether rackd sets the device (remote) or the engineer does (by hand).
+pub fn list<'a>(profiles: impl Iterator<Item = (&'a Profile, &'a str)>) -> String {
+    let all: Vec<(&Profile, &str)> = profiles.collect();
+    let width = all.iter().map(|(p, _)| p.id().len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (kind, heading) in KIND_ORDER {
+        let group: Vec<&(&Profile, &str)> =
+            all.iter().filter(|(p, _)| p.device.kind == kind).collect();
+        if group.is_empty() {
+            continue;
+        }
+        let remote = group
+            .iter()
+            .filter(|(p, _)| p.transport() != TransportKind::Manual)
+            .count();
+        out += &format!(
+            "{heading} ({} remote, {} by hand)\n",
+            remote,
+            group.len() - remote
+        );
+        for (p, origin) in group {
+            out += &format!(
+                "  {:<width$}  {:<13} {} {} — {}{}\n",
+                p.id(),
+                recalled(p),
+                p.device.vendor,
+                p.device.model,
+                p.device.description,
+                if *origin == "built-in" {
+                    String::new()
+                } else {
+                    format!(" ({origin})")
+                }
+            );
+        }
+    }
+    out
+}
+
 /// The text `rackd profile show` prints.
 pub fn show(p: &Profile, origin: &str) -> String {
     let d = &p.device;
@@ -118,20 +165,19 @@ pub fn show(p: &Profile, origin: &str) -> String {
     if !d.description.is_empty() {
         out += &format!("  {}\n", d.description);
     }
-    out += &format!(
-        "  source: {}{}\n",
-        d.source.title,
-        d.source
-            .url
-            .as_ref()
-            .map(|u| format!(" <{u}>"))
-            .unwrap_or_default()
-    );
+    let src = &d.source;
+    out += &format!("  source: {}\n", src.title);
+    for (what, v) in [
+        ("edition", &src.edition),
+        ("section", &src.section),
+        ("published at", &src.url),
+    ] {
+        if let Some(v) = v {
+            out += &format!("    {what}: {v}\n");
+        }
+    }
     out += &format!("  file: {origin}\n");
-    out += &format!(
-        "  transport: {}",
-        format!("{:?}", p.transport()).to_lowercase()
-    );
+    out += &format!("  recalled: {}", recalled(p));
     if let Some(s) = &p.serial {
         out += &format!(" ({} baud {}, {:?})", s.baud, s.frame, s.format);
     }
@@ -164,8 +210,19 @@ pub fn show(p: &Profile, origin: &str) -> String {
             ParamKind::Switch => "off | on".into(),
             ParamKind::Enum { labels } => labels.join(" | "),
         };
+        let panel = match (p.transport(), def.panel_mark()) {
+            (TransportKind::Manual, PanelMark::Printed) => ", printed",
+            (TransportKind::Manual, PanelMark::Counted) => ", counted from fully CCW",
+            (TransportKind::Manual, PanelMark::Rotation) => ", rotation",
+            _ => "",
+        };
+        let ends = def
+            .ends
+            .as_ref()
+            .map(|e| format!(", ends {} .. {}", e[0], e[1]))
+            .unwrap_or_default();
         out += &format!(
-            "    {:<18} {:<24} {:<40} default {}{}\n",
+            "    {:<18} {:<24} {:<40} default {}{}{panel}{ends}\n",
             def.id,
             def.name,
             range,
@@ -176,6 +233,9 @@ pub fn show(p: &Profile, origin: &str) -> String {
                 ""
             }
         );
+        if let Some(n) = &def.note {
+            out += &format!("      {n}\n");
+        }
     }
     out
 }

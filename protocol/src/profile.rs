@@ -77,8 +77,15 @@ pub struct Identity {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
-    /// Title of the manual or specification (with page or section).
+    /// Title of the manual or specification.
     pub title: String,
+    /// Its edition, revision or date as printed on it; required for named products,
+    /// so a reader can tell which version of the manual the facts come from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edition: Option<String>,
+    /// The pages or sections the facts were read from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
     /// Where it is published; required for named products.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -319,6 +326,21 @@ pub enum ParamType {
     Enum,
 }
 
+/// What the front panel of a hand-set device shows for a control, so the
+/// recall sheet says how the engineer finds the position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PanelMark {
+    /// Every position (or the real-unit scale) is printed on the panel.
+    Printed,
+    /// Detented, but the document gives no legend for the positions: the
+    /// engineer counts clicks from the fully counter-clockwise end.
+    Counted,
+    /// A pot without a printed scale: the value is its rotation, 0 % fully
+    /// counter-clockwise, 100 % fully clockwise.
+    Rotation,
+}
+
 /// How the device's integer range maps onto the real range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -372,6 +394,18 @@ pub struct ParamDef {
     /// Value on a fresh rack (default: min, off, first label).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<Value>,
+    /// Manual devices: what the panel shows (default: rotation for a
+    /// continuous control, printed for the others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub panel: Option<PanelMark>,
+    /// Manual devices: what the document says the fully counter-clockwise and
+    /// fully clockwise ends of a continuous control do (`["off", "+30 dB"]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends: Option<Vec<String>>,
+    /// A short remark from the document the engineer needs at the control
+    /// ("0 to +24 dB", "active in MANUAL"), shown on sheets and by `profile show`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// MIDI mapping.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub midi: Option<MidiMap>,
@@ -602,6 +636,14 @@ impl ParamDef {
         spec
     }
 
+    /// What the front panel shows for this control (the default when unset).
+    pub fn panel_mark(&self) -> PanelMark {
+        self.panel.unwrap_or(match self.kind {
+            ParamType::Continuous => PanelMark::Rotation,
+            _ => PanelMark::Printed,
+        })
+    }
+
     /// First and last position of a stepped control (detents alone imply 0..n-1).
     pub fn stepped_range(&self) -> (i64, i64) {
         let n = self.detents.as_ref().map_or(0, Vec::len) as i64;
@@ -812,6 +854,8 @@ pub fn load_profile(text: &str, file: &str) -> Result<Profile, Vec<ProfileError>
             description: String::new(),
             source: Source {
                 title: String::new(),
+                edition: None,
+                section: None,
                 url: None,
             },
         }),

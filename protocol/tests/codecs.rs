@@ -354,6 +354,134 @@ fn alto_control30_volume() {
     assert_eq!(p.pacing.max_per_second, 2);
 }
 
+/// RME ADI-8 QS, user's guide table 18.3: trims "4..28, 0.5dB steps, 4 = -6dB,
+/// 16 = 0dB, 28 = +6dB"; Output Level 0..48 on the output level table.
+#[test]
+fn rme_adi_8_qs_sysex_from_the_manual() {
+    let p = lib("rme-adi-8-qs");
+    let mut c = ctx(&p);
+    let head = [0xF0, 0x00, 0x20, 0x0D, 0x41];
+    let msg = |dev: u8, nn: u8, oo: u8| [&head[..], &[dev, 0x20, nn, oo, 0xF7]].concat();
+    assert_eq!(
+        midi_bytes(&p, "trim_out_1", Value::Float(-6.0), &c),
+        msg(0, 0x01, 4)
+    );
+    assert_eq!(
+        midi_bytes(&p, "trim_out_8", Value::Float(0.0), &c),
+        msg(0, 0x08, 16)
+    );
+    assert_eq!(
+        midi_bytes(&p, "trim_in_1", Value::Float(6.0), &c),
+        msg(0, 0x09, 28)
+    );
+    assert_eq!(
+        midi_bytes(&p, "trim_in_8", Value::Float(-0.4), &c),
+        msg(0, 0x10, 15),
+        "quantized to 0.5 dB"
+    );
+    // Bank 2, device 5 is 25h (the manual's example).
+    c.device_id = 0x25;
+    assert_eq!(
+        midi_bytes(&p, "output_level", Value::Int(0), &c),
+        msg(0x25, 0x00, 0)
+    );
+    assert_eq!(
+        midi_bytes(&p, "reference_level", Value::Int(48), &c),
+        msg(0x25, 0x1A, 48)
+    );
+    let out = p.param("output_level").unwrap();
+    for (pos, label) in [
+        (0, "-∞"),
+        (1, "-98"),
+        (13, "-50"),
+        (14, "-48"),
+        (28, "-20"),
+        (29, "-19"),
+        (47, "-1"),
+        (48, "0"),
+    ] {
+        assert_eq!(
+            out.label_of(&Value::Int(pos)).as_deref(),
+            Some(label),
+            "position {pos}"
+        );
+    }
+    assert!(!has_readback(&p, "trim_out_1"));
+}
+
+/// RME OctaMic XTC, user's guide 24.1-24.3: index, LSB, MSB, set-flags; the
+/// manual's example sets mic 2 to 37 dB with LSB 1C and Pad with MSB 08.
+#[test]
+fn rme_octamic_xtc_sysex_from_the_manual() {
+    let p = lib("rme-octamic-xtc");
+    let c = ctx(&p);
+    let msg = |idx: u8, lsb: u8, msb: u8, flags: u8| {
+        vec![
+            0xF0, 0x00, 0x20, 0x0D, 0x69, 0x00, 0x20, idx, lsb, msb, flags, 0xF7,
+        ]
+    };
+    // "0: 0dB, 1: 10dB...56:65dB": 37 dB is 28 = 1Ch, the 29th position.
+    let gain = p.param("gain_2").unwrap();
+    assert_eq!(gain.label_of(&Value::Int(28)).as_deref(), Some("37"));
+    assert_eq!(
+        midi_bytes(&p, "gain_2", Value::Int(28), &c),
+        msg(0x01, 0x1C, 0x00, 0x01)
+    );
+    assert_eq!(
+        midi_bytes(&p, "gain_8", Value::Int(56), &c),
+        msg(0x07, 0x38, 0x00, 0x01)
+    );
+    assert_eq!(
+        midi_bytes(&p, "phase_1", Value::Int(1), &c),
+        msg(0x00, 0x40, 0x00, 0x02)
+    );
+    assert_eq!(
+        midi_bytes(&p, "mute_3", Value::Int(1), &c),
+        msg(0x02, 0x00, 0x01, 0x04)
+    );
+    assert_eq!(
+        midi_bytes(&p, "autoset_4", Value::Int(1), &c),
+        msg(0x03, 0x00, 0x02, 0x08)
+    );
+    assert_eq!(
+        midi_bytes(&p, "phantom_5", Value::Int(1), &c),
+        msg(0x04, 0x00, 0x04, 0x10)
+    );
+    assert_eq!(
+        midi_bytes(&p, "pad_2", Value::Int(1), &c),
+        msg(0x01, 0x00, 0x08, 0x20)
+    );
+    assert_eq!(
+        midi_bytes(&p, "instrument_6", Value::Int(0), &c),
+        msg(0x05, 0x00, 0x00, 0x20)
+    );
+    assert!(p.param("pad_5").is_none() && p.param("instrument_4").is_none());
+}
+
+/// RME ADI-648, user's guide table 1: 20h clock source, 4xh matrix outputs.
+#[test]
+fn rme_adi_648_sysex_from_the_manual() {
+    let p = lib("rme-adi-648");
+    let c = ctx(&p);
+    let msg = |nn: u8, oo: u8| vec![0xF0, 0x00, 0x20, 0x0D, 0x64, 0x00, 0x20, nn, oo, 0xF7];
+    assert_eq!(
+        midi_bytes(&p, "clock_source", Value::Text("MADI".into()), &c),
+        msg(0x20, 4)
+    );
+    assert_eq!(
+        midi_bytes(&p, "madi_input", Value::Text("optical".into()), &c),
+        msg(0x00, 1)
+    );
+    assert_eq!(
+        midi_bytes(&p, "matrix_out_1", Value::Text("none".into()), &c),
+        msg(0x40, 16)
+    );
+    assert_eq!(
+        midi_bytes(&p, "matrix_out_13", Value::Text("15".into()), &c),
+        msg(0x4C, 15)
+    );
+}
+
 #[test]
 fn serial_ascii_set_query_and_replies() {
     let p = lib("generic-serial-ascii");

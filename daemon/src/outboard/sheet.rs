@@ -5,7 +5,7 @@
 
 use crate::profiles::Device;
 use rackd_protocol::param::Value;
-use rackd_protocol::profile::{ParamType, TransportKind};
+use rackd_protocol::profile::{PanelMark, ParamDef, ParamType, TransportKind};
 use rackd_protocol::state::RackState;
 use serde_json::json;
 use std::fmt::Write;
@@ -45,16 +45,24 @@ pub fn sheet(
                                 ParamType::Enum => def.labels.clone(),
                                 _ => def.detents.clone(),
                             };
+                            let panel = match def.panel_mark() {
+                                PanelMark::Printed => "printed",
+                                PanelMark::Counted => "counted",
+                                PanelMark::Rotation => "rotation",
+                            };
                             Some(json!({
                                 "param": id,
                                 "name": def.name,
                                 "kind": kind,
+                                "panel": panel,
                                 "value": want,
-                                "label": shown(def.label_of(want), want),
+                                "label": shown(def, want),
                                 "position": spec.to_norm(want),
-                                "current": shown(def.label_of(now), now),
+                                "current": shown(def, now),
                                 "current_position": spec.to_norm(now),
                                 "detents": marks.unwrap_or_default(),
+                                "ends": def.ends.clone().unwrap_or_default(),
+                                "note": def.note.clone().unwrap_or_default(),
                                 "differs": want != now,
                             }))
                         })
@@ -62,10 +70,15 @@ pub fn sheet(
                     json!({ "label": row.label, "controls": controls })
                 })
                 .collect();
+            let src = &p.device.source;
             json!({
                 "device": d.id,
                 "vendor": p.device.vendor,
                 "model": p.device.model,
+                "source": match &src.edition {
+                    Some(ed) => format!("{} ({ed})", src.title),
+                    None => src.title.clone(),
+                },
                 "rows": rows,
             })
         })
@@ -73,8 +86,32 @@ pub fn sheet(
     json!({ "song": song, "devices": manual })
 }
 
-fn shown(label: Option<String>, value: &Value) -> String {
-    label.unwrap_or_else(|| value.to_string())
+/// What the engineer reads for a value: the printed detent or label, or the
+/// rotation of a pot in percent.
+fn shown(def: &ParamDef, value: &Value) -> String {
+    match def.label_of(value) {
+        Some(l) => l,
+        None if def.panel_mark() == PanelMark::Rotation => match value.as_f64() {
+            Some(x) => format!("{} %", (x * 10.0).round() / 10.0),
+            None => value.to_string(),
+        },
+        None => value.to_string(),
+    }
+}
+
+/// How a control's position is found on the panel, for the text sheet.
+fn how_text(c: &serde_json::Value) -> String {
+    let ends = c["ends"].as_array().filter(|e| e.len() == 2);
+    match (c["panel"].as_str(), ends) {
+        (Some("rotation"), Some(e)) => format!(
+            " (rotation, {} .. {})",
+            e[0].as_str().unwrap_or("?"),
+            e[1].as_str().unwrap_or("?")
+        ),
+        (Some("rotation"), None) => " (rotation)".into(),
+        (Some("counted"), _) => " (counted from fully CCW)".into(),
+        _ => String::new(),
+    }
 }
 
 /// The text `rackd ctl sheet` prints.
@@ -91,6 +128,9 @@ pub fn render_text(sheet: &serde_json::Value) -> String {
             d["vendor"].as_str().unwrap_or(""),
             d["model"].as_str().unwrap_or("")
         );
+        if let Some(src) = d["source"].as_str() {
+            out += &format!("  (panel from: {src})\n");
+        }
         let mut to_turn = 0;
         for row in d["rows"].as_array().into_iter().flatten() {
             if let Some(label) = row["label"].as_str().filter(|l| !l.is_empty()) {
@@ -100,9 +140,10 @@ pub fn render_text(sheet: &serde_json::Value) -> String {
                 let differs = c["differs"].as_bool().unwrap_or(false);
                 to_turn += differs as usize;
                 out += &format!(
-                    "    {:<28} [{:>6}]{}\n",
+                    "    {:<28} [{:>6}]{}{}\n",
                     c["name"].as_str().unwrap_or("?"),
                     c["label"].as_str().unwrap_or("?"),
+                    how_text(c),
                     if differs {
                         format!(
                             "   <- set it (now {})",
@@ -112,6 +153,9 @@ pub fn render_text(sheet: &serde_json::Value) -> String {
                         String::new()
                     }
                 );
+                if let Some(n) = c["note"].as_str().filter(|n| !n.is_empty()) {
+                    out += &format!("      {n}\n");
+                }
             }
         }
         out += &format!(
@@ -137,8 +181,11 @@ fn esc(text: &str) -> String {
 
 const KNOB_R: f64 = 22.0;
 const CELL_W: f64 = 120.0;
-const ROW_H: f64 = 150.0;
+const ROW_H: f64 = 180.0;
 const MARGIN: f64 = 20.0;
+/// More detent labels than this do not fit on one ring around a knob; they
+/// are drawn on two staggered rings in a smaller font.
+const ONE_RING: usize = 12;
 
 /// A point at `radius` from (cx, cy) in the knob's sweep direction for
 /// `position` 0..1: 7 o'clock (fully left) to 5 o'clock (fully right).
@@ -147,22 +194,122 @@ fn on_dial(cx: f64, cy: f64, radius: f64, position: f64) -> (f64, f64) {
     (cx + radius * a.sin(), cy - radius * a.cos())
 }
 
+/// An XML id made from free text (device ids may hold any character).
+fn xml_id(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// A note split into lines that fit under a control (about 26 characters).
+fn note_lines(note: &str) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in note.split_whitespace() {
+        match lines.last_mut() {
+            Some(l) if l.chars().count() + 1 + word.chars().count() <= 26 => {
+                l.push(' ');
+                l.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
+}
+
+/// The marks around a knob: detent ticks with their labels (printed in grey,
+/// counted ones in italics), or for a pot the ends of its sweep.
+fn dial_marks_svg(out: &mut String, c: &serde_json::Value, cx: f64, cy: f64) {
+    let strs = |k: &str| -> Vec<String> {
+        c[k].as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d.as_str().map(str::to_string))
+            .collect()
+    };
+    let counted = c["panel"] == "counted";
+    let marks = strs("detents");
+    let n = marks.len();
+    let style = if counted {
+        r#" font-style="italic""#
+    } else {
+        ""
+    };
+    for (i, m) in marks.iter().enumerate() {
+        let p = if n > 1 {
+            i as f64 / (n - 1) as f64
+        } else {
+            0.0
+        };
+        let (x1, y1) = on_dial(cx, cy, KNOB_R + 2.0, p);
+        let (x2, y2) = on_dial(cx, cy, KNOB_R + 6.0, p);
+        let _ = write!(
+            out,
+            r##"<line x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="#606060"/>"##
+        );
+        // One ring while they fit, else two staggered rings in a smaller font.
+        let (ring, size) = match (n <= ONE_RING, i % 2) {
+            (true, _) => (KNOB_R + 14.0, 8),
+            (false, 0) => (KNOB_R + 12.0, 6),
+            (false, _) => (KNOB_R + 21.0, 6),
+        };
+        let (tx, ty) = on_dial(cx, cy, ring, p);
+        let _ = write!(
+            out,
+            r##"<text class="detent" x="{tx:.1}" y="{:.1}" font-size="{size}" text-anchor="middle" fill="#606060"{style}>{}</text>"##,
+            ty + 2.5,
+            esc(m)
+        );
+    }
+    if c["kind"] == "knob" && n == 0 {
+        // A pot: the sweep as an arc, and its ends where the document names them.
+        let (x0, y0) = on_dial(cx, cy, KNOB_R + 4.0, 0.0);
+        let (x1, y1) = on_dial(cx, cy, KNOB_R + 4.0, 1.0);
+        let _ = write!(
+            out,
+            r##"<path d="M {x0:.1} {y0:.1} A {r} {r} 0 1 1 {x1:.1} {y1:.1}" fill="none" stroke="#909090" stroke-dasharray="2 3"/>"##,
+            r = KNOB_R + 4.0
+        );
+        let ends = strs("ends");
+        if ends.len() == 2 {
+            for (e, p, anchor) in [(&ends[0], 0.0, "end"), (&ends[1], 1.0, "start")] {
+                let (tx, ty) = on_dial(cx, cy, KNOB_R + 8.0, p);
+                let _ = write!(
+                    out,
+                    r##"<text class="end" x="{tx:.1}" y="{:.1}" font-size="8" text-anchor="{anchor}" fill="#606060">{}</text>"##,
+                    ty + 8.0,
+                    esc(e)
+                );
+            }
+        }
+    }
+}
+
 /// One knob or switch, centred at (cx, cy); red where the song differs
 /// from the current state, with the current position dashed.
-fn control_svg(out: &mut String, c: &serde_json::Value, cx: f64, cy: f64) {
+fn control_svg(out: &mut String, device: &str, c: &serde_json::Value, cx: f64, cy: f64) {
     let differs = c["differs"].as_bool().unwrap_or(false);
     let ink = if differs { "#c00000" } else { "#202020" };
     let pos = c["position"].as_f64().unwrap_or(0.0);
     let now = c["current_position"].as_f64().unwrap_or(0.0);
     let label = c["label"].as_str().unwrap_or("?");
+    let param = c["param"].as_str().unwrap_or("?");
     let _ = write!(
         out,
-        r#"<g class="{} {}" data-param="{}" data-label="{}" data-position="{:.3}">"#,
+        r#"<g class="{} {}" data-param="{}" data-label="{}" data-position="{:.3}" data-panel="{}" data-cx="{cx:.0}" data-cy="{cy:.0}" id="control-{}-{}">"#,
         c["kind"].as_str().unwrap_or("knob"),
         if differs { "differs" } else { "same" },
-        esc(c["param"].as_str().unwrap_or("?")),
+        esc(param),
         esc(label),
-        pos
+        pos,
+        esc(c["panel"].as_str().unwrap_or("printed")),
+        xml_id(device),
+        xml_id(param)
     );
     if c["kind"] == "switch" {
         let _ = write!(
@@ -182,36 +329,7 @@ fn control_svg(out: &mut String, c: &serde_json::Value, cx: f64, cy: f64) {
             out,
             r##"<circle cx="{cx:.1}" cy="{cy:.1}" r="{KNOB_R}" fill="#f4f4f4" stroke="{ink}" stroke-width="2"/>"##
         );
-        let marks: Vec<&str> = c["detents"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|d| d.as_str())
-            .collect();
-        let n = marks.len();
-        for (i, m) in marks.iter().enumerate() {
-            let p = if n > 1 {
-                i as f64 / (n - 1) as f64
-            } else {
-                0.0
-            };
-            let (x1, y1) = on_dial(cx, cy, KNOB_R + 2.0, p);
-            let (x2, y2) = on_dial(cx, cy, KNOB_R + 6.0, p);
-            let _ = write!(
-                out,
-                r##"<line x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="#606060"/>"##
-            );
-            // Every detent label while they fit, else only both ends.
-            if n <= 12 || i == 0 || i + 1 == n {
-                let (tx, ty) = on_dial(cx, cy, KNOB_R + 14.0, p);
-                let _ = write!(
-                    out,
-                    r##"<text x="{tx:.1}" y="{:.1}" font-size="8" text-anchor="middle" fill="#606060">{}</text>"##,
-                    ty + 3.0,
-                    esc(m)
-                );
-            }
-        }
+        dial_marks_svg(out, c, cx, cy);
         if differs {
             let (x, y) = on_dial(cx, cy, KNOB_R - 4.0, now);
             let _ = write!(
@@ -225,22 +343,36 @@ fn control_svg(out: &mut String, c: &serde_json::Value, cx: f64, cy: f64) {
             r#"<line class="pointer" x1="{cx:.1}" y1="{cy:.1}" x2="{x:.1}" y2="{y:.1}" stroke="{ink}" stroke-width="3" stroke-linecap="round"/>"#
         );
     }
+    let mut y = cy + KNOB_R + 36.0;
     let _ = write!(
         out,
-        r#"<text x="{cx:.1}" y="{:.1}" font-size="10" text-anchor="middle">{}</text>"#,
-        cy + KNOB_R + 26.0,
+        r#"<text class="name" x="{cx:.1}" y="{y:.1}" font-size="10" text-anchor="middle">{}</text>"#,
         esc(c["name"].as_str().unwrap_or("?"))
     );
+    y += 14.0;
     let _ = write!(
         out,
-        r#"<text x="{cx:.1}" y="{:.1}" font-size="11" font-weight="bold" text-anchor="middle" fill="{ink}">{}</text>"#,
-        cy + KNOB_R + 40.0,
+        r#"<text class="value" x="{cx:.1}" y="{y:.1}" font-size="11" font-weight="bold" text-anchor="middle" fill="{ink}">{}</text>"#,
         esc(&if differs {
             format!("{label} (now {})", c["current"].as_str().unwrap_or("?"))
         } else {
             label.to_string()
         })
     );
+    let how = match c["panel"].as_str() {
+        Some("rotation") if c["kind"] == "knob" => "rotation: % from full CCW",
+        Some("counted") => "count clicks from full CCW",
+        _ => "",
+    };
+    let note = c["note"].as_str().unwrap_or("");
+    for line in note_lines(how).into_iter().chain(note_lines(note)) {
+        y += 10.0;
+        let _ = write!(
+            out,
+            r##"<text class="note" x="{cx:.1}" y="{y:.1}" font-size="7" text-anchor="middle" fill="#505050">{}</text>"##,
+            esc(&line)
+        );
+    }
     out.push_str("</g>");
 }
 
@@ -255,9 +387,11 @@ fn device_svg(d: &serde_json::Value) -> String {
         .max(3);
     let width = MARGIN * 2.0 + CELL_W * widest as f64;
     let height = MARGIN * 2.0 + 30.0 + ROW_H * rows.len() as f64;
+    let device = d["device"].as_str().unwrap_or("?");
     let mut out = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="sans-serif" data-device="{}">"#,
-        esc(d["device"].as_str().unwrap_or("?"))
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="sans-serif" id="device-{}" data-device="{}">"#,
+        xml_id(device),
+        esc(device)
     );
     let _ = write!(
         out,
@@ -267,25 +401,33 @@ fn device_svg(d: &serde_json::Value) -> String {
     );
     let _ = write!(
         out,
-        r#"<text x="{MARGIN}" y="{:.0}" font-size="14" font-weight="bold">{} — {} {}</text>"#,
-        MARGIN + 10.0,
-        esc(d["device"].as_str().unwrap_or("?")),
+        r#"<text class="title" x="{MARGIN}" y="{:.0}" font-size="14" font-weight="bold">{} — {} {}</text>"#,
+        MARGIN + 6.0,
+        esc(device),
         esc(d["vendor"].as_str().unwrap_or("")),
         esc(d["model"].as_str().unwrap_or(""))
     );
+    if let Some(src) = d["source"].as_str() {
+        let _ = write!(
+            out,
+            r##"<text class="source" x="{MARGIN}" y="{:.0}" font-size="8" fill="#505050">panel from: {}</text>"##,
+            MARGIN + 20.0,
+            esc(src)
+        );
+    }
     for (r, row) in rows.iter().enumerate() {
         let top = MARGIN + 30.0 + ROW_H * r as f64;
         if let Some(label) = row["label"].as_str().filter(|l| !l.is_empty()) {
             let _ = write!(
                 out,
-                r#"<text x="{MARGIN}" y="{:.0}" font-size="11" letter-spacing="1">{}</text>"#,
+                r#"<text class="row" x="{MARGIN}" y="{:.0}" font-size="11" letter-spacing="1">{}</text>"#,
                 top + 14.0,
                 esc(label)
             );
         }
         for (i, c) in row["controls"].as_array().into_iter().flatten().enumerate() {
             let cx = MARGIN + CELL_W * (i as f64 + 0.5);
-            control_svg(&mut out, c, cx, top + 62.0);
+            control_svg(&mut out, device, c, cx, top + 62.0);
         }
     }
     out.push_str("</svg>");
@@ -536,5 +678,80 @@ mod tests {
         );
         assert!(html.contains("EQ in: set <b>off</b> (now on)"), "{html}");
         assert!(html.contains("<svg") && html.contains("rackd ctl confirm p&amp;q"));
+    }
+
+    #[test]
+    fn sheets_say_how_each_control_is_found_on_the_panel() {
+        let lib = Library::load_from(&[]);
+        let profile = lib.get("generic-manual-ms-matrix").unwrap().profile.clone();
+        let devices = vec![Device {
+            id: "ms".into(),
+            ctx: rackd_protocol::device::DeviceCtx::for_profile(&profile),
+            profile,
+            link: DeviceLink::None,
+            safe: false,
+            safe_params: Vec::new(),
+        }];
+        let mut wanted = RackState::default();
+        wanted
+            .values
+            .insert("/outboard/ms/balance".into(), Value::Float(62.5));
+        wanted
+            .values
+            .insert("/outboard/ms/side_level".into(), Value::Int(8));
+        let s = sheet(&devices, "a", &wanted, &RackState::default());
+        let text = render_text(&s);
+        let line = |needle: &str| {
+            text.lines()
+                .find(|l| l.contains(needle))
+                .unwrap_or_else(|| panic!("{needle}: {text}"))
+                .to_string()
+        };
+        assert!(
+            line("BALANCE").contains("[62.5 %] (rotation, L .. R)"),
+            "{text}"
+        );
+        assert!(
+            line("SIDE LEVEL").contains("[     8] (counted from fully CCW)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("      11 clicks, no legend; 6 is unity"),
+            "{text}"
+        );
+        assert!(
+            text.contains("(panel from: rackd generic profile"),
+            "{text}"
+        );
+        let svg = render_svg(&s);
+        balanced(&svg);
+        let group = |param: &str| {
+            let g = svg
+                .split(&format!("data-param=\"{param}\""))
+                .nth(1)
+                .unwrap();
+            g[..g.find("</g>").unwrap()].to_string()
+        };
+        let balance = group("balance");
+        assert!(balance.contains(r#"data-panel="rotation""#), "{balance}");
+        assert!(
+            balance.contains(">L</text>") && balance.contains(">R</text>"),
+            "{balance}"
+        );
+        assert!(
+            balance.contains(">rotation: % from full CCW</text>"),
+            "{balance}"
+        );
+        let side = group("side_level");
+        assert!(side.contains(r#"data-panel="counted""#), "{side}");
+        assert_eq!(side.matches(r#"font-style="italic""#).count(), 11, "{side}");
+        assert!(
+            side.contains(">count clicks from full CCW</text>"),
+            "{side}"
+        );
+        assert_eq!(
+            note_lines("0 dB to +24 dB; active in MANUAL only"),
+            ["0 dB to +24 dB; active in", "MANUAL only"]
+        );
     }
 }
