@@ -67,7 +67,7 @@ fn start_daemon(
         ..AudioConfig::default()
     };
     let (surface, hub) = rt
-        .block_on(rackd::run::serve_without_audio(
+        .block_on(rackd::service::serve_without_audio(
             &chain,
             &audio,
             &dir.join("rackd.db"),

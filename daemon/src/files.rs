@@ -162,29 +162,25 @@ impl FileRoots {
     /// input directory in turn, an absolute one must lie in one of them.
     pub fn open_input(&self, name: &str) -> Result<InputFile, FileError> {
         let rel = check_name(name)?;
-        let candidates: Vec<(PathBuf, &PathBuf)> = if rel.is_absolute() {
-            let root = self
-                .inputs
-                .iter()
-                .find(|root| under(rel, root))
-                .ok_or_else(|| FileError::Outside {
+        let candidates: Vec<PathBuf> = if rel.is_absolute() {
+            if !self.inputs.iter().any(|root| under(rel, root)) {
+                return Err(FileError::Outside {
                     name: name.into(),
                     verb: "read",
                     dirs: self.input_list(),
-                })?;
-            vec![(rel.to_path_buf(), root)]
+                });
+            }
+            vec![rel.to_path_buf()]
         } else {
-            self.inputs
-                .iter()
-                .map(|root| (root.join(rel), root))
-                .collect()
+            self.inputs.iter().map(|root| root.join(rel)).collect()
         };
         let not_readable = || FileError::NotReadable {
             name: name.into(),
             dirs: self.input_list(),
         };
-        for (path, root) in candidates {
-            let Some(real) = within(&path, root) else {
+        for path in candidates {
+            // A link may lead to another input directory, never out of them.
+            let Some(real) = self.inputs.iter().find_map(|root| within(&path, root)) else {
                 continue;
             };
             if self.is_database(&real) {

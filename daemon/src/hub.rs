@@ -6,23 +6,22 @@
 //! Snapshot storage runs on its own thread ([`StoreWorker`]) so SQLite's
 //! fsyncs never stall the async threads.
 
-pub mod tree;
-
+pub use crate::rack::{ParamEntry, ParamTree, Target, play_order};
 use crate::store::{
     ImportReport, RevisionInfo, SongExport, SongSummary, Store, StoreError, StoreHealth,
 };
+use rackd_protocol::api::address::{is_recall_safe, recall_safe};
+pub use rackd_protocol::api::{DeviceReport, RecallReport};
 use rackd_protocol::osc::pattern;
 use rackd_protocol::param::Value;
 use rackd_protocol::song::{SongError, SongPath, SongRef};
 use rackd_protocol::state::{Change, RackState};
-use serde::Serialize;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
-pub use tree::{MONITOR_PREFIX, ParamEntry, ParamTree, Target, play_order};
 
 /// Who asked for a change; carried in events for logs and reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,38 +95,6 @@ impl From<StoreError> for HubError {
     }
 }
 
-/// The outcome of a recall, sent to the client and to every observer.
-#[derive(Debug, Clone, Serialize)]
-pub struct RecallReport {
-    /// Song path.
-    pub song: String,
-    /// Revision recalled.
-    pub rev: u32,
-    /// Parameters whose value changed.
-    pub changed: usize,
-    /// Parameters already at the stored value.
-    pub unchanged: usize,
-    /// Stored addresses this rack does not have (saved on a different rack).
-    pub skipped: Vec<String>,
-    /// One line per outboard device (empty without outboard gear).
-    pub devices: Vec<DeviceReport>,
-    /// The revision's own recall safes (`DEVICE`, `DEVICE/PARAM`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub safes: Vec<String>,
-}
-
-/// The outcome of a recall for one outboard device.
-#[derive(Debug, Clone, Serialize)]
-pub struct DeviceReport {
-    /// Device id.
-    pub device: String,
-    /// `set and verified`, `set (no readback)`, `waiting for manual
-    /// confirmation`, `safe (left alone)` or `failed: why`.
-    pub result: String,
-    /// Parameters read back and found right.
-    pub verified: usize,
-}
-
 type Reply<T> = oneshot::Sender<Result<T, HubError>>;
 
 /// A request to the hub task.
@@ -194,7 +161,7 @@ impl StoreCell {
             match Store::open(&self.path) {
                 Ok(store) => self.store = Some(store),
                 Err(e) => {
-                    self.set_health(StoreHealth::from_error(&e));
+                    self.set_health(e.health());
                     return Err(e);
                 }
             }
@@ -255,8 +222,7 @@ impl StoreWorker {
             Err(e) if e.can_pass() => {
                 tracing::error!("{e}; rackd runs, but saves fail until this is fixed");
                 let worker = Self::spawn(path, None);
-                *worker.health.lock().unwrap_or_else(|p| p.into_inner()) =
-                    StoreHealth::from_error(&e);
+                *worker.health.lock().unwrap_or_else(|p| p.into_inner()) = e.health();
                 Ok(worker)
             }
             Err(e) => Err(e),
@@ -440,7 +406,7 @@ impl HubHandle {
     ) -> Result<RevisionInfo, HubError> {
         let song = SongPath::new(song)?;
         for safe in &safes {
-            let prefix = safe_address(safe);
+            let prefix = recall_safe(safe);
             let known = if prefix.ends_with('/') {
                 self.tree.addresses().any(|a| a.starts_with(&prefix))
             } else {
@@ -485,9 +451,12 @@ impl HubHandle {
         let safe: Vec<String> = safe
             .iter()
             .cloned()
-            .chain(revision.safes.iter().map(|s| safe_address(s)))
+            .chain(revision.safes.iter().map(|s| recall_safe(s)))
             .collect();
-        revision.state.values.retain(|a, _| !is_safe(&safe, a));
+        revision
+            .state
+            .values
+            .retain(|a, _| !is_recall_safe(&safe, a));
         let label = format!("{}@{}", revision.info.song, revision.info.rev);
         let (changed, unchanged, skipped) =
             self.apply(revision.state, Origin::Recall(label)).await?;
@@ -543,27 +512,6 @@ impl HubHandle {
     pub async fn import(&self, doc: SongExport) -> Result<ImportReport, HubError> {
         self.store.call(move |s| s.import(&doc)).await
     }
-}
-
-/// The address (or, for a whole device, the prefix) of a snapshot's recall
-/// safe: `eq` → `/outboard/eq/`, `eq/low_gain` → `/outboard/eq/low_gain`.
-pub fn safe_address(safe: &str) -> String {
-    if safe.contains('/') {
-        format!("/outboard/{safe}")
-    } else {
-        format!("/outboard/{safe}/")
-    }
-}
-
-/// Whether `address` is in a recall-safe list (entries ending in `/` cover a subtree).
-pub fn is_safe(safe: &[String], address: &str) -> bool {
-    safe.iter().any(|p| {
-        if p.ends_with('/') {
-            address.starts_with(p.as_str())
-        } else {
-            address == p
-        }
-    })
 }
 
 /// The hub task's own state.

@@ -8,47 +8,13 @@
 use crate::audio_file::{self, WavFormat};
 use crate::engine::EngineControl;
 use crate::files::{FileRoots, InputFile, OutputFile};
-use crate::hub::{HubHandle, RecallReport};
-use crate::outboard::Outboard;
-use serde::Serialize;
+use crate::hub::HubHandle;
+use crate::outboard::recall::RecallService;
+use rackd_protocol::api::RecallMode;
+pub use rackd_protocol::api::{PrintReport, PrintRequest};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// What to print.
-#[derive(Debug, Clone)]
-pub struct PrintRequest {
-    /// Song to recall first.
-    pub song: String,
-    /// Source file (WAV, FLAC, AIFF; mono or stereo), as the client named it
-    /// (resolved in `[files] input_dirs`).
-    pub input: String,
-    /// WAV file to write, as the client named it (under `[files] output_dir`).
-    pub output: String,
-    /// 16, 24 or 32 (float).
-    pub bits: u32,
-    /// Replace `output` when it exists.
-    pub overwrite: bool,
-}
-
-/// What a finished print did.
-#[derive(Debug, Clone, Serialize)]
-pub struct PrintReport {
-    /// Song and revision recalled.
-    pub song: String,
-    /// Revision recalled.
-    pub rev: u32,
-    /// File written.
-    pub output: String,
-    /// Frames written (the source's length).
-    pub frames: usize,
-    /// Sample rate.
-    pub sample_rate: u32,
-    /// Chain latency removed, in samples.
-    pub latency: usize,
-    /// Outboard lines of the recall (what was set, what waits for hands).
-    pub devices: Vec<crate::hub::DeviceReport>,
-}
 
 /// The print under way (one at a time): its cancel flag, set from the start
 /// (file loading and recall included) and shared with the take; and where
@@ -109,7 +75,7 @@ impl Printer {
     pub async fn print(
         &self,
         hub: &HubHandle,
-        outboard: Option<&Arc<Outboard>>,
+        recall: &RecallService,
         engine: &Arc<EngineControl>,
         req: &PrintRequest,
         progress: impl Fn(f32),
@@ -141,7 +107,7 @@ impl Printer {
             *current = Some(cancel.clone());
         }
         let files = Files { input, output };
-        let result = run(hub, outboard, engine, req, files, format, cancel, progress).await;
+        let result = run(hub, recall, engine, req, files, format, cancel, progress).await;
         *self.current.lock().unwrap_or_else(|e| e.into_inner()) = None;
         result
     }
@@ -204,7 +170,7 @@ async fn load(
 #[allow(clippy::too_many_arguments)]
 async fn run(
     hub: &HubHandle,
-    outboard: Option<&Arc<Outboard>>,
+    recall: &RecallService,
     engine: &Arc<EngineControl>,
     req: &PrintRequest,
     files: Files,
@@ -223,28 +189,14 @@ async fn run(
         ));
     }
 
-    let report: RecallReport = match outboard {
-        Some(o) => {
-            crate::outboard::recall::recall(
-                hub,
-                o,
-                &req.song,
-                None,
-                crate::outboard::recall::Mode::Full,
-            )
-            .await
-        }
-        None => hub.recall(&req.song, None).await,
-    }
-    .map_err(|e| format!("recall of {}: {e}", req.song))?;
-    if let Some(failed) = report
-        .devices
-        .iter()
-        .find(|d| d.result.starts_with("failed"))
-    {
+    let report = recall
+        .recall(&req.song, None, RecallMode::Full)
+        .await
+        .map_err(|e| format!("recall of {}: {e}", req.song))?;
+    if let Some(failed) = report.failed() {
         return Err(format!(
             "recall of {}: {} {}; nothing printed",
-            req.song, failed.device, failed.result
+            req.song, failed.device, failed.outcome
         ));
     }
     // The engine follows the hub on its own task; make sure the recalled

@@ -7,6 +7,9 @@
 //!
 //! The API is blocking; the daemon calls it from one dedicated thread.
 
+pub use rackd_protocol::api::{
+    ExportedRevision, Health, ImportReport, RevisionInfo, SongExport, SongSummary, StoreHealth,
+};
 use rackd_protocol::param::Value;
 use rackd_protocol::song::SongPath;
 use rackd_protocol::state::RackState;
@@ -21,9 +24,9 @@ pub const MAX_NOTE_CHARS: usize = 1024;
 /// Longest origin accepted, in characters (`ctl`, `osc:127.0.0.1:9000`, …).
 pub const MAX_ORIGIN_CHARS: usize = 64;
 /// The `format` field that marks a file as a rackd song export.
-pub const EXPORT_FORMAT: &str = "rackd-song";
+pub const EXPORT_FORMAT: &str = SongExport::FORMAT;
 /// The export file version this build writes and reads.
-pub const EXPORT_VERSION: u32 = 1;
+pub const EXPORT_VERSION: u32 = SongExport::VERSION;
 /// How long to wait for a lock held by another connection (e.g. a backup) before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -168,6 +171,18 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The store's health after this fault.
+    pub fn health(&self) -> StoreHealth {
+        StoreHealth {
+            health: if self.is_read_only() {
+                Health::ReadOnly
+            } else {
+                Health::Failing
+            },
+            error: Some(self.to_string()),
+        }
+    }
+
     /// Whether the store itself is in trouble (as opposed to a request it
     /// refused): these set the store's health.
     pub fn is_store_fault(&self) -> bool {
@@ -219,43 +234,6 @@ impl StoreError {
     }
 }
 
-/// How the store is doing, for `/rackd/status` and systemd's status line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StoreHealth {
-    /// `ok`, `read-only` or `failing`.
-    pub health: &'static str,
-    /// The last store fault, while not `ok`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-impl StoreHealth {
-    /// Everything written so far went to disk.
-    pub fn ok() -> Self {
-        StoreHealth {
-            health: "ok",
-            error: None,
-        }
-    }
-
-    /// After a store fault.
-    pub fn from_error(e: &StoreError) -> Self {
-        StoreHealth {
-            health: if e.is_read_only() {
-                "read-only"
-            } else {
-                "failing"
-            },
-            error: Some(e.to_string()),
-        }
-    }
-
-    /// Whether writes work.
-    pub fn is_ok(&self) -> bool {
-        self.health == "ok"
-    }
-}
-
 /// Message for [`StoreError::NotFound`], pointing at the command that shows what exists.
 fn not_found_message(song: &SongPath, rev: &Option<u32>) -> String {
     match rev {
@@ -273,21 +251,6 @@ fn rev_suffix(rev: &Option<u32>) -> String {
     rev.map(|r| format!("@{r}")).unwrap_or_default()
 }
 
-/// One saved revision without its state: what `history` shows and `save` acknowledges.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RevisionInfo {
-    /// The song.
-    pub song: SongPath,
-    /// Revision number, 1 for the first save of the song.
-    pub rev: u32,
-    /// When it was saved, RFC 3339 UTC with milliseconds (`2026-11-23T21:04:05.123Z`).
-    pub saved_at: String,
-    /// The engineer's note.
-    pub note: String,
-    /// Who saved it (`ctl`, an OSC client, `import:…`).
-    pub origin: String,
-}
-
 /// A revision with its full state, for recall and diff.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Revision {
@@ -301,141 +264,81 @@ pub struct Revision {
     pub safes: Vec<String>,
 }
 
-/// One line of `list`: a song and its latest revision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SongSummary {
-    /// The song.
-    pub song: SongPath,
-    /// How many revisions it has.
-    pub revisions: u32,
-    /// Its newest revision number.
-    pub latest_rev: u32,
-    /// When the newest revision was saved.
-    pub latest_at: String,
-}
-
-/// A song with all its revisions as a readable, versioned file, for moving it to another room.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SongExport {
-    /// Always [`EXPORT_FORMAT`], so a stray JSON file is not taken for an export.
-    pub format: String,
-    /// [`EXPORT_VERSION`] when written by this build.
-    pub version: u32,
-    /// The song.
-    pub song: SongPath,
-    /// When the file was written.
-    pub exported_at: String,
-    /// Every revision, oldest first.
-    pub revisions: Vec<ExportedRevision>,
-}
-
-/// One revision inside a [`SongExport`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ExportedRevision {
-    /// Revision number in the room it was exported from.
-    pub rev: u32,
-    /// When it was saved there.
-    pub saved_at: String,
-    /// The engineer's note.
-    pub note: String,
-    /// Who saved it there.
-    pub origin: String,
-    /// Every parameter value.
-    pub state: RackState,
-    /// The revision's recall safes (absent in files without any).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub safes: Vec<String>,
-}
-
-/// What `import` did, so the engineer sees whether anything was new.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ImportReport {
-    /// The song imported into.
-    pub song: SongPath,
-    /// Revision numbers created here, in order.
-    pub added: Vec<u32>,
-    /// Revisions already present (same state, time and note), not added again.
-    pub skipped: usize,
-}
-
-impl SongExport {
-    /// Reads and validates an export file's text; errors say what is wrong with it.
-    pub fn from_json(text: &str) -> Result<SongExport, StoreError> {
-        let raw: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| StoreError::InvalidExport(format!("not JSON: {e}")))?;
-        // Check format and version first so a foreign or newer file gets a clear answer.
-        let format = raw.get("format").and_then(|f| f.as_str());
-        if format != Some(EXPORT_FORMAT) {
+/// Reads and validates an export file's text; errors say what is wrong with it.
+pub fn parse_export(text: &str) -> Result<SongExport, StoreError> {
+    let raw: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| StoreError::InvalidExport(format!("not JSON: {e}")))?;
+    // Check format and version first so a foreign or newer file gets a clear answer.
+    let format = raw.get("format").and_then(|f| f.as_str());
+    if format != Some(EXPORT_FORMAT) {
+        return Err(StoreError::InvalidExport(format!(
+            "the \"format\" field is {}, expected \"{EXPORT_FORMAT}\"",
+            format.map_or("missing".to_string(), |f| format!("{f:?}"))
+        )));
+    }
+    match raw.get("version").and_then(|v| v.as_u64()) {
+        Some(v) if v == u64::from(EXPORT_VERSION) => {}
+        Some(v) if v > u64::from(EXPORT_VERSION) => {
             return Err(StoreError::InvalidExport(format!(
-                "the \"format\" field is {}, expected \"{EXPORT_FORMAT}\"",
-                format.map_or("missing".to_string(), |f| format!("{f:?}"))
+                "export version {v} is newer than version {EXPORT_VERSION} that this rackd reads; upgrade rackd"
             )));
         }
-        match raw.get("version").and_then(|v| v.as_u64()) {
-            Some(v) if v == u64::from(EXPORT_VERSION) => {}
-            Some(v) if v > u64::from(EXPORT_VERSION) => {
-                return Err(StoreError::InvalidExport(format!(
-                    "export version {v} is newer than version {EXPORT_VERSION} that this rackd reads; upgrade rackd"
-                )));
-            }
-            _ => {
-                return Err(StoreError::InvalidExport(format!(
-                    "the \"version\" field must be {EXPORT_VERSION}"
-                )));
-            }
+        _ => {
+            return Err(StoreError::InvalidExport(format!(
+                "the \"version\" field must be {EXPORT_VERSION}"
+            )));
         }
-        // Parse the text again (not the Value) so errors carry line and column.
-        let doc: SongExport =
-            serde_json::from_str(text).map_err(|e| StoreError::InvalidExport(e.to_string()))?;
-        doc.validate()?;
-        Ok(doc)
     }
+    // Parse the text again (not the Value) so errors carry line and column.
+    let doc: SongExport =
+        serde_json::from_str(text).map_err(|e| StoreError::InvalidExport(e.to_string()))?;
+    validate_export(&doc)?;
+    Ok(doc)
+}
 
-    /// The export as pretty JSON, for a file an engineer can read and diff.
-    pub fn to_json_pretty(&self) -> Result<String, StoreError> {
-        serde_json::to_string_pretty(self).map_err(|e| StoreError::InvalidState(e.to_string()))
-    }
+/// The export as pretty JSON, for a file an engineer can read and diff.
+pub fn export_json(doc: &SongExport) -> Result<String, StoreError> {
+    serde_json::to_string_pretty(doc).map_err(|e| StoreError::InvalidState(e.to_string()))
+}
 
-    /// Checks everything `import` relies on, before anything is written.
-    fn validate(&self) -> Result<(), StoreError> {
-        let bad = |reason: String| StoreError::InvalidExport(reason);
-        if self.format != EXPORT_FORMAT {
-            return Err(bad(format!(
-                "format is {:?}, expected \"{EXPORT_FORMAT}\"",
-                self.format
-            )));
-        }
-        if self.version != EXPORT_VERSION {
-            return Err(bad(format!(
-                "version is {}, this rackd reads version {EXPORT_VERSION}",
-                self.version
-            )));
-        }
-        if self.revisions.is_empty() {
-            return Err(bad("it has no revisions".to_string()));
-        }
-        let mut previous = 0;
-        for r in &self.revisions {
-            let at = format!("revision {}", r.rev);
-            if r.rev <= previous {
-                return Err(bad(format!(
-                    "{at}: revision numbers must be positive and increasing"
-                )));
-            }
-            previous = r.rev;
-            if !is_timestamp(&r.saved_at) {
-                return Err(bad(format!(
-                    "{at}: saved_at {:?} is not like 2026-11-23T21:04:05.123Z",
-                    r.saved_at
-                )));
-            }
-            check_text("note", &r.note, MAX_NOTE_CHARS).map_err(|e| bad(format!("{at}: {e}")))?;
-            check_text("origin", &r.origin, MAX_ORIGIN_CHARS)
-                .map_err(|e| bad(format!("{at}: {e}")))?;
-            check_state(&r.state).map_err(|e| bad(format!("{at}: {e}")))?;
-        }
-        Ok(())
+/// Checks everything `import` relies on, before anything is written.
+fn validate_export(doc: &SongExport) -> Result<(), StoreError> {
+    let bad = |reason: String| StoreError::InvalidExport(reason);
+    if doc.format != EXPORT_FORMAT {
+        return Err(bad(format!(
+            "format is {:?}, expected \"{EXPORT_FORMAT}\"",
+            doc.format
+        )));
     }
+    if doc.version != EXPORT_VERSION {
+        return Err(bad(format!(
+            "version is {}, this rackd reads version {EXPORT_VERSION}",
+            doc.version
+        )));
+    }
+    if doc.revisions.is_empty() {
+        return Err(bad("it has no revisions".to_string()));
+    }
+    let mut previous = 0;
+    for r in &doc.revisions {
+        let at = format!("revision {}", r.rev);
+        if r.rev <= previous {
+            return Err(bad(format!(
+                "{at}: revision numbers must be positive and increasing"
+            )));
+        }
+        previous = r.rev;
+        if !is_timestamp(&r.saved_at) {
+            return Err(bad(format!(
+                "{at}: saved_at {:?} is not like 2026-11-23T21:04:05.123Z",
+                r.saved_at
+            )));
+        }
+        check_text("note", &r.note, MAX_NOTE_CHARS).map_err(|e| bad(format!("{at}: {e}")))?;
+        check_text("origin", &r.origin, MAX_ORIGIN_CHARS).map_err(|e| bad(format!("{at}: {e}")))?;
+        check_state(&r.state).map_err(|e| bad(format!("{at}: {e}")))?;
+    }
+    Ok(())
 }
 
 /// The snapshot store: one SQLite file, used from one thread.
@@ -544,7 +447,7 @@ impl Store {
             .and_then(|value| self.check_file().map(|()| value));
         match &result {
             Ok(_) => self.health = StoreHealth::ok(),
-            Err(e) if e.is_store_fault() => self.health = StoreHealth::from_error(e),
+            Err(e) if e.is_store_fault() => self.health = e.health(),
             Err(_) => {}
         }
         result
@@ -752,7 +655,7 @@ impl Store {
     /// state, time and note as one already stored are skipped, so importing a
     /// file twice adds nothing. All or nothing: one transaction.
     pub fn import(&mut self, doc: &SongExport) -> Result<ImportReport, StoreError> {
-        doc.validate()?;
+        validate_export(doc)?;
         let mut states = Vec::with_capacity(doc.revisions.len());
         for r in &doc.revisions {
             states.push(stored_json(&r.state, &r.safes)?);
@@ -1468,12 +1371,12 @@ mod tests {
             (doc.format.as_str(), doc.version),
             (EXPORT_FORMAT, EXPORT_VERSION)
         );
-        let text = doc.to_json_pretty().unwrap();
+        let text = export_json(&doc).unwrap();
         assert!(
             text.contains("\n  \"revisions\": ["),
             "pretty JSON:\n{text}"
         );
-        let parsed = SongExport::from_json(&text).unwrap();
+        let parsed = parse_export(&text).unwrap();
         assert_eq!(parsed, doc);
 
         let (_dir2, mut target) = fresh();
@@ -1545,7 +1448,7 @@ mod tests {
         store.save(&a, "first", "ctl", &gain(-1.0)).unwrap();
         let good = store.export(&a).unwrap();
         let good_json: serde_json::Value =
-            serde_json::from_str(&good.to_json_pretty().unwrap()).unwrap();
+            serde_json::from_str(&export_json(&good).unwrap()).unwrap();
         let before = (store.export(&a).unwrap().revisions, store.list("").unwrap());
 
         let edit = |f: &dyn Fn(&mut serde_json::Value)| {
@@ -1603,7 +1506,7 @@ mod tests {
             ),
         ];
         for (what, text) in &cases {
-            match SongExport::from_json(text) {
+            match parse_export(text) {
                 Err(StoreError::InvalidExport(reason)) => {
                     let lower = reason.to_lowercase();
                     let hint = match *what {

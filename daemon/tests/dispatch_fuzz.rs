@@ -35,7 +35,7 @@ fn fixture() -> &'static Fixture {
             ..AudioConfig::default()
         };
         let (surface, hub) = rt
-            .block_on(rackd::run::serve_without_audio(
+            .block_on(rackd::service::serve_without_audio(
                 &chain,
                 &audio,
                 &dir.path().join("rackd.db"),

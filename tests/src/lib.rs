@@ -161,18 +161,29 @@ pub struct Jackd {
     /// Server name (`-n`), for `JACK_DEFAULT_SERVER`.
     pub name: String,
     log: PathBuf,
+    /// Frames per cycle.
+    period: usize,
     _dir: tempfile::TempDir,
 }
 
 impl Jackd {
-    /// Starts a dummy server named `name` and waits until a client can connect.
+    /// Starts a dummy server named `name` (48 kHz, 256-frame periods) and
+    /// waits until a client can connect.
     pub fn start(name: &str) -> Jackd {
+        Self::start_with_period(name, 256)
+    }
+
+    /// [`Jackd::start`] with `period` frames per cycle. Tests that need clean
+    /// takes on a busy machine use long periods: fewer cycles to miss, and
+    /// more time for each.
+    pub fn start_with_period(name: &str, period: usize) -> Jackd {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = dir.path().join("jackd.log");
         let mut j = Jackd {
             child: None,
             name: name.to_string(),
             log,
+            period,
             _dir: dir,
         };
         j.spawn();
@@ -187,7 +198,7 @@ impl Jackd {
             .expect("jackd log");
         let child = Command::new("jackd")
             .args(["--no-realtime", "-n", &self.name, "-d", "dummy"])
-            .args(["-r", "48000", "-p", "256"])
+            .args(["-r", "48000", "-p", &self.period.to_string()])
             .stdout(out.try_clone().expect("dup"))
             .stderr(out)
             .stdin(Stdio::null())
@@ -1386,8 +1397,13 @@ pub struct JackProbe {
 /// Starts a dummy jackd named after `prefix` and points this process's JACK
 /// clients at it (see [`use_jack_server`]); keep the `Jackd` alive.
 pub fn jack_server(prefix: &str) -> (Jackd, String) {
+    jack_server_with_period(prefix, 256)
+}
+
+/// [`jack_server`] with `period` frames per cycle (see [`Jackd::start_with_period`]).
+pub fn jack_server_with_period(prefix: &str, period: usize) -> (Jackd, String) {
     let server = unique_name(prefix);
-    let jackd = Jackd::start(&server);
+    let jackd = Jackd::start_with_period(&server, period);
     use_jack_server(&server);
     (jackd, server)
 }

@@ -12,7 +12,8 @@ const DELAY: usize = 64;
 
 #[test]
 fn insert_on_extra_cpal_channels_is_measured_and_aligned() {
-    let (_jackd, server) = jack_server("rackd-test-cpal-insert");
+    // Long periods: on a busy machine a clean take is then far more likely.
+    let (_jackd, server) = jack_server_with_period("rackd-test-cpal-insert", 1024);
     let gear = GearStandIn::start(&unique_name("gear"), DELAY, 0.0, false);
     let mut setup = Setup {
         backend: "cpal".into(),
@@ -27,7 +28,7 @@ fn insert_on_extra_cpal_channels_is_measured_and_aligned() {
         [
             ("RACKD_AUDIO__HOST", "jack"),
             ("RACKD_AUDIO__SAMPLE_RATE", "48000"),
-            ("RACKD_AUDIO__BUFFER_SIZE", "256"),
+            ("RACKD_AUDIO__BUFFER_SIZE", "1024"),
             ("RACKD_AUDIO__CHANNELS", "4"),
         ]
         .map(|(k, v)| (k.to_string(), v.to_string())),
@@ -60,7 +61,7 @@ fn insert_on_extra_cpal_channels_is_measured_and_aligned() {
         &[format!("{name}_in:in_0"), format!("{name}_in:in_1")],
         &[format!("{name}_out:out_0"), format!("{name}_out:out_1")],
     );
-    let period = 256;
+    let period = 1024;
     let rate = tap.sample_rate();
     let x = noise(rate, 0.1, 5);
     let xr = noise(rate, 0.1, 6);

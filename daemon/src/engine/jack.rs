@@ -475,7 +475,8 @@ impl JackBackend {
     }
 }
 
-fn connect(client: &::jack::Client, src: &str, dst: &str) {
+/// Connects two JACK ports, logging the outcome (a missing port is not fatal).
+pub(super) fn connect(client: &::jack::Client, src: &str, dst: &str) {
     match client.connect_ports_by_name(src, dst) {
         Ok(()) => tracing::info!("connected {src} -> {dst}"),
         Err(e) => tracing::warn!("cannot connect {src} -> {dst}: {e}"),

@@ -152,7 +152,10 @@ mod tests {
     #[test]
     fn builders_make_the_documented_addresses() {
         assert_eq!(chain("eq", "b1_gain"), "/chain/eq/b1_gain");
-        assert_eq!(outboard("pultec", "low_boost"), "/outboard/pultec/low_boost");
+        assert_eq!(
+            outboard("pultec", "low_boost"),
+            "/outboard/pultec/low_boost"
+        );
         assert_eq!(monitor("level"), "/monitor/level");
         assert_eq!(meter("out", "lufs_m"), "/meter/out/lufs_m");
         assert_eq!(norm("/chain/trim/gain"), "/chain/trim/gain/norm");

@@ -113,6 +113,13 @@ pub enum Reply {
     PrintDone(PrintReport),
     /// `/rackd/print/cancelled`.
     PrintCancelled,
+    /// `/meter/<point>/<quantity> ,f` or `,ff` (dB, LUFS, LU, correlation…).
+    Meter {
+        /// `/meter/<point>/<quantity>`.
+        address: String,
+        /// One value, or left and right.
+        values: Vec<f32>,
+    },
     /// `/rackd/error ,ss address message`.
     Error {
         /// The address of the message that failed (empty for an undecodable packet).
@@ -133,9 +140,8 @@ pub struct ReplyError {
 }
 
 fn json<T: Serialize>(address: &str, body: &T) -> (String, Vec<OscType>) {
-    let text = serde_json::to_string(body).unwrap_or_else(|e| {
-        serde_json::json!({ "error": e.to_string() }).to_string()
-    });
+    let text = serde_json::to_string(body)
+        .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string());
     (address.into(), vec![OscType::String(text)])
 }
 
@@ -176,7 +182,11 @@ impl Reply {
                 total,
             } => (
                 addr::RECALL_PROGRESS.into(),
-                vec![s(device), OscType::Int(*done as i32), OscType::Int(*total as i32)],
+                vec![
+                    s(device),
+                    OscType::Int(*done as i32),
+                    OscType::Int(*total as i32),
+                ],
             ),
             Reply::Confirmed { device } => (addr::RECALL_CONFIRMED.into(), vec![s(device)]),
             Reply::Sheet(sheet) => json(addr::RECALL_SHEET, sheet),
@@ -200,9 +210,11 @@ impl Reply {
             ),
             Reply::PrintDone(r) => json(addr::PRINT_DONE, r),
             Reply::PrintCancelled => (addr::PRINT_CANCELLED.into(), vec![]),
-            Reply::Error { address, message } => {
-                (addr::ERROR.into(), vec![s(address), s(message)])
-            }
+            Reply::Meter { address, values } => (
+                address.clone(),
+                values.iter().map(|v| OscType::Float(*v)).collect(),
+            ),
+            Reply::Error { address, message } => (addr::ERROR.into(), vec![s(address), s(message)]),
         };
         OscMessage {
             addr: address,
@@ -229,7 +241,10 @@ impl Reply {
             Some(OscType::Float(v)) => Ok(*v),
             _ => Err(bad(&format!("argument {} is not a float", i + 1))),
         };
-        fn body<T: DeserializeOwned>(text: String, bad: impl Fn(&str) -> ReplyError) -> Result<T, ReplyError> {
+        fn body<T: DeserializeOwned>(
+            text: String,
+            bad: impl Fn(&str) -> ReplyError,
+        ) -> Result<T, ReplyError> {
             serde_json::from_str(&text).map_err(|e| bad(&format!("bad JSON: {e}")))
         }
         let count = |v: i32| u32::try_from(v).map_err(|_| bad("negative count"));
@@ -267,9 +282,9 @@ impl Reply {
             addr::DESCRIBE => Reply::Describe(body(text(0)?, bad)?),
             addr::INFO => Reply::Info(body(text(0)?, bad)?),
             addr::STATUS => Reply::Status(body(text(0)?, bad)?),
-            addr::CHAIN_LAYOUT => Reply::Layout(
-                (0..msg.args.len()).map(text).collect::<Result<_, _>>()?,
-            ),
+            addr::CHAIN_LAYOUT => {
+                Reply::Layout((0..msg.args.len()).map(text).collect::<Result<_, _>>()?)
+            }
             addr::PRINT_STARTED => Reply::PrintStarted { song: text(0)? },
             addr::PRINT_PROGRESS => Reply::PrintProgress {
                 song: text(0)?,
@@ -293,6 +308,10 @@ impl Reply {
                 }
             }
             a if a.starts_with(addr::RACKD_PREFIX) => return Err(bad("not a reply")),
+            a if a.starts_with(addr::METER_PREFIX) => Reply::Meter {
+                address: a.into(),
+                values: (0..msg.args.len()).map(float).collect::<Result<_, _>>()?,
+            },
             a => match (a.strip_suffix(addr::NORM_SUFFIX), msg.args.as_slice()) {
                 (Some(base), [OscType::Float(p)]) => Reply::Norm {
                     address: base.into(),
@@ -373,6 +392,10 @@ mod tests {
                 fraction: 0.25,
             },
             Reply::PrintCancelled,
+            Reply::Meter {
+                address: "/meter/out/peak".into(),
+                values: vec![-3.0, -4.5],
+            },
             Reply::Error {
                 address: "/chain/x".into(),
                 message: "no parameter at /chain/x".into(),

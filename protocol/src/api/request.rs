@@ -209,18 +209,19 @@ impl Request {
             Some(base) if !base.is_empty() => (base, true),
             _ => (msg.addr.as_str(), false),
         };
-        let value = match args {
-            [] => None,
-            [arg] => Some(arg_to_value(arg).ok_or_else(|| {
-                RequestError::new(format!("unsupported argument type {arg:?}"))
-            })?),
-            _ => {
-                return Err(RequestError::new(format!(
-                    "expected one value, got {} arguments",
-                    args.len()
-                )));
-            }
-        };
+        let value =
+            match args {
+                [] => None,
+                [arg] => Some(arg_to_value(arg).ok_or_else(|| {
+                    RequestError::new(format!("unsupported argument type {arg:?}"))
+                })?),
+                _ => {
+                    return Err(RequestError::new(format!(
+                        "expected one value, got {} arguments",
+                        args.len()
+                    )));
+                }
+            };
         Ok(Request::Param {
             address: base.into(),
             norm,
@@ -264,9 +265,10 @@ impl Request {
                 for a in &args[1..] {
                     match (int_arg(a), text_arg(a).as_deref()) {
                         (Some(r), _) => {
-                            rev = Some(u32::try_from(r).ok().filter(|r| *r > 0).ok_or(
-                                RequestError::new("revision must be a positive integer"),
-                            )?)
+                            rev =
+                                Some(u32::try_from(r).ok().filter(|r| *r > 0).ok_or(
+                                    RequestError::new("revision must be a positive integer"),
+                                )?)
                         }
                         (_, Some("full")) => mode = RecallMode::Full,
                         (_, Some("changed")) => mode = RecallMode::Changed,
@@ -392,11 +394,18 @@ impl Request {
             ),
             Request::Unsubscribe { reply_port } => (
                 addr::UNSUBSCRIBE.into(),
-                reply_port.map(|p| OscType::Int(p.into())).into_iter().collect(),
+                reply_port
+                    .map(|p| OscType::Int(p.into()))
+                    .into_iter()
+                    .collect(),
             ),
             Request::Save { song, note, safes } => (
                 addr::SNAPSHOT_SAVE.into(),
-                [song, note].into_iter().chain(safes).map(|x| s(x)).collect(),
+                [song, note]
+                    .into_iter()
+                    .chain(safes)
+                    .map(|x| s(x))
+                    .collect(),
             ),
             Request::Recall { song, rev, mode } => {
                 let mut args = vec![s(song)];
@@ -478,7 +487,9 @@ mod tests {
                 norm: true,
                 value: Some(Value::Float(0.25)),
             },
-            Request::Measure { slot: "gear".into() },
+            Request::Measure {
+                slot: "gear".into(),
+            },
             Request::Subscribe {
                 reply_port: Some(9000),
                 patterns: vec!["/meter/out/*".into()],
@@ -537,7 +548,11 @@ mod tests {
     #[test]
     fn bad_arguments_say_what_is_wrong() {
         for (address, args, expected) in [
-            ("/rackd/snapshot/save", vec![], "argument 1 must be a string: song"),
+            (
+                "/rackd/snapshot/save",
+                vec![],
+                "argument 1 must be a string: song",
+            ),
             (
                 "/rackd/snapshot/recall",
                 vec![s("a"), OscType::Int(0)],
@@ -548,9 +563,21 @@ mod tests {
                 vec![s("a"), s("some")],
                 "expected a revision number",
             ),
-            ("/rackd/subscribe", vec![OscType::Int(70_000)], "reply port 70000"),
-            ("/rackd/subscribe", vec![OscType::Float(1.0)], "patterns must be strings"),
-            ("/rackd/subscribe", vec![s("/chain/[")], "pattern \"/chain/[\""),
+            (
+                "/rackd/subscribe",
+                vec![OscType::Int(70_000)],
+                "reply port 70000",
+            ),
+            (
+                "/rackd/subscribe",
+                vec![OscType::Float(1.0)],
+                "patterns must be strings",
+            ),
+            (
+                "/rackd/subscribe",
+                vec![s("/chain/[")],
+                "pattern \"/chain/[\"",
+            ),
             (
                 "/rackd/print",
                 vec![s("a"), s("b"), s("c"), OscType::Int(-1)],
@@ -561,15 +588,27 @@ mod tests {
                 vec![s("a"), s("b"), s("c"), OscType::Int(24), OscType::Int(2)],
                 "argument 5",
             ),
-            ("/rackd/chain/layout", vec![OscType::Int(1)], "argument 0: expected slot ids"),
+            (
+                "/rackd/chain/layout",
+                vec![OscType::Int(1)],
+                "argument 0: expected slot ids",
+            ),
             ("/rackd/bogus", vec![], "unknown command /rackd/bogus"),
-            ("/chain/gear/measure", vec![OscType::Int(1)], "measure takes no arguments"),
+            (
+                "/chain/gear/measure",
+                vec![OscType::Int(1)],
+                "measure takes no arguments",
+            ),
             (
                 "/chain/trim/gain",
                 vec![OscType::Float(1.0), OscType::Float(2.0)],
                 "expected one value, got 2 arguments",
             ),
-            ("/chain/trim/gain", vec![OscType::Nil], "unsupported argument type"),
+            (
+                "/chain/trim/gain",
+                vec![OscType::Nil],
+                "unsupported argument type",
+            ),
         ] {
             let e = Request::parse(&msg(address, args)).unwrap_err();
             assert!(e.message.contains(expected), "{address}: {e}");

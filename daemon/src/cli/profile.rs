@@ -31,7 +31,7 @@ pub enum ProfileCommand {
         files: Vec<PathBuf>,
     },
     /// Play a device's side from its profile (serial pty or OSC address).
-    Simulate(crate::simulate::SimulateArgs),
+    Simulate(crate::cli::simulate::SimulateArgs),
 }
 
 /// Runs a `rackd profile` command; exit 0 ok, 1 runtime failure, 2 invalid input.
@@ -95,7 +95,7 @@ pub fn main(command: ProfileCommand) -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
-        ProfileCommand::Simulate(args) => crate::simulate::main(args),
+        ProfileCommand::Simulate(args) => crate::cli::simulate::main(args),
     }
 }
 

@@ -8,8 +8,9 @@ use crate::audio_file::{self, WavFormat};
 use crate::cli::Failure;
 use crate::config::Config;
 use crate::engine::EngineControl;
-use crate::hub::{MONITOR_PREFIX, ParamTree};
+use crate::rack::ParamTree;
 use crate::store::Store;
+use rackd_protocol::api::address::MONITOR_PREFIX;
 use rackd_protocol::song::SongPath;
 use std::path::{Path, PathBuf};
 
@@ -50,6 +51,25 @@ pub struct Rendered {
     pub latency: usize,
 }
 
+/// `rackd render`: renders and says what it did.
+pub fn main(args: &RenderArgs) -> std::process::ExitCode {
+    match run(args) {
+        Ok(r) => {
+            println!(
+                "rendered {} through {} -> {} ({} frames at {} Hz; {} samples of chain latency removed)",
+                args.input.display(),
+                r.snapshot,
+                args.output.display(),
+                r.frames,
+                r.sample_rate,
+                r.latency
+            );
+            std::process::ExitCode::SUCCESS
+        }
+        Err(f) => f.exit(),
+    }
+}
+
 /// Runs `rackd render` as the CLI does.
 pub fn run(args: &RenderArgs) -> Result<Rendered, Failure> {
     let format = WavFormat::from_bits(args.bits)
@@ -62,7 +82,7 @@ pub fn run(args: &RenderArgs) -> Result<Rendered, Failure> {
     }
     let config = Config::load(&args.config).map_err(|e| Failure::Invalid(e.to_string()))?;
     let song = SongPath::new(&args.snapshot).map_err(|e| Failure::Invalid(e.to_string()))?;
-    let db = config.daemon.state_dir.join(crate::run::DB_FILE);
+    let db = config.daemon.state_dir.join(crate::service::DB_FILE);
     if !db.exists() {
         return Err(Failure::Invalid(format!(
             "no snapshot store at {} (daemon.state_dir of {})",

@@ -1,16 +1,21 @@
 //! The daemon's life: start every part in order, tell systemd, follow
 //! signals (SIGHUP reloads, SIGTERM/SIGINT stop), and shut down cleanly.
 
+pub mod logging;
+pub mod systemd;
+
 use crate::config::Config;
 use crate::engine::{self, EngineControl};
-use crate::hub::{self, HubHandle, Origin, StoreWorker};
-use crate::logging::LogHandle;
-use crate::surface::{Surface, SurfaceSettings};
-use crate::systemd::{self, Notifier};
+use crate::hub::{self, HubHandle, StoreWorker};
+use crate::outboard::recall::RecallService;
+use crate::print::Printer;
+use crate::surface::{RackService, Surface, SurfaceSettings};
 use anyhow::Context as _;
+use logging::LogHandle;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+use systemd::Notifier;
 use tokio::signal::unix::{SignalKind, signal};
 
 /// File name of the SQLite database in the state dir.
@@ -53,7 +58,9 @@ pub async fn run(config: Config, log: LogHandle) -> anyhow::Result<()> {
         files.output_dir().display()
     );
 
-    restore(&hub).await;
+    let outboard = crate::outboard::Outboard::start(hub.clone());
+    let recall = RecallService::new(hub.clone(), outboard);
+    restore(&hub, &recall).await;
 
     let control = EngineControl::new(&config.chain, &config.audio);
     tokio::spawn(engine::follow_hub(hub.clone(), control.clone()));
@@ -87,19 +94,22 @@ pub async fn run(config: Config, log: LogHandle) -> anyhow::Result<()> {
         .start(control.clone())
         .context("cannot start the audio backend")?;
 
+    let service = RackService::new(
+        hub.clone(),
+        control.clone(),
+        recall,
+        Printer::new(files.clone()),
+        backend_name,
+    );
     let surface = Surface::start(
         config.osc.listen,
         SurfaceSettings {
             allow: config.osc.allow.clone(),
             statics: config.surfaces.clone(),
         },
-        hub.clone(),
-        control.clone(),
-        backend_name,
-        files.clone(),
+        service,
     )
     .await?;
-    surface.set_outboard(crate::outboard::Outboard::start(hub.clone()));
     tokio::spawn(hub::autosave(
         hub.clone(),
         Duration::from_millis(config.daemon.autosave_ms),
@@ -178,25 +188,25 @@ pub async fn serve_without_audio(
     let hub = hub::start(hub::ParamTree::from_chain(chain), store);
     let control = EngineControl::new(chain, audio);
     tokio::spawn(engine::follow_hub(hub.clone(), control.clone()));
+    let recall = RecallService::new(hub.clone(), crate::outboard::Outboard::start(hub.clone()));
+    let files = crate::config::FilesConfig::default().roots(db.parent().unwrap_or(Path::new(".")));
+    let service = RackService::new(hub.clone(), control, recall, Printer::new(files), "none");
     let surface = Surface::start(
         listen,
         SurfaceSettings {
             allow: vec!["127.0.0.0/8".parse()?, "::1/128".parse()?],
             statics: vec![],
         },
-        hub.clone(),
-        control,
-        "none",
-        crate::config::FilesConfig::default().roots(db.parent().unwrap_or(Path::new("."))),
+        service,
     )
     .await?;
     Ok((surface, hub))
 }
 
 /// Brings back the autosaved state, so a restart or crash keeps the room as it was.
-async fn restore(hub: &HubHandle) {
+async fn restore(hub: &HubHandle, recall: &RecallService) {
     match hub.store().call(|s| s.load_current()).await {
-        Ok(Some(state)) => match hub.apply(state, Origin::Restore).await {
+        Ok(Some(state)) => match recall.restore(state).await {
             Ok((changed, _, skipped)) => {
                 tracing::info!(
                     "restored the autosaved state ({changed} values differ from defaults)"

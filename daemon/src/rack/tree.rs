@@ -4,13 +4,12 @@
 
 use crate::config::SlotConfig;
 use crate::profiles::Device;
+use rackd_protocol::api::{Describe, DescribedDevice, DescribedParam, DescribedSlot};
 use rackd_protocol::param::{ParamSpec, Value};
 use rackd_protocol::state::RackState;
-use serde_json::json;
 use std::collections::BTreeMap;
 
-/// Address prefix of the monitor section; recall leaves it alone (see `Hub::apply`).
-pub const MONITOR_PREFIX: &str = "/monitor/";
+use rackd_protocol::api::address::MONITOR_PREFIX;
 
 /// The slot layout rule, for the hub and the engine alike: the active slots
 /// (`(active, position)` in config order) sorted by position, ties in config order.
@@ -226,45 +225,39 @@ impl ParamTree {
         }
     }
 
-    /// The JSON tree for `/rackd/describe`: addresses with units, ranges, steps.
-    pub fn describe(&self, state: &RackState) -> serde_json::Value {
-        let params: Vec<serde_json::Value> = self
-            .entries
-            .iter()
-            .map(|(address, e)| {
-                let mut spec = serde_json::to_value(&e.spec).unwrap_or_default();
-                if let Some(obj) = spec.as_object_mut() {
-                    obj.insert("address".into(), json!(address));
-                    obj.insert(
-                        "value".into(),
-                        serde_json::to_value(state.values.get(address).unwrap_or(&e.spec.default))
-                            .unwrap_or_default(),
-                    );
-                }
-                spec
-            })
-            .collect();
-        let slots: Vec<serde_json::Value> = self
-            .slots
-            .iter()
-            .map(|s| json!({"id": s.id, "kind": s.kind.name()}))
-            .collect();
-        let devices: Vec<serde_json::Value> = self
-            .devices
-            .iter()
-            .map(|d| {
-                let p = &d.profile;
-                json!({
-                    "id": d.id,
-                    "profile": p.id(),
-                    "vendor": p.device.vendor,
-                    "model": p.device.model,
-                    "transport": p.transport(),
-                    "safe": d.safe,
+    /// `/rackd/describe`: every address with its unit, range, steps and value.
+    pub fn describe(&self, state: &RackState) -> Describe {
+        Describe {
+            chain: self
+                .slots
+                .iter()
+                .map(|s| DescribedSlot {
+                    id: s.id.clone(),
+                    kind: s.kind.name().to_string(),
                 })
-            })
-            .collect();
-        json!({ "chain": slots, "devices": devices, "params": params })
+                .collect(),
+            devices: self
+                .devices
+                .iter()
+                .map(|d| DescribedDevice {
+                    id: d.id.clone(),
+                    profile: d.profile.id().to_string(),
+                    vendor: d.profile.device.vendor.clone(),
+                    model: d.profile.device.model.clone(),
+                    transport: d.profile.transport(),
+                    safe: d.safe,
+                })
+                .collect(),
+            params: self
+                .entries
+                .iter()
+                .map(|(address, e)| DescribedParam {
+                    spec: e.spec.clone(),
+                    address: address.clone(),
+                    value: state.values.get(address).unwrap_or(&e.spec.default).clone(),
+                })
+                .collect(),
+        }
     }
 
     /// Checks a value for `address` and returns what the parameter will hold.

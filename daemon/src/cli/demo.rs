@@ -1,13 +1,16 @@
-//! The outboard of `rackd demo`: simulated devices played inside the demo
+//! `rackd demo`, and its outboard: simulated devices played inside the demo
 //! process, so that a recall sets and reads back real (if simulated) gear on
 //! a real UDP port and a real pty, and the recall sheet has a device to show.
 
-use crate::config::{DeviceConfig, DeviceLink};
+use super::Failure;
+use crate::config::{self, Config, DeviceConfig, DeviceLink};
 use crate::profiles::Library;
 use anyhow::Context;
 use std::ffi::CStr;
 use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::process::ExitCode;
 
 /// The demo's devices; the pty's device end stays open as long as this
 /// lives, so the driver can reopen it.
@@ -43,7 +46,7 @@ pub fn start() -> anyhow::Result<DemoRack> {
 
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").context("cannot bind a UDP port")?;
     let osc_addr = sock.local_addr()?.to_string();
-    crate::simulate::spawn_osc(profile("generic-osc-device")?, sock);
+    crate::cli::simulate::spawn_osc(profile("generic-osc-device")?, sock);
 
     let mut devices = vec![device(
         "dyn",
@@ -59,7 +62,7 @@ pub fn start() -> anyhow::Result<DemoRack> {
     // Without ptys (a bare container) the demo still runs, without the serial EQ.
     let device_end = match open_pty() {
         Ok((host_end, device_end, pty)) => {
-            crate::simulate::spawn_serial(profile("generic-serial-ascii")?, host_end);
+            crate::cli::simulate::spawn_serial(profile("generic-serial-ascii")?, host_end);
             devices.push(device(
                 "eq",
                 "generic-serial-ascii",
@@ -130,6 +133,108 @@ fn open_pty() -> anyhow::Result<(File, OwnedFd, String)> {
         .to_string_lossy()
         .into_owned();
     Ok((host, dev, path))
+}
+
+/// A short mix in the demo's source directory, so that `ctl print` has
+/// something to play: 6 s of a chord and a little noise at 48 kHz.
+fn demo_source(files: &crate::files::FileRoots) -> std::io::Result<&'static str> {
+    const NAME: &str = "demo-mix.wav";
+    files.create()?;
+    let path = files.input_dirs()[0].join(NAME);
+    if !path.exists() {
+        let rate = 48_000u32;
+        let mut seed = 1u32;
+        let (left, right): (Vec<f32>, Vec<f32>) = (0..6 * rate as usize)
+            .map(|i| {
+                let t = i as f32 / rate as f32;
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                let hiss = (seed as f32 / u32::MAX as f32 - 0.5) * 0.01;
+                let chord: f32 = [220.0f32, 277.2, 329.6]
+                    .iter()
+                    .map(|f| (std::f32::consts::TAU * f * t).sin() * 0.12)
+                    .sum();
+                (chord + hiss, chord - hiss)
+            })
+            .unzip();
+        crate::audio_file::write_wav(
+            &path,
+            rate,
+            crate::audio_file::WavFormat::Float32,
+            &left,
+            &right,
+        )?;
+    }
+    Ok(NAME)
+}
+
+/// `rackd demo`: the daemon on the built-in rack with simulated gear.
+pub fn run(osc_port: u16, state_dir: Option<PathBuf>, no_jack: bool) -> ExitCode {
+    let (dir, _keep) = match state_dir {
+        Some(d) => (d, None),
+        None => match tempfile::Builder::new().prefix("rackd-demo-").tempdir() {
+            Ok(t) => (t.path().to_path_buf(), Some(t)),
+            Err(e) => {
+                return Failure::Runtime(format!("cannot make a temporary state dir: {e}")).exit();
+            }
+        },
+    };
+    let mut cfg = match Config::demo(osc_port, &dir) {
+        Ok(c) => c,
+        Err(e) => return Failure::Runtime(format!("{e:#}")).exit(),
+    };
+    let jack = !no_jack && crate::engine::jack::server_running();
+    if !jack {
+        cfg.audio.backend = config::BackendKind::Null;
+    }
+    let outboard = match start() {
+        Ok(r) => r,
+        Err(e) => {
+            return Failure::Runtime(format!("cannot start the demo's devices: {e:#}")).exit();
+        }
+    };
+    cfg.devices = outboard.devices.clone();
+    println!("rackd demo");
+    println!(
+        "  audio:   {}",
+        if jack {
+            "JACK (client rackd-demo: in_l/in_r -> out_l/out_r)"
+        } else {
+            "null backend (no JACK server running), 1 kHz test tone at -18 dBFS"
+        }
+    );
+    println!("  state:   {}", dir.display());
+    let files = cfg.files.roots(&dir);
+    match demo_source(&files) {
+        Ok(source) => println!(
+            "  files:   sources in {} ({} is ready), prints to {}",
+            files.input_dirs()[0].display(),
+            source,
+            files.output_dir().display()
+        ),
+        Err(e) => println!(
+            "  files:   cannot prepare {} ({e})",
+            files.output_dir().display()
+        ),
+    }
+    println!("  outboard (simulated inside this process):");
+    for line in &outboard.banner {
+        println!("           {line}");
+    }
+    println!("  surface: point TouchOSC / Open Stage Control at udp or tcp 127.0.0.1:{osc_port}");
+    println!("  try:     oscdump 9999 &  oscsend localhost {osc_port} /rackd/subscribe i 9999");
+    println!("           oscsend localhost {osc_port} /chain/trim/gain f -3.5");
+    println!("           rackd ctl describe | rackd ctl save \"client/album/01 intro\"");
+    println!(
+        "           rackd ctl set /outboard/eq/low_gain 3 && rackd ctl recall \"client/album/01 intro\""
+    );
+    println!("           rackd ctl sheet \"client/album/01 intro\"");
+    println!("           rackd ctl layout trim limiter meter");
+    println!(
+        "           rackd ctl print \"client/album/01 intro\" demo-mix.wav master.wav   (plays it through the chain in real time)"
+    );
+    super::run::daemon(cfg)
 }
 
 #[cfg(test)]

@@ -1,0 +1,7 @@
+//! The rack model: every address the rack answers to ([`ParamTree`]), where
+//! each value goes ([`Target`]) and the slot-layout rule ([`play_order`]),
+//! shared by the hub, the engine and the outboard drivers.
+
+mod tree;
+
+pub use tree::{ParamEntry, ParamTree, Target, play_order};

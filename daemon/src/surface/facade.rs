@@ -1,0 +1,384 @@
+//! The rack as a service: one typed request in, typed replies out, for every
+//! front end. The OSC server calls it today; an HTTP or WebSocket front end
+//! or a MIDI control surface is another transport over the same facade, so
+//! every change is the same hub event whoever made it.
+
+use crate::engine::EngineControl;
+use crate::hub::{HubError, HubHandle, Origin};
+use crate::outboard::recall::RecallService;
+use crate::print::Printer;
+use rackd_protocol::api::address as addr;
+use rackd_protocol::api::{ClientCounts, Info, OscCounts, PrintRequest, Reply, Request, Status};
+use rackd_protocol::param::Value;
+use rackd_protocol::state::RackState;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// Where the replies to one request go: to its sender, and to every
+/// subscriber that wants them (the front end decides who that is).
+pub trait ReplyTo: Send + Sync {
+    /// To the sender of the request.
+    fn reply(&self, reply: Reply);
+    /// To every subscriber that asked for this address.
+    fn broadcast(&self, reply: Reply);
+}
+
+/// What every front end talks to.
+pub struct RackService {
+    hub: HubHandle,
+    engine: Arc<EngineControl>,
+    recall: Arc<RecallService>,
+    printer: Arc<Printer>,
+    backend: &'static str,
+    started: Instant,
+}
+
+fn hub_err(e: HubError) -> String {
+    e.to_string()
+}
+
+impl RackService {
+    /// The service over the rack's parts.
+    pub fn new(
+        hub: HubHandle,
+        engine: Arc<EngineControl>,
+        recall: Arc<RecallService>,
+        printer: Printer,
+        backend: &'static str,
+    ) -> Arc<Self> {
+        Arc::new(RackService {
+            hub,
+            engine,
+            recall,
+            printer: Arc::new(printer),
+            backend,
+            started: Instant::now(),
+        })
+    }
+
+    /// The hub (for feedback: every front end follows its events).
+    pub fn hub(&self) -> &HubHandle {
+        &self.hub
+    }
+
+    /// The engine (for meters).
+    pub fn engine(&self) -> &Arc<EngineControl> {
+        &self.engine
+    }
+
+    /// The values of a parameter or of every parameter a pattern matches;
+    /// `norm`: as fader positions.
+    pub async fn get(&self, address: &str, norm: bool) -> Result<Vec<Reply>, String> {
+        let values = self.hub.get(address).await.map_err(hub_err)?;
+        let tree = self.hub.tree();
+        Ok(values
+            .into_iter()
+            .map(|(address, value)| match (norm, tree.get(&address)) {
+                (true, Some(entry)) => Reply::Norm {
+                    position: entry.spec.to_norm(&value) as f32,
+                    address,
+                },
+                _ => Reply::Value { address, value },
+            })
+            .collect())
+    }
+
+    /// Sets a parameter (or every parameter a pattern matches); returns the
+    /// values taken (clamped, quantized).
+    pub async fn set(
+        &self,
+        address: &str,
+        value: Value,
+        norm: bool,
+        from: SocketAddr,
+    ) -> Result<Vec<(String, Value)>, String> {
+        self.hub
+            .set(address, value, norm, Origin::Surface(from))
+            .await
+            .map_err(hub_err)
+    }
+
+    /// `/rackd/info`, with the address the front end listens on.
+    pub fn info(&self, listening: &str) -> Info {
+        let tree = self.hub.tree();
+        Info {
+            name: "rackd".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            osc: listening.into(),
+            backend: self.backend.into(),
+            params: tree.len(),
+            chain: tree.slots().iter().map(|s| s.id.clone()).collect(),
+        }
+    }
+
+    /// `/rackd/status`, with the front end's own counters.
+    pub fn status(&self, clients: ClientCounts, osc: OscCounts) -> Status {
+        let st = self.engine.status();
+        Status {
+            uptime_s: self.started.elapsed().as_secs(),
+            backend: self.backend.into(),
+            audio: st.state(),
+            running: st.running.load(Ordering::Relaxed),
+            sample_rate: st.sample_rate.load(Ordering::Relaxed),
+            period: st.period.load(Ordering::Relaxed),
+            latency_samples: st.latency.load(Ordering::Relaxed),
+            layout: self
+                .engine
+                .layout()
+                .iter()
+                .map(|&i| self.engine.slots()[i].id.clone())
+                .collect(),
+            printing: self.printer.busy(),
+            store: self.hub.store().health(),
+            xruns: st.xruns.load(Ordering::Relaxed),
+            cycle_breaks: st.cycle_breaks.load(Ordering::Relaxed),
+            changes_taken: st.changes_taken.load(Ordering::Relaxed),
+            layout_changes: st.layout_changes.load(Ordering::Relaxed),
+            dsp_load_percent: f64::from(st.dsp_load_permille.load(Ordering::Relaxed)) / 10.0,
+            ceiling_engagements: self.engine.ceiling_engagements(),
+            clients,
+            osc,
+            devices: self.recall.outboard().status(),
+        }
+    }
+
+    /// Every other request (parameters, subscriptions, info and status are
+    /// the front end's own). Replies go through `to`; an `Err` is the
+    /// message for the sender's error reply.
+    pub async fn handle(
+        self: &Arc<Self>,
+        request: Request,
+        from: SocketAddr,
+        to: Arc<dyn ReplyTo>,
+    ) -> Result<(), String> {
+        match request {
+            Request::Measure { slot } => self.measure(&slot, from, to.as_ref()).await,
+            Request::Save { song, note, safes } => {
+                let info = self
+                    .hub
+                    .save_with_safes(&song, &note, &format!("osc:{from}"), safes)
+                    .await
+                    .map_err(hub_err)?;
+                to.reply(Reply::saved(&info));
+                Ok(())
+            }
+            Request::Recall { song, rev, mode } => {
+                let report = self
+                    .recall
+                    .recall(&song, rev, mode)
+                    .await
+                    .map_err(hub_err)?;
+                to.reply(Reply::RecallReport(report));
+                Ok(())
+            }
+            Request::Undo => {
+                let report = self.recall.undo().await.map_err(hub_err)?;
+                to.reply(Reply::RecallReport(report));
+                Ok(())
+            }
+            Request::Confirm { device } => {
+                self.recall.outboard().confirm(&device)?;
+                to.reply(Reply::Confirmed {
+                    device: device.clone(),
+                });
+                to.broadcast(Reply::Confirmed { device });
+                Ok(())
+            }
+            Request::Sheet { song } => {
+                let wanted = self.hub.resolve(&song).await.map_err(hub_err)?;
+                let current = self.hub.state().await.map_err(hub_err)?;
+                let sheet = crate::outboard::sheet::sheet(
+                    self.hub.tree().devices(),
+                    &song,
+                    &wanted,
+                    &current,
+                );
+                to.reply(Reply::Sheet(sheet));
+                Ok(())
+            }
+            Request::List { prefix } => {
+                let songs = self.hub.list(&prefix).await.map_err(hub_err)?;
+                to.reply(Reply::List(songs));
+                Ok(())
+            }
+            Request::History { song } => {
+                let history = self.hub.history(&song).await.map_err(hub_err)?;
+                to.reply(Reply::History(history));
+                Ok(())
+            }
+            Request::Diff { a, b } => {
+                let diff = self.hub.diff(&a, &b).await.map_err(hub_err)?;
+                to.reply(Reply::Diff(diff));
+                Ok(())
+            }
+            Request::Export { song } => {
+                let doc = self.hub.export(&song).await.map_err(hub_err)?;
+                to.reply(Reply::Export(Box::new(doc)));
+                Ok(())
+            }
+            Request::Import { document } => {
+                let doc = crate::store::parse_export(&document).map_err(|e| e.to_string())?;
+                let report = self.hub.import(doc).await.map_err(hub_err)?;
+                to.reply(Reply::Imported(report));
+                Ok(())
+            }
+            Request::Describe => {
+                let state = self.hub.state().await.map_err(hub_err)?;
+                to.reply(Reply::Describe(Box::new(self.hub.tree().describe(&state))));
+                Ok(())
+            }
+            Request::Layout { slots } => {
+                if let Some(slots) = slots {
+                    self.set_layout(&slots, from).await?;
+                }
+                let state = self.hub.state().await.map_err(hub_err)?;
+                let tree = self.hub.tree();
+                let playing = tree
+                    .layout(&state)
+                    .into_iter()
+                    .map(|i| tree.slots()[i].id.clone())
+                    .collect();
+                to.reply(Reply::Layout(playing));
+                Ok(())
+            }
+            Request::Print(print) => self.start_print(print, to),
+            Request::PrintCancel => {
+                if !self.printer.cancel() {
+                    return Err("no print is running".into());
+                }
+                to.reply(Reply::PrintCancelled);
+                Ok(())
+            }
+            Request::Param { .. }
+            | Request::Subscribe { .. }
+            | Request::Unsubscribe { .. }
+            | Request::Ping { .. }
+            | Request::Info
+            | Request::Status => Err("handled by the front end".into()),
+        }
+    }
+
+    /// `/chain/<slot>/measure`: the round trip of an insert, measured, stored
+    /// in `/chain/<slot>/latency` (so compensation uses it) and reported to
+    /// the sender and to subscribers.
+    async fn measure(&self, slot: &str, from: SocketAddr, to: &dyn ReplyTo) -> Result<(), String> {
+        let index = self
+            .hub
+            .tree()
+            .slot_index(slot)
+            .ok_or_else(|| format!("no chain slot {slot:?}"))?;
+        let engine = self.engine.clone();
+        let measured = tokio::task::spawn_blocking(move || engine.measure(index))
+            .await
+            .map_err(|e| e.to_string())??;
+        self.hub
+            .set(
+                &addr::chain(slot, "latency"),
+                Value::Int(measured.latency as i64),
+                false,
+                Origin::Surface(from),
+            )
+            .await
+            .map_err(hub_err)?;
+        tracing::info!(
+            "insert {slot}: round trip {} samples{}, return {:+.1} dB",
+            measured.latency,
+            if measured.inverted { ", inverted" } else { "" },
+            measured.gain_db
+        );
+        let reply = Reply::Measured {
+            slot: slot.into(),
+            measured,
+        };
+        to.reply(reply.clone());
+        to.broadcast(reply);
+        Ok(())
+    }
+
+    /// Those slots play in that order; every other slot leaves the chain.
+    async fn set_layout(&self, ids: &[String], from: SocketAddr) -> Result<(), String> {
+        let tree = self.hub.tree();
+        let mut order = Vec::new();
+        for id in ids {
+            let slot = tree.slot_index(id).ok_or_else(|| {
+                let known: Vec<&str> = tree.slots().iter().map(|s| s.id.as_str()).collect();
+                format!("no chain slot {id:?}; slots are {}", known.join(", "))
+            })?;
+            if order.contains(&slot) {
+                return Err(format!("slot {id:?} is listed twice"));
+            }
+            order.push(slot);
+        }
+        let mut state = RackState::default();
+        for (slot, cfg) in tree.slots().iter().enumerate() {
+            let position = order.iter().position(|&s| s == slot);
+            state.values.insert(
+                addr::chain(&cfg.id, "active"),
+                Value::Int(position.is_some() as i64),
+            );
+            if let Some(p) = position {
+                state
+                    .values
+                    .insert(addr::chain(&cfg.id, "position"), Value::Int(p as i64));
+            }
+        }
+        self.hub
+            .apply(state, Origin::Surface(from))
+            .await
+            .map_err(hub_err)?;
+        Ok(())
+    }
+
+    /// Starts the print pass and answers at once with `PrintStarted`;
+    /// progress and the end (`PrintDone` or an error) follow, to the sender
+    /// and to subscribers.
+    fn start_print(
+        self: &Arc<Self>,
+        print: PrintRequest,
+        to: Arc<dyn ReplyTo>,
+    ) -> Result<(), String> {
+        if self.printer.busy() {
+            return Err("a print is already running; cancel it with /rackd/print/cancel".into());
+        }
+        let song = print.song.clone();
+        to.reply(Reply::PrintStarted { song: song.clone() });
+        let service = self.clone();
+        tokio::spawn(async move {
+            let progress = |fraction: f32| {
+                let reply = Reply::PrintProgress {
+                    song: song.clone(),
+                    fraction,
+                };
+                to.reply(reply.clone());
+                to.broadcast(reply);
+            };
+            let result = service
+                .printer
+                .print(
+                    &service.hub,
+                    &service.recall,
+                    &service.engine,
+                    &print,
+                    progress,
+                )
+                .await;
+            match result {
+                Ok(report) => {
+                    let done = Reply::PrintDone(report);
+                    to.reply(done.clone());
+                    to.broadcast(done);
+                }
+                Err(message) => {
+                    tracing::warn!("print of {song}: {message}");
+                    to.reply(Reply::Error {
+                        address: addr::PRINT.into(),
+                        message,
+                    });
+                }
+            }
+        });
+        Ok(())
+    }
+}
