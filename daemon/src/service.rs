@@ -64,29 +64,8 @@ pub async fn run(config: Config, log: LogHandle) -> anyhow::Result<()> {
 
     let control = EngineControl::new(&config.chain, &config.audio);
     tokio::spawn(engine::follow_hub(hub.clone(), control.clone()));
-    for slot in config
-        .chain
-        .iter()
-        .filter(|s| s.kind == rackd_dsp::SlotKind::Insert)
-    {
-        use crate::config::BackendKind;
-        let why = match config.audio.backend {
-            BackendKind::Jack => None,
-            BackendKind::Cpal
-                if slot.send_channels.is_empty() || slot.return_channels.is_empty() =>
-            {
-                Some("give it send_channels and return_channels (device channels 3 and up)")
-            }
-            BackendKind::Cpal => None,
-            BackendKind::Null => Some("hardware inserts need the JACK or cpal backend"),
-        };
-        if let Some(why) = why {
-            tracing::warn!(
-                "insert {}: no send and return on the {:?} backend, it returns silence ({why})",
-                slot.id,
-                config.audio.backend
-            );
-        }
+    for w in &config.warnings {
+        tracing::warn!("config: {w}");
     }
     let backend = engine::backend_for(&config.audio);
     let backend_name = backend.name();

@@ -11,3 +11,4 @@ pub mod param;
 pub mod profile;
 pub mod song;
 pub mod state;
+pub mod toml_tree;

@@ -6,12 +6,11 @@
 //! `file:line: message`, so a profile author fixes a file in one pass.
 
 pub mod template;
-mod tree;
 mod validate;
 
 use crate::param::{OutOfRange, ParamKind, ParamSpec, Taper, Unit, Value};
+use crate::toml_tree::{self as tree, Kind, Node, from_node, line_of, strip_unknown};
 use serde::{Deserialize, Serialize};
-use tree::{Kind, Node, from_node, line_of, strip_unknown};
 
 /// One problem in a profile file, shown as `file:line: message`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -9,6 +9,9 @@ use std::process::ExitCode;
 pub fn run(config: &Path) -> ExitCode {
     match load_checked(config) {
         Ok((cfg, devices)) => {
+            for w in &cfg.warnings {
+                eprintln!("warning: {w}");
+            }
             println!(
                 "{}: ok ({} chain slots, {} outboard devices, OSC on {}, backend {:?})",
                 config.display(),

@@ -2,9 +2,9 @@
 //! encoding can carry, templates, duplicate ids, defaults, mappings.
 
 use super::template::{BinTemplate, BinToken, TextTemplate};
-use super::tree::Node;
 use super::{Curve, PanelMark, ParamDef, ParamType, Profile, SerialFormat, TransportKind};
 use crate::param::Value;
+use crate::toml_tree::Node;
 use std::collections::HashMap;
 
 /// Finds the byte offset of keys so errors point at the right line.

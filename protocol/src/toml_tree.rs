@@ -1,8 +1,9 @@
 //! A TOML document as a tree that remembers where every key and value stood.
 //!
 //! `toml` stops at the first error and forgets positions once a value is
-//! parsed. Profiles are checked section by section against this tree so that
-//! every problem in a file is reported at once, each with its line.
+//! parsed. Hardware profiles and the daemon's config are read section by
+//! section from this tree with serde derive, so that every problem in a file
+//! is reported at once, each with its line.
 
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
@@ -10,14 +11,14 @@ use std::ops::Range;
 
 /// A parsed TOML value with the byte range it came from.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Node {
+pub struct Node {
     pub span: Range<usize>,
     pub kind: Kind,
 }
 
 /// The value of a node.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Kind {
+pub enum Kind {
     Str(String),
     Int(i64),
     Float(f64),
@@ -126,7 +127,7 @@ impl<'de> Visitor<'de> for KindVisitor {
 
 /// A deserialization error with the span it belongs to (if known yet).
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct DeError {
+pub struct DeError {
     pub message: String,
     pub span: Option<Range<usize>>,
 }
@@ -158,7 +159,7 @@ impl de::Error for DeError {
 }
 
 /// Deserializes a typed section out of a node; errors carry the innermost span.
-pub(crate) fn from_node<'de, T: de::Deserialize<'de>>(node: &Node) -> Result<T, DeError> {
+pub fn from_node<'de, T: de::Deserialize<'de>>(node: &Node) -> Result<T, DeError> {
     T::deserialize(NodeDe(node)).map_err(|e| e.or_span(&node.span))
 }
 
@@ -270,7 +271,7 @@ impl<'de> MapAccess<'de> for Map<'_> {
 ///
 /// Serde stops at the first unknown key of a table; asking the type for its
 /// fields lets the loader report every unknown key at once.
-pub(crate) fn fields_of<'de, T: de::Deserialize<'de>>() -> &'static [&'static str] {
+pub fn fields_of<'de, T: de::Deserialize<'de>>() -> &'static [&'static str] {
     struct Probe<'a>(&'a std::cell::Cell<&'static [&'static str]>);
 
     impl<'de> de::Deserializer<'de> for Probe<'_> {
@@ -304,7 +305,7 @@ pub(crate) fn fields_of<'de, T: de::Deserialize<'de>>() -> &'static [&'static st
 
 /// Removes every key of a table that the struct `T` does not have and returns
 /// an error for each, at its key's span; the rest then deserializes further.
-pub(crate) fn strip_unknown<'de, T: de::Deserialize<'de>>(node: &mut Node) -> Vec<DeError> {
+pub fn strip_unknown<'de, T: de::Deserialize<'de>>(node: &mut Node) -> Vec<DeError> {
     let fields = fields_of::<T>();
     let Kind::Table(entries) = &mut node.kind else {
         return vec![];
@@ -343,14 +344,42 @@ impl Node {
     }
 }
 
-/// 1-based line number of a byte offset.
-pub(crate) fn line_of(text: &str, offset: usize) -> usize {
+/// 1-based line number of a byte offset (a scan of the text; for many
+/// lookups in one text use [`LineIndex`]).
+pub fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
     text.as_bytes()[..end]
         .iter()
         .filter(|&&b| b == b'\n')
         .count()
         + 1
+}
+
+/// Line numbers of byte offsets in one text, each in O(log lines): a file
+/// with thousands of problems is still checked in linear time.
+#[derive(Debug, Clone)]
+pub struct LineIndex {
+    /// Byte offset where each line after the first starts.
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    /// Indexes `text`.
+    pub fn new(text: &str) -> Self {
+        LineIndex {
+            starts: text
+                .bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i + 1)
+                .collect(),
+        }
+    }
+
+    /// The 1-based line of `offset`.
+    pub fn line(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&s| s <= offset) + 1
+    }
 }
 
 #[cfg(test)]
@@ -364,6 +393,15 @@ mod tests {
     struct S {
         a: u8,
         b: Option<String>,
+    }
+
+    #[test]
+    fn line_index_agrees_with_a_scan() {
+        let text = "a = 1\n\n[x]\nb = 2\n";
+        let index = LineIndex::new(text);
+        for offset in 0..=text.len() + 3 {
+            assert_eq!(index.line(offset), line_of(text, offset), "{offset}");
+        }
     }
 
     #[test]
