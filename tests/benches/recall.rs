@@ -62,7 +62,6 @@ fn main() {
     let eq_pty = PtyPair::start(dir.path(), "eq");
     let bus_pty = PtyPair::start(dir.path(), "bus");
     let comp_pty = PtyPair::start(dir.path(), "comp");
-    let (fx1, fx2) = (free_port(), free_port());
     let _sims = [
         Simulator::start(
             "generic-serial-ascii",
@@ -83,15 +82,10 @@ fn main() {
             "generic-serial-binary-xor",
             &["--serial", &comp_pty.b.to_string_lossy()],
         ),
-        Simulator::start(
-            "generic-osc-device",
-            &["--osc", &format!("127.0.0.1:{fx1}")],
-        ),
-        Simulator::start(
-            "generic-osc-device",
-            &["--osc", &format!("127.0.0.1:{fx2}")],
-        ),
     ];
+    let (fx1_sim, fx1) = Simulator::start_osc("generic-osc-device", &[]);
+    let (fx2_sim, fx2) = Simulator::start_osc("generic-osc-device", &[]);
+    let _osc_sims = [fx1_sim, fx2_sim];
     let serial = |id: &str, p: &str, pty: &std::path::Path, extra: &str| {
         device_toml(
             id,
