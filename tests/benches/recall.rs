@@ -1,7 +1,7 @@
-//! Recall of a realistic rack against its lower bound: five remote devices on
-//! four ports (three serial lines on socat pty pairs, one of them an RS-485
-//! bus with two units, and two OSC devices), played by `rackd profile
-//! simulate`. The bound per port is the sum over its messages (every set and
+//! Recall of a realistic rack against its lower bound: six remote devices on
+//! five ports (three serial lines on socat pty pairs, one of them an RS-485
+//! bus with two units, and two OSC devices on loopback), played by `rackd
+//! profile simulate`. The bound per port is the sum over its messages (every set and
 //! every readback query) of the larger of the device's pacing gap and the
 //! message's time on the wire at the line's baud rate (the last message of a
 //! device: its wire time only); across ports, the largest. Run: `cargo build --release -p rackd && cargo bench -p rackd-tests --bench recall`.
