@@ -70,19 +70,26 @@ fn recall(d: &Daemon) -> (serde_json::Value, Vec<(String, i32, i32)>) {
         ],
     );
     c.recv_until(WAIT, |m| {
-        if m.addr == "/rackd/recall/progress"
-            && let [
-                OscType::String(dev),
-                OscType::Int(done),
-                OscType::Int(total),
-            ] = m.args.as_slice()
-        {
-            progress.push((dev.clone(), *done, *total));
-        }
+        progress.extend(progress_step(m));
         m.addr == "/rackd/subscribed"
     })
     .expect("no /rackd/subscribed after the recall");
     (report, progress)
+}
+
+/// `/rackd/recall/progress ,sii device done total` as a tuple.
+fn progress_step(m: &rosc::OscMessage) -> Option<(String, i32, i32)> {
+    match (m.addr.as_str(), m.args.as_slice()) {
+        (
+            "/rackd/recall/progress",
+            [
+                OscType::String(dev),
+                OscType::Int(done),
+                OscType::Int(total),
+            ],
+        ) => Some((dev.clone(), *done, *total)),
+        _ => None,
+    }
 }
 
 trait RecallReply {
@@ -92,15 +99,7 @@ trait RecallReply {
 impl RecallReply for OscUdp {
     fn recall_report(&self, progress: &mut Vec<(String, i32, i32)>) -> Option<serde_json::Value> {
         let m = self.recv_until(Duration::from_secs(30), |m| {
-            if m.addr == "/rackd/recall/progress"
-                && let [
-                    OscType::String(dev),
-                    OscType::Int(done),
-                    OscType::Int(total),
-                ] = m.args.as_slice()
-            {
-                progress.push((dev.clone(), *done, *total));
-            }
+            progress.extend(progress_step(m));
             m.addr == "/rackd/recall/report"
         })?;
         Some(json_arg(&m))
