@@ -132,6 +132,7 @@ fn lease_expires_without_renewal_and_renewed_one_keeps_feedback() {
         (n == Some(1)).then(|| start.elapsed())
     })
     .expect("the unrenewed subscription never expired");
+    println!("the unrenewed 10 s lease was gone after {expired:?}");
     assert!(
         expired >= Duration::from_secs(9),
         "lease expired after {expired:?}, before its 10 s"
