@@ -1749,18 +1749,14 @@ mod tests {
         err.flush().expect("flush to parent");
     }
 
-    /// Child half of `kill9_during_saves_never_loses_an_acknowledged_revision`.
-    ///
-    /// In a normal test run the variable is unset and this returns at once.
-    /// Started by the parent, it saves random states until killed (at most a
-    /// minute, so an orphan cannot run forever), and after each save returns
-    /// tells the parent `ack <song> <rev> <hash>` on stderr.
-    #[test]
-    fn crash_child() {
-        let Some(db) = std::env::var_os(CRASH_CHILD_ENV) else {
-            return;
-        };
-        let mut store = Store::open(Path::new(&db)).expect("child opens the store");
+    /// Child half of `kill9_during_saves_never_loses_an_acknowledged_revision`:
+    /// the parent runs that same test again in a child process with
+    /// `CRASH_CHILD_ENV` naming the database (so this is not a test of its
+    /// own). It saves random states until killed (at most a minute, so an
+    /// orphan cannot run forever), and after each save returns tells the
+    /// parent `ack <song> <rev> <hash>` on stderr.
+    fn crash_child(db: &std::ffi::OsStr) {
+        let mut store = Store::open(Path::new(db)).expect("child opens the store");
         let mut rng = XorShift::seeded();
         tell_parent("ready");
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -1780,6 +1776,10 @@ mod tests {
 
     #[test]
     fn kill9_during_saves_never_loses_an_acknowledged_revision() {
+        if let Some(db) = std::env::var_os(CRASH_CHILD_ENV) {
+            crash_child(&db);
+            return;
+        }
         const ROUNDS: usize = 30;
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("crash.db");
@@ -1788,7 +1788,8 @@ mod tests {
         let module = module_path!()
             .split_once("::")
             .map_or(module_path!(), |(_, rest)| rest);
-        let child_test = format!("{module}::crash_child");
+        let child_test =
+            format!("{module}::kill9_during_saves_never_loses_an_acknowledged_revision");
         let mut rng = XorShift::seeded();
         let mut acked: BTreeMap<(String, u32), u64> = BTreeMap::new();
 

@@ -681,6 +681,184 @@ fn osc_device_messages() {
 }
 
 #[test]
+fn serial_insert_switcher_set_query_and_replies() {
+    let p = lib("generic-insert-switcher-serial");
+    let c = ctx(&p);
+    // Enum values are their labels; the set template "INS {code} {value}\n"
+    // with code "3" and label "ON" is the nine bytes
+    // 49 4E 53 20 33 20 4F 4E 0A.
+    assert_eq!(
+        serial_bytes(&p, "insert_3", Value::Text("ON".into())),
+        [0x49, 0x4E, 0x53, 0x20, 0x33, 0x20, 0x4F, 0x4E, 0x0A]
+    );
+    assert_eq!(
+        serial_bytes(&p, "insert_8", Value::Text("OFF".into())),
+        b"INS 8 OFF\n"
+    );
+    // "ORD {value}\n" with the second label.
+    assert_eq!(
+        serial_bytes(&p, "order", Value::Text("REVERSE".into())),
+        b"ORD REVERSE\n"
+    );
+    assert_eq!(
+        encode_query(&p, "insert_3", &c).unwrap(),
+        DeviceMessage::Serial(b"INS 3 ?\n".to_vec())
+    );
+    assert_eq!(
+        serial::parse_readback(&p, "insert_3", b"INS 3 ON", &c),
+        Ok(Value::Text("ON".into()))
+    );
+    // Insert 4's reply is not insert 3's readback.
+    assert!(serial::parse_readback(&p, "insert_3", b"INS 4 ON", &c).is_err());
+    assert_eq!(serial::classify(&p, b"ACK", &c), Reply::Ack);
+    assert_eq!(
+        serial::classify(&p, b"NAK 2 relay fault", &c),
+        Reply::Error("NAK 2 relay fault".into())
+    );
+}
+
+/// One hand-computed set message per shipped profile with a remote
+/// transport, derived from the profile's documented encoding (not from the
+/// encoder): a new remote profile without a line here fails the test.
+#[test]
+fn every_shipped_remote_profile_has_a_hand_computed_vector() {
+    let osc = |bytes: &[u8]| bytes.to_vec();
+    let vectors: &[(&str, &str, Value, u8, Vec<u8>)] = &[
+        // 0 dB on -15..+12 over CC values 0..54: 15/27 * 54 = 30; CC 7, channel 1.
+        (
+            "alto-control30",
+            "volume",
+            Value::Float(0.0),
+            0,
+            vec![0xB0, 0x07, 30],
+        ),
+        // A switch on a CC uses the full range: on = 127; CC 102 = 0x66.
+        (
+            "generic-insert-switcher-midi",
+            "insert_1",
+            Value::Int(1),
+            0,
+            vec![0xB0, 0x66, 0x7F],
+        ),
+        // "INS {code} {value}\n", code 2, label ON.
+        (
+            "generic-insert-switcher-serial",
+            "insert_2",
+            Value::Text("ON".into()),
+            0,
+            b"INS 2 ON\n".to_vec(),
+        ),
+        // +5 dB on -20..20 -> 25/40 * 16000 = 10000 = 78 * 128 + 16: CC 16 MSB, CC 48 LSB (running status).
+        (
+            "generic-midi-14bit",
+            "input_left",
+            Value::Float(5.0),
+            0,
+            vec![0xB0, 16, 78, 48, 16],
+        ),
+        // -12..12 dB on 16..112: -6 dB is 1/4 of the way: 16 + 24 = 40; CC 20 on channel 3.
+        (
+            "generic-midi-cc-eq",
+            "low_gain",
+            Value::Float(-6.0),
+            2,
+            vec![0xB2, 20, 40],
+        ),
+        // -10 dB on -40..0 over 0..400 -> 300 = 2 * 128 + 44; NRPN 0x0100 -> 99 = 2, 98 = 0.
+        (
+            "generic-nrpn-compressor",
+            "threshold",
+            Value::Float(-10.0),
+            0,
+            vec![0xB0, 99, 2, 0xB0, 98, 0, 0xB0, 6, 2, 0xB0, 38, 44],
+        ),
+        // "/input/gain" + NUL (12 bytes), ",f" + 2 NULs, -3.5 as IEEE 754 big-endian C0 60 00 00.
+        (
+            "generic-osc-device",
+            "input",
+            Value::Float(-3.5),
+            0,
+            osc(&[
+                0x2F, 0x69, 0x6E, 0x70, 0x75, 0x74, 0x2F, 0x67, 0x61, 0x69, 0x6E, 0x00, 0x2C, 0x66,
+                0x00, 0x00, 0xC0, 0x60, 0x00, 0x00,
+            ]),
+        ),
+        // Unit 7 (device id below): "#{dev:02}:LV={value:03X}\r", +3 dB on -12..12 over 0..240 = 150 = 0x096.
+        (
+            "generic-rs485-bus",
+            "level",
+            Value::Float(3.0),
+            0,
+            b"#07:LV=096\r".to_vec(),
+        ),
+        // "SET LG {value:+.1}\r".
+        (
+            "generic-serial-ascii",
+            "low_gain",
+            Value::Float(-2.5),
+            0,
+            b"SET LG -2.5\r".to_vec(),
+        ),
+        // "02 | {dev} 53 {addr} {value:16be} {xor} 03": device 01, address 01, -20 dB on
+        // -50..10 over 0..600 = 300 = 01 2C, XOR 01^53^01^01^2C = 7E.
+        (
+            "generic-serial-binary-xor",
+            "threshold",
+            Value::Float(-20.0),
+            0,
+            vec![0x02, 0x01, 0x53, 0x01, 0x01, 0x2C, 0x7E, 0x03],
+        ),
+        // -12..12 over 0..240: -4.5 dB -> 75 = 0x4B -> nibbles 04 0B; address 10 00 00;
+        // Roland checksum 128 - (0x10 + 0 + 0 + 0x04 + 0x0B) % 128 = 128 - 31 = 0x61.
+        (
+            "generic-sysex-roland",
+            "low_gain",
+            Value::Float(-4.5),
+            0,
+            vec![
+                0xF0, 0x7D, 0x10, 0x12, 0x10, 0x00, 0x00, 0x04, 0x0B, 0x61, 0xF7,
+            ],
+        ),
+    ];
+    let mut covered = Vec::new();
+    for (id, param, value, channel, want) in vectors {
+        let p = lib(id);
+        let mut c = ctx(&p);
+        c.channel = *channel;
+        if *id == "generic-rs485-bus" {
+            c.device_id = 7;
+        }
+        let got = match encode_set(&p, param, value, &c).unwrap().as_slice() {
+            [DeviceMessage::Midi(b)] | [DeviceMessage::Serial(b)] => b.clone(),
+            [DeviceMessage::Osc(m)] => {
+                rosc::encoder::encode(&rosc::OscPacket::Message(m.clone())).unwrap()
+            }
+            other => panic!("{id}: not one message: {other:?}"),
+        };
+        assert_eq!(&got, want, "{id} {param} = {value:?}");
+        covered.push(id.to_string());
+    }
+    for p in all_profiles() {
+        if p.transport() == TransportKind::Manual {
+            assert!(
+                matches!(
+                    encode_set(&p, &p.params[0].id, &Value::Int(1), &ctx(&p)),
+                    Err(EncodeError::Manual { .. })
+                ),
+                "{}",
+                p.id()
+            );
+        } else {
+            assert!(
+                covered.iter().any(|c| c == p.id()),
+                "{} has no hand-computed vector in this test",
+                p.id()
+            );
+        }
+    }
+}
+
+#[test]
 fn manual_devices_are_not_encoded() {
     let p = lib("generic-passive-eq-stepped");
     assert!(matches!(

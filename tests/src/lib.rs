@@ -62,10 +62,40 @@ pub fn have_program(name: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Whether a tool a test needs is there. Without it the test is skipped
+/// (returns false, with a line saying so) on a developer's machine, and
+/// fails when `CI` is set: `scripts/install-deps --test` installs every
+/// tool the tests use, so a skip in CI would hide a gap.
+pub fn require_program(name: &str, package: &str) -> bool {
+    if have_program(name) {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{name} is not installed and CI is set: scripts/install-deps --test installs {package}"
+    );
+    eprintln!("skipped: {name} is not installed (apt-get install {package})");
+    false
+}
+
+/// Removes `RACKD_*` overrides inherited from the shell that runs the tests,
+/// so every process a test starts sees only the configuration it was given.
+pub fn without_rackd_env(cmd: &mut Command) -> &mut Command {
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("RACKD_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
 static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
 
 /// A loopback port that is free for both UDP and TCP right now, and not handed
-/// out before by this process (so parallel tests do not collide).
+/// out before by this process (so parallel tests do not collide). It is
+/// released before use, so another process can take it first: whatever binds
+/// it must retry on a bind failure ([`Daemon`], [`Background::oscdump`]) or,
+/// better, bind port 0 and say which port it got ([`Simulator::start_osc`]).
 pub fn free_port() -> u16 {
     for _ in 0..200 {
         let Ok(tcp) = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)) else {
@@ -479,11 +509,7 @@ impl Daemon {
             .env_remove("WATCHDOG_PID")
             .env_remove("JOURNAL_STREAM")
             .env("NO_COLOR", "1");
-        for (k, _) in std::env::vars() {
-            if k.starts_with("RACKD_") {
-                cmd.env_remove(k);
-            }
-        }
+        without_rackd_env(&mut cmd);
         if let Some(server) = &self.setup.jack_server {
             cmd.env("JACK_DEFAULT_SERVER", server)
                 .env("JACK_NO_START_SERVER", "1");
@@ -693,7 +719,7 @@ pub fn ctl(connect: &str, args: &[&str]) -> Output {
 /// Runs `rackd ARGS...` to completion (killed after 60 s).
 pub fn run_rackd(args: &[&str]) -> Output {
     run_with_timeout(
-        Command::new(rackd_bin()).args(args).env("NO_COLOR", "1"),
+        without_rackd_env(Command::new(rackd_bin()).args(args).env("NO_COLOR", "1")),
         Duration::from_secs(60),
     )
 }
@@ -800,36 +826,86 @@ pub struct Simulator {
 
 impl Simulator {
     /// Starts `rackd profile simulate PROFILE ARGS...` (e.g. `--serial PTY`,
-    /// `--osc 127.0.0.1:PORT`, `--silent`) and waits for its first line.
+    /// `--silent`) and waits for its first line. For OSC devices use
+    /// [`Simulator::start_osc`], which lets the simulator pick its port.
     pub fn start(profile: &str, args: &[&str]) -> Simulator {
         Self::start_env(profile, args, &[])
     }
 
     /// `start` with extra environment (`JACK_DEFAULT_SERVER` for `--midi`).
     pub fn start_env(profile: &str, args: &[&str], env: &[(&str, &str)]) -> Simulator {
+        Self::try_start(profile, args, env)
+            .unwrap_or_else(|log| panic!("simulator did not start: {log}"))
+    }
+
+    /// An OSC device on a loopback port the simulator binds itself (port 0),
+    /// so no other process can take it between choosing and binding; with
+    /// `--tcp` among `args` it listens on TCP. Returns it and its port.
+    pub fn start_osc(profile: &str, args: &[&str]) -> (Simulator, u16) {
+        let sim = Self::start(profile, &[&["--osc", "127.0.0.1:0"], args].concat());
+        let port = sim.osc_port();
+        (sim, port)
+    }
+
+    /// Starts a simulator; `Err` with its output when it stopped before
+    /// saying it runs (a port it was told to bind was taken, say).
+    pub fn try_start(
+        profile: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Simulator, String> {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = dir.path().join("sim.log");
         let out = std::fs::File::create(&log).expect("log");
-        let child = Command::new(rackd_bin())
-            .args(["profile", "simulate", profile])
-            .args(args)
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().expect("log"))
-            .stderr(out)
-            .spawn()
-            .expect("rackd profile simulate");
-        let sim = Simulator {
+        let child = without_rackd_env(
+            Command::new(rackd_bin())
+                .args(["profile", "simulate", profile])
+                .args(args)
+                .envs(env.iter().copied()),
+        )
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().expect("log"))
+        .stderr(out)
+        .spawn()
+        .expect("rackd profile simulate");
+        let mut sim = Simulator {
             child: Some(child),
             log,
             _dir: dir,
         };
-        assert!(
-            sim.wait_log("simulating", Duration::from_secs(10)),
-            "simulator did not start: {}",
-            sim.log_text()
-        );
-        sim
+        let started = wait_for(Duration::from_secs(10), || {
+            if sim.log_text().contains("simulating") {
+                return Some(true);
+            }
+            let exited = sim
+                .child
+                .as_mut()
+                .is_some_and(|c| c.try_wait().ok().flatten().is_some());
+            exited.then_some(false)
+        });
+        match started {
+            Some(true) => Ok(sim),
+            _ => {
+                sim.stop();
+                Err(sim.log_text())
+            }
+        }
+    }
+
+    /// The UDP or TCP port of an OSC simulator, from its first line
+    /// (`simulating ID on udp 127.0.0.1:PORT`).
+    pub fn osc_port(&self) -> u16 {
+        let log = self.log_text();
+        log.lines()
+            .find_map(|l| {
+                let rest = l
+                    .split_once(" on udp ")
+                    .or_else(|| l.split_once(" on tcp "))?
+                    .1;
+                let addr = rest.split_whitespace().next()?;
+                addr.parse::<SocketAddr>().ok().map(|a| a.port())
+            })
+            .unwrap_or_else(|| panic!("no OSC address in the simulator's output: {log}"))
     }
 
     /// Everything it printed (one line per command it acted on).
@@ -1038,6 +1114,32 @@ impl OscUdp {
             m.addr == "/rackd/pong" && m.args.first() == Some(&OscType::Int(token))
         })
         .expect("no /rackd/pong");
+    }
+
+    /// For absence checks: has `setter` subscribe this client (its port) to
+    /// `/chain/meter/*` only and then change `/chain/meter/bypass` to 1 (the rack needs a
+    /// `meter` slot, its bypass off: once per test). Feedback already queued
+    /// for this client goes out before that marker, so what arrives up to it
+    /// (returned) is everything it was sent: no waiting for a quiet window
+    /// that a loaded machine would pass.
+    pub fn until_marker(&self, setter: &OscUdp) -> Vec<OscMessage> {
+        // Both from the setter (this client may have no daemon as its
+        // target), so the daemon handles them in this order.
+        setter.send(
+            "/rackd/subscribe",
+            vec![
+                OscType::Int(self.port() as i32),
+                OscType::String("/chain/meter/*".into()),
+            ],
+        );
+        setter.send("/chain/meter/bypass", vec![OscType::Int(1)]);
+        let mut seen = Vec::new();
+        self.recv_until(WAIT, |m| {
+            seen.push(m.clone());
+            is_value(m, "/chain/meter/bypass", 1.0, 0.0)
+        })
+        .expect("the marker /chain/meter/bypass 1 never arrived");
+        seen
     }
 
     /// Subscribes with this socket as the reply port, waiting for `/rackd/subscribed`.
@@ -1289,7 +1391,7 @@ impl Background {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("out.txt");
         let f = File::create(&out).expect("out file");
-        let child = cmd
+        let child = without_rackd_env(cmd)
             .stdin(Stdio::null())
             .stdout(f.try_clone().expect("dup"))
             .stderr(f)
@@ -1305,6 +1407,53 @@ impl Background {
     /// Output so far.
     pub fn text(&self) -> String {
         std::fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    /// PID of the process.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("not running").id()
+    }
+
+    /// Waits for the process to end, up to `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let child = self.child.as_mut()?;
+        wait_child(child, timeout)
+    }
+
+    /// Whether the process has ended.
+    pub fn exited(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_none_or(|c| c.try_wait().ok().flatten().is_some())
+    }
+
+    /// liblo's `oscdump -L PORT`, listening for certain: a probe message sent
+    /// to it has shown up in its output. A port taken by another process
+    /// before oscdump bound it makes oscdump exit; then it starts again on
+    /// another port. Returns it and its port.
+    pub fn oscdump() -> (Background, u16) {
+        let probe = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind udp");
+        for _ in 0..5 {
+            let port = free_port();
+            let mut dump =
+                Background::spawn(Command::new("oscdump").args(["-L", &port.to_string()]));
+            let listening = wait_for(WAIT, || {
+                if dump.exited() {
+                    return Some(false);
+                }
+                let _ = probe.send_to(
+                    &encode("/rackd-test/probe", vec![]),
+                    (Ipv4Addr::LOCALHOST, port),
+                );
+                dump.text().contains("/rackd-test/probe").then_some(true)
+            });
+            match listening {
+                Some(true) => return (dump, port),
+                Some(false) => eprintln!("oscdump could not bind {port}: {}", dump.text()),
+                None => panic!("oscdump on {port} never printed the probe: {}", dump.text()),
+            }
+        }
+        panic!("oscdump could not bind a free port in 5 tries");
     }
 
     /// Waits until the output has a line satisfying `pred`.

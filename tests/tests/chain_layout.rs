@@ -7,7 +7,7 @@
 use rackd_tests::wav::{noise, read_float_wav, write_float_wav};
 use rackd_tests::*;
 use rosc::OscType;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 fn layout(d: &Daemon, ids: &[&str]) -> String {
@@ -90,9 +90,8 @@ fn layout_print_and_measure_on_the_null_backend() {
     d.ctl_ok(&["recall", "album/03 song"]);
     assert_eq!(layout(&d, &[]), "eq > trim > limiter");
 
-    // A restart brings the live layout back (autosave).
+    // A restart brings the live layout back (saved at SIGTERM at the latest).
     layout(&d, &["limiter", "eq"]);
-    std::thread::sleep(Duration::from_millis(600));
     assert!(d.stop().success());
     d.restart();
     assert_eq!(layout(&d, &[]), "limiter > eq");
@@ -213,31 +212,29 @@ fn layout_print_and_measure_on_the_null_backend() {
     let (l, r) = (noise(48_000 * 20, 0.1, 9), noise(48_000 * 20, 0.1, 10));
     write_float_wav(&long, 48_000, &l, &r);
     let cancelled = prints.join("cancelled.wav");
-    let mut child = Command::new(rackd_bin())
-        .args([
-            "ctl",
-            "--connect",
-            &format!("127.0.0.1:{}", d.port),
-            "print",
-        ])
-        .args(["album/03 song", "long.wav", "cancelled.wav"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    assert!(
-        wait_for(Duration::from_secs(20), || d.status()["printing"]
-            .as_bool()
-            .filter(|b| *b))
-        .is_some(),
-        "the print did not start"
+    let progress = d.udp();
+    progress.subscribe(&["/rackd/print/*"]);
+    // Owned by a guard: stopped (by PID) should the test fail before it ends.
+    let mut child = Background::spawn(
+        Command::new(rackd_bin())
+            .args([
+                "ctl",
+                "--connect",
+                &format!("127.0.0.1:{}", d.port),
+                "print",
+            ])
+            .args(["album/03 song", "long.wav", "cancelled.wav"]),
     );
-    std::thread::sleep(Duration::from_millis(1500));
-    signal(child.id(), libc::SIGINT);
-    let status =
-        wait_child(&mut child, Duration::from_secs(20)).expect("ctl print ends after Ctrl-C");
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    // Cancel in the middle: once the take reports progress.
+    let under_way = progress.recv_until(Duration::from_secs(30), |m| {
+        m.addr == "/rackd/print/progress" && m.args.get(1).is_some_and(|f| as_f32(f) > 0.0)
+    });
+    assert!(under_way.is_some(), "the print never made progress");
+    signal(child.pid(), libc::SIGINT);
+    let status = child
+        .wait_exit(Duration::from_secs(20))
+        .expect("ctl print ends after Ctrl-C");
+    let err = child.text();
     assert!(!status.success(), "{err}");
     assert!(err.contains("cancelled"), "{err}");
     assert!(!cancelled.exists(), "a cancelled print wrote a file");

@@ -107,8 +107,7 @@ fn shipped_example_config_passes_check() {
 
 #[test]
 fn shipped_systemd_unit_passes_systemd_analyze_verify() {
-    if !have_program("systemd-analyze") {
-        eprintln!("SKIPPED: systemd-analyze is not installed (apt install systemd)");
+    if !require_program("systemd-analyze", "systemd") {
         return;
     }
     let unit = std::fs::read_to_string(workspace_dir().join("systemd/rackd.service")).unwrap();

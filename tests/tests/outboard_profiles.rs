@@ -237,14 +237,21 @@ fn resolved_devices_are_reported_and_describe_lists_them() {
         addrs.iter().any(|a| a.starts_with("/outboard/pultec/")),
         "{addrs:?}"
     );
-    // Outboard parameters take values like any other.
+    // Outboard parameters take values like any other: one client sets, the
+    // setter gets the value taken, another client subscribed sees the change.
     c.subscribe(&["/outboard/*/*"]);
-    c.send("/outboard/pultec/low_boost", vec![OscType::Int(3)]);
+    let setter = d.udp();
+    let low_boost = |m: &rosc::OscMessage| {
+        m.addr == "/outboard/pultec/low_boost" && m.args == [OscType::Int(3)]
+    };
+    setter.send("/outboard/pultec/low_boost", vec![OscType::Int(3)]);
     assert!(
-        c.recv_until(std::time::Duration::from_secs(5), |m| m.addr
-            == "/outboard/pultec/low_boost"
-            && m.args == [OscType::Int(3)])
-            .is_some()
+        setter.recv_until(WAIT, low_boost).is_some(),
+        "the setter got no reply"
+    );
+    assert!(
+        c.recv_until(WAIT, low_boost).is_some(),
+        "the subscriber got no feedback"
     );
     assert_eq!(d.status()["devices"][0]["state"], "manual");
 }

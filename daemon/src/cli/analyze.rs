@@ -680,6 +680,11 @@ mod tests {
             .output()
             .is_err()
         {
+            // CI installs sox (scripts/install-deps --test): skipping there would hide a gap.
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "sox is not installed and CI is set; scripts/install-deps --test installs it"
+            );
             eprintln!("sox not installed; FLAC/AIFF conversion skipped");
             return;
         }
