@@ -12,3 +12,5 @@ pub mod album;
 pub mod cdtext;
 pub mod codes;
 pub mod frames;
+pub mod redbook;
+pub mod render;
