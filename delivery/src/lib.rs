@@ -14,3 +14,4 @@ pub mod codes;
 pub mod frames;
 pub mod redbook;
 pub mod render;
+pub mod ddp;
