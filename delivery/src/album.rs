@@ -347,7 +347,9 @@ impl Disc {
 
     /// The frame where what players call track `i` ends: the next track's index 01.
     pub fn play_end(&self, i: usize) -> u32 {
-        self.tracks.get(i + 1).map_or(self.lead_out, DiscTrack::start)
+        self.tracks
+            .get(i + 1)
+            .map_or(self.lead_out, DiscTrack::start)
     }
 
     /// The gap before track `i` in frames (index 00 to index 01).
@@ -370,7 +372,11 @@ impl Disc {
         Field::ALL
             .into_iter()
             .filter(|f| {
-                let n = self.tracks.iter().filter(|t| t.text.contains_key(f)).count();
+                let n = self
+                    .tracks
+                    .iter()
+                    .filter(|t| t.text.contains_key(f))
+                    .count();
                 n > 0 && n < self.tracks.len()
             })
             .collect()

@@ -123,7 +123,9 @@ pub struct CdText {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CdTextError {
     /// A character without an ISO-8859-1 form.
-    #[error("{what}: {ch:?} (U+{code:04X}) has no ISO-8859-1 form, which CD-Text needs: replace it")]
+    #[error(
+        "{what}: {ch:?} (U+{code:04X}) has no ISO-8859-1 form, which CD-Text needs: replace it"
+    )]
     NotLatin1 {
         /// Which field.
         what: String,
@@ -357,7 +359,11 @@ impl CdText {
             text.tracks.resize(last_track as usize, Fields::new());
         }
         if last_track == 0 {
-            while text.tracks.last().is_some_and(|t| t.values().all(String::is_empty)) {
+            while text
+                .tracks
+                .last()
+                .is_some_and(|t| t.values().all(String::is_empty))
+            {
                 text.tracks.pop();
             }
         }
@@ -410,10 +416,7 @@ mod tests {
         assert_eq!(&packs[2][..4], &[0x80, 2, 2, 9]);
         assert_eq!(&packs[3][..4], &[0x80, 3, 3, 11]);
         // Size information: 4 title packs, 3 performer packs, 3 size packs, last seq 9, English.
-        let size: Vec<u8> = packs[7..]
-            .iter()
-            .flat_map(|p| p[4..16].to_vec())
-            .collect();
+        let size: Vec<u8> = packs[7..].iter().flat_map(|p| p[4..16].to_vec()).collect();
         assert_eq!(&size[..6], &[0, 1, 3, 0, 4, 3]);
         assert_eq!(size[19], 3);
         assert_eq!(size[20], 9);

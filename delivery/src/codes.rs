@@ -22,7 +22,9 @@ pub enum CodeError {
     #[error("UPC/EAN {0:?} is not 13 digits (or a 12-digit UPC-A)")]
     UpcLength(String),
     /// Check digit does not match.
-    #[error("UPC/EAN {code} has check digit {given}, the digits before it give {expected}: check the barcode")]
+    #[error(
+        "UPC/EAN {code} has check digit {given}, the digits before it give {expected}: check the barcode"
+    )]
     UpcCheck {
         /// The 13 digits.
         code: String,
@@ -139,7 +141,12 @@ mod tests {
         assert_eq!(i.dashed(), "US-S1Z-99-00001");
         assert_eq!(i.next().unwrap().as_str(), "USS1Z9900002");
         assert!(!Isrc::parse("USS1Z9900001").unwrap().1);
-        for bad in ["USS1Z990001", "1SS1Z9900001", "USS1Z99A0001", "USS1Z99000011"] {
+        for bad in [
+            "USS1Z990001",
+            "1SS1Z9900001",
+            "USS1Z99A0001",
+            "USS1Z99000011",
+        ] {
             assert!(Isrc::parse(bad).is_err(), "{bad}");
         }
         assert!(Isrc::parse("USS1Z9999999").unwrap().0.next().is_err());
@@ -148,8 +155,14 @@ mod tests {
     #[test]
     fn upc_check_digit() {
         // Check digits worked by hand: 4006381333931 (a textbook EAN-13).
-        assert_eq!(Upc::parse("4006381333931").unwrap().as_str(), "4006381333931");
-        assert_eq!(Upc::parse("036000291452").unwrap().as_str(), "0036000291452");
+        assert_eq!(
+            Upc::parse("4006381333931").unwrap().as_str(),
+            "4006381333931"
+        );
+        assert_eq!(
+            Upc::parse("036000291452").unwrap().as_str(),
+            "0036000291452"
+        );
         assert!(matches!(
             Upc::parse("4006381333932"),
             Err(CodeError::UpcCheck { expected: 1, .. })

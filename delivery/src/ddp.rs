@@ -103,15 +103,19 @@ fn text_at(b: &[u8], at: usize, len: usize) -> Option<String> {
 }
 
 /// A number field padded with spaces or zeros; `Ok(None)` when blank.
-fn num_at(file: &str, b: &[u8], at: usize, len: usize, what: &str) -> Result<Option<u64>, DdpError> {
+fn num_at(
+    file: &str,
+    b: &[u8],
+    at: usize,
+    len: usize,
+    what: &str,
+) -> Result<Option<u64>, DdpError> {
     match text_at(b, at, len) {
         None => Ok(None),
-        Some(s) => s.parse::<u64>().map(Some).map_err(|_| {
-            format_err(
-                file,
-                format!("{what} at byte {at} is {s:?}, not a number"),
-            )
-        }),
+        Some(s) => s
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| format_err(file, format!("{what} at byte {at} is {s:?}, not a number"))),
     }
 }
 
@@ -168,7 +172,9 @@ impl Identity {
         if !level.starts_with("DDP") {
             return Err(format_err(
                 DDPID,
-                format!("level is {level:?}, not \"DDP 2.00\": this is not a DDP identification file"),
+                format!(
+                    "level is {level:?}, not \"DDP 2.00\": this is not a DDP identification file"
+                ),
             ));
         }
         let text_at_len = |at: usize, max: usize| -> Option<String> {
@@ -329,7 +335,10 @@ impl PqEntry {
                 _ => {
                     return Err(format_err(
                         file,
-                        format!("entry {} at byte {at}: track {t:?} is not 00..99 or AA", index + 1),
+                        format!(
+                            "entry {} at byte {at}: track {t:?} is not 00..99 or AA",
+                            index + 1
+                        ),
                     ));
                 }
             },
@@ -416,16 +425,21 @@ impl Ddp {
 
     /// The stream the PQ descriptor is in.
     pub fn pq_stream(&self) -> Option<&MapEntry> {
-        self.map
-            .iter()
-            .find(|m| m.kind == "S0" && m.sub.as_deref().is_some_and(|s| s.replace(' ', "").eq_ignore_ascii_case("PQDESCR")))
+        self.map.iter().find(|m| {
+            m.kind == "S0"
+                && m.sub
+                    .as_deref()
+                    .is_some_and(|s| s.replace(' ', "").eq_ignore_ascii_case("PQDESCR"))
+        })
     }
 
     /// The CD-Text stream.
     pub fn cd_text_stream(&self) -> Option<&MapEntry> {
-        self.map
-            .iter()
-            .find(|m| m.sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("CDTEXT")))
+        self.map.iter().find(|m| {
+            m.sub
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case("CDTEXT"))
+        })
     }
 
     /// What rackd writes for `disc`: the identification, the map, the PQ
@@ -458,7 +472,11 @@ impl Ddp {
                 pq.push(entry(0, p, isrc.clone()));
             }
             for (k, &f) in t.indexes.iter().enumerate() {
-                pq.push(entry(k as u8 + 1, f, if k == 0 { isrc.clone() } else { None }));
+                pq.push(entry(
+                    k as u8 + 1,
+                    f,
+                    if k == 0 { isrc.clone() } else { None },
+                ));
             }
         }
         let last = disc.tracks.last().map(|t| t.flags).unwrap_or_default();
@@ -527,7 +545,9 @@ impl Ddp {
         for e in &self.pq {
             pq.extend_from_slice(&e.encode());
         }
-        let pq_name = self.pq_stream().map_or(PQDESCR.to_string(), |m| m.file.clone());
+        let pq_name = self
+            .pq_stream()
+            .map_or(PQDESCR.to_string(), |m| m.file.clone());
         vec![
             (DDPID.to_string(), self.identity.encode()),
             (DDPMS.to_string(), ms),
@@ -538,9 +558,7 @@ impl Ddp {
     /// Reads a DDP. `read` returns the bytes of a file of the DDP by the
     /// name the map gives (the caller matches names without regard to case).
     /// The image itself is not read here, only its size through `size`.
-    pub fn read(
-        read: &mut dyn FnMut(&str) -> Result<Vec<u8>, String>,
-    ) -> Result<Ddp, DdpError> {
+    pub fn read(read: &mut dyn FnMut(&str) -> Result<Vec<u8>, String>) -> Result<Ddp, DdpError> {
         let missing = |file: &str, message: String| DdpError::Missing {
             file: file.to_string(),
             message,
@@ -594,9 +612,8 @@ impl Ddp {
         let (tracks, lead_out, notes) = derive_tracks(&ddp.pq, ddp.image_start);
         ddp.notes = notes;
         ddp.tracks = tracks;
-        ddp.lead_out = lead_out.ok_or_else(|| {
-            format_err(&pq_entry.file, "no lead-out (track AA) entry")
-        })?;
+        ddp.lead_out =
+            lead_out.ok_or_else(|| format_err(&pq_entry.file, "no lead-out (track AA) entry"))?;
         ddp.upc = ddp
             .identity
             .upc
@@ -620,7 +637,9 @@ impl Ddp {
         if image_bytes % BYTES_PER_FRAME as u64 != 0 {
             out.push(Diagnostic::error(
                 None,
-                format!("{image_name}: {image_bytes} bytes is not a whole number of 2352-byte sectors"),
+                format!(
+                    "{image_name}: {image_bytes} bytes is not a whole number of 2352-byte sectors"
+                ),
             ));
         }
         let sectors = image_bytes / BYTES_PER_FRAME as u64;
@@ -649,7 +668,10 @@ impl Ddp {
             if t.number as usize != i + 1 {
                 out.push(Diagnostic::error(
                     None,
-                    format!("PQ: track {} follows track {i}: tracks must count 1, 2, 3…", t.number),
+                    format!(
+                        "PQ: track {} follows track {i}: tracks must count 1, 2, 3…",
+                        t.number
+                    ),
                 ));
             }
             if let Some(isrc) = &t.isrc {
@@ -829,7 +851,10 @@ mod tests {
         for zero in [true, false] {
             let files = foreign(zero);
             let ddp = Ddp::read(&mut |name| {
-                files.get(name).cloned().ok_or_else(|| "no such file".to_string())
+                files
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| "no such file".to_string())
             })
             .unwrap_or_else(|e| panic!("zero={zero}: {e}"));
             assert_eq!(ddp.upc.as_deref(), Some("4006381333931"));
@@ -843,7 +868,11 @@ mod tests {
             assert!(ddp.cd_text.is_none());
             assert_eq!(ddp.image().unwrap().file, "AUDIO.IMG");
             assert_eq!(ddp.notes.len(), usize::from(!zero));
-            assert!(ddp.check(1200 * 2352).is_empty(), "{:?}", ddp.check(1200 * 2352));
+            assert!(
+                ddp.check(1200 * 2352).is_empty(),
+                "{:?}",
+                ddp.check(1200 * 2352)
+            );
         }
     }
 

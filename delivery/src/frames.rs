@@ -53,8 +53,7 @@ impl Msf {
 
     /// From minutes, seconds, frames; `None` when seconds or frames are out of range.
     pub fn from_parts(m: u32, s: u32, f: u32) -> Option<Self> {
-        (s < 60 && f < FRAMES_PER_SECOND)
-            .then(|| Msf((m * 60 + s) * FRAMES_PER_SECOND + f))
+        (s < 60 && f < FRAMES_PER_SECOND).then(|| Msf((m * 60 + s) * FRAMES_PER_SECOND + f))
     }
 
     /// Parses `MM:SS:FF` (minutes may have any number of digits).

@@ -11,7 +11,10 @@
 pub mod album;
 pub mod cdtext;
 pub mod codes;
+pub mod cue;
+pub mod ddp;
 pub mod frames;
+pub mod pqsheet;
 pub mod redbook;
 pub mod render;
-pub mod ddp;
+pub mod toc;

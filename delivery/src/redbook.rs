@@ -79,7 +79,10 @@ pub fn check_table(t: &Table) -> Vec<Diagnostic> {
         let line = tr.line;
         let num = tr.number;
         if tr.indexes.is_empty() {
-            out.push(Diagnostic::error(line, format!("track {num} has no index 01")));
+            out.push(Diagnostic::error(
+                line,
+                format!("track {num} has no index 01"),
+            ));
             continue;
         }
         if tr.indexes.len() > 99 {
@@ -97,10 +100,9 @@ pub fn check_table(t: &Table) -> Vec<Diagnostic> {
             .get(i + 1)
             .and_then(|t| t.indexes.first().copied())
             .unwrap_or(t.lead_out);
-        let end = t
-            .tracks
-            .get(i + 1)
-            .map_or(t.lead_out, |t| t.pregap.or(t.indexes.first().copied()).unwrap_or(0));
+        let end = t.tracks.get(i + 1).map_or(t.lead_out, |t| {
+            t.pregap.or(t.indexes.first().copied()).unwrap_or(0)
+        });
         if next < start + MIN_TRACK {
             out.push(Diagnostic::error(
                 line,
@@ -234,7 +236,10 @@ pub fn check(disc: &Disc) -> Vec<Diagnostic> {
         if disc.source_info.get(i).is_some_and(|s| s.channels == 1) {
             out.push(Diagnostic::warning(
                 src.line,
-                format!("{} is mono: it goes onto the disc as dual mono", src.path.display()),
+                format!(
+                    "{} is mono: it goes onto the disc as dual mono",
+                    src.path.display()
+                ),
             ));
         }
     }

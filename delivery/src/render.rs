@@ -37,7 +37,9 @@ pub enum RenderError {
         message: String,
     },
     /// The source ended before the length it had when the album was checked.
-    #[error("{path} ended {missing} samples early: the file changed since it was checked; check the album again")]
+    #[error(
+        "{path} ended {missing} samples early: the file changed since it was checked; check the album again"
+    )]
     Short {
         /// The file.
         path: String,
@@ -95,11 +97,17 @@ impl ClipStream {
     ) -> Result<Self, RenderError> {
         let resampler = if info.rate != rate {
             Some(
-                Fft::<f32>::new(info.rate as usize, rate as usize, CHUNK, 2, FixedSync::Input)
-                    .map_err(|e| RenderError::Resample {
-                        path: path.clone(),
-                        message: e.to_string(),
-                    })?,
+                Fft::<f32>::new(
+                    info.rate as usize,
+                    rate as usize,
+                    CHUNK,
+                    2,
+                    FixedSync::Input,
+                )
+                .map_err(|e| RenderError::Resample {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?,
             )
         } else {
             None
@@ -192,7 +200,10 @@ impl ClipStream {
             return Ok(());
         }
         while self.out_len == 0 {
-            let need = self.resampler.as_ref().map_or(CHUNK, |r| r.input_frames_next());
+            let need = self
+                .resampler
+                .as_ref()
+                .map_or(CHUNK, |r| r.input_frames_next());
             let n = self.read_source(need)?;
             let path = self.path.clone();
             let r = self.resampler.as_mut().expect("resampler");
@@ -238,7 +249,10 @@ impl ClipStream {
         let mut g = self.gain as f64;
         let mut faded = false;
         if j < self.fade_in.0 {
-            g *= self.fade_in.1.gain((j as f64 + 0.5) / self.fade_in.0 as f64);
+            g *= self
+                .fade_in
+                .1
+                .gain((j as f64 + 0.5) / self.fade_in.0 as f64);
             faded = true;
         }
         let from_end = self.len - j;
@@ -589,7 +603,11 @@ mod tests {
         let start = 150 * 588;
         assert!(s[..start * 2].iter().all(|&v| v == 0));
         for i in 0..43_900 {
-            assert_eq!(s[(start + i) * 2], (x[100 + i] * 32768.0) as i16, "sample {i}");
+            assert_eq!(
+                s[(start + i) * 2],
+                (x[100 + i] * 32768.0) as i16,
+                "sample {i}"
+            );
             assert_eq!(s[(start + i) * 2 + 1], (-x[100 + i] * 32768.0) as i16);
         }
         assert!(s[(start + 43_900) * 2..].iter().all(|&v| v == 0), "padding");

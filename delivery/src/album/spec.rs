@@ -214,7 +214,10 @@ impl Ctx<'_> {
                 let line = self.key_line(table, k);
                 self.err(
                     line,
-                    format!("unknown key `{k}` in {what} (known: {})", allowed.join(", ")),
+                    format!(
+                        "unknown key `{k}` in {what} (known: {})",
+                        allowed.join(", ")
+                    ),
                 );
             }
         }
@@ -454,7 +457,9 @@ impl AlbumSpec {
         if let Some(item) = disc.get("language") {
             let line = cx.key_line(disc, "language");
             match (item.as_str(), item.as_integer()) {
-                (Some(s), _) if s.eq_ignore_ascii_case("en") || s.eq_ignore_ascii_case("english") => {
+                (Some(s), _)
+                    if s.eq_ignore_ascii_case("en") || s.eq_ignore_ascii_case("english") =>
+                {
                     info.language = cdtext::ENGLISH
                 }
                 (_, Some(n)) if (1..=255).contains(&n) => info.language = n as u8,
@@ -560,7 +565,9 @@ impl AlbumSpec {
                             }
                             None => cx.err(
                                 l,
-                                format!("{what}: `indexes` must be a list of times from the track start"),
+                                format!(
+                                    "{what}: `indexes` must be a list of times from the track start"
+                                ),
                             ),
                         }
                     }
@@ -585,7 +592,10 @@ impl AlbumSpec {
             None => {}
         }
         if tracks.is_empty() && !super::has_errors(&cx.out) {
-            cx.err(None, "the album has no [[track]]: a disc needs 1 to 99 tracks");
+            cx.err(
+                None,
+                "the album has no [[track]]: a disc needs 1 to 99 tracks",
+            );
         }
         info.cd_text = cd_text.unwrap_or(true);
         let spec = AlbumSpec {
@@ -730,7 +740,11 @@ fn parse_isrc(cx: &mut Ctx, text: &str, line: Option<usize>, what: &str) -> Opti
             if changed {
                 cx.out.push(Diagnostic::note(
                     line,
-                    format!("{what}: ISRC {text:?} taken as {} ({})", i.as_str(), i.dashed()),
+                    format!(
+                        "{what}: ISRC {text:?} taken as {} ({})",
+                        i.as_str(),
+                        i.dashed()
+                    ),
                 ));
             }
             Some(i)
@@ -762,19 +776,23 @@ fn clip_spec(
         }
         None => {
             if !t.contains_key("source") {
-                cx.err(line, format!("{what} needs a `source` (a WAV, FLAC or AIFF file)"));
+                cx.err(
+                    line,
+                    format!("{what} needs a `source` (a WAV, FLAC or AIFF file)"),
+                );
             }
             None
         }
     };
-    let trim_start = cx
-        .time(t, "trim_start", what)
-        .unwrap_or(Time::Seconds(0.0));
+    let trim_start = cx.time(t, "trim_start", what).unwrap_or(Time::Seconds(0.0));
     let trim_end = cx.time(t, "trim_end", what).unwrap_or(Time::Seconds(0.0));
     let gain_db = cx.number(t, "gain", what).unwrap_or(0.0);
     if !(-60.0..=24.0).contains(&gain_db) {
         let l = cx.key_line(t, "gain");
-        cx.err(l, format!("{what}: gain {gain_db} dB is outside -60..+24 dB"));
+        cx.err(
+            l,
+            format!("{what}: gain {gain_db} dB is outside -60..+24 dB"),
+        );
     }
     let fade_in = cx.fade(t, "fade_in", what);
     let fade_out = cx.fade(t, "fade_out", what);
@@ -821,7 +839,9 @@ fn crossfade(cx: &mut Ctx, t: &Table, what: &str) -> Option<Crossfade> {
                 }
                 _ => cx.err(
                     line,
-                    format!("{what}: unknown key `{k}` (known: length, curve, out_curve, in_curve)"),
+                    format!(
+                        "{what}: unknown key `{k}` (known: length, curve, out_curve, in_curve)"
+                    ),
                 ),
             }
         }
@@ -835,7 +855,10 @@ fn crossfade(cx: &mut Ctx, t: &Table, what: &str) -> Option<Crossfade> {
     }
     let length = cx.time_value(item.as_value()?, line, &what)?;
     if length.frames() == 0 {
-        cx.err(line, format!("{what} must be longer than one CD frame (1/{FRAMES_PER_SECOND} s)"));
+        cx.err(
+            line,
+            format!("{what} must be longer than one CD frame (1/{FRAMES_PER_SECOND} s)"),
+        );
         return None;
     }
     Some(Crossfade {

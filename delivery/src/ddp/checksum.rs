@@ -164,6 +164,9 @@ mod tests {
             );
         }
         assert_eq!(md5_bytes(b""), h);
-        assert_eq!(parse(&format(&parse(&format!("{h}  a b.wav\n"))))[0].file, "a b.wav");
+        assert_eq!(
+            parse(&format(&parse(&format!("{h}  a b.wav\n"))))[0].file,
+            "a b.wav"
+        );
     }
 }

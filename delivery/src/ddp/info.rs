@@ -148,7 +148,10 @@ pub fn text(ddp: &Ddp, size: &dyn Fn(&str) -> Option<u64>) -> String {
             line(&mut s, format!("  disc {}: {v}", k.name()));
         }
         if let Some((code, text)) = &c.genre {
-            let name = crate::cdtext::GENRES.get(*code as usize).copied().unwrap_or("?");
+            let name = crate::cdtext::GENRES
+                .get(*code as usize)
+                .copied()
+                .unwrap_or("?");
             line(&mut s, format!("  genre: {name} {text}"));
         }
     } else {
@@ -204,13 +207,20 @@ pub fn text(ddp: &Ddp, size: &dyn Fn(&str) -> Option<u64>) -> String {
                     } else {
                         String::new()
                     },
-                    if first { t.flags.names().join(",") } else { String::new() },
+                    if first {
+                        t.flags.names().join(",")
+                    } else {
+                        String::new()
+                    },
                     if first { text } else { String::new() }
                 ),
             );
         }
     }
-    line(&mut s, format!(" lead-out  {}  {:>8}", Msf(ddp.lead_out), ddp.lead_out));
+    line(
+        &mut s,
+        format!(" lead-out  {}  {:>8}", Msf(ddp.lead_out), ddp.lead_out),
+    );
     line(&mut s, "streams:".into());
     for m in &ddp.map {
         line(
