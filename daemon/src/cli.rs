@@ -60,6 +60,16 @@ enum Command {
     Analyze(crate::analyze::AnalyzeArgs),
     /// Run a file through the chain as a snapshot sets it, as fast as possible (WAV out).
     Render(crate::render::RenderArgs),
+    /// Album deliverables: Red Book check, DDP, cue/bin, TOC, PQ sheet.
+    Album {
+        #[command(subcommand)]
+        command: crate::album_cmd::AlbumCommand,
+    },
+    /// Read, verify or extract a DDP image.
+    Ddp {
+        #[command(subcommand)]
+        command: crate::ddp_cmd::DdpCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -211,6 +221,8 @@ pub fn main() -> ExitCode {
             Err(f) => f.exit(),
         },
         Command::Profile { command } => crate::profile_cmd::main(command),
+        Command::Album { command } => crate::album_cmd::main(command),
+        Command::Ddp { command } => crate::ddp_cmd::main(command),
         Command::Render(args) => match crate::render::run(&args) {
             Ok(r) => {
                 println!(

@@ -3,11 +3,13 @@
 //! I/O wiring only: the hard logic is in `rackd-protocol` and `rackd-dsp`.
 //! See ARCHITECTURE.md for the map.
 
+pub mod album_cmd;
 pub mod analyze;
 pub mod audio_file;
 pub mod cli;
 pub mod config;
 pub mod ctl;
+pub mod ddp_cmd;
 pub mod demo;
 pub mod engine;
 pub mod hub;

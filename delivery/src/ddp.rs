@@ -692,6 +692,48 @@ impl Ddp {
         out
     }
 
+    /// The disc this DDP describes (tables and text, no clips), for writing
+    /// a cue sheet or a TOC of its image.
+    pub fn to_disc(&self) -> Disc {
+        let text = self.cd_text.clone().unwrap_or_default();
+        Disc {
+            info: crate::album::DiscInfo {
+                text: text.disc.clone(),
+                genre: text.genre.clone(),
+                upc: self
+                    .upc
+                    .as_deref()
+                    .and_then(|u| crate::codes::Upc::parse(u).ok()),
+                master_id: self.identity.master_id.clone(),
+                language: text.language,
+                cd_text: self.cd_text.is_some(),
+                noise_shaping: false,
+            },
+            sources: Vec::new(),
+            source_info: Vec::new(),
+            clips: Vec::new(),
+            tracks: self
+                .tracks
+                .iter()
+                .enumerate()
+                .map(|(i, t)| crate::album::DiscTrack {
+                    number: t.number,
+                    pregap: t.pregap,
+                    indexes: t.indexes.clone(),
+                    isrc: t
+                        .isrc
+                        .as_deref()
+                        .and_then(|i| crate::codes::Isrc::parse(i).ok())
+                        .map(|(i, _)| i),
+                    flags: t.flags,
+                    text: text.tracks.get(i).cloned().unwrap_or_default(),
+                    line: None,
+                })
+                .collect(),
+            lead_out: self.lead_out,
+        }
+    }
+
     /// The table the Red Book rules look at.
     pub fn table(&self) -> redbook::Table {
         redbook::Table {

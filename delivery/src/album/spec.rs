@@ -549,6 +549,16 @@ impl AlbumSpec {
                             format!("{what}: the crossfade is the fade-in: remove `fade_in` or the crossfade"),
                         );
                     }
+                    if crossfade.is_some()
+                        && i > 0
+                        && a.get(i - 1).is_some_and(|p| p.contains_key("fade_out"))
+                    {
+                        let l = cx.key_line(t, "crossfade");
+                        cx.err(
+                            l,
+                            format!("{what}: the crossfade is track {i}'s fade-out: remove track {i}'s `fade_out` or the crossfade"),
+                        );
+                    }
                     let mut indexes = Vec::new();
                     if let Some(item) = t.get("indexes") {
                         let l = cx.key_line(t, "indexes");
