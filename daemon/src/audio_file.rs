@@ -48,8 +48,26 @@ impl Reader {
     /// Opens `path`; `max_channels` bounds what the caller can handle.
     /// Errors are one readable line.
     pub fn open(path: &Path, max_channels: usize) -> Result<Reader, String> {
-        let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-        let mss = MediaSourceStream::new(Box::new(file), Default::default());
+        match Self::open_source(path, max_channels, None) {
+            Ok(r) => Ok(r),
+            // symphonia wants `fmt ` before `data`; RIFF allows any order.
+            Err(e) => match RiffInOrder::open(path) {
+                Some(src) => Self::open_source(path, max_channels, Some(src)),
+                None => Err(e),
+            },
+        }
+    }
+
+    fn open_source(
+        path: &Path,
+        max_channels: usize,
+        reordered: Option<RiffInOrder>,
+    ) -> Result<Reader, String> {
+        let source: Box<dyn symphonia::core::io::MediaSource> = match reordered {
+            Some(r) => Box::new(r),
+            None => Box::new(File::open(path).map_err(|e| format!("cannot open: {e}"))?),
+        };
+        let mss = MediaSourceStream::new(source, Default::default());
         let mut hint = Hint::new();
         if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
             hint.with_extension(ext);
@@ -223,6 +241,121 @@ pub fn decode(
         frames,
         ..reader.info
     })
+}
+
+/// A WAV file whose `data` chunk comes before its `fmt ` chunk, read as a
+/// canonical one (`RIFF`, `fmt `, `data`) so symphonia can decode it.
+struct RiffInOrder {
+    header: Vec<u8>,
+    file: File,
+    data_start: u64,
+    data_len: u64,
+    pos: u64,
+}
+
+impl RiffInOrder {
+    /// The chunks of `path` in order, or `None` when it is not RIFF/WAVE
+    /// with one `fmt ` and one `data` chunk.
+    fn open(path: &Path) -> Option<RiffInOrder> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = File::open(path).ok()?;
+        let len = file.metadata().ok()?.len();
+        let mut head = [0u8; 12];
+        file.read_exact(&mut head).ok()?;
+        if &head[..4] != b"RIFF" || &head[8..12] != b"WAVE" {
+            return None;
+        }
+        let (mut fmt, mut data) = (None, None);
+        let mut at = 12u64;
+        while at + 8 <= len {
+            file.seek(SeekFrom::Start(at)).ok()?;
+            let mut h = [0u8; 8];
+            file.read_exact(&mut h).ok()?;
+            let size = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as u64;
+            let size = size.min(len - at - 8);
+            match &h[..4] {
+                b"fmt " if size <= 64 => {
+                    let mut b = vec![0u8; size as usize];
+                    file.read_exact(&mut b).ok()?;
+                    fmt = Some(b);
+                }
+                b"data" => data = Some((at + 8, size)),
+                _ => {}
+            }
+            at += 8 + size + (size & 1);
+        }
+        let (fmt, (data_start, data_len)) = (fmt?, data?);
+        let mut header = Vec::with_capacity(28 + fmt.len());
+        header.extend_from_slice(b"RIFF");
+        header.extend_from_slice(&((4 + 8 + fmt.len() as u64 + 8 + data_len) as u32).to_le_bytes());
+        header.extend_from_slice(b"WAVEfmt ");
+        header.extend_from_slice(&(fmt.len() as u32).to_le_bytes());
+        header.extend_from_slice(&fmt);
+        header.extend_from_slice(b"data");
+        header.extend_from_slice(&(data_len as u32).to_le_bytes());
+        Some(RiffInOrder {
+            header,
+            file,
+            data_start,
+            data_len,
+            pos: 0,
+        })
+    }
+
+    fn total(&self) -> u64 {
+        self.header.len() as u64 + self.data_len
+    }
+}
+
+impl std::io::Read for RiffInOrder {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::io::{Seek, SeekFrom};
+        let h = self.header.len() as u64;
+        if self.pos < h {
+            let n = ((h - self.pos) as usize).min(buf.len());
+            buf[..n].copy_from_slice(&self.header[self.pos as usize..self.pos as usize + n]);
+            self.pos += n as u64;
+            return Ok(n);
+        }
+        let left = self.total().saturating_sub(self.pos);
+        if left == 0 {
+            return Ok(0);
+        }
+        self.file
+            .seek(SeekFrom::Start(self.data_start + self.pos - h))?;
+        let n = (left as usize).min(buf.len());
+        let got = self.file.read(&mut buf[..n])?;
+        self.pos += got as u64;
+        Ok(got)
+    }
+}
+
+impl std::io::Seek for RiffInOrder {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        let target = match to {
+            std::io::SeekFrom::Start(n) => n as i64,
+            std::io::SeekFrom::End(n) => self.total() as i64 + n,
+            std::io::SeekFrom::Current(n) => self.pos as i64 + n,
+        };
+        if target < 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "seek before the start",
+            ));
+        }
+        self.pos = target as u64;
+        Ok(self.pos)
+    }
+}
+
+impl symphonia::core::io::MediaSource for RiffInOrder {
+    fn is_seekable(&self) -> bool {
+        true
+    }
+
+    fn byte_len(&self) -> Option<u64> {
+        Some(self.total())
+    }
 }
 
 /// Sample formats `render` writes.

@@ -205,7 +205,7 @@ impl CdText {
             self.language
         };
         let mut packs: Vec<[u8; 16]> = Vec::new();
-        let mut counts = [0u8; 16];
+        let mut counts = [0usize; 16];
         for field in Field::ALL {
             let any = self.disc.contains_key(&field)
                 || self.tracks.iter().any(|t| t.contains_key(&field));
@@ -263,6 +263,7 @@ impl CdText {
             });
         }
         counts[15] = 3;
+        let counts = counts.map(|c| c as u8);
         let mut size = [0u8; 36];
         size[0] = 0x00; // ISO-8859-1
         size[1] = 1;
@@ -448,7 +449,7 @@ mod tests {
         let e = t.encode().unwrap_err().to_string();
         assert!(e.contains("track 1 title") && e.contains("U+03A9"), "{e}");
         let mut t = sample();
-        t.disc.insert(Field::Message, "x".repeat(3000));
+        t.disc.insert(Field::Message, "x".repeat(3100));
         assert!(matches!(t.encode(), Err(CdTextError::TooLong { .. })));
     }
 
