@@ -355,7 +355,7 @@ impl Disc {
     /// The gap before track `i` in frames (index 00 to index 01).
     pub fn gap(&self, i: usize) -> u32 {
         let t = &self.tracks[i];
-        t.pregap.map_or(0, |p| t.start() - p)
+        t.pregap.map_or(0, |p| t.start().saturating_sub(p))
     }
 
     /// Whether track `i` begins inside continuous audio (a segue from the previous one).

@@ -194,6 +194,9 @@ impl CueSheet {
                     };
                     match key.as_str() {
                         "INDEX" => match arg(0).and_then(|n| n.parse::<u8>().ok()) {
+                            Some(_) if sources.is_empty() => {
+                                err(&mut out, "INDEX comes before any FILE".into())
+                            }
                             Some(n) if n <= 99 => {
                                 t.indexes.push((n, sources.len() - 1, msf.0, line));
                             }
@@ -397,7 +400,7 @@ impl CueSheet {
             }
             if t.pregap > 0 || (t.number == 1 && pregap.is_none()) {
                 let gap = if t.pregap > 0 { t.pregap } else { FIRST_PAUSE };
-                pregap = Some(pregap.unwrap_or(indexes[0] - gap));
+                pregap = Some(pregap.unwrap_or(indexes[0].saturating_sub(gap)));
             }
             tracks.push(DiscTrack {
                 number: t.number,
