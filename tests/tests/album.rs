@@ -16,8 +16,7 @@ fn need(tool: &str) {
 }
 
 fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    out
+    cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"))
 }
 
 fn ok(cmd: &mut Command) -> String {
@@ -181,9 +180,12 @@ fn readme_sources(dir: &Path) {
     );
 }
 
-/// The README album laid out by hand, in CD frames: (index 00, index 01,
-/// index 02..) per track, and the lead-out.
-fn expected_layout() -> (Vec<(Option<u32>, Vec<u32>)>, u32) {
+/// Index 00 (if any) and index 01, 02.. of a track, in CD frames.
+type Marks = (Option<u32>, Vec<u32>);
+
+/// The README album laid out by hand, in CD frames: the marks of every
+/// track, and the lead-out.
+fn expected_layout() -> (Vec<Marks>, u32) {
     // First pause 150, hidden 3 s = 225 → track 1 at 375 (6 s = 450, index 02 at +225);
     // track 2 after a 2 s gap; track 3 segues 1.5 s = 113 frames (rounded) into
     // track 2's end; track 4 after a 1 s gap; track 5 after the default 2 s.
@@ -212,7 +214,7 @@ fn cd_text_crc(data: &[u8]) -> u16 {
         for bit in (0..8).rev() {
             let inbit = ((byte >> bit) & 1) as u32;
             let top = (reg >> 15) & 1;
-            reg = ((reg << 1) & 0xffff) | 0;
+            reg = (reg << 1) & 0xffff;
             if top ^ inbit == 1 {
                 reg ^= 0x1021;
             }
