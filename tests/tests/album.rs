@@ -378,6 +378,19 @@ fn readme_album_round_trip_checked_by_other_tools() {
         assert!(w[..] == image[a..b], "extract of track {}", i + 1);
     }
 
+    // ddp extract --cue: the image as a cue/bin that reads like the build's.
+    ok(Command::new(rackd_bin())
+        .args(["ddp", "extract", "--cue"])
+        .arg(&ddp)
+        .arg("--out")
+        .arg(dir.join("xc")));
+    assert!(std::fs::read(dir.join("xc/album.bin")).unwrap() == image);
+    let points = |cue: &Path| ok(Command::new("cuebreakpoints").arg(cue));
+    assert_eq!(
+        points(&dir.join("xc/album.cue")),
+        points(&out.join("cd/album.cue"))
+    );
+
     // md5sum -c, run in the ddp folder, on rackd's checksum file.
     ok(Command::new("md5sum")
         .args(["-c", "CHECKSUM.MD5"])
