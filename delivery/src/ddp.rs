@@ -734,6 +734,18 @@ impl Ddp {
         }
     }
 
+    /// Index 01 of track `i` (0-based) and where it ends: the next track's
+    /// index 01, or the lead-out.
+    pub fn span(&self, i: usize) -> (u32, u32) {
+        let start = self.tracks[i].indexes.first().copied().unwrap_or(0);
+        let next = self
+            .tracks
+            .get(i + 1)
+            .and_then(|t| t.indexes.first().copied())
+            .unwrap_or(self.lead_out);
+        (start, next)
+    }
+
     /// The table the Red Book rules look at.
     pub fn table(&self) -> redbook::Table {
         redbook::Table {
@@ -809,124 +821,4 @@ fn derive_tracks(pq: &[PqEntry], offset: u32) -> (Vec<DdpTrack>, Option<u32>, Ve
         }
     }
     (tracks, lead_out, notes)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A DDP written by hand the way another tool pads it: `zero` pads
-    /// numbers with zeros, otherwise with spaces; user text at 97 and the
-    /// lead-out twice in the space-padded one.
-    fn foreign(zero: bool) -> std::collections::HashMap<String, Vec<u8>> {
-        let num = |v: u64, len: usize| {
-            if zero {
-                format!("{v:0len$}")
-            } else {
-                format!("{v:>len$}")
-            }
-        };
-        let mut id = vec![b' '; 128];
-        id[..8].copy_from_slice(b"DDP 2.00");
-        id[8..21].copy_from_slice(b"4006381333931");
-        id[87..89].copy_from_slice(b"CD");
-        let ut = b"made elsewhere";
-        let at = if zero { 93 } else { 97 };
-        id[at..at + 2].copy_from_slice(format!("{:02}", ut.len()).as_bytes());
-        id[at + 2..at + 2 + ut.len()].copy_from_slice(ut);
-        let map = |kind: &str, len: u64, sub: &str, name: &str| {
-            let mut b = vec![b' '; 128];
-            b[..4].copy_from_slice(b"VVVM");
-            b[4..6].copy_from_slice(kind.as_bytes());
-            b[6..14].copy_from_slice(num(0, 8).as_bytes());
-            b[14..22].copy_from_slice(num(len, 8).as_bytes());
-            b[22..30].copy_from_slice(num(0, 8).as_bytes());
-            b[30..30 + sub.len()].copy_from_slice(sub.as_bytes());
-            if kind == "D0" {
-                b[38..40].copy_from_slice(b"DA");
-                b[46..50].copy_from_slice(num(150, 4).as_bytes());
-            }
-            b[71..74].copy_from_slice(num(17, 3).as_bytes());
-            b[74..74 + name.len()].copy_from_slice(name.as_bytes());
-            b
-        };
-        let pq = |track: &str, index: u64, frame: u32, isrc: &str| {
-            let mut b = vec![b' '; 64];
-            b[..4].copy_from_slice(b"VVVS");
-            b[4..6].copy_from_slice(track.as_bytes());
-            b[6..8].copy_from_slice(num(index, 2).as_bytes());
-            let (m, s, f) = Msf(frame).parts();
-            let t = format!(
-                "{}{}{}{}",
-                num(0, 2),
-                num(m as u64, 2),
-                num(s as u64, 2),
-                num(f as u64, 2)
-            );
-            b[8..16].copy_from_slice(t.as_bytes());
-            b[16..18].copy_from_slice(b"01");
-            b[20..20 + isrc.len()].copy_from_slice(isrc.as_bytes());
-            b
-        };
-        let mut pqs = Vec::new();
-        pqs.extend(pq("00", 0, 0, ""));
-        pqs.extend(pq("01", 0, 0, "USS1Z2600001"));
-        pqs.extend(pq("01", 1, 150, "USS1Z2600001"));
-        pqs.extend(pq("02", 0, 600, ""));
-        pqs.extend(pq("02", 1, 750, ""));
-        pqs.extend(pq("AA", 1, 1200, ""));
-        if !zero {
-            pqs.extend(pq("AA", 1, 1200, ""));
-        }
-        let pq_name = if zero { "PQ.DAT" } else { "SUBCODE.PQ" };
-        let mut ms = map("D0", 1200, "", "AUDIO.IMG");
-        ms.extend(map("S0", pqs.len() as u64, "PQ DESCR", pq_name));
-        let mut files = std::collections::HashMap::new();
-        files.insert("DDPID".to_string(), id);
-        files.insert("DDPMS".to_string(), ms);
-        files.insert(pq_name.to_string(), pqs);
-        files
-    }
-
-    #[test]
-    fn reads_space_and_zero_padded_ddps_of_other_tools() {
-        for zero in [true, false] {
-            let files = foreign(zero);
-            let ddp = Ddp::read(&mut |name| {
-                files
-                    .get(name)
-                    .cloned()
-                    .ok_or_else(|| "no such file".to_string())
-            })
-            .unwrap_or_else(|e| panic!("zero={zero}: {e}"));
-            assert_eq!(ddp.upc.as_deref(), Some("4006381333931"));
-            assert_eq!(ddp.identity.user_text.as_deref(), Some("made elsewhere"));
-            assert_eq!(ddp.lead_out, 1200);
-            assert_eq!(ddp.tracks.len(), 2);
-            assert_eq!(ddp.tracks[0].pregap, Some(0));
-            assert_eq!(ddp.tracks[0].indexes, vec![150]);
-            assert_eq!(ddp.tracks[1].indexes, vec![750]);
-            assert_eq!(ddp.tracks[0].isrc.as_deref(), Some("USS1Z2600001"));
-            assert!(ddp.cd_text.is_none());
-            assert_eq!(ddp.image().unwrap().file, "AUDIO.IMG");
-            assert_eq!(ddp.notes.len(), usize::from(!zero));
-            assert!(
-                ddp.check(1200 * 2352).is_empty(),
-                "{:?}",
-                ddp.check(1200 * 2352)
-            );
-        }
-    }
-
-    #[test]
-    fn bad_numbers_and_packets_are_named() {
-        let mut files = foreign(true);
-        files.get_mut("PQ.DAT").unwrap()[10] = b'x';
-        let e = Ddp::read(&mut |n| files.get(n).cloned().ok_or_else(|| "no".into())).unwrap_err();
-        assert!(e.to_string().starts_with("PQ.DAT: entry 1 minutes"), "{e}");
-        let mut files = foreign(true);
-        files.get_mut("DDPMS").unwrap()[0] = b'X';
-        let e = Ddp::read(&mut |n| files.get(n).cloned().ok_or_else(|| "no".into())).unwrap_err();
-        assert!(e.to_string().contains("VVVM"), "{e}");
-    }
 }

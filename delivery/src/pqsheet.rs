@@ -116,6 +116,22 @@ fn disc_lines(disc: &Disc, info: &SheetInfo) -> Vec<(String, String)> {
     v
 }
 
+/// A row's cells: track, index, start, samples, length, gap, dBTP, ISRC, flags, CD-Text.
+fn cells(r: &Row) -> [String; 10] {
+    [
+        r.track.to_string(),
+        format!("{:02}", r.index),
+        Msf(r.frame).to_string(),
+        (r.frame as u64 * SAMPLES_PER_FRAME as u64).to_string(),
+        r.length.map_or(String::new(), |l| Msf(l).to_string()),
+        r.gap.map_or(String::new(), |g| Msf(g).to_string()),
+        tp(r.true_peak),
+        r.isrc.clone(),
+        r.flags.clone(),
+        r.text.clone(),
+    ]
+}
+
 fn tp(x: Option<f64>) -> String {
     x.map_or(String::new(), |x| format!("{x:+.1}"))
 }
@@ -129,19 +145,10 @@ pub fn text(disc: &Disc, info: &SheetInfo) -> String {
     s.push_str(
         "\nTrk Idx Start     Samples      Length    Gap       dBTP  ISRC             Flags  CD-Text\n",
     );
-    for r in rows(disc, info) {
+    for c in rows(disc, info).iter().map(cells) {
         s.push_str(&format!(
-            "{:>3} {:02}  {}  {:>11}  {:<8}  {:<8}  {:>5}  {:<15}  {:<5}  {}\n",
-            r.track,
-            r.index,
-            Msf(r.frame),
-            r.frame as u64 * SAMPLES_PER_FRAME as u64,
-            r.length.map_or(String::new(), |l| Msf(l).to_string()),
-            r.gap.map_or(String::new(), |g| Msf(g).to_string()),
-            tp(r.true_peak),
-            r.isrc,
-            r.flags,
-            r.text
+            "{:>3} {}  {}  {:>11}  {:<8}  {:<8}  {:>5}  {:<15}  {:<5}  {}\n",
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9]
         ));
     }
     s.push_str(&format!(
@@ -176,20 +183,13 @@ pub fn html(disc: &Disc, info: &SheetInfo) -> String {
         ));
     }
     s.push_str("</table>\n<h2>Tracks and indexes</h2>\n<table>\n<tr><th>Track</th><th>Index</th><th>Start</th><th>Samples</th><th>Length</th><th>Gap</th><th>dBTP</th><th>ISRC</th><th>Flags</th><th>CD-Text</th></tr>\n");
-    for r in rows(disc, info) {
-        s.push_str(&format!(
-            "<tr><td class=\"n\">{}</td><td class=\"n\">{:02}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            r.track,
-            r.index,
-            Msf(r.frame),
-            r.frame as u64 * SAMPLES_PER_FRAME as u64,
-            r.length.map_or(String::new(), |l| Msf(l).to_string()),
-            r.gap.map_or(String::new(), |g| Msf(g).to_string()),
-            tp(r.true_peak),
-            esc(&r.isrc),
-            esc(&r.flags),
-            esc(&r.text)
-        ));
+    for c in rows(disc, info).iter().map(cells) {
+        s.push_str("<tr>");
+        for (k, v) in c.iter().enumerate() {
+            let class = if k < 7 { " class=\"n\"" } else { "" };
+            s.push_str(&format!("<td{class}>{}</td>", esc(v)));
+        }
+        s.push_str("</tr>\n");
     }
     s.push_str(&format!(
         "<tr><td>AA</td><td class=\"n\">01</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td colspan=\"6\">lead-out</td></tr>\n</table>\n<h2>DDP checksums (MD5)</h2>\n<table>\n",

@@ -522,6 +522,20 @@ mod tests {
         }
     }
 
+    /// Source samples `from..to` at frame 150, untouched.
+    fn clip(from: u64, to: u64) -> Clip {
+        Clip {
+            source: 0,
+            from,
+            to,
+            at: 150,
+            gain_db: 0.0,
+            fade_in: None,
+            fade_out: None,
+            track: 1,
+        }
+    }
+
     fn disc(rate: u32, samples: u64, clip: Clip, exact16: bool) -> Disc {
         Disc {
             info: DiscInfo::default(),
@@ -589,14 +603,9 @@ mod tests {
     fn untouched_cd_audio_is_bit_exact_and_silence_is_zero() {
         let x = tone(44_100, 44_100.0, 997.0, 0.5);
         let clip = Clip {
-            source: 0,
-            from: 100,
-            to: 44_000,
-            at: 150,
             gain_db: 0.0,
             fade_in: None,
-            fade_out: None,
-            track: 1,
+            ..clip(100, 44_000)
         };
         let d = disc(44_100, 44_100, clip, true);
         let (s, mask) = render(&d, x.clone(), 44_100);
@@ -618,17 +627,12 @@ mod tests {
     fn fades_and_gain_are_processed_and_dithered_once() {
         let x = tone(44_100, 44_100.0, 997.0, 0.5);
         let clip = Clip {
-            source: 0,
-            from: 0,
-            to: 44_100,
-            at: 150,
             gain_db: 0.0,
             fade_in: Some(Fade {
                 seconds: 0.1,
                 curve: Curve::SCurve,
             }),
-            fade_out: None,
-            track: 1,
+            ..clip(0, 44_100)
         };
         let d = disc(44_100, 44_100, clip, true);
         let (s, mask) = render(&d, x.clone(), 44_100);
@@ -651,14 +655,9 @@ mod tests {
     fn resampled_clip_has_its_length_and_level() {
         let x = tone(96_000, 96_000.0, 1000.0, 0.5);
         let clip = Clip {
-            source: 0,
-            from: 0,
-            to: 96_000,
-            at: 150,
             gain_db: -6.0206,
             fade_in: None,
-            fade_out: None,
-            track: 1,
+            ..clip(0, 96_000)
         };
         let d = disc(96_000, 96_000, clip, false);
         let (s, mask) = render(&d, x, 44_100);

@@ -135,3 +135,24 @@ fn a_valid_ddp_round_trips() {
     assert!(ddp.tracks[0].flags.copy_permitted);
     assert!(ddp.check(ddp.lead_out as u64 * 2352).is_empty());
 }
+
+#[test]
+fn bad_numbers_and_packets_are_named() {
+    let mut files = ddp_files();
+    // Minutes of the first PQ entry.
+    files.get_mut("PQDESCR").unwrap()[10] = b'x';
+    let e = Ddp::read(&mut |n| files.get(n).cloned().ok_or_else(|| "no".into())).unwrap_err();
+    assert!(e.to_string().starts_with("PQDESCR: entry 1 minutes"), "{e}");
+    let mut files = ddp_files();
+    files.get_mut("DDPMS").unwrap()[128] = b'X';
+    let e = Ddp::read(&mut |n| files.get(n).cloned().ok_or_else(|| "no".into())).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("packet 2 at byte 128 does not start with VVVM"),
+        "{e}"
+    );
+    let mut files = ddp_files();
+    files.remove("CDTEXT.BIN");
+    let e = Ddp::read(&mut |n| files.get(n).cloned().ok_or_else(|| "no".into())).unwrap_err();
+    assert!(e.to_string().starts_with("CDTEXT.BIN"), "{e}");
+}

@@ -52,132 +52,53 @@ fn readme_album() -> String {
     body.split("```").next().expect("block end").to_string()
 }
 
+/// A signal sox makes: `file` at `rate` Hz, `bits`, `channels`, `synth` (sox's words).
+fn signal(dir: &Path, file: &str, rate: u32, bits: u32, channels: u32, synth: &str) {
+    let (rate, bits, channels) = (rate.to_string(), bits.to_string(), channels.to_string());
+    let mut args = vec![
+        "-n", "-r", &rate, "-b", &bits, "-c", &channels, file, "synth",
+    ];
+    args.extend(synth.split_whitespace());
+    sox(dir, &args);
+}
+
 /// Writes the README album and the signals it names.
 fn readme_sources(dir: &Path) {
     std::fs::write(dir.join("album.toml"), readme_album()).unwrap();
-    sox(
-        dir,
-        &[
-            "-n",
-            "-r",
-            "44100",
-            "-b",
-            "16",
-            "-c",
-            "2",
-            "hidden.wav",
-            "synth",
-            "3",
-            "sine",
-            "330",
-            "sine",
-            "220",
-            "gain",
-            "-20",
-        ],
-    );
-    sox(
-        dir,
-        &[
-            "-n",
-            "-r",
-            "44100",
-            "-b",
-            "16",
-            "-c",
-            "2",
+    for (file, rate, bits, ch, synth) in [
+        ("hidden.wav", 44_100, 16, 2, "3 sine 330 sine 220 gain -20"),
+        (
             "01 intro.wav",
-            "synth",
-            "6",
-            "sine",
-            "440",
-            "sine",
-            "660",
-            "gain",
-            "-10",
-        ],
-    );
-    sox(
-        dir,
-        &[
-            "-n",
-            "-r",
-            "48000",
-            "-b",
-            "24",
-            "-c",
-            "2",
+            44_100,
+            16,
+            2,
+            "6 sine 440 sine 660 gain -10",
+        ),
+        (
             "02 city.flac",
-            "synth",
-            "6",
-            "sine",
-            "550",
-            "pinknoise",
-            "gain",
-            "-14",
-        ],
-    );
-    sox(
-        dir,
-        &[
-            "-n",
-            "-r",
-            "96000",
-            "-b",
-            "24",
-            "-c",
-            "2",
+            48_000,
+            24,
+            2,
+            "6 sine 550 pinknoise gain -14",
+        ),
+        (
             "03 tunnel.wav",
-            "synth",
-            "7",
-            "sine",
-            "770",
-            "sine",
-            "990",
-            "gain",
-            "-12",
-        ],
-    );
-    sox(
-        dir,
-        &[
-            "-n",
-            "-r",
-            "44100",
-            "-b",
-            "16",
-            "-c",
-            "2",
+            96_000,
+            24,
+            2,
+            "7 sine 770 sine 990 gain -12",
+        ),
+        (
             "04 home.aiff",
-            "synth",
-            "6",
-            "sine",
-            "880",
-            "sine",
-            "1100",
-            "gain",
-            "-12",
-        ],
-    );
-    sox(
-        dir,
-        &[
-            "-n",
-            "-r",
-            "44100",
-            "-b",
-            "16",
-            "-c",
-            "1",
-            "05 coda.wav",
-            "synth",
-            "5",
-            "sine",
-            "1000",
-            "gain",
-            "-12",
-        ],
-    );
+            44_100,
+            16,
+            2,
+            "6 sine 880 sine 1100 gain -12",
+        ),
+        ("05 coda.wav", 44_100, 16, 1, "5 sine 1000 gain -12"),
+    ] {
+        signal(dir, file, rate, bits, ch, synth);
+    }
 }
 
 /// Index 00 (if any) and index 01, 02.. of a track, in CD frames.
@@ -554,12 +475,13 @@ fn cue_sheets_as_daws_write_them_give_the_same_disc() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     // 4 s + 5 s + 6 s, whole frames; track 2's pregap is the last second of file a.
-    sox(
+    signal(
         dir,
-        &[
-            "-n", "-r", "44100", "-b", "16", "-c", "2", "all.wav", "synth", "15", "sine",
-            "300-3000", "sine", "500", "gain", "-9",
-        ],
+        "all.wav",
+        44_100,
+        16,
+        2,
+        "15 sine 300-3000 sine 500 gain -9",
     );
     let trim = |name: &str, from: f64, len: f64, fmt: &[&str]| {
         let mut args = vec!["all.wav"];
@@ -665,32 +587,8 @@ fn cue_sheets_as_daws_write_them_give_the_same_disc() {
 fn check_album(disc: &str, tracks: &[&str]) -> (i32, String) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    sox(
-        dir,
-        &[
-            "-n", "-r", "44100", "-b", "16", "-c", "2", "tone.wav", "synth", "5", "sine", "1000",
-            "gain", "-6",
-        ],
-    );
-    sox(
-        dir,
-        &[
-            "-n",
-            "-r",
-            "44100",
-            "-b",
-            "16",
-            "-c",
-            "2",
-            "short.wav",
-            "synth",
-            "3",
-            "sine",
-            "1000",
-            "gain",
-            "-6",
-        ],
-    );
+    signal(dir, "tone.wav", 44_100, 16, 2, "5 sine 1000 gain -6");
+    signal(dir, "short.wav", 44_100, 16, 2, "3 sine 1000 gain -6");
     std::fs::write(dir.join("text.wav"), "this is not audio").unwrap();
     let mut s = format!("[disc]\n{disc}\n");
     for t in tracks {
@@ -833,13 +731,7 @@ fn build_refuses_an_existing_folder_unless_forced() {
     need("sox");
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    sox(
-        dir,
-        &[
-            "-n", "-r", "44100", "-b", "16", "-c", "2", "t.wav", "synth", "5", "sine", "1000",
-            "gain", "-6",
-        ],
-    );
+    signal(dir, "t.wav", 44_100, 16, 2, "5 sine 1000 gain -6");
     std::fs::write(dir.join("a.toml"), "[[track]]\nsource = \"t.wav\"\n").unwrap();
     std::fs::create_dir(dir.join("out")).unwrap();
     std::fs::write(dir.join("out/keep"), "x").unwrap();

@@ -47,18 +47,12 @@ fn fields(f: &Fields) -> Value {
 
 /// The `rackd-ddp/1` document; `size` gives a stream file's size in bytes.
 pub fn json(ddp: &Ddp, size: &dyn Fn(&str) -> Option<u64>) -> Value {
-    let n = ddp.tracks.len();
     let tracks: Vec<Value> = ddp
         .tracks
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            let start = t.indexes.first().copied().unwrap_or(0);
-            let next = ddp
-                .tracks
-                .get(i + 1)
-                .and_then(|t| t.indexes.first().copied())
-                .unwrap_or(ddp.lead_out);
+            let (start, next) = ddp.span(i);
             let mut indexes = Vec::new();
             if let Some(p) = t.pregap {
                 indexes.push(json!({"number": 0, "frame": p}));
@@ -87,7 +81,6 @@ pub fn json(ddp: &Ddp, size: &dyn Fn(&str) -> Option<u64>) -> Value {
             })
         })
         .collect();
-    let _ = n;
     let cd_text = ddp.cd_text.as_ref().map(|c| {
         json!({
             "disc": fields(&c.disc),
@@ -162,12 +155,7 @@ pub fn text(ddp: &Ddp, size: &dyn Fn(&str) -> Option<u64>) -> String {
         " trk idx  start     frame       length    ISRC             flags  CD-Text".into(),
     );
     for (i, t) in ddp.tracks.iter().enumerate() {
-        let start = t.indexes.first().copied().unwrap_or(0);
-        let next = ddp
-            .tracks
-            .get(i + 1)
-            .and_then(|t| t.indexes.first().copied())
-            .unwrap_or(ddp.lead_out);
+        let (start, next) = ddp.span(i);
         let mut all: Vec<(usize, u32)> = Vec::new();
         if let Some(p) = t.pregap {
             all.push((0, p));
