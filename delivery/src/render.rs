@@ -13,7 +13,7 @@ use crate::album::{Clip, Curve, Disc, SourceInfo};
 use crate::frames;
 use rackd_dsp::dither::Rng;
 use rubato::audioadapter_buffers::direct::SequentialSliceOfVecs;
-use rubato::{Fft, FixedSync, Resampler};
+use rubato::{Fft, FixedSync, Resampler, WindowFunction};
 use thiserror::Error;
 
 /// Reads a source from its first sample: planar stereo (mono on both sides).
@@ -36,16 +36,6 @@ pub enum RenderError {
         /// What went wrong.
         message: String,
     },
-    /// The source ended before the length it had when the album was checked.
-    #[error(
-        "{path} ended {missing} samples early: the file changed since it was checked; check the album again"
-    )]
-    Short {
-        /// The file.
-        path: String,
-        /// Samples missing.
-        missing: u64,
-    },
     /// The resampler refused (it should not).
     #[error("resampling {path}: {message}")]
     Resample {
@@ -59,23 +49,171 @@ pub enum RenderError {
 /// Source frames fed to the resampler per call.
 const CHUNK: usize = 4096;
 
+/// A stretch of a source: skips `from` samples, then gives `len` samples
+/// and ends. A source that ends early is an error (it changed since it was read).
+pub struct Trimmed {
+    inner: Box<dyn SourceReader>,
+    skip: u64,
+    left: u64,
+    scratch: [Vec<f32>; 2],
+}
+
+impl Trimmed {
+    /// Samples `from..from + len` of `inner`.
+    pub fn new(inner: Box<dyn SourceReader>, from: u64, len: u64) -> Self {
+        Trimmed {
+            inner,
+            skip: from,
+            left: len,
+            scratch: [Vec::new(), Vec::new()],
+        }
+    }
+}
+
+/// The message for a source shorter than it was when the album was checked.
+fn ended_early(missing: u64) -> String {
+    format!(
+        "ended {missing} samples early: the file changed since it was checked; check the album again"
+    )
+}
+
+impl SourceReader for Trimmed {
+    fn read(&mut self, left: &mut [f32], right: &mut [f32]) -> Result<usize, String> {
+        while self.skip > 0 {
+            let k = (self.skip as usize).min(CHUNK);
+            let [a, b] = &mut self.scratch;
+            a.resize(k, 0.0);
+            b.resize(k, 0.0);
+            let got = self.inner.read(a, b)?;
+            if got == 0 {
+                return Err(ended_early(self.skip + self.left));
+            }
+            self.skip -= got as u64;
+        }
+        let want = (self.left as usize).min(left.len());
+        let mut n = 0;
+        while n < want {
+            let got = self.inner.read(&mut left[n..want], &mut right[n..want])?;
+            if got == 0 {
+                return Err(ended_early(self.left - n as u64));
+            }
+            n += got;
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// A source at another rate, resampled (rubato's synchronous FFT
+/// resampler) with its delay removed: `len` input samples give exactly
+/// `ceil(len × to / from)` output samples.
+pub struct Resampled {
+    inner: Box<dyn SourceReader>,
+    fft: Fft<f32>,
+    delay: usize,
+    /// Input samples still to come.
+    in_left: u64,
+    /// Output samples still to give.
+    out_left: u64,
+    inbuf: [Vec<f32>; 2],
+    outbuf: [Vec<f32>; 2],
+    out_pos: usize,
+    out_len: usize,
+}
+
+impl Resampled {
+    /// `len` samples of `inner` at `from` Hz, given at `to` Hz.
+    pub fn new(inner: Box<dyn SourceReader>, from: u32, to: u32, len: u64) -> Result<Self, String> {
+        // One FFT per chunk (no sub-chunks): the longest filter, so the
+        // sharpest cutoff rubato's synchronous resampler gives (flat to 20 kHz).
+        let fft = Fft::<f32>::new_custom(
+            from as usize,
+            to as usize,
+            CHUNK,
+            1,
+            2,
+            WindowFunction::BlackmanHarris2,
+            FixedSync::Input,
+        )
+        .map_err(|e| e.to_string())?;
+        let cap = fft.output_frames_max();
+        Ok(Resampled {
+            inner,
+            delay: fft.output_delay(),
+            fft,
+            in_left: len,
+            out_left: (len as u128 * to as u128).div_ceil(from as u128) as u64,
+            inbuf: [vec![0.0; CHUNK], vec![0.0; CHUNK]],
+            outbuf: [vec![0.0; cap], vec![0.0; cap]],
+            out_pos: 0,
+            out_len: 0,
+        })
+    }
+
+    fn refill(&mut self) -> Result<(), String> {
+        while self.out_pos == self.out_len {
+            let need = self.fft.input_frames_next();
+            let mut n = 0;
+            while n < need && self.in_left > 0 {
+                let want = need.min(n + self.in_left as usize);
+                let [l, r] = &mut self.inbuf;
+                let got = self.inner.read(&mut l[n..want], &mut r[n..want])?;
+                if got == 0 {
+                    return Err(ended_early(self.in_left));
+                }
+                n += got;
+                self.in_left -= got as u64;
+            }
+            let input =
+                SequentialSliceOfVecs::new(&self.inbuf, 2, need).map_err(|e| e.to_string())?;
+            let cap = self.outbuf[0].len();
+            let mut output = SequentialSliceOfVecs::new_mut(&mut self.outbuf, 2, cap)
+                .map_err(|e| e.to_string())?;
+            let idx = rubato::Indexing {
+                input_offset: 0,
+                output_offset: 0,
+                partial_len: (n < need).then_some(n),
+                active_channels_mask: None,
+            };
+            let (_, produced) = self
+                .fft
+                .process_into_buffer(&input, &mut output, Some(&idx))
+                .map_err(|e| e.to_string())?;
+            let drop = self.delay.min(produced);
+            self.delay -= drop;
+            self.out_pos = drop;
+            self.out_len = produced;
+        }
+        Ok(())
+    }
+}
+
+impl SourceReader for Resampled {
+    fn read(&mut self, left: &mut [f32], right: &mut [f32]) -> Result<usize, String> {
+        let mut n = 0;
+        while n < left.len() && self.out_left > 0 {
+            self.refill()?;
+            let k = (self.out_len - self.out_pos)
+                .min(left.len() - n)
+                .min(self.out_left as usize);
+            left[n..n + k].copy_from_slice(&self.outbuf[0][self.out_pos..self.out_pos + k]);
+            right[n..n + k].copy_from_slice(&self.outbuf[1][self.out_pos..self.out_pos + k]);
+            self.out_pos += k;
+            self.out_left -= k as u64;
+            n += k;
+        }
+        Ok(n)
+    }
+}
+
 struct ClipStream {
     /// Output sample where the clip's first sample plays.
     start: u64,
     /// Output samples it has.
     len: u64,
-    /// Output samples handed out.
-    done: u64,
+    /// The clip's samples at the output rate.
     reader: Box<dyn SourceReader>,
     path: String,
-    /// Source samples still to take (after the skip).
-    src_left: u64,
-    /// Source samples still to skip (the trim).
-    skip: u64,
-    resampler: Option<Fft<f32>>,
-    /// Output samples of the resampler still to drop (its delay).
-    delay: usize,
-    inbuf: [Vec<f32>; 2],
     outbuf: [Vec<f32>; 2],
     out_pos: usize,
     out_len: usize,
@@ -95,152 +233,53 @@ impl ClipStream {
         reader: Box<dyn SourceReader>,
         path: String,
     ) -> Result<Self, RenderError> {
-        let resampler = if info.rate != rate {
-            Some(
-                Fft::<f32>::new(
-                    info.rate as usize,
-                    rate as usize,
-                    CHUNK,
-                    2,
-                    FixedSync::Input,
-                )
-                .map_err(|e| RenderError::Resample {
-                    path: path.clone(),
-                    message: e.to_string(),
+        let n = clip.to - clip.from;
+        let trimmed: Box<dyn SourceReader> = Box::new(Trimmed::new(reader, clip.from, n));
+        let resampled = info.rate != rate;
+        let reader: Box<dyn SourceReader> = if resampled {
+            Box::new(
+                Resampled::new(trimmed, info.rate, rate, n).map_err(|message| {
+                    RenderError::Resample {
+                        path: path.clone(),
+                        message,
+                    }
                 })?,
             )
         } else {
-            None
+            trimmed
         };
-        let (delay, out_cap) = resampler
-            .as_ref()
-            .map_or((0, CHUNK), |r| (r.output_delay(), r.output_frames_max()));
         let fade = |f: Option<crate::album::Fade>| {
             f.map_or((0, Curve::Linear), |f| {
                 ((f.seconds * rate as f64).round() as u64, f.curve)
             })
         };
-        let gain = 10f64.powf(clip.gain_db / 20.0) as f32;
         Ok(ClipStream {
             start: frames::to_samples(clip.at, rate),
             len: clip.len_at(info.rate, rate),
-            done: 0,
             reader,
             path,
-            src_left: clip.to - clip.from,
-            skip: clip.from,
-            delay,
-            inbuf: [vec![0.0; CHUNK], vec![0.0; CHUNK]],
-            outbuf: [vec![0.0; out_cap.max(CHUNK)], vec![0.0; out_cap.max(CHUNK)]],
+            outbuf: [vec![0.0; CHUNK], vec![0.0; CHUNK]],
             out_pos: 0,
             out_len: 0,
-            gain,
+            gain: 10f64.powf(clip.gain_db / 20.0) as f32,
             fade_in: fade(clip.fade_in),
             fade_out: fade(clip.fade_out),
-            plain: resampler.is_none() && clip.gain_db == 0.0,
+            plain: !resampled && clip.gain_db == 0.0,
             exact16: info.exact16,
-            resampler,
         })
-    }
-
-    fn source_error(&self, message: String) -> RenderError {
-        RenderError::Source {
-            path: self.path.clone(),
-            message,
-        }
-    }
-
-    /// Reads up to `n` source samples into `inbuf`, after the skip.
-    fn read_source(&mut self, n: usize) -> Result<usize, RenderError> {
-        while self.skip > 0 {
-            let k = (self.skip as usize).min(CHUNK);
-            let [l, r] = &mut self.inbuf;
-            let got = self
-                .reader
-                .read(&mut l[..k], &mut r[..k])
-                .map_err(|e| self.source_error(e))?;
-            if got == 0 {
-                return Err(RenderError::Short {
-                    path: self.path.clone(),
-                    missing: self.skip + self.src_left,
-                });
-            }
-            self.skip -= got as u64;
-        }
-        let want = n.min(self.src_left as usize);
-        let mut filled = 0;
-        while filled < want {
-            let [l, r] = &mut self.inbuf;
-            let got = self
-                .reader
-                .read(&mut l[filled..want], &mut r[filled..want])
-                .map_err(|e| self.source_error(e))?;
-            if got == 0 {
-                return Err(RenderError::Short {
-                    path: self.path.clone(),
-                    missing: self.src_left - filled as u64,
-                });
-            }
-            filled += got;
-        }
-        self.src_left -= filled as u64;
-        Ok(filled)
     }
 
     /// Refills `outbuf` with the next output samples.
     fn refill(&mut self) -> Result<(), RenderError> {
+        let [l, r] = &mut self.outbuf;
         self.out_pos = 0;
-        self.out_len = 0;
-        if self.resampler.is_none() {
-            let n = self.read_source(CHUNK)?;
-            let [il, ir] = &self.inbuf;
-            self.outbuf[0][..n].copy_from_slice(&il[..n]);
-            self.outbuf[1][..n].copy_from_slice(&ir[..n]);
-            self.out_len = n;
-            return Ok(());
-        }
-        while self.out_len == 0 {
-            let need = self
-                .resampler
-                .as_ref()
-                .map_or(CHUNK, |r| r.input_frames_next());
-            let n = self.read_source(need)?;
-            let path = self.path.clone();
-            let r = self.resampler.as_mut().expect("resampler");
-            let input = SequentialSliceOfVecs::new(&self.inbuf, 2, need).map_err(|e| {
-                RenderError::Resample {
-                    path: path.clone(),
-                    message: e.to_string(),
-                }
+        self.out_len = self
+            .reader
+            .read(l, r)
+            .map_err(|message| RenderError::Source {
+                path: self.path.clone(),
+                message,
             })?;
-            let cap = self.outbuf[0].len();
-            let mut output =
-                SequentialSliceOfVecs::new_mut(&mut self.outbuf, 2, cap).map_err(|e| {
-                    RenderError::Resample {
-                        path: path.clone(),
-                        message: e.to_string(),
-                    }
-                })?;
-            let idx = rubato::Indexing {
-                input_offset: 0,
-                output_offset: 0,
-                partial_len: (n < need).then_some(n),
-                active_channels_mask: None,
-            };
-            let (_, produced) = r
-                .process_into_buffer(&input, &mut output, Some(&idx))
-                .map_err(|e| RenderError::Resample {
-                    path,
-                    message: e.to_string(),
-                })?;
-            let drop = self.delay.min(produced);
-            self.delay -= drop;
-            self.out_pos = drop;
-            self.out_len = produced;
-            if self.out_pos == self.out_len {
-                self.out_len = 0;
-            }
-        }
         Ok(())
     }
 
@@ -283,9 +322,9 @@ impl ClipStream {
             if self.out_pos == self.out_len {
                 self.refill()?;
                 if self.out_len == 0 {
-                    return Err(RenderError::Short {
+                    return Err(RenderError::Source {
                         path: self.path.clone(),
-                        missing: self.len - self.done,
+                        message: ended_early(self.start + self.len - p),
                     });
                 }
             }
@@ -322,7 +361,6 @@ impl ClipStream {
                 }
             }
             self.out_pos += take;
-            self.done += take as u64;
             p += take as u64;
         }
         Ok(())
