@@ -75,12 +75,13 @@ pub fn main(cmd: AlbumCommand) -> ExitCode {
             force,
             json,
         } => {
+            let started = Instant::now();
             let loaded = match load(&album) {
                 Ok(l) => l,
                 Err(code) => return code,
             };
             loaded.print();
-            match build(&loaded, &out, force) {
+            match build(&loaded, &out, force, started) {
                 Ok(summary) => {
                     if json {
                         println!(
@@ -441,9 +442,14 @@ struct TrackStats {
     clipped: u64,
 }
 
-/// Builds everything into `out` (through `out.partial`).
-pub fn build(loaded: &Loaded, out: &Path, force: bool) -> Result<Summary, BuildError> {
-    let started = Instant::now();
+/// Builds everything into `out` (through `out.partial`); `started` is when
+/// the command began (the summary's speed counts reading the sources too).
+pub fn build(
+    loaded: &Loaded,
+    out: &Path,
+    force: bool,
+    started: Instant,
+) -> Result<Summary, BuildError> {
     if out.exists() && !force {
         return Err(BuildError::Refused(format!(
             "{} exists: choose another --out or add --force to replace it",
