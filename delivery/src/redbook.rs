@@ -118,8 +118,9 @@ pub fn check_table(t: &Table) -> Vec<Diagnostic> {
             ));
         }
         if i == 0 {
-            let pause = start - tr.pregap.unwrap_or(start).min(start);
-            if tr.pregap != Some(0) || pause < FIRST_PAUSE {
+            // The disc starts in track 1's pregap even where a PQ list has no index 00 entry.
+            let p = tr.pregap.unwrap_or(0);
+            if p != 0 || start < FIRST_PAUSE {
                 out.push(Diagnostic::error(
                     line,
                     format!(
@@ -289,6 +290,10 @@ mod tests {
     #[test]
     fn a_good_table_passes() {
         assert!(check_table(&table(&[150, 1000, 2000], 3000)).is_empty());
+        // A PQ list without track 1's index 00 entry: the disc still starts in its pregap.
+        let mut t = table(&[150, 1000], 2000);
+        t.tracks[0].pregap = None;
+        assert!(check_table(&t).is_empty());
     }
 
     #[test]
