@@ -1,10 +1,13 @@
 //! The `rackd` command line, one file per command: `run`, `demo`, `check`,
-//! `ctl`, `profile` (and `profile simulate`), `analyze`, `render`.
+//! `ctl`, `profile` (and `profile simulate`), `analyze`, `render`, `album`,
+//! `ddp`.
 //! Exit codes: 0 ok, 1 runtime failure, 2 usage or invalid input.
 
+pub mod album;
 pub mod analyze;
 pub mod check;
 pub mod ctl;
+pub mod ddp;
 pub mod demo;
 pub mod profile;
 pub mod render;
@@ -67,6 +70,16 @@ enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Run a file through the chain as a snapshot sets it, as fast as possible (WAV out).
     Render(render::RenderArgs),
+    /// Album deliverables: Red Book check, DDP, cue/bin, TOC, PQ sheet.
+    Album {
+        #[command(subcommand)]
+        command: album::AlbumCommand,
+    },
+    /// Read, verify or extract a DDP image.
+    Ddp {
+        #[command(subcommand)]
+        command: ddp::DdpCommand,
+    },
 }
 
 /// Why a command failed, and so its exit code.
@@ -113,6 +126,8 @@ pub fn main() -> ExitCode {
         },
         Command::Profile { command } => profile::main(command),
         Command::Render(args) => render::main(&args),
+        Command::Album { command } => album::main(command),
+        Command::Ddp { command } => ddp::main(command),
         Command::Analyze(args) => match analyze::run(&args) {
             Ok(code) => code,
             Err(e) => {
