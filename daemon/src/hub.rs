@@ -70,7 +70,7 @@ pub enum Event {
 }
 
 /// Why a command failed; the text goes back to the sender in `/rackd/error`.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum HubError {
     /// No parameter at that address (or no match for a pattern).
     #[error("no parameter at {0}")]
@@ -81,18 +81,12 @@ pub enum HubError {
     /// A bad song path or reference.
     #[error("{0}")]
     Song(#[from] SongError),
-    /// The snapshot store failed or found nothing.
-    #[error("{0}")]
-    Store(String),
+    /// The snapshot store failed or found nothing (what kind, it says).
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// The hub has stopped (daemon shutting down).
     #[error("the daemon is shutting down")]
     Stopped,
-}
-
-impl From<StoreError> for HubError {
-    fn from(e: StoreError) -> Self {
-        HubError::Store(e.to_string())
-    }
 }
 
 type Reply<T> = oneshot::Sender<Result<T, HubError>>;

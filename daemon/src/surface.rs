@@ -16,7 +16,7 @@ mod feedback;
 pub mod outbox;
 mod transport;
 
-pub use facade::{RackService, ReplyTo};
+pub use facade::{RackService, ReplyTo, ServiceError};
 
 use crate::config::StaticSurface;
 use ipnet::IpNet;
@@ -340,7 +340,11 @@ impl Surface {
     async fn dispatch(self: Arc<Self>, peer: Peer, msg: OscMessage) {
         self.stats.messages.fetch_add(1, Ordering::Relaxed);
         let result = match Request::parse(&msg) {
-            Ok(request) => self.clone().request(peer, request).await,
+            Ok(request) => self
+                .clone()
+                .request(peer, request)
+                .await
+                .map_err(|e| e.to_string()),
             Err(e) => Err(e.message),
         };
         if let Err(message) = result {
@@ -355,7 +359,7 @@ impl Surface {
         }
     }
 
-    async fn request(self: Arc<Self>, peer: Peer, request: Request) -> Result<(), String> {
+    async fn request(self: Arc<Self>, peer: Peer, request: Request) -> Result<(), ServiceError> {
         match request {
             Request::Param {
                 address,
@@ -457,7 +461,7 @@ impl Surface {
         peer: Peer,
         reply_port: Option<u16>,
         patterns: &[String],
-    ) -> Result<(), String> {
+    ) -> Result<(), ServiceError> {
         let patterns: Vec<Pattern> = patterns
             .iter()
             .map(|p| Pattern::parse(p).map_err(|e| format!("pattern {p:?}: {e}")))
@@ -511,12 +515,7 @@ impl Surface {
         ));
         if is_new {
             // A new surface gets the current values it asked for, so its faders match.
-            let state = self
-                .service
-                .hub()
-                .state()
-                .await
-                .map_err(|e| e.to_string())?;
+            let state = self.service.hub().state().await?;
             let subs = self.lock_subscribers();
             if let Some(s) = subs.get(&dest) {
                 for (address, value) in &state.values {

@@ -35,8 +35,31 @@ pub struct RackService {
     started: Instant,
 }
 
-fn hub_err(e: HubError) -> String {
-    e.to_string()
+/// Why a request failed; its text is the sender's `/rackd/error` message.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The hub refused it (unknown address, value out of its spec, no such song).
+    #[error(transparent)]
+    Hub(#[from] HubError),
+    /// The snapshot store refused it (a bad export document, a fault).
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// Refused for a reason the part that refused it gives in words (an
+    /// engine, print or outboard condition).
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl From<String> for ServiceError {
+    fn from(why: String) -> Self {
+        ServiceError::Refused(why)
+    }
+}
+
+impl From<&str> for ServiceError {
+    fn from(why: &str) -> Self {
+        ServiceError::Refused(why.into())
+    }
 }
 
 impl RackService {
@@ -70,8 +93,8 @@ impl RackService {
 
     /// The values of a parameter or of every parameter a pattern matches;
     /// `norm`: as fader positions.
-    pub async fn get(&self, address: &str, norm: bool) -> Result<Vec<Reply>, String> {
-        let values = self.hub.get(address).await.map_err(hub_err)?;
+    pub async fn get(&self, address: &str, norm: bool) -> Result<Vec<Reply>, ServiceError> {
+        let values = self.hub.get(address).await?;
         let tree = self.hub.tree();
         Ok(values
             .into_iter()
@@ -93,11 +116,11 @@ impl RackService {
         value: Value,
         norm: bool,
         from: SocketAddr,
-    ) -> Result<Vec<(String, Value)>, String> {
-        self.hub
+    ) -> Result<Vec<(String, Value)>, ServiceError> {
+        Ok(self
+            .hub
             .set(address, value, norm, Origin::Surface(from))
-            .await
-            .map_err(hub_err)
+            .await?)
     }
 
     /// `/rackd/info`, with the address the front end listens on.
@@ -152,29 +175,24 @@ impl RackService {
         request: Request,
         from: SocketAddr,
         to: Arc<dyn ReplyTo>,
-    ) -> Result<(), String> {
+    ) -> Result<(), ServiceError> {
         match request {
             Request::Measure { slot } => self.measure(&slot, from, to.as_ref()).await,
             Request::Save { song, note, safes } => {
                 let info = self
                     .hub
                     .save_with_safes(&song, &note, &format!("osc:{from}"), safes)
-                    .await
-                    .map_err(hub_err)?;
+                    .await?;
                 to.reply(Reply::saved(&info));
                 Ok(())
             }
             Request::Recall { song, rev, mode } => {
-                let report = self
-                    .recall
-                    .recall(&song, rev, mode)
-                    .await
-                    .map_err(hub_err)?;
+                let report = self.recall.recall(&song, rev, mode).await?;
                 to.reply(Reply::RecallReport(report));
                 Ok(())
             }
             Request::Undo => {
-                let report = self.recall.undo().await.map_err(hub_err)?;
+                let report = self.recall.undo().await?;
                 to.reply(Reply::RecallReport(report));
                 Ok(())
             }
@@ -187,8 +205,8 @@ impl RackService {
                 Ok(())
             }
             Request::Sheet { song } => {
-                let wanted = self.hub.resolve(&song).await.map_err(hub_err)?;
-                let current = self.hub.state().await.map_err(hub_err)?;
+                let wanted = self.hub.resolve(&song).await?;
+                let current = self.hub.state().await?;
                 let sheet = crate::outboard::sheet::sheet(
                     self.hub.tree().devices(),
                     &song,
@@ -199,33 +217,33 @@ impl RackService {
                 Ok(())
             }
             Request::List { prefix } => {
-                let songs = self.hub.list(&prefix).await.map_err(hub_err)?;
+                let songs = self.hub.list(&prefix).await?;
                 to.reply(Reply::List(songs));
                 Ok(())
             }
             Request::History { song } => {
-                let history = self.hub.history(&song).await.map_err(hub_err)?;
+                let history = self.hub.history(&song).await?;
                 to.reply(Reply::History(history));
                 Ok(())
             }
             Request::Diff { a, b } => {
-                let diff = self.hub.diff(&a, &b).await.map_err(hub_err)?;
+                let diff = self.hub.diff(&a, &b).await?;
                 to.reply(Reply::Diff(diff));
                 Ok(())
             }
             Request::Export { song } => {
-                let doc = self.hub.export(&song).await.map_err(hub_err)?;
+                let doc = self.hub.export(&song).await?;
                 to.reply(Reply::Export(Box::new(doc)));
                 Ok(())
             }
             Request::Import { document } => {
-                let doc = crate::store::parse_export(&document).map_err(|e| e.to_string())?;
-                let report = self.hub.import(doc).await.map_err(hub_err)?;
+                let doc = crate::store::parse_export(&document)?;
+                let report = self.hub.import(doc).await?;
                 to.reply(Reply::Imported(report));
                 Ok(())
             }
             Request::Describe => {
-                let state = self.hub.state().await.map_err(hub_err)?;
+                let state = self.hub.state().await?;
                 to.reply(Reply::Describe(Box::new(self.hub.tree().describe(&state))));
                 Ok(())
             }
@@ -233,7 +251,7 @@ impl RackService {
                 if let Some(slots) = slots {
                     self.set_layout(&slots, from).await?;
                 }
-                let state = self.hub.state().await.map_err(hub_err)?;
+                let state = self.hub.state().await?;
                 let tree = self.hub.tree();
                 let playing = tree
                     .layout(&state)
@@ -263,7 +281,12 @@ impl RackService {
     /// `/chain/<slot>/measure`: the round trip of an insert, measured, stored
     /// in `/chain/<slot>/latency` (so compensation uses it) and reported to
     /// the sender and to subscribers.
-    async fn measure(&self, slot: &str, from: SocketAddr, to: &dyn ReplyTo) -> Result<(), String> {
+    async fn measure(
+        &self,
+        slot: &str,
+        from: SocketAddr,
+        to: &dyn ReplyTo,
+    ) -> Result<(), ServiceError> {
         let index = self
             .hub
             .tree()
@@ -272,7 +295,8 @@ impl RackService {
         let engine = self.engine.clone();
         let measured = tokio::task::spawn_blocking(move || engine.measure(index))
             .await
-            .map_err(|e| e.to_string())??;
+            .map_err(|e| e.to_string())?
+            .map_err(ServiceError::Refused)?;
         self.hub
             .set(
                 &addr::chain(slot, "latency"),
@@ -280,8 +304,7 @@ impl RackService {
                 false,
                 Origin::Surface(from),
             )
-            .await
-            .map_err(hub_err)?;
+            .await?;
         tracing::info!(
             "insert {slot}: round trip {} samples{}, return {:+.1} dB",
             measured.latency,
@@ -298,7 +321,7 @@ impl RackService {
     }
 
     /// Those slots play in that order; every other slot leaves the chain.
-    async fn set_layout(&self, ids: &[String], from: SocketAddr) -> Result<(), String> {
+    async fn set_layout(&self, ids: &[String], from: SocketAddr) -> Result<(), ServiceError> {
         let tree = self.hub.tree();
         let mut order = Vec::new();
         for id in ids {
@@ -307,7 +330,7 @@ impl RackService {
                 format!("no chain slot {id:?}; slots are {}", known.join(", "))
             })?;
             if order.contains(&slot) {
-                return Err(format!("slot {id:?} is listed twice"));
+                return Err(format!("slot {id:?} is listed twice").into());
             }
             order.push(slot);
         }
@@ -324,10 +347,7 @@ impl RackService {
                     .insert(addr::chain(&cfg.id, "position"), Value::Int(p as i64));
             }
         }
-        self.hub
-            .apply(state, Origin::Surface(from))
-            .await
-            .map_err(hub_err)?;
+        self.hub.apply(state, Origin::Surface(from)).await?;
         Ok(())
     }
 
@@ -338,7 +358,7 @@ impl RackService {
         self: &Arc<Self>,
         print: PrintRequest,
         to: Arc<dyn ReplyTo>,
-    ) -> Result<(), String> {
+    ) -> Result<(), ServiceError> {
         if self.printer.busy() {
             return Err("a print is already running; cancel it with /rackd/print/cancel".into());
         }
