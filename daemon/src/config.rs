@@ -116,6 +116,9 @@ pub struct OscConfig {
     pub listen: SocketAddr,
     /// Client networks allowed to talk to the daemon.
     pub allow: Vec<IpNet>,
+    /// A TCP connection that sends nothing and subscribes to nothing this
+    /// long is closed.
+    pub idle_timeout: std::time::Duration,
 }
 
 /// `[files]`: the only places a client may name files in (print sources and

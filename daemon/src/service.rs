@@ -85,6 +85,7 @@ pub async fn run(config: Config, log: LogHandle) -> anyhow::Result<()> {
         SurfaceSettings {
             allow: config.osc.allow.clone(),
             statics: config.surfaces.clone(),
+            idle_timeout: config.osc.idle_timeout,
         },
         service,
     )
@@ -175,6 +176,7 @@ pub async fn serve_without_audio(
         SurfaceSettings {
             allow: vec!["127.0.0.0/8".parse()?, "::1/128".parse()?],
             statics: vec![],
+            idle_timeout: Duration::from_secs(30),
         },
         service,
     )
@@ -235,6 +237,7 @@ fn reload(old: Config, surface: &Arc<Surface>, log: &LogHandle) -> Config {
     surface.reload(SurfaceSettings {
         allow: new.osc.allow.clone(),
         statics: new.surfaces.clone(),
+        idle_timeout: new.osc.idle_timeout,
     });
     if let Err(e) = log.set_level(&new.daemon.log_level) {
         tracing::error!("reload: log level: {e}");
@@ -259,7 +262,7 @@ fn reload(old: Config, surface: &Arc<Surface>, log: &LogHandle) -> Config {
         restart.push("daemon.autosave_ms");
     }
     tracing::info!(
-        "reloaded {}: allow-list, static surfaces and log level applied",
+        "reloaded {}: allow-list, idle timeout, static surfaces and log level applied",
         path.display()
     );
     if !restart.is_empty() {
@@ -279,7 +282,7 @@ fn reload(old: Config, surface: &Arc<Surface>, log: &LogHandle) -> Config {
         },
         osc: crate::config::OscConfig {
             listen: old.osc.listen,
-            allow: new.osc.allow.clone(),
+            ..new.osc.clone()
         },
         ..new
     }

@@ -330,6 +330,8 @@ pub struct Setup {
     pub autosave_ms: u64,
     /// `osc.allow`.
     pub allow: Vec<String>,
+    /// `osc.idle_timeout_s`, when set.
+    pub idle_timeout_s: Option<u32>,
     /// `[[surface]]` entries: (address, patterns).
     pub surfaces: Vec<(String, Vec<String>)>,
     /// `[[chain]]` entries: (id, kind).
@@ -350,6 +352,7 @@ impl Default for Setup {
             ceiling_dbfs: -0.3,
             autosave_ms: 200,
             allow: vec!["127.0.0.0/8".into(), "::1/128".into()],
+            idle_timeout_s: None,
             surfaces: Vec::new(),
             chain: vec![
                 ("trim".into(), "trim".into()),
@@ -402,7 +405,11 @@ impl Setup {
         t += &format!("ceiling_dbfs = {:.1}\n\n", self.ceiling_dbfs);
         t += "[osc]\n";
         t += &format!("listen = \"127.0.0.1:{port}\"\n");
-        t += &format!("allow = {}\n\n", toml_list(&self.allow));
+        t += &format!("allow = {}\n", toml_list(&self.allow));
+        if let Some(s) = self.idle_timeout_s {
+            t += &format!("idle_timeout_s = {s}\n");
+        }
+        t += "\n";
         for (address, patterns) in &self.surfaces {
             t += "[[surface]]\n";
             t += &format!("address = {}\n", toml_str(address));

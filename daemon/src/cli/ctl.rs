@@ -578,7 +578,14 @@ impl Ctl {
         let mut replies = Vec::new();
         let mut error = None;
         loop {
-            let m = self.receive()?;
+            let m = match self.receive() {
+                Ok(m) => m,
+                // Refused (no room, idle): the daemon said why before closing.
+                Err(Failure::Runtime(closed)) => {
+                    return Err(Failure::Runtime(error.unwrap_or(closed)));
+                }
+                Err(f) => return Err(f),
+            };
             match Reply::parse(&m) {
                 Ok(Reply::Pong(args)) if args.first() == Some(&OscType::Int(token)) => break,
                 Ok(Reply::Error { message, .. }) => {

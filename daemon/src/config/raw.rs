@@ -105,6 +105,7 @@ pub(super) struct RawAudio {
 pub(super) struct RawOsc {
     pub(super) listen: Option<String>,
     pub(super) allow: Option<Strings>,
+    pub(super) idle_timeout_s: Option<Num>,
 }
 
 #[derive(Deserialize, Default)]

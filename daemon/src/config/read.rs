@@ -375,7 +375,19 @@ impl<'a> Reader<'a> {
                 ),
             }
         }
-        OscConfig { listen, allow }
+        let idle_timeout = self
+            .range(
+                o.idle_timeout_s,
+                (1.0, 86_400.0),
+                &span("idle_timeout_s"),
+                "osc.idle_timeout_s",
+            )
+            .unwrap_or(30.0);
+        OscConfig {
+            listen,
+            allow,
+            idle_timeout: std::time::Duration::from_secs_f64(idle_timeout),
+        }
     }
 
     fn surface(&mut self, i: usize, item: &Node) -> Option<StaticSurface> {

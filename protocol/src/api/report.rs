@@ -369,6 +369,12 @@ pub struct OscCounts {
     pub rejected_not_allowed: u64,
     /// Feedback values dropped because a subscriber could not keep up.
     pub feedback_dropped: u64,
+    /// TCP connections refused because there was no room.
+    #[serde(default)]
+    pub refused_connections: u64,
+    /// Bundles waiting for their time tag.
+    #[serde(default)]
+    pub scheduled_bundles: usize,
 }
 
 /// One outboard device in [`Status`].
