@@ -17,6 +17,7 @@ pub mod print;
 pub mod profile_cmd;
 pub mod profiles;
 pub mod render;
+pub mod report;
 pub mod run;
 pub mod simulate;
 pub mod store;

@@ -280,7 +280,7 @@ async fn run(
 
 /// Writes through a temporary file next to `path` and renames it, so a
 /// crash never leaves half a print under the final name.
-fn write_atomically(
+pub(crate) fn write_atomically(
     path: &std::path::Path,
     write: impl FnOnce(&std::path::Path) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
