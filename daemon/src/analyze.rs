@@ -231,7 +231,11 @@ pub fn run_to(args: &AnalyzeArgs, out: &mut dyn Write) -> anyhow::Result<ExitCod
             .with_context(|| format!("writing the report {}", path.display()))?;
     }
     let mut code = ExitCode::SUCCESS;
-    for (p, e) in done.iter().chain(reference.iter()).filter_map(|r| r.as_ref().err()) {
+    for (p, e) in done
+        .iter()
+        .chain(reference.iter())
+        .filter_map(|r| r.as_ref().err())
+    {
         eprintln!("rackd analyze: {}: {e}", p.display());
         code = ExitCode::from(2);
     }
@@ -240,26 +244,42 @@ pub fn run_to(args: &AnalyzeArgs, out: &mut dyn Write) -> anyhow::Result<ExitCod
 
 /// Decodes and measures one file; the error is a sentence for the engineer.
 fn analyze_file(path: &Path, progress: bool) -> Result<Analyzed, String> {
-    let mut measures: Option<(Analyzer, Series, Spectrum)> = None;
-    let info = crate::audio_file::decode(
-        path,
-        rackd_dsp::loudness::MAX_CHANNELS,
-        progress,
-        &mut |rate, planes| {
-            let (a, s, f) = measures.get_or_insert_with(|| {
-                let (rate, chans) = (rate as f64, planes.len());
-                (
-                    Analyzer::new(rate, chans),
-                    Series::new(rate, chans),
-                    Spectrum::new(rate, chans),
-                )
-            });
-            a.push(planes);
-            s.push(planes);
-            f.push(planes);
-        },
-    )?;
-    let (mut analyzer, mut series, mut spectrum) = measures.ok_or("no audio in the file")?;
+    // The 100 ms series (the costliest part) run on a second thread beside
+    // decoding, the analyzer and the spectrum.
+    let mut measures: Option<(Analyzer, Spectrum)> = None;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(u32, Vec<Vec<f32>>)>(32);
+    let (info, series) = std::thread::scope(|scope| {
+        let worker = scope.spawn(move || {
+            let mut series: Option<Series> = None;
+            for (rate, block) in rx {
+                let planes: Vec<&[f32]> = block.iter().map(Vec::as_slice).collect();
+                series
+                    .get_or_insert_with(|| Series::new(rate as f64, planes.len()))
+                    .push(&planes);
+            }
+            series.map(|mut s| s.finish())
+        });
+        let info = crate::audio_file::decode(
+            path,
+            rackd_dsp::loudness::MAX_CHANNELS,
+            progress,
+            &mut |rate, planes| {
+                let _ = tx.send((rate, planes.iter().map(|p| p.to_vec()).collect()));
+                let (a, f) = measures.get_or_insert_with(|| {
+                    let (rate, chans) = (rate as f64, planes.len());
+                    (Analyzer::new(rate, chans), Spectrum::new(rate, chans))
+                });
+                a.push(planes);
+                f.push(planes);
+            },
+        );
+        drop(tx);
+        let series = worker.join().expect("series thread");
+        (info, series)
+    });
+    let info = info?;
+    let ((mut analyzer, mut spectrum), series) =
+        measures.zip(series).ok_or("no audio in the file")?;
     let mut a = Analyzed {
         path: path.to_path_buf(),
         sample_rate: info.sample_rate,
@@ -267,7 +287,7 @@ fn analyze_file(path: &Path, progress: bool) -> Result<Analyzed, String> {
         float: info.float,
         report: analyzer.finish(),
         gates: analyzer.gate_blocks().clone(),
-        series: series.finish(),
+        series,
         spectrum: spectrum.finish(),
         findings: Vec::new(),
     };

@@ -14,8 +14,7 @@ use rackd_dsp::analysis::Report;
 use rackd_dsp::findings::{FileFacts, Finding, Remedy, channel_label, effective_bits, timecode};
 use rackd_dsp::series::{LOW_END_HZ, SeriesData};
 use rackd_dsp::spectrum::{
-    Comparison, SMOOTHING_OCTAVES, SpectrumData, compare as compare_curves, frequencies,
-    mean_curve,
+    Comparison, SMOOTHING_OCTAVES, SpectrumData, compare as compare_curves, frequencies, mean_curve,
 };
 use serde_json::{Value, json};
 use std::fmt::Write as _;
@@ -47,7 +46,12 @@ impl Track<'_> {
     }
 
     fn true_peak_db(&self) -> f64 {
-        db(self.report.scan.true_peak.iter().fold(0f32, |m, &v| m.max(v)) as f64)
+        db(self
+            .report
+            .scan
+            .true_peak
+            .iter()
+            .fold(0f32, |m, &v| m.max(v)) as f64)
     }
 
     fn duration(&self) -> f64 {
@@ -143,7 +147,11 @@ pub fn to_pretty(v: &Value) -> String {
 /// Loudness-matched comparison of a file's spectrum (all channels) with the reference's.
 pub fn compare(t: &Track, reference: &Track) -> Comparison {
     let (a, b) = (t.report.scan.integrated, reference.report.scan.integrated);
-    let offset = if a.is_finite() && b.is_finite() { a - b } else { 0.0 };
+    let offset = if a.is_finite() && b.is_finite() {
+        a - b
+    } else {
+        0.0
+    };
     compare_curves(&t.spectrum.average(), &reference.spectrum.average(), offset)
 }
 
@@ -185,9 +193,10 @@ pub fn findings_json(t: &Track) -> Value {
                     "kind": f.kind.name(),
                     "fix": f.remedy.name(),
                     "channel": f.channel.map(|c| channel_label(c, chans)),
-                    "start_s": f.start_s.map(num),
-                    "end_s": f.end_s.map(num),
-                    "spans": f.spans.iter().map(|&(a, b)| json!([num(a), num(b)])).collect::<Vec<_>>(),
+                    // Microseconds: clip runs are placed to the sample.
+                    "start_s": f.start_s.map(|v| num_to(v, 6)),
+                    "end_s": f.end_s.map(|v| num_to(v, 6)),
+                    "spans": f.spans.iter().map(|&(a, b)| json!([num_to(a, 6), num_to(b, 6)])).collect::<Vec<_>>(),
                     "text": f.text,
                     "advice": f.advice,
                 })
@@ -196,12 +205,14 @@ pub fn findings_json(t: &Track) -> Value {
     )
 }
 
+/// Width of the spectrum bins the JSON keeps (groups of the 0.5 Hz FFT bins), Hz.
+const JSON_BIN_HZ: f64 = 1.5;
+
 /// `plots` in the JSON: the data behind every plot of the report.
 pub fn plots_json(t: &Track) -> Value {
     let s = t.series;
-    let per_channel = |f: &dyn Fn(usize) -> Value| -> Value {
-        Value::Array((0..s.channels).map(f).collect())
-    };
+    let per_channel =
+        |f: &dyn Fn(usize) -> Value| -> Value { Value::Array((0..s.channels).map(f).collect()) };
     let sine_ref = std::f64::consts::SQRT_2;
     let scope = s.scope.as_ref().map(|sc| {
         let zoom = sc.zoom(0.999);
@@ -216,17 +227,21 @@ pub fn plots_json(t: &Track) -> Value {
     let spectrum = (sp.frames > 0).then(|| {
         let mut curves = serde_json::Map::new();
         let mut bins = serde_json::Map::new();
+        // FFT bins summed in groups of three, so the JSON keeps 16 000
+        // values per curve at 48 kHz instead of 48 001.
+        let group = ((JSON_BIN_HZ / sp.bin_hz()).round() as usize).max(1);
         for (name, b) in sp.names.iter().zip(&sp.bins) {
             curves.insert(name.clone(), nums(sp.smoothed(b), 2));
-            bins.insert(
-                name.clone(),
-                nums(b.iter().map(|&e| 10.0 * (2.0 * e).log10()), 2),
-            );
+            let grouped = b
+                .chunks(group)
+                .map(|c| 10.0 * (2.0 * c.iter().sum::<f64>()).log10());
+            bins.insert(name.clone(), nums(grouped, 2));
         }
         curves.insert("all".into(), nums(sp.average(), 2));
         json!({
             "fft_size": sp.fft_size,
-            "bin_hz": num(sp.bin_hz()),
+            "bin_hz": num_to(sp.bin_hz(), 6),
+            "bins_hz": num_to(sp.bin_hz() * group as f64, 6),
             "frames": sp.frames,
             "smoothing_octaves": num(SMOOTHING_OCTAVES),
             "frequencies_hz": nums(frequencies(), 2),
@@ -480,7 +495,12 @@ fn findings_list(out: &mut String, t: &Track) {
     }
     out.push_str("<ul class=\"findings\">");
     for f in t.findings {
-        let _ = write!(out, "<li class=\"{}\">{}</li>", f.remedy.name(), esc(&f.text));
+        let _ = write!(
+            out,
+            "<li class=\"{}\">{}</li>",
+            f.remedy.name(),
+            esc(&f.text)
+        );
     }
     out.push_str("</ul>\n");
 }
@@ -488,7 +508,11 @@ fn findings_list(out: &mut String, t: &Track) {
 fn handover(out: &mut String, t: &Track) {
     out.push_str("<h3>For the mix engineer</h3><div class=\"handover\">");
     for (remedy, head, empty) in [
-        (Remedy::Mix, "Please fix in the mix", "Nothing to fix in the mix."),
+        (
+            Remedy::Mix,
+            "Please fix in the mix",
+            "Nothing to fix in the mix.",
+        ),
         (
             Remedy::Mastering,
             "Mastering will handle",
@@ -525,7 +549,13 @@ fn figure(out: &mut String, caption: &str, svg: &str) {
 }
 
 /// A plot of the file, or of the file and the reference side by side.
-fn figure_pair(out: &mut String, caption: &str, t: &Track, r: Option<&Track>, draw: &dyn Fn(&Track) -> String) {
+fn figure_pair(
+    out: &mut String,
+    caption: &str,
+    t: &Track,
+    r: Option<&Track>,
+    draw: &dyn Fn(&Track) -> String,
+) {
     match r {
         None => figure(out, caption, &draw(t)),
         Some(r) => {
@@ -537,7 +567,13 @@ fn figure_pair(out: &mut String, caption: &str, t: &Track, r: Option<&Track>, dr
     }
 }
 
-fn track_section(out: &mut String, k: usize, t: &Track, reference: Option<Track>, target: Option<f64>) {
+fn track_section(
+    out: &mut String,
+    k: usize,
+    t: &Track,
+    reference: Option<Track>,
+    target: Option<f64>,
+) {
     let _ = writeln!(
         out,
         "<section class=\"track\" id=\"track-{}\"><h2>{}</h2><p class=\"format\">{}</p>",
@@ -564,7 +600,11 @@ fn track_section(out: &mut String, k: usize, t: &Track, reference: Option<Track>
     handover(out, t);
     let comparison = reference.as_ref().map(|r| (r, compare(t, r)));
     if let Some((r, c)) = &comparison {
-        let _ = write!(out, "<h3>Against the reference {}</h3><ul class=\"findings\">", esc(&r.name()));
+        let _ = write!(
+            out,
+            "<h3>Against the reference {}</h3><ul class=\"findings\">",
+            esc(&r.name())
+        );
         for line in comparison_lines(c) {
             let _ = write!(out, "<li class=\"mastering\">{}</li>", esc(&line));
         }
@@ -577,19 +617,41 @@ fn track_section(out: &mut String, k: usize, t: &Track, reference: Option<Track>
     figure_pair(out, "True peak", t, r, &plots::true_peak);
     let overlay = comparison.as_ref().map(|(r, c)| (*r, c.offset_db));
     figure(out, "Spectrum per channel", &plots::spectrum(t, overlay));
-    figure(out, "Spectrum, mid and side", &plots::spectrum_ms(t, overlay));
+    figure(
+        out,
+        "Spectrum, mid and side",
+        &plots::spectrum_ms(t, overlay),
+    );
     if let Some((_, c)) = &comparison {
-        figure(out, "Spectrum difference to the reference", &plots::difference(c));
+        figure(
+            out,
+            "Spectrum difference to the reference",
+            &plots::difference(c),
+        );
     }
     figure_pair(out, "Stereo correlation", t, r, &plots::correlation);
     out.push_str("<div class=\"scopes\">");
-    figure(out, &format!("Vectorscope: {}", t.name()), &plots::vectorscope(t));
+    figure(
+        out,
+        &format!("Vectorscope: {}", t.name()),
+        &plots::vectorscope(t),
+    );
     if let Some(r) = r {
-        figure(out, &format!("Vectorscope: reference {}", r.name()), &plots::vectorscope(r));
+        figure(
+            out,
+            &format!("Vectorscope: reference {}", r.name()),
+            &plots::vectorscope(r),
+        );
     }
     out.push_str("</div>\n");
     figure_pair(out, "Dynamics", t, r, &plots::dynamics);
-    figure_pair(out, "Short-term loudness histogram", t, r, &plots::histogram);
+    figure_pair(
+        out,
+        "Short-term loudness histogram",
+        t,
+        r,
+        &plots::histogram,
+    );
     out.push_str("</section>\n");
 }
 
@@ -597,7 +659,10 @@ fn album_section(out: &mut String, page: &Page) {
     let tracks = page.tracks;
     out.push_str("<section class=\"album\"><h2>Album</h2>");
     if let Some(a) = page.album {
-        let tp = tracks.iter().map(|t| t.true_peak_db()).fold(f64::NEG_INFINITY, f64::max);
+        let tp = tracks
+            .iter()
+            .map(|t| t.true_peak_db())
+            .fold(f64::NEG_INFINITY, f64::max);
         let _ = write!(
             out,
             "<p class=\"format\">{} tracks · album integrated {} · highest true peak {}</p>",
@@ -621,7 +686,11 @@ fn album_section(out: &mut String, page: &Page) {
                 .collect::<Vec<_>>()
                 .join("; ")
         };
-        let mix = t.findings.iter().filter(|f| f.remedy == Remedy::Mix).count();
+        let mix = t
+            .findings
+            .iter()
+            .filter(|f| f.remedy == Remedy::Mix)
+            .count();
         let _ = write!(
             out,
             "<tr><td>{}</td><td><a href=\"#track-{}\">{}</a></td><td>{}</td><td>{}</td><td>{:.1} LU</td><td>{}</td><td>{:.1} dB</td><td>{} ({} for the mix)</td><td>{}</td></tr>",

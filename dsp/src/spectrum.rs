@@ -1,5 +1,5 @@
-//! Long-term average spectrum of a programme (Welch: Hann frames of about
-//! 0.7 s, 50 % overlap, `realfft`), per channel and for mid and side, read
+//! Long-term average spectrum of a programme (Welch: sine-windowed frames of
+//! 2 s, 50 % overlap, `realfft`), per channel and for mid and side, read
 //! as the energy in a 1/6-octave band around each of a fixed set of
 //! frequencies (1/24 octave apart, 20 Hz–20 kHz). Band energy makes pink
 //! noise flat and lets a sine read its own level (sine-referenced dBFS: a
@@ -23,8 +23,10 @@ pub const POINTS_PER_OCTAVE: usize = 24;
 pub const LOWEST_HZ: f64 = 20.0;
 /// Highest frequency read, Hz.
 pub const HIGHEST_HZ: f64 = 20_000.0;
-/// Frame length, seconds (rounded up to a power of two of samples).
-const FRAME_S: f64 = 0.6;
+/// Frame length, seconds, at every sample rate (bins 0.5 Hz apart): long
+/// enough that a bass note's main lobe (±0.75 Hz) stays inside its own
+/// 1/6-octave band down to 40 Hz.
+pub const FRAME_S: f64 = 2.0;
 /// Fewest samples that still make a (zero-padded) spectrum.
 const MIN_SAMPLES: usize = 2048;
 
@@ -165,6 +167,12 @@ impl SpectrumData {
 }
 
 /// Collects [`SpectrumData`] from planar blocks.
+///
+/// Frames are exactly [`FRAME_S`] long at every sample rate, so the bins
+/// fall on the same frequencies (every 0.5 Hz) whatever the rate, and
+/// overlap by half under a sine window, whose square adds up to exactly 1
+/// at that overlap: every sample counts the same, except the first and
+/// last half frame, which fade in and out (no hard edges to leak).
 pub struct Spectrum {
     sample_rate: f64,
     n: usize,
@@ -181,15 +189,19 @@ pub struct Spectrum {
     names: Vec<String>,
 }
 
+/// Sine window: its square at half overlap sums to 1.
+fn sine_window(n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| (std::f64::consts::PI * (i as f64 + 0.5) / n as f64).sin() as f32)
+        .collect()
+}
+
 impl Spectrum {
     /// A collector for `channels` planar channels at `sample_rate`.
     pub fn new(sample_rate: f64, channels: usize) -> Self {
         let channels = channels.max(1);
-        let n = ((sample_rate * FRAME_S) as usize)
-            .next_power_of_two()
-            .max(MIN_SAMPLES);
+        let n = (((sample_rate * FRAME_S / 2.0).round() as usize) * 2).max(MIN_SAMPLES);
         let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
-        let window = hann(n);
         let names: Vec<String> = match channels {
             1 => vec!["mono".into()],
             2 => ["L", "R", "M", "S"].map(String::from).to_vec(),
@@ -202,7 +214,7 @@ impl Spectrum {
             out: (0..channels).map(|_| fft.make_output_vec()).collect(),
             scratch: fft.make_scratch_vec(),
             fft,
-            window,
+            window: sine_window(n),
             buf: vec![vec![0.0; n]; channels],
             fill: 0,
             power: vec![vec![0.0; n / 2 + 1]; names.len()],
@@ -235,7 +247,8 @@ impl Spectrum {
         }
     }
 
-    /// One frame of `window.len()` samples from the start of the buffers.
+    /// One frame of `window.len()` samples from the start of the buffers
+    /// (zero-padded to the frame length).
     fn frame(&mut self, window: &[f32]) {
         for (ch, buf) in self.buf.iter().enumerate() {
             self.input.fill(0.0);
@@ -265,7 +278,7 @@ impl Spectrum {
         let mut window_sq: f64 = self.window.iter().map(|&w| (w as f64).powi(2)).sum();
         if self.frames == 0 && self.fill >= MIN_SAMPLES {
             // Shorter than a frame: one zero-padded frame of what there is.
-            let w = hann(self.fill);
+            let w = sine_window(self.fill);
             window_sq = w.iter().map(|&w| (w as f64).powi(2)).sum();
             self.frame(&w);
         }
@@ -293,13 +306,6 @@ impl Spectrum {
             bins,
         }
     }
-}
-
-/// Periodic Hann window.
-fn hann(n: usize) -> Vec<f32> {
-    (0..n)
-        .map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos()) as f32)
-        .collect()
 }
 
 /// Bands in which differences are named (Hz).
@@ -464,7 +470,8 @@ mod tests {
         let fs = 48_000.0;
         let x = sine(fs, 1000.0, 0.25, 48_000 * 3);
         let s = run(fs, &[x.clone(), vec![0.0; x.len()]]);
-        assert_eq!(s.fft_size, 32_768);
+        assert_eq!(s.fft_size, 96_000);
+        assert_eq!(s.bin_hz(), 0.5);
         assert_eq!(s.names, ["L", "R", "M", "S"]);
         let total: f64 = s.bins[0].iter().sum();
         assert!((total - 0.25f64.powi(2) / 2.0).abs() < 1e-4, "{total}");

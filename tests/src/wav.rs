@@ -75,3 +75,32 @@ pub fn best_lag(reference: &[f32], recorded: &[f32], max_lag: usize) -> (usize, 
     }
     best
 }
+
+/// Writes integer PCM (16 or 24 bit) from planar channels in −1..1, rounded
+/// and clipped to the format, any channel count.
+pub fn write_pcm_wav(path: &Path, rate: u32, bits: u16, chans: &[Vec<f64>]) {
+    let frames = chans.iter().map(|c| c.len()).min().unwrap_or(0);
+    let (ch, bytes) = (chans.len() as u16, bits / 8);
+    let data = frames as u32 * ch as u32 * bytes as u32;
+    let mut b = Vec::with_capacity(44 + data as usize);
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + data).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&ch.to_le_bytes());
+    b.extend_from_slice(&rate.to_le_bytes());
+    b.extend_from_slice(&(rate * ch as u32 * bytes as u32).to_le_bytes());
+    b.extend_from_slice(&(ch * bytes).to_le_bytes());
+    b.extend_from_slice(&bits.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&data.to_le_bytes());
+    let scale = (1i64 << (bits - 1)) as f64;
+    for i in 0..frames {
+        for c in chans {
+            let s = (c[i] * scale).round().clamp(-scale, scale - 1.0) as i32;
+            b.extend_from_slice(&s.to_le_bytes()[..bytes as usize]);
+        }
+    }
+    std::fs::write(path, b).expect("write wav");
+}

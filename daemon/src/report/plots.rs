@@ -181,9 +181,10 @@ pub fn loudness(t: &Track, target: Option<f64>) -> String {
     if s.short_term.iter().all(|v| v.is_nan()) {
         p.note("No short-term loudness: it needs 3 s of audio.");
     }
-    let p = p
-        .x_axis("time (m:ss)", time_ticks(dur))
-        .y_axis("loudness (LUFS)", step_ticks(bottom, top, 5.0, |v| format!("{v:.0}")));
+    let p = p.x_axis("time (m:ss)", time_ticks(dur)).y_axis(
+        "loudness (LUFS)",
+        step_ticks(bottom, top, 5.0, |v| format!("{v:.0}")),
+    );
     p.finish("Loudness over time (BS.1770 momentary and short-term)")
 }
 
@@ -201,7 +202,9 @@ pub fn true_peak(t: &Track) -> String {
     all.sort_by(f64::total_cmp);
     let low = all.get(all.len() / 10).copied().unwrap_or(-24.0);
     let bottom = (((low - 3.0) / 6.0).floor() * 6.0).clamp(-60.0, -12.0);
-    let top = 3.0f64.max(all.last().copied().unwrap_or(0.0).ceil() + 1.0).min(12.0);
+    let top = 3.0f64
+        .max(all.last().copied().unwrap_or(0.0).ceil() + 1.0)
+        .min(12.0);
     let mut p = Plot::new(
         "true-peak",
         W,
@@ -219,9 +222,10 @@ pub fn true_peak(t: &Track) -> String {
     p.hline(0.0, "limit", "0 dBTP");
     p.hline(-1.0, "limit2", "−1 dBTP");
     let step = if top - bottom > 30.0 { 6.0 } else { 3.0 };
-    let p = p
-        .x_axis("time (m:ss)", time_ticks(dur))
-        .y_axis("true peak per 100 ms (dBTP)", step_ticks(bottom, top, step, fmt_db));
+    let p = p.x_axis("time (m:ss)", time_ticks(dur)).y_axis(
+        "true peak per 100 ms (dBTP)",
+        step_ticks(bottom, top, step, fmt_db),
+    );
     p.finish("True peak per 100 ms (BS.1770 Annex 2)")
 }
 
@@ -237,7 +241,9 @@ fn spectrum_range<'a>(curves: impl Iterator<Item = &'a Vec<f64>>) -> (f64, f64) 
     vals.sort_by(f64::total_cmp);
     let top = ((vals[vals.len() - 1] + 3.0) / 10.0).ceil() * 10.0;
     let low = vals[vals.len() / 50];
-    let bottom = (((low - 5.0) / 10.0).floor() * 10.0).max(top - 100.0).min(top - 40.0);
+    let bottom = (((low - 5.0) / 10.0).floor() * 10.0)
+        .max(top - 100.0)
+        .min(top - 40.0);
     (bottom, top)
 }
 
@@ -275,7 +281,8 @@ fn spectrum_plot(
     if let Some((r, offset)) = reference {
         for (k, name) in names.iter().enumerate() {
             // A mono reference overlays its only curve.
-            let curve = pick(r, name).or_else(|| (r.spectrum.names.len() == 1).then(|| r.spectrum.average()));
+            let curve = pick(r, name)
+                .or_else(|| (r.spectrum.names.len() == 1).then(|| r.spectrum.average()));
             if let Some(c) = curve {
                 let shifted = c.iter().map(|v| v + offset).collect();
                 lines.push((format!("reference {name}"), format!("sp{k} ref"), shifted));
@@ -283,7 +290,13 @@ fn spectrum_plot(
         }
     }
     let (bottom, top) = spectrum_range(lines.iter().map(|l| &l.2));
-    let mut p = Plot::new(kind, W, 240.0, Scale::Log(20.0, 20_000.0), Scale::Lin(bottom, top));
+    let mut p = Plot::new(
+        kind,
+        W,
+        240.0,
+        Scale::Log(20.0, 20_000.0),
+        Scale::Lin(bottom, top),
+    );
     for (label, class, c) in &lines {
         let pts: Vec<(f64, f64)> = freqs.iter().copied().zip(c.iter().copied()).collect();
         p.line(&pts, class);
@@ -292,12 +305,10 @@ fn spectrum_plot(
     if let Some((_, offset)) = reference {
         p.note(&format!("reference loudness-matched ({offset:+.1} dB)"));
     }
-    let p = p
-        .x_axis("frequency (Hz)", freq_ticks())
-        .y_axis(
-            "level in 1/6-octave band (dBFS)",
-            step_ticks(bottom, top, 10.0, |v| format!("{v:.0}")),
-        );
+    let p = p.x_axis("frequency (Hz)", freq_ticks()).y_axis(
+        "level in 1/6-octave band (dBFS)",
+        step_ticks(bottom, top, 10.0, |v| format!("{v:.0}")),
+    );
     p.finish(title)
 }
 
@@ -370,13 +381,25 @@ pub fn difference(c: &Comparison) -> String {
         p.vspan(b.from_hz, b.to_hz, "span");
     }
     p.hline(0.0, "zero", "");
-    let pts: Vec<(f64, f64)> = freqs.iter().copied().zip(c.difference.iter().copied()).collect();
+    let pts: Vec<(f64, f64)> = freqs
+        .iter()
+        .copied()
+        .zip(c.difference.iter().copied())
+        .collect();
     p.line(&pts, "diff");
     p.legend("this file − reference (loudness-matched)", "diff");
     for b in &c.largest {
         let x = p.px((b.from_hz * b.to_hz).sqrt());
-        let y = p.py(if b.difference_db > 0.0 { -range * 0.8 } else { range * 0.75 });
-        let label = format!("{:+.1} dB {}", b.difference_db, band_name(b.from_hz, b.to_hz));
+        let y = p.py(if b.difference_db > 0.0 {
+            -range * 0.8
+        } else {
+            range * 0.75
+        });
+        let label = format!(
+            "{:+.1} dB {}",
+            b.difference_db,
+            band_name(b.from_hz, b.to_hz)
+        );
         p.raw(&format!(
             r#"<text class="mark" x="{x:.1}" y="{y:.1}" text-anchor="middle">{}</text>"#,
             crate::outboard::sheet::esc(&label.replace('-', "−"))
@@ -409,7 +432,11 @@ pub fn correlation(t: &Track) -> String {
         Scale::Lin(0.0, dur),
         Scale::Lin(-1.0, 1.0),
     );
-    for f in t.findings.iter().filter(|f| f.kind == Kind::LowEndOutOfPhase) {
+    for f in t
+        .findings
+        .iter()
+        .filter(|f| f.kind == Kind::LowEndOutOfPhase)
+    {
         for &(a, b) in &f.spans {
             p.vspan(a, b, "span");
         }
@@ -422,7 +449,9 @@ pub fn correlation(t: &Track) -> String {
     p.legend(&format!("below {LOW_END_HZ:.0} Hz"), "lowcorr");
     let p = p.x_axis("time (m:ss)", time_ticks(dur)).y_axis(
         "correlation (300 ms)",
-        step_ticks(-1.0, 1.0, 0.5, |v| format!("{v:+.1}").replace("+0.0", "0").replace('-', "−")),
+        step_ticks(-1.0, 1.0, 0.5, |v| {
+            format!("{v:+.1}").replace("+0.0", "0").replace('-', "−")
+        }),
     );
     p.finish("Stereo correlation over time, full band and low end")
 }
@@ -536,7 +565,13 @@ pub fn dynamics(t: &Track) -> String {
         .filter(|v| v.is_finite())
         .fold(0f64, f64::max);
     let top = ((max + 2.0) / 5.0).ceil().max(4.0) * 5.0;
-    let mut p = Plot::new("dynamics", W, 200.0, Scale::Lin(0.0, dur), Scale::Lin(0.0, top));
+    let mut p = Plot::new(
+        "dynamics",
+        W,
+        200.0,
+        Scale::Lin(0.0, dur),
+        Scale::Lin(0.0, top),
+    );
     let end = |i: usize| s.start_s(i + 1).min(dur);
     p.hline(8.0, "limit2", "PLR 8 dB: heavily limited below");
     p.line(&thinned(end, &plr), "plr");
@@ -579,9 +614,18 @@ pub fn histogram(t: &Track) -> String {
         }
     }
     let share: Vec<f64> = h.iter().map(|&c| 100.0 * c as f64 / total as f64).collect();
-    let top = (share.iter().copied().fold(0.0, f64::max) / 5.0).ceil().max(1.0) * 5.0;
+    let top = (share.iter().copied().fold(0.0, f64::max) / 5.0)
+        .ceil()
+        .max(1.0)
+        * 5.0;
     let (x0, x1) = (HIST_FROM + lo as f64, HIST_FROM + hi as f64);
-    let mut p = Plot::new("histogram", W, 200.0, Scale::Lin(x0, x1), Scale::Lin(0.0, top));
+    let mut p = Plot::new(
+        "histogram",
+        W,
+        200.0,
+        Scale::Lin(x0, x1),
+        Scale::Lin(0.0, top),
+    );
     for (k, &v) in share.iter().enumerate().take(hi).skip(lo) {
         if v > 0.0 {
             let (a, b) = (p.px(HIST_FROM + k as f64), p.px(HIST_FROM + k as f64 + 1.0));
@@ -600,8 +644,14 @@ pub fn histogram(t: &Track) -> String {
     }
     let step = if hi - lo > 30 { 5.0 } else { 2.0 };
     let p = p
-        .x_axis("short-term loudness (LUFS)", step_ticks(x0, x1, step, |v| format!("{v:.0}")))
-        .y_axis("share of time (%)", step_ticks(0.0, top, top / 5.0, |v| format!("{v:.0}")));
+        .x_axis(
+            "short-term loudness (LUFS)",
+            step_ticks(x0, x1, step, |v| format!("{v:.0}")),
+        )
+        .y_axis(
+            "share of time (%)",
+            step_ticks(0.0, top, top / 5.0, |v| format!("{v:.0}")),
+        );
     p.finish("Histogram of short-term loudness (1 LU bins), integrated marked")
 }
 
@@ -612,9 +662,19 @@ pub fn album_loudness(tracks: &[Track], album: Option<f64>) -> String {
     let rows: Vec<(f64, f64, f64, f64)> = tracks
         .iter()
         .map(|t| {
-            let mut st: Vec<f64> = t.series.short_term.iter().copied().filter(|v| v.is_finite()).collect();
+            let mut st: Vec<f64> = t
+                .series
+                .short_term
+                .iter()
+                .copied()
+                .filter(|v| v.is_finite())
+                .collect();
             st.sort_by(f64::total_cmp);
-            let pct = |p: f64| st.get(((st.len().max(1) - 1) as f64 * p) as usize).copied().unwrap_or(f64::NAN);
+            let pct = |p: f64| {
+                st.get(((st.len().max(1) - 1) as f64 * p) as usize)
+                    .copied()
+                    .unwrap_or(f64::NAN)
+            };
             let tp = db(t.report.scan.true_peak.iter().fold(0f32, |m, &v| m.max(v)) as f64);
             let row = (t.report.scan.integrated, pct(0.10), pct(0.95), tp);
             vals.extend([row.0, row.1, row.2, row.3]);
@@ -645,7 +705,9 @@ pub fn album_loudness(tracks: &[Track], album: Option<f64>) -> String {
         }
         if i.is_finite() {
             let (cx, cy) = (p.px(x), p.py(i));
-            p.raw(&format!(r#"<circle class="dot" cx="{cx:.1}" cy="{cy:.1}" r="4"/>"#));
+            p.raw(&format!(
+                r#"<circle class="dot" cx="{cx:.1}" cy="{cy:.1}" r="4"/>"#
+            ));
         }
         if tp.is_finite() {
             let (cx, cy) = (p.px(x), p.py(tp));
@@ -664,10 +726,14 @@ pub fn album_loudness(tracks: &[Track], album: Option<f64>) -> String {
     }
     p.hline(0.0, "limit", "0 dBTP");
     let ticks = (1..=n).map(|k| (k as f64, k.to_string())).collect();
-    let mut p = p
-        .x_axis("track", ticks)
-        .y_axis("LUFS / dBTP", step_ticks(bottom, top, 5.0, |v| format!("{v:.0}")));
-    p.legend("integrated (dot), short-term 10–95 % (bar), true peak (triangle)", "none");
+    let mut p = p.x_axis("track", ticks).y_axis(
+        "LUFS / dBTP",
+        step_ticks(bottom, top, 5.0, |v| format!("{v:.0}")),
+    );
+    p.legend(
+        "integrated (dot), short-term 10–95 % (bar), true peak (triangle)",
+        "none",
+    );
     p.finish("Album: loudness and true peak per track")
 }
 
@@ -695,8 +761,9 @@ pub fn album_tonal(diffs: &[(String, Vec<f64>)]) -> String {
         p.legend(name, &class);
     }
     let step = if range > 12.0 { 6.0 } else { 3.0 };
-    let p = p
-        .x_axis("frequency (Hz)", freq_ticks())
-        .y_axis("difference to album average (dB)", step_ticks(-range, range, step, fmt_db));
+    let p = p.x_axis("frequency (Hz)", freq_ticks()).y_axis(
+        "difference to album average (dB)",
+        step_ticks(-range, range, step, fmt_db),
+    );
     p.finish("Album tonal balance: each track against the album average, loudness-matched")
 }

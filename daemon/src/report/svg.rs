@@ -113,7 +113,11 @@ impl Plot {
         let mut seg = String::new();
         let flush = |seg: &mut String, body: &mut String| {
             if seg.matches(' ').count() >= 1 {
-                let _ = write!(body, r#"<polyline class="line {class}" points="{}"/>"#, seg.trim());
+                let _ = write!(
+                    body,
+                    r#"<polyline class="line {class}" points="{}"/>"#,
+                    seg.trim()
+                );
             }
             seg.clear();
         };
@@ -142,7 +146,11 @@ impl Plot {
         for (x, v) in xs.iter().zip(lo).rev() {
             let _ = write!(pts, "{:.1},{:.1} ", self.px(*x), self.py(fix(*v)));
         }
-        let _ = write!(self.body, r#"<polygon class="{class}" points="{}"/>"#, pts.trim());
+        let _ = write!(
+            self.body,
+            r#"<polygon class="{class}" points="{}"/>"#,
+            pts.trim()
+        );
     }
 
     /// A horizontal line across the frame at `y`, labelled at its right end.
@@ -310,7 +318,12 @@ pub fn time_ticks(duration: f64) -> Vec<(f64, String)> {
 }
 
 /// Ticks every `step` from the first multiple at or above `min` to `max`.
-pub fn step_ticks(min: f64, max: f64, step: f64, fmt: impl Fn(f64) -> String) -> Vec<(f64, String)> {
+pub fn step_ticks(
+    min: f64,
+    max: f64,
+    step: f64,
+    fmt: impl Fn(f64) -> String,
+) -> Vec<(f64, String)> {
     let mut out = Vec::new();
     let mut v = (min / step).ceil() * step;
     while v <= max + 1e-9 {
@@ -345,9 +358,21 @@ mod tests {
 
     #[test]
     fn lines_break_at_missing_values_and_stay_in_the_frame() {
-        let mut p = Plot::new("t", 200.0, 100.0, Scale::Lin(0.0, 10.0), Scale::Lin(-1.0, 1.0));
+        let mut p = Plot::new(
+            "t",
+            200.0,
+            100.0,
+            Scale::Lin(0.0, 10.0),
+            Scale::Lin(-1.0, 1.0),
+        );
         p.line(
-            &[(0.0, 0.0), (1.0, 5.0), (2.0, f64::NAN), (3.0, 0.0), (4.0, -0.5)],
+            &[
+                (0.0, 0.0),
+                (1.0, 5.0),
+                (2.0, f64::NAN),
+                (3.0, 0.0),
+                (4.0, -0.5),
+            ],
             "a",
         );
         let svg = p.finish("x");
@@ -363,6 +388,9 @@ mod tests {
         assert_eq!(t.last().unwrap().1, "3:00");
         assert_eq!(time_ticks(2.0)[1].1, "0:00.5");
         let y = step_ticks(-23.0, 0.0, 10.0, |v| format!("{v:.0}"));
-        assert_eq!(y.iter().map(|t| t.0).collect::<Vec<_>>(), [-20.0, -10.0, 0.0]);
+        assert_eq!(
+            y.iter().map(|t| t.0).collect::<Vec<_>>(),
+            [-20.0, -10.0, 0.0]
+        );
     }
 }
