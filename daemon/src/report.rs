@@ -339,12 +339,13 @@ li.mix::marker { content: "✗  "; color: #c0392b; } li.mastering::marker { cont
 .advice { color: #444; display: block; font-size: .92em; }
 figure { margin: .6em 0 1em; break-inside: avoid; page-break-inside: avoid; }
 figcaption { font-size: .9em; color: #333; margin-bottom: .15em; font-weight: bold; }
-.pair { display: grid; grid-template-columns: 1fr 1fr; gap: .6em; }
-.pair figure { margin: .3em 0; } .scopes { display: grid; grid-template-columns: repeat(auto-fill, minmax(14em, 18em)); gap: 1em; }
+.pair { display: grid; grid-template-columns: repeat(auto-fit, minmax(34em, 1fr)); gap: .6em; }
+body.compare { max-width: 90em; }
+.pair figure { margin: .3em 0; } .scopes figcaption { min-height: 2.6em; } .scopes { display: grid; grid-template-columns: repeat(auto-fill, minmax(14em, 18em)); gap: 1em; }
 section.track { break-before: page; page-break-before: always; }
 section.track:first-of-type { break-before: auto; page-break-before: auto; }
 .error { color: #c0392b; font-weight: bold; }
-svg.plot { width: 100%; height: auto; display: block; font-family: "DejaVu Sans", Arial, sans-serif; font-size: 11px; background: #fff; }
+svg.plot { width: 100%; max-width: 62em; height: auto; display: block; font-family: "DejaVu Sans", Arial, sans-serif; font-size: 11px; background: #fff; }
 svg .frame { fill: none; stroke: #888; } svg .grid { stroke: #e6e6e6; } svg .tick, svg .axis { fill: #333; } svg .axis { font-size: 11.5px; }
 svg .note { fill: #666; font-style: italic; font-size: 12px; } svg .mark { fill: #333; font-size: 10.5px; }
 svg .legend text { fill: #222; font-size: 10.5px; }
@@ -360,7 +361,7 @@ svg .zero { stroke: #555; stroke-width: .8; }
 svg .sp0 { color: #1f5fa8; } svg .sp1 { color: #c0392b; } svg .sp2 { color: #2e7d32; } svg .sp3 { color: #8e44ad; }
 svg .sp4 { color: #d35400; } svg .sp5 { color: #16a085; } svg .sp6 { color: #7f8c8d; } svg .sp7 { color: #2c3e50; }
 svg .ref { stroke-dasharray: 5 3; stroke-opacity: .75; } svg .diff { stroke: #111; stroke-width: 1.6; }
-svg .span { fill: #e00000; fill-opacity: .12; }
+svg .span { fill: #e00000; fill-opacity: .12; } svg .bandedge { stroke: #e00000; stroke-opacity: .4; stroke-width: .8; }
 svg .corr { stroke: #1f5fa8; } svg .lowcorr { stroke: #c0392b; stroke-width: 1.6; }
 svg .plr { stroke: #1f5fa8; stroke-width: 1.6; } svg .crest { stroke: #8e44ad; }
 svg .bar { fill: #1f5fa8; } svg .range { fill: #9db7d5; } svg .dot { fill: #1f5fa8; } svg .tp { fill: #c0392b; }
@@ -382,10 +383,15 @@ pub fn html(page: &Page) -> String {
     let mut out = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\
-         <title>{}</title><style>{CSS}</style></head><body>\n<header><h1>{}</h1>\
+         <title>{}</title><style>{CSS}</style></head><body class=\"{}\">\n<header><h1>{}</h1>\
          <p class=\"meta\">rackd analyze {} · loudness per ITU-R BS.1770-4 / EBU R128, \
          true peak per BS.1770 Annex 2 (4×) · times in m:ss</p></header>\n",
         esc(&title),
+        if matches!(page.reference, Some(Ok(_))) {
+            "compare"
+        } else {
+            "single"
+        },
         esc(&title),
         env!("CARGO_PKG_VERSION")
     );
@@ -554,14 +560,19 @@ fn figure_pair(
     caption: &str,
     t: &Track,
     r: Option<&Track>,
-    draw: &dyn Fn(&Track) -> String,
+    draw: &dyn Fn(&Track, Option<&Track>) -> String,
 ) {
+    // Each drawn on the other's scales, so the pair compares.
     match r {
-        None => figure(out, caption, &draw(t)),
+        None => figure(out, caption, &draw(t, None)),
         Some(r) => {
             out.push_str("<div class=\"pair\">");
-            figure(out, &format!("{caption}: {}", t.name()), &draw(t));
-            figure(out, &format!("{caption}: reference {}", r.name()), &draw(r));
+            figure(out, &format!("{caption}: {}", t.name()), &draw(t, Some(r)));
+            figure(
+                out,
+                &format!("{caption}: reference {}", r.name()),
+                &draw(r, Some(t)),
+            );
             out.push_str("</div>\n");
         }
     }
@@ -613,7 +624,9 @@ fn track_section(
     out.push_str("<h3>Plots</h3>\n");
     let r = reference.as_ref();
     figure_pair(out, "Waveform", t, r, &plots::waveform);
-    figure_pair(out, "Loudness", t, r, &|x| plots::loudness(x, target));
+    figure_pair(out, "Loudness", t, r, &|x, peer| {
+        plots::loudness(x, peer, target)
+    });
     figure_pair(out, "True peak", t, r, &plots::true_peak);
     let overlay = comparison.as_ref().map(|(r, c)| (*r, c.offset_db));
     figure(out, "Spectrum per channel", &plots::spectrum(t, overlay));
@@ -634,13 +647,13 @@ fn track_section(
     figure(
         out,
         &format!("Vectorscope: {}", t.name()),
-        &plots::vectorscope(t),
+        &plots::vectorscope(t, r),
     );
     if let Some(r) = r {
         figure(
             out,
             &format!("Vectorscope: reference {}", r.name()),
-            &plots::vectorscope(r),
+            &plots::vectorscope(r, Some(t)),
         );
     }
     out.push_str("</div>\n");

@@ -65,7 +65,7 @@ fn channel_class(ch: usize) -> String {
 }
 
 /// Peak and RMS envelope per channel, clipped runs and true-peak overs marked.
-pub fn waveform(t: &Track) -> String {
+pub fn waveform(t: &Track, _peer: Option<&Track>) -> String {
     let s = t.series;
     let lanes = s.channels;
     let lane_h = if lanes > 2 { 50.0 } else { 80.0 };
@@ -138,16 +138,23 @@ pub fn waveform(t: &Track) -> String {
 }
 
 /// Momentary and short-term loudness, integrated and target lines.
-pub fn loudness(t: &Track, target: Option<f64>) -> String {
-    let s = t.series;
-    let dur = duration(t).max(s.hop_s());
-    let finite_max = s
+/// The highest finite momentary loudness of a track, LUFS.
+fn max_momentary(t: &Track) -> f64 {
+    t.series
         .momentary
         .iter()
         .copied()
         .filter(|v| v.is_finite())
-        .fold(f64::NEG_INFINITY, f64::max);
-    if !finite_max.is_finite() {
+        .fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// Momentary and short-term loudness, integrated and target lines (on the
+/// same scale as `peer`'s when given, so plots side by side compare).
+pub fn loudness(t: &Track, peer: Option<&Track>, target: Option<f64>) -> String {
+    let s = t.series;
+    let dur = duration(t).max(s.hop_s());
+    let own_max = max_momentary(t);
+    if !own_max.is_finite() {
         return message(
             "loudness",
             W,
@@ -156,6 +163,7 @@ pub fn loudness(t: &Track, target: Option<f64>) -> String {
             "No momentary loudness: the file is shorter than 400 ms or silent.",
         );
     }
+    let finite_max = own_max.max(peer.map_or(f64::NEG_INFINITY, max_momentary));
     let top = ((finite_max.max(target.unwrap_or(-60.0)) + 3.0) / 5.0).ceil() * 5.0;
     let top = top.min(10.0);
     let bottom = top - 45.0;
@@ -173,7 +181,7 @@ pub fn loudness(t: &Track, target: Option<f64>) -> String {
     p.legend("short-term (3 s)", "short");
     let i = t.report.scan.integrated;
     if i.is_finite() {
-        p.hline(i, "integrated", &format!("integrated {i:.1} LUFS"));
+        p.hline_left(i, "integrated", &format!("integrated {i:.1} LUFS"));
     }
     if let Some(target) = target {
         p.hline(target, "target", &format!("target {target:.1} LUFS"));
@@ -189,13 +197,12 @@ pub fn loudness(t: &Track, target: Option<f64>) -> String {
 }
 
 /// True peak per window with the 0 and −1 dBTP lines.
-pub fn true_peak(t: &Track) -> String {
+pub fn true_peak(t: &Track, peer: Option<&Track>) -> String {
     let s = t.series;
     let dur = duration(t).max(s.hop_s());
-    let mut all: Vec<f64> = s
-        .true_peak
-        .iter()
-        .flatten()
+    let mut all: Vec<f64> = std::iter::once(t)
+        .chain(peer)
+        .flat_map(|x| x.series.true_peak.iter().flatten())
         .map(|&v| db(v as f64))
         .filter(|v| v.is_finite())
         .collect();
@@ -220,7 +227,7 @@ pub fn true_peak(t: &Track) -> String {
         p.legend(&channel_label(ch, s.channels), &class);
     }
     p.hline(0.0, "limit", "0 dBTP");
-    p.hline(-1.0, "limit2", "−1 dBTP");
+    p.hline_left(-1.0, "limit2", "−1 dBTP");
     let step = if top - bottom > 30.0 { 6.0 } else { 3.0 };
     let p = p.x_axis("time (m:ss)", time_ticks(dur)).y_axis(
         "true peak per 100 ms (dBTP)",
@@ -379,6 +386,8 @@ pub fn difference(c: &Comparison) -> String {
     );
     for b in &c.largest {
         p.vspan(b.from_hz, b.to_hz, "span");
+        p.vmark(b.from_hz, -range, range, "bandedge");
+        p.vmark(b.to_hz, -range, range, "bandedge");
     }
     p.hline(0.0, "zero", "");
     let pts: Vec<(f64, f64)> = freqs
@@ -388,22 +397,20 @@ pub fn difference(c: &Comparison) -> String {
         .collect();
     p.line(&pts, "diff");
     p.legend("this file − reference (loudness-matched)", "diff");
-    for b in &c.largest {
-        let x = p.px((b.from_hz * b.to_hz).sqrt());
-        let y = p.py(if b.difference_db > 0.0 {
-            -range * 0.8
+    // Named bands, largest first, one row each so neighbours never overlap.
+    for (k, b) in c.largest.iter().enumerate() {
+        let row = 0.88 - 0.14 * k as f64;
+        let y = if b.difference_db > 0.0 {
+            -range * row
         } else {
-            range * 0.75
-        });
+            range * row
+        };
         let label = format!(
             "{:+.1} dB {}",
             b.difference_db,
             band_name(b.from_hz, b.to_hz)
         );
-        p.raw(&format!(
-            r#"<text class="mark" x="{x:.1}" y="{y:.1}" text-anchor="middle">{}</text>"#,
-            crate::outboard::sheet::esc(&label.replace('-', "−"))
-        ));
+        p.label((b.from_hz * b.to_hz).sqrt(), y, &label.replace('-', "−"));
     }
     let step = if range > 12.0 { 6.0 } else { 3.0 };
     let p = p
@@ -413,7 +420,7 @@ pub fn difference(c: &Comparison) -> String {
 }
 
 /// Correlation over time, full band and below 120 Hz.
-pub fn correlation(t: &Track) -> String {
+pub fn correlation(t: &Track, _peer: Option<&Track>) -> String {
     let s = t.series;
     if s.channels != 2 {
         return message(
@@ -457,7 +464,7 @@ pub fn correlation(t: &Track) -> String {
 }
 
 /// The vectorscope (goniometer) as a density image.
-pub fn vectorscope(t: &Track) -> String {
+pub fn vectorscope(t: &Track, peer: Option<&Track>) -> String {
     let Some(scope) = &t.series.scope else {
         return message(
             "vectorscope",
@@ -467,7 +474,11 @@ pub fn vectorscope(t: &Track) -> String {
             "Not a stereo file: no vectorscope.",
         );
     };
-    let zoom = scope.zoom(0.999);
+    // Side by side, both at the smaller zoom so the images compare.
+    let zoom = peer
+        .and_then(|p| p.series.scope.as_ref())
+        .map_or(usize::MAX, |p| p.zoom(0.999))
+        .min(scope.zoom(0.999));
     let cells = scope.view(zoom, SCOPE_VIEW);
     let max = cells.iter().copied().max().unwrap_or(0);
     let size = 320.0;
@@ -543,8 +554,18 @@ pub fn vectorscope(t: &Track) -> String {
     out
 }
 
+/// The highest short-term PLR or crest factor of a track, dB.
+fn max_dynamics(t: &Track) -> f64 {
+    let s = t.series;
+    s.short_term_plr()
+        .into_iter()
+        .chain(s.short_term_crest())
+        .filter(|v| v.is_finite())
+        .fold(0f64, f64::max)
+}
+
 /// Short-term PLR and crest factor over time.
-pub fn dynamics(t: &Track) -> String {
+pub fn dynamics(t: &Track, peer: Option<&Track>) -> String {
     let s = t.series;
     let plr = s.short_term_plr();
     let crest = s.short_term_crest();
@@ -558,12 +579,7 @@ pub fn dynamics(t: &Track) -> String {
         );
     }
     let dur = duration(t).max(s.hop_s());
-    let max = plr
-        .iter()
-        .chain(&crest)
-        .copied()
-        .filter(|v| v.is_finite())
-        .fold(0f64, f64::max);
+    let max = max_dynamics(t).max(peer.map_or(0.0, max_dynamics));
     let top = ((max + 2.0) / 5.0).ceil().max(4.0) * 5.0;
     let mut p = Plot::new(
         "dynamics",
@@ -589,12 +605,24 @@ pub const HIST_FROM: f64 = -60.0;
 /// Bins (1 LU each) in the histogram.
 pub const HIST_BINS: usize = 60;
 
-/// Histogram of short-term loudness (share of the time per LU).
-pub fn histogram(t: &Track) -> String {
-    let s = t.series;
-    let h = s.short_term_histogram(HIST_FROM, HIST_BINS);
+/// A track's short-term histogram as shares of its time, %.
+fn shares(t: &Track) -> Vec<f64> {
+    let h = t.series.short_term_histogram(HIST_FROM, HIST_BINS);
     let total: u32 = h.iter().sum();
-    if total == 0 {
+    h.iter()
+        .map(|&c| 100.0 * c as f64 / total.max(1) as f64)
+        .collect()
+}
+
+/// Histogram of short-term loudness (share of the time per LU).
+pub fn histogram(t: &Track, peer: Option<&Track>) -> String {
+    let share = shares(t);
+    let both: Vec<f64> = match peer {
+        Some(p) => share.iter().zip(shares(p)).map(|(a, b)| a.max(b)).collect(),
+        None => share.clone(),
+    };
+    let total: f64 = share.iter().sum();
+    if total == 0.0 {
         return message(
             "histogram",
             W,
@@ -603,8 +631,8 @@ pub fn histogram(t: &Track) -> String {
             "Needs 3 s of audio (short-term loudness); this file is too short or silent.",
         );
     }
-    let first = h.iter().position(|&c| c > 0).unwrap_or(0);
-    let last = h.iter().rposition(|&c| c > 0).unwrap_or(HIST_BINS - 1);
+    let first = both.iter().position(|&c| c > 0.0).unwrap_or(0);
+    let last = both.iter().rposition(|&c| c > 0.0).unwrap_or(HIST_BINS - 1);
     let (mut lo, mut hi) = (first.saturating_sub(2), (last + 3).min(HIST_BINS));
     while hi - lo < 20 {
         lo = lo.saturating_sub(1);
@@ -613,8 +641,7 @@ pub fn histogram(t: &Track) -> String {
             break;
         }
     }
-    let share: Vec<f64> = h.iter().map(|&c| 100.0 * c as f64 / total as f64).collect();
-    let top = (share.iter().copied().fold(0.0, f64::max) / 5.0)
+    let top = (both.iter().copied().fold(0.0, f64::max) / 5.0)
         .ceil()
         .max(1.0)
         * 5.0;

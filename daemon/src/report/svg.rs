@@ -176,6 +176,22 @@ impl Plot {
         }
     }
 
+    /// A horizontal line labelled at its left end, above the line.
+    pub fn hline_left(&mut self, y: f64, class: &str, label: &str) {
+        let (a, b) = self.y.bounds();
+        if !(a..=b).contains(&y) {
+            return;
+        }
+        self.hline(y, class, "");
+        let _ = write!(
+            self.body,
+            r#"<text class="mark" x="{:.1}" y="{:.1}">{}</text>"#,
+            self.left + 4.0,
+            self.py(y) - 3.0,
+            esc(label)
+        );
+    }
+
     /// A shaded stretch from `x0` to `x1`, the frame's full height.
     pub fn vspan(&mut self, x0: f64, x1: f64, class: &str) {
         let (a, b) = (self.px(x0), self.px(x1).max(self.px(x0) + 1.0));
@@ -196,6 +212,20 @@ impl Plot {
             r#"<line class="{class}" x1="{px:.1}" y1="{:.1}" x2="{px:.1}" y2="{:.1}"/>"#,
             self.py(y0),
             self.py(y1)
+        );
+    }
+
+    /// A label centred at (`x`, `y`) (values), moved sideways to stay inside the frame.
+    pub fn label(&mut self, x: f64, y: f64, text: &str) {
+        let half = 3.2 * text.chars().count() as f64;
+        let px = self
+            .px(x)
+            .clamp(self.left + half + 2.0, self.w - self.right - half - 2.0);
+        let _ = write!(
+            self.body,
+            r#"<text class="mark" x="{px:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            self.py(y),
+            esc(text)
         );
     }
 
