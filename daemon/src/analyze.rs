@@ -1,10 +1,14 @@
-//! `rackd analyze FILE... [--json]`: loudness, true peak and mix checks for
-//! a mix handed in for mastering or a finished master.
+//! `rackd analyze FILE... [--json] [--report FILE.html] [--reference FILE]
+//! [--target LUFS]`: loudness, true peak and mix checks for a mix handed in
+//! for mastering or a finished master, and the report with plots for the
+//! mix engineer.
 //!
 //! Decoding (WAV, FLAC, AIFF via symphonia) and printing live here; the
-//! measurements are `rackd_dsp::analysis`. Exit codes: 0 all files analyzed,
-//! 2 a file could not be read or is not valid audio (the others are still
-//! reported), 1 a runtime failure such as a broken output pipe.
+//! measurements are `rackd_dsp::{analysis, series, spectrum, findings}`, the
+//! page and the plot data `crate::report`. Exit codes: 0 all files analyzed,
+//! 2 a file (or the reference) could not be read or is not valid audio (the
+//! others are still reported, the report still written), 1 a runtime
+//! failure such as a broken output pipe or a report that cannot be written.
 //!
 //! # JSON (`--json`), schema `rackd-analyze/1`
 //!
@@ -52,13 +56,69 @@
 //!       "true_peak_after_dbtp": number|null,
 //!       "loudness_after_lufs": number|null
 //!     } ],
-//!     "warnings": [string]               the human summary's warnings
+//!     "warnings": [string],              the human summary's warnings (the findings' texts)
+//!     "findings": [ {                    what to tell the mix engineer (clean file: none)
+//!       "kind": string,                  clipping, true_peak_over, headroom, full_scale,
+//!                                        low_end_out_of_phase, out_of_phase, mono_loss, balance,
+//!                                        dc_offset, head_noise, tail_noise, over_limited, loud,
+//!                                        narrow_range, padded_bits, low_sample_rate,
+//!                                        content_edge, silent, head_silence, tail_silence
+//!       "fix": "mix"|"mastering",        who deals with it
+//!       "channel": string|null,          "L", "R", "mono", "ch N"; null: not one channel
+//!       "start_s": number|null,          where it starts or first happens (clips: to the sample)
+//!       "end_s": number|null,
+//!       "spans": [[number, number]],     every stretch it covers, seconds
+//!       "text": string, "advice": string
+//!     } ],
+//!     "plots": {                         the data behind every plot of the report
+//!       "hop_s": number,                 window length of the series (100 ms: 10 loudness steps)
+//!       "windows": int,                  window i runs from i·hop_s (the last may be shorter)
+//!       "peak_dbfs": [[number|null]],    per channel, per window: sample peak
+//!       "rms_dbfs": [[number|null]],     per channel, per window, sine-referenced
+//!       "true_peak_dbtp": [[number|null]], per channel, per window (Annex 2, 4×)
+//!       "clipped_samples": [[int]],      per channel, per window: samples in clipped runs
+//!       "momentary_lufs": [number|null], meter window ending at (i+1)·hop_s; null before 0.4 s or in silence
+//!       "short_term_lufs": [number|null],the same, 3 s; null before 3 s
+//!       "correlation": [number|null],    L/R over 300 ms centred on window i; null: silent or not stereo
+//!       "correlation_low": [number|null],the same below low_end_hz (4th-order Butterworth low pass)
+//!       "low_end_hz": number,
+//!       "short_term_plr_db": [number|null], highest true peak of the 3 s ending with window i minus short-term loudness
+//!       "short_term_crest_db": [number|null], sample peak over RMS of the same 3 s
+//!       "short_term_histogram": { "from_lufs": number, "step_lu": number, "counts": [int] },
+//!                                        short-term values per 1 LU bin (the top bin takes all above)
+//!       "vectorscope": null | {          stereo only
+//!         "cells": int, "zoom": int,     cells × cells counts; ×zoom: the edge is at edge_dbfs
+//!         "edge_dbfs": number,
+//!         "counts": [int]                row-major, top row (L+R)/2 = +1/zoom, left column (R−L)/2 = −1/zoom
+//!       },
+//!       "spectrum": null | {             long-term average (null: under 2048 samples)
+//!         "fft_size": int, "bin_hz": number, "frames": int,   sine-windowed 2 s frames, 50 % overlap
+//!         "smoothing_octaves": number,   1/6
+//!         "frequencies_hz": [number],    20 Hz to 20 kHz in 1/24-octave steps, the same at every rate
+//!         "curves_db": { NAME: [number|null] }, energy in the 1/6-octave band around each frequency,
+//!                                        sine-referenced dBFS; NAME: L, R, M, S (stereo), mono, or 1..8,
+//!                                        and "all" (mean of the channels); null above Nyquist
+//!         "bins_hz": number,             width of the bins below
+//!         "bins_db": { NAME: [number|null] } energy of consecutive bins_hz-wide groups of FFT bins
+//!       }
+//!     },
+//!     "reference_comparison": null | {   with --reference
+//!       "loudness_offset_db": number,    gain given to the reference to match loudness
+//!       "difference_db": [number|null],  this file's "all" curve minus the matched reference's, per frequencies_hz
+//!       "largest": [ { "from_hz": number, "to_hz": number, "difference_db": number, "text": string } ]
+//!     }
 //!   } ],
 //!   "album": null | {                    two or more files analyzed
 //!     "integrated_lufs": number|null,    all files gated as one programme
 //!     "true_peak_dbtp": number|null,
-//!     "files": int
-//!   }
+//!     "files": int,
+//!     "tonal_balance": {                 each track loudness-matched against the album average
+//!       "frequencies_hz": [number], "average_db": [number|null],
+//!       "tracks": [ { "path": string, "difference_db": [number|null],
+//!                     "largest": [ { "from_hz", "to_hz", "difference_db", "text" } ] } ]
+//!     }
+//!   },
+//!   "reference": null | file             the --reference, analyzed like a file (or ok: false)
 //! }
 //! ```
 
