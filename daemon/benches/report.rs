@@ -6,11 +6,11 @@
 //! Run: `cargo bench -p rackd --bench report` (needs ffmpeg:
 //! `scripts/install-deps --test`).
 
+use rackd::audio_file::WavFormat;
 use rackd_dsp::analysis::Analyzer;
 use rackd_dsp::series::Series;
 use rackd_dsp::spectrum::Spectrum;
 use std::f64::consts::PI;
-use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -44,32 +44,6 @@ fn programme() -> [Vec<f32>; 2] {
     [l, r]
 }
 
-fn write_wav(path: &Path, l: &[f32], r: &[f32]) {
-    let data = (l.len() * 6) as u32;
-    let mut b = Vec::with_capacity(44 + data as usize);
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + data).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&FS.to_le_bytes());
-    b.extend_from_slice(&(FS * 6).to_le_bytes());
-    b.extend_from_slice(&6u16.to_le_bytes());
-    b.extend_from_slice(&24u16.to_le_bytes());
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&data.to_le_bytes());
-    for (a, c) in l.iter().zip(r) {
-        for x in [a, c] {
-            let v = (*x as f64 * 8_388_608.0)
-                .round()
-                .clamp(-8_388_608.0, 8_388_607.0) as i32;
-            b.extend_from_slice(&v.to_le_bytes()[..3]);
-        }
-    }
-    std::fs::write(path, b).expect("write wav");
-}
-
 /// Seconds one run of `cmd` takes (it must succeed).
 fn time(cmd: &mut Command) -> f64 {
     let t0 = Instant::now();
@@ -97,7 +71,7 @@ fn main() {
     let wav = dir.path().join("ten-minutes.wav");
     let html = dir.path().join("report.html");
     let [l, r] = programme();
-    write_wav(&wav, &l, &r);
+    rackd::audio_file::write_wav(&wav, FS, WavFormat::Pcm24, &l, &r).expect("write wav");
     let rackd = env!("CARGO_BIN_EXE_rackd");
     let mut best = [f64::INFINITY; 3];
     for _ in 0..3 {

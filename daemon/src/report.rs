@@ -14,7 +14,8 @@ use rackd_dsp::analysis::Report;
 use rackd_dsp::findings::{FileFacts, Finding, Remedy, channel_label, effective_bits, timecode};
 use rackd_dsp::series::{LOW_END_HZ, SeriesData};
 use rackd_dsp::spectrum::{
-    Comparison, SMOOTHING_OCTAVES, SpectrumData, compare as compare_curves, frequencies, mean_curve,
+    BandDifference, Comparison, SMOOTHING_OCTAVES, SpectrumData, compare as compare_curves,
+    frequencies, mean_curve,
 };
 use serde_json::{Value, json};
 use std::fmt::Write as _;
@@ -155,17 +156,29 @@ pub fn compare(t: &Track, reference: &Track) -> Comparison {
     compare_curves(&t.spectrum.average(), &reference.spectrum.average(), offset)
 }
 
+/// Named band differences in the JSON, `text` said against `other`.
+fn bands_json(bands: &[BandDifference], other: &str) -> Value {
+    Value::Array(
+        bands
+            .iter()
+            .map(|b| {
+                json!({
+                    "from_hz": b.from_hz,
+                    "to_hz": b.to_hz,
+                    "difference_db": num(b.difference_db),
+                    "text": b.describe(other),
+                })
+            })
+            .collect(),
+    )
+}
+
 /// `reference_comparison` in the JSON.
 pub fn comparison_json(c: &Comparison) -> Value {
     json!({
         "loudness_offset_db": num(c.offset_db),
         "difference_db": nums(c.difference.iter().copied(), 2),
-        "largest": c.largest.iter().map(|b| json!({
-            "from_hz": b.from_hz,
-            "to_hz": b.to_hz,
-            "difference_db": num(b.difference_db),
-            "text": b.describe("the reference"),
-        })).collect::<Vec<_>>(),
+        "largest": bands_json(&c.largest, "the reference"),
     })
 }
 
@@ -303,12 +316,7 @@ pub fn album_json(tracks: &[Track]) -> Value {
         "tracks": tracks.iter().zip(&diffs).map(|(t, d)| json!({
             "path": t.path.display().to_string(),
             "difference_db": nums(d.difference.iter().copied(), 2),
-            "largest": d.largest.iter().map(|b| json!({
-                "from_hz": b.from_hz,
-                "to_hz": b.to_hz,
-                "difference_db": num(b.difference_db),
-                "text": b.describe("the album average"),
-            })).collect::<Vec<_>>(),
+            "largest": bands_json(&d.largest, "the album average"),
         })).collect::<Vec<_>>(),
     })
 }

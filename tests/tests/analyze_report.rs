@@ -19,16 +19,11 @@ fn need(program: &str) {
     );
 }
 
-/// Deterministic noise in ±1 (xorshift).
+/// Deterministic noise in ±1.
 fn noise(n: usize, seed: u32) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            s as f64 / u32::MAX as f64 * 2.0 - 1.0
-        })
+    rackd_tests::wav::noise(n, 1.0, seed)
+        .into_iter()
+        .map(f64::from)
         .collect()
 }
 
@@ -67,6 +62,22 @@ fn rackd(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run rackd")
+}
+
+/// `rackd analyze FILES... --report HTML EXTRA...`; it must succeed.
+fn report(files: &[&Path], html: &Path, extra: &[&str]) {
+    let mut cmd = Command::new(rackd_bin());
+    cmd.arg("analyze")
+        .args(files)
+        .arg("--report")
+        .arg(html)
+        .args(extra);
+    let out = cmd.output().expect("run rackd");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// `rackd analyze --json` of `files`: (exit code, document).
@@ -484,21 +495,8 @@ fn report_renders_in_chromium_with_every_plot_and_a_reference_comparison() {
     let [l, r] = music_with(12.0, 0.5, 0.5, |_| 1.0);
     write_pcm_wav(&reference, FS, 24, &[l, r]);
     let html = dir.path().join("compare.html");
-    let out = rackd(&[
-        "analyze",
-        &mix.display().to_string(),
-        "--reference",
-        &reference.display().to_string(),
-        "--report",
-        &html.display().to_string(),
-        "--target",
-        "-14",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let refs = reference.display().to_string();
+    report(&[&mix], &html, &["--reference", &refs, "--target", "-14"]);
     let text = std::fs::read_to_string(&html).unwrap();
     assert!(text.contains("For the mix engineer") && text.contains("low end out of phase"));
     assert!(text.contains("target -14.0 LUFS"));
@@ -589,18 +587,7 @@ fn album_page_lists_every_track_and_their_tonal_balance() {
     let [l, r] = music_with(8.0, 0.7, 0.5, |_| 1.0);
     write_pcm_wav(&b, FS, 24, &[l, r]);
     let html = dir.path().join("album.html");
-    let out = rackd(&[
-        "analyze",
-        &a.display().to_string(),
-        &b.display().to_string(),
-        "--report",
-        &html.display().to_string(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    report(&[&a, &b], &html, &[]);
     let check = browser_check(&html, &dir.path().join("album.png"));
     assert_eq!(plot(&check, "album-loudness").len(), 1);
     assert_eq!(plot(&check, "album-tonal-balance").len(), 1);
@@ -747,17 +734,7 @@ fn bad_input_is_reported_and_short_and_mono_files_say_what_cannot_be_drawn() {
         (&mono, &["correlation", "vectorscope", "spectrum-ms"][..]),
     ] {
         let html = dir.path().join("one.html");
-        let out = rackd(&[
-            "analyze",
-            &file.display().to_string(),
-            "--report",
-            &html.display().to_string(),
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        report(&[file], &html, &[]);
         let check = browser_check(&html, &dir.path().join("one.png"));
         for name in PLOTS {
             let p = plot(&check, name);
