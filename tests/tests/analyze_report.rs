@@ -135,7 +135,8 @@ fn findings_appear_at_the_planted_times_and_channels_and_not_on_a_clean_mix() {
     l.iter_mut().for_each(|x| *x += 0.01);
     write_pcm_wav(&path("dc.wav"), FS, 24, &[l, r]);
 
-    // 1.5 s of white noise at −60 dBFS RMS, then the music.
+    // 1.5 s of white noise at −60 dBFS RMS, the music, then 2 s of noise
+    // at −66 dBFS RMS on R only (music from 1.5 to 9.5 s).
     let head = (1.5 * FS as f64) as usize;
     let a = 0.001 * 3f64.sqrt();
     let [ml, mr] = music(8.0, 1.0, |_| 1.0);
@@ -143,6 +144,9 @@ fn findings_appear_at_the_planted_times_and_channels_and_not_on_a_clean_mix() {
     let mut r: Vec<f64> = noise(head, 4).iter().map(|x| x * a).collect();
     l.extend(ml);
     r.extend(mr);
+    let tail = 2 * FS as usize;
+    l.extend(vec![0.0; tail]);
+    r.extend(noise(tail, 5).iter().map(|x| x * a * 0.5));
     write_pcm_wav(&path("noise.wav"), FS, 24, &[l, r]);
 
     // 16-bit values in a 24-bit file.
@@ -235,6 +239,22 @@ fn findings_appear_at_the_planted_times_and_channels_and_not_on_a_clean_mix() {
         head[0]["text"]
     );
 
+    let tail = findings(file("noise"), "tail_noise");
+    assert_eq!(tail.len(), 1, "{:#}", file("noise")["findings"]);
+    let (s, e) = (f64_at(&tail[0]["start_s"]), f64_at(&tail[0]["end_s"]));
+    assert!(
+        (s - 9.5).abs() <= hop && (e - 11.5).abs() <= hop,
+        "{s} to {e}"
+    );
+    assert!(
+        tail[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("-63 dBFS for 2.0 s"),
+        "{}",
+        tail[0]["text"]
+    );
+
     let padded = findings(file("padded"), "padded_bits");
     assert_eq!(padded.len(), 1);
     assert!(
@@ -250,6 +270,7 @@ fn findings_appear_at_the_planted_times_and_channels_and_not_on_a_clean_mix() {
         ("low_end_out_of_phase", "phase"),
         ("dc_offset", "dc"),
         ("head_noise", "noise"),
+        ("tail_noise", "noise"),
         ("padded_bits", "padded"),
     ] {
         for name in names.iter().filter(|n| **n != owner) {
@@ -412,6 +433,83 @@ fn spectrum_of_a_sine_and_of_pink_noise_agrees_with_numpy_within_half_a_db() {
     let d = numpy_difference(&pink, &json("pink"), "mono", 40.0, 20_000.0);
     eprintln!("pink noise 40 Hz-20 kHz: largest difference to numpy {d:.3} dB");
     assert!(d <= 0.5, "{d}");
+}
+
+#[test]
+fn a_brick_wall_in_the_spectrum_names_the_project_rate_or_a_lossy_source() {
+    need("sox");
+    let dir = tempfile::tempdir().unwrap();
+    let sox = |args: &[&str]| {
+        let st = Command::new("sox").args(args).status().unwrap();
+        assert!(st.success(), "sox {args:?}");
+    };
+    let p = |n: &str| dir.path().join(n).display().to_string();
+    // Pink noise made at 44.1 kHz and converted up to 96 kHz.
+    sox(&[
+        "-R",
+        "-n",
+        "-r",
+        "44100",
+        "-b",
+        "24",
+        "-c",
+        "2",
+        &p("44.wav"),
+        "synth",
+        "6",
+        "pinknoise",
+        "pinknoise",
+        "vol",
+        "0.3",
+    ]);
+    sox(&["-R", &p("44.wav"), "-r", "96000", &p("up.wav")]);
+    // Pink noise at 48 kHz with nothing above 16 kHz (as an MP3 encoder leaves it).
+    sox(&[
+        "-R",
+        "-n",
+        "-r",
+        "48000",
+        "-b",
+        "24",
+        "-c",
+        "2",
+        &p("lossy.wav"),
+        "synth",
+        "6",
+        "pinknoise",
+        "pinknoise",
+        "vol",
+        "0.3",
+        "sinc",
+        "-16k",
+    ]);
+    let files = [
+        dir.path().join("up.wav"),
+        dir.path().join("lossy.wav"),
+        dir.path().join("44.wav"),
+    ];
+    let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let (_, doc) = analyze_json(&refs, &[]);
+    let edge = |k: usize| findings(&doc["files"][k], "content_edge");
+    let up = edge(0);
+    assert_eq!(up.len(), 1, "{:#}", doc["files"][0]["findings"]);
+    assert!(
+        up[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("sample rate 96 kHz, project likely 44.1 kHz"),
+        "{}",
+        up[0]["text"]
+    );
+    let lossy = edge(1);
+    assert_eq!(lossy.len(), 1, "{:#}", doc["files"][1]["findings"]);
+    let text = lossy[0]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("nothing above 16") && text.contains("lossy"),
+        "{text}"
+    );
+    // Content up to Nyquist: no edge.
+    assert!(edge(2).is_empty(), "{:#}", doc["files"][2]["findings"]);
 }
 
 /// The browser's view of a report (see tests/python/report_check.py).
