@@ -286,6 +286,11 @@ pub fn run_to(args: &AnalyzeArgs, out: &mut dyn Write) -> anyhow::Result<ExitCod
             album: album.map(|(i, _)| i),
             reference,
             target: args.target,
+            failed: done
+                .iter()
+                .filter_map(|r| r.as_ref().err())
+                .map(|(p, e)| (p.as_path(), e.as_str()))
+                .collect(),
         };
         crate::report::write(path, &page)
             .with_context(|| format!("writing the report {}", path.display()))?;

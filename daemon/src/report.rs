@@ -70,6 +70,8 @@ pub struct Page<'a> {
     pub reference: Option<Result<Track<'a>, (&'a Path, &'a str)>>,
     /// Loudness target line, LUFS.
     pub target: Option<f64>,
+    /// Files that could not be analyzed, and why.
+    pub failed: Vec<(&'a Path, &'a str)>,
 }
 
 fn db(x: f64) -> f64 {
@@ -417,6 +419,18 @@ pub fn html(page: &Page) -> String {
         }
         None => None,
     };
+    if !page.failed.is_empty() {
+        out.push_str("<ul class=\"findings\">");
+        for (p, e) in &page.failed {
+            let _ = write!(
+                out,
+                "<li class=\"mix error\">{} could not be analyzed: {}</li>",
+                esc(&p.display().to_string()),
+                esc(e)
+            );
+        }
+        out.push_str("</ul>\n");
+    }
     if page.tracks.len() >= 2 {
         album_section(&mut out, page);
     }

@@ -876,6 +876,24 @@ fn bad_input_is_reported_and_short_and_mono_files_say_what_cannot_be_drawn() {
         "mono and all"
     );
 
+    // A file that is not audio: named in the report, exit 2, the others drawn.
+    let junk = dir.path().join("junk.wav");
+    std::fs::write(&junk, b"not audio").unwrap();
+    let out = rackd(&[
+        "analyze",
+        &mixs,
+        &junk.display().to_string(),
+        "--report",
+        &html.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        text.contains("junk.wav could not be analyzed: not a WAV"),
+        "{text:.600}"
+    );
+    assert!(text.contains("data-plot=\"waveform\""));
+
     // A report path that cannot be written: runtime failure, nothing left behind.
     let out = rackd(&["analyze", &mixs, "--report", "/nonexistent-dir/r.html"]);
     assert_eq!(out.status.code(), Some(1));
