@@ -323,3 +323,31 @@ fn socket2_connect(local: SocketAddr, port: u16) -> TcpStream {
         TcpStream::from_raw_fd(fd)
     }
 }
+
+#[test]
+fn a_flood_of_bad_packets_gets_a_few_log_lines_and_a_count() {
+    let d = Daemon::start(Setup::default());
+    let osc = d.udp();
+    let junk = vec![b'/'; 900];
+    for _ in 0..200 {
+        osc.send_raw(&junk);
+    }
+    osc.send("/rackd/ping", vec![OscType::Int(2)]);
+    osc.recv_until(WAIT, |m| m.addr == "/rackd/pong")
+        .expect("still answering");
+    // The window ends and the rest is counted in one line.
+    let counted = wait_for(Duration::from_secs(20), || {
+        d.log_text()
+            .contains("more bad packet warnings from 127.0.0.1")
+            .then_some(())
+    });
+    let log = d.log_text();
+    assert!(counted.is_some(), "{log}");
+    let lines = log.matches("bad OSC packet from").count();
+    assert!(lines <= 5, "{lines} lines for one client's bad packets");
+    let longest = log.lines().map(str::len).max().unwrap_or(0);
+    assert!(
+        longest < 600,
+        "a log line of {longest} bytes holds client data"
+    );
+}
