@@ -16,15 +16,12 @@ use super::{
 };
 use ipnet::IpNet;
 use rackd_dsp::SlotKind;
-use rackd_protocol::toml_tree::{DeError, Kind, LineIndex, Node, fields_of, from_node};
+use rackd_protocol::toml_tree::{DeError, Kind, LineIndex, Node, fields_of, from_node_all};
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::PathBuf;
-
-/// Most serde errors recovered from in one section before it is given up.
-const MAX_RETRIES: usize = 256;
 
 /// Reads one config text into a [`Config`] and its problems.
 pub(super) struct Reader<'a> {
@@ -126,25 +123,12 @@ impl<'a> Reader<'a> {
         }
         let mut node = node.clone();
         self.strip_unknown::<T>(&mut node, prefix);
-        for _ in 0..MAX_RETRIES {
-            match from_node::<T>(&node) {
-                Ok(value) => return value,
-                Err(e) => {
-                    let span = e.span.clone().unwrap_or(node.span.clone());
-                    match remove_at(&mut node, &span) {
-                        Some(path) => {
-                            let key = join(prefix, &path);
-                            self.error(&span, &key, friendly(&e));
-                        }
-                        None => {
-                            self.error(&span, prefix, friendly(&e));
-                            return T::default();
-                        }
-                    }
-                }
-            }
+        let (value, found) = from_node_all::<T>(&node);
+        for f in found {
+            let key = join(prefix, &f.path);
+            self.error(&f.span, &key, friendly(&f.error));
         }
-        T::default()
+        value.unwrap_or_default()
     }
 
     /// The whole config from the tree.
@@ -475,46 +459,12 @@ fn key_span(root: &Node, path: &[&str]) -> Range<usize> {
 }
 
 fn join(table: &str, key: &str) -> String {
-    if table.is_empty() {
+    if key.is_empty() {
+        table.to_string()
+    } else if table.is_empty() {
         key.to_string()
     } else {
         format!("{table}.{key}")
-    }
-}
-
-/// Removes the innermost table entry (or array item) whose key or value
-/// holds `span`, so deserialization can go on without it; returns its path
-/// (`send`, `osc.address`, `return_channels[1]`).
-fn remove_at(node: &mut Node, span: &Range<usize>) -> Option<String> {
-    match &mut node.kind {
-        Kind::Table(entries) => {
-            let i = entries.iter().position(|(_, k, v)| {
-                k == span || (v.span.start <= span.start && span.end <= v.span.end)
-            })?;
-            let (key, kspan, value) = &mut entries[i];
-            if kspan != span
-                && value.span != *span
-                && let Some(inner) = remove_at(value, span)
-            {
-                return Some(format!("{key}.{inner}").replace(".[", "["));
-            }
-            let key = key.clone();
-            entries.remove(i);
-            Some(key)
-        }
-        Kind::Array(items) => {
-            let i = items
-                .iter()
-                .position(|v| v.span.start <= span.start && span.end <= v.span.end)?;
-            if items[i].span != *span
-                && let Some(inner) = remove_at(&mut items[i], span)
-            {
-                return Some(format!("[{i}].{inner}"));
-            }
-            items.remove(i);
-            Some(format!("[{i}]"))
-        }
-        _ => None,
     }
 }
 
