@@ -188,15 +188,23 @@ pub async fn serve_without_audio(
 async fn restore(hub: &HubHandle, recall: &RecallService) {
     match hub.store().call(|s| s.load_current()).await {
         Ok(Some(state)) => match recall.restore(state).await {
-            Ok((changed, _, skipped)) => {
+            Ok(applied) => {
                 tracing::info!(
-                    "restored the autosaved state ({changed} values differ from defaults)"
+                    "restored the autosaved state ({} values differ from defaults)",
+                    applied.changed
                 );
-                if !skipped.is_empty() {
+                if !applied.skipped.is_empty() {
                     tracing::warn!(
                         "autosave has {} values this rack does not have: {}",
-                        skipped.len(),
-                        skipped.join(", ")
+                        applied.skipped.len(),
+                        applied.skipped.join(", ")
+                    );
+                }
+                if !applied.refused.is_empty() {
+                    tracing::warn!(
+                        "autosave has {} values this rack refuses: {}",
+                        applied.refused.len(),
+                        applied.refused.join("; ")
                     );
                 }
             }

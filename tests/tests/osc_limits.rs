@@ -59,28 +59,52 @@ fn status_u64(d: &Daemon, path: &[&str]) -> u64 {
         .unwrap_or_else(|| panic!("status has no {path:?}"))
 }
 
+/// SLIP-framed OSC message bytes.
+fn slip(addr: &str, args: Vec<OscType>) -> Vec<u8> {
+    framing::encode(
+        Framing::Slip,
+        &codec::encode(&OscPacket::Message(OscMessage {
+            addr: addr.into(),
+            args,
+        })),
+    )
+}
+
 #[test]
 fn idle_connections_make_room_for_ctl_and_too_many_get_a_readable_refusal() {
-    let d = Daemon::start(Setup {
-        extra: "".into(),
-        ..Setup::default()
-    });
-    // The report's attack: 64 idle connections.
-    let idle: Vec<TcpStream> = (0..64).map(|_| tcp(&d)).collect();
+    let d = Daemon::start(Setup::default());
+    // 32 subscribed connections from one address: its whole share, none idle.
+    let subscribed: Vec<TcpStream> = (0..32)
+        .map(|_| {
+            let mut s = tcp(&d);
+            s.write_all(&slip("/rackd/subscribe", vec![])).unwrap();
+            s
+        })
+        .collect();
     wait_for(WAIT, || {
-        (status_u64(&d, &["clients", "tcp_connections"]) >= 32).then_some(())
+        (status_u64(&d, &["clients", "subscribers"]) == 32).then_some(())
     })
-    .expect("connections open");
-    // 32 per address: the rest were refused at once, in words.
-    let refused = status_u64(&d, &["osc", "refused_connections"]);
-    assert!(refused >= 1, "no refusal counted");
+    .expect("32 subscribed connections");
     let mut extra = tcp(&d);
     let text = errors_in(&read_until_closed(&mut extra)).join(" ");
     assert!(
         text.contains("too many connections") && text.contains("per address"),
         "{text:?}"
     );
-    // Once the idle ones have been idle a moment, ctl gets a place.
+    // ctl is refused the same way, and says so.
+    let out = d.ctl(&["status"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("too many connections"), "{err}");
+    assert!(status_u64(&d, &["osc", "refused_connections"]) >= 2);
+    drop(subscribed);
+    wait_for(WAIT, || {
+        (status_u64(&d, &["clients", "tcp_connections"]) == 0).then_some(())
+    })
+    .expect("closed connections leave");
+    // The report's attack: 64 idle connections. Once they have been idle a
+    // moment, a newcomer (ctl) gets the place of the longest idle one.
+    let idle: Vec<TcpStream> = (0..64).map(|_| tcp(&d)).collect();
     std::thread::sleep(Duration::from_millis(2500));
     let out = d.ctl(&["status"]);
     assert!(

@@ -475,6 +475,12 @@ fn print_recall(report: &RecallReport) {
     if !report.skipped.is_empty() {
         println!("not on this rack (skipped): {}", report.skipped.join(", "));
     }
+    if !report.refused.is_empty() {
+        println!(
+            "refused by this rack (left as they were): {}",
+            report.refused.join("; ")
+        );
+    }
 }
 
 /// A TCP connection to the daemon.

@@ -102,6 +102,9 @@ pub struct RecallReport {
     pub unchanged: usize,
     /// Stored addresses this rack does not have (saved on a different rack).
     pub skipped: Vec<String>,
+    /// Stored values this rack's parameters refuse (`address: why`), left as they were.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<String>,
     /// One line per outboard device (empty without outboard gear).
     pub devices: Vec<DeviceReport>,
     /// The revision's own recall safes (`DEVICE`, `DEVICE/PARAM`).
