@@ -30,10 +30,11 @@ pub mod truepeak;
 
 pub use chain::Chain;
 pub use insert::{HardwareInsert, InsertIo, InsertPorts, NoInserts};
+pub use limiter::Limiter;
 pub use meter::{MeterReadings, Meters};
 pub use monitor::Monitor;
 pub use processor::{Processor, SlotKind};
-pub use safety::SafetyCeiling;
+pub use safety::{CeilingMode, SafetyCeiling};
 pub use smoothing::Smoother;
 pub use trim::Trim;
 

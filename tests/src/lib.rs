@@ -326,6 +326,8 @@ pub struct Setup {
     pub test_tone_db: Option<f32>,
     /// `audio.ceiling_dbfs`.
     pub ceiling_dbfs: f32,
+    /// `audio.ceiling_mode`, when set (`sample_peak`, `true_peak`).
+    pub ceiling_mode: Option<String>,
     /// `daemon.autosave_ms`.
     pub autosave_ms: u64,
     /// `osc.allow`.
@@ -350,6 +352,7 @@ impl Default for Setup {
             client_name: unique_name("rackd"),
             test_tone_db: None,
             ceiling_dbfs: -0.3,
+            ceiling_mode: None,
             autosave_ms: 200,
             allow: vec!["127.0.0.0/8".into(), "::1/128".into()],
             idle_timeout_s: None,
@@ -402,7 +405,11 @@ impl Setup {
         if let Some(db) = self.test_tone_db {
             t += &format!("test_tone_db = {db:.1}\n");
         }
-        t += &format!("ceiling_dbfs = {:.1}\n\n", self.ceiling_dbfs);
+        t += &format!("ceiling_dbfs = {:.1}\n", self.ceiling_dbfs);
+        if let Some(mode) = &self.ceiling_mode {
+            t += &format!("ceiling_mode = {}\n", toml_str(mode));
+        }
+        t += "\n";
         t += "[osc]\n";
         t += &format!("listen = \"127.0.0.1:{port}\"\n");
         t += &format!("allow = {}\n", toml_list(&self.allow));

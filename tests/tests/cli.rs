@@ -208,7 +208,9 @@ fn check_of_a_file_with_many_errors_is_quick_and_capped() {
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 201, "200 problems and a count");
     assert!(
-        lines[0].ends_with("many.toml:2: osc.bogus_0: unknown key; known keys here: listen, allow, idle_timeout_s"),
+        lines[0].ends_with(
+            "many.toml:2: osc.bogus_0: unknown key; known keys here: listen, allow, idle_timeout_s"
+        ),
         "{}",
         lines[0]
     );

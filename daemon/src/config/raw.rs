@@ -94,6 +94,7 @@ pub(super) struct RawAudio {
     pub(super) period: Option<Num>,
     pub(super) test_tone_db: Option<Num>,
     pub(super) ceiling_dbfs: Option<Num>,
+    pub(super) ceiling_mode: Option<String>,
     pub(super) host: Option<String>,
     pub(super) device: Option<String>,
     pub(super) buffer_size: Option<Num>,

@@ -15,7 +15,7 @@ use super::{
     SlotConfig, StaticSurface, default_state_dir,
 };
 use ipnet::IpNet;
-use rackd_dsp::SlotKind;
+use rackd_dsp::{CeilingMode, SlotKind};
 use rackd_protocol::toml_tree::{DeError, Kind, LineIndex, Node, fields_of, from_node_all};
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -300,6 +300,19 @@ impl<'a> Reader<'a> {
         let test_tone_db = num(a.test_tone_db, (-120.0, 0.0), "test_tone_db").map(|x| x as f32);
         let ceiling_dbfs = num(a.ceiling_dbfs, (-60.0, 0.0), "ceiling_dbfs")
             .map_or(defaults.ceiling_dbfs, |x| x as f32);
+        let ceiling_mode = match a.ceiling_mode.as_deref().unwrap_or("sample_peak") {
+            "sample_peak" => CeilingMode::SamplePeak,
+            "true_peak" => CeilingMode::TruePeak,
+            other => {
+                self.error(
+                    &span("ceiling_mode"),
+                    "audio.ceiling_mode",
+                    format!("unknown ceiling mode {other:?}; choose sample_peak or true_peak"),
+                );
+                CeilingMode::SamplePeak
+            }
+        };
+        let mut num = |v, r, k: &str| self.range(v, r, &span(k), &join("audio", k));
         let buffer_size = num(a.buffer_size, (16.0, 8192.0), "buffer_size").map(|x| x as u32);
         let channels = num(a.channels, (2.0, 64.0), "channels").map_or(2, |x| x as u16);
         let host = match a.host.as_deref().unwrap_or("alsa") {
@@ -323,6 +336,7 @@ impl<'a> Reader<'a> {
             period,
             test_tone_db,
             ceiling_dbfs,
+            ceiling_mode,
             host,
             device: a.device.filter(|d| !d.is_empty()),
             buffer_size,

@@ -341,3 +341,21 @@ fn type_errors_do_not_hide_other_problems_in_the_same_table() {
     }
     assert_eq!(errs.len(), 4, "{text:?}");
 }
+
+#[test]
+fn ceiling_mode_is_samples_unless_true_peak_is_asked_for() {
+    assert_eq!(
+        parse("").unwrap().audio.ceiling_mode,
+        rackd_dsp::CeilingMode::SamplePeak
+    );
+    let cfg = parse("[audio]\nceiling_mode = \"true_peak\"\n").unwrap();
+    assert_eq!(cfg.audio.ceiling_mode, rackd_dsp::CeilingMode::TruePeak);
+    let errs = parse("[audio]\nceiling_mode = \"brickwall\"\n")
+        .unwrap_err()
+        .0;
+    let text = errs[0].to_string();
+    assert!(
+        text.starts_with("rackd.toml:2: audio.ceiling_mode") && text.contains("true_peak"),
+        "{text}"
+    );
+}

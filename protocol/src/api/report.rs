@@ -323,6 +323,13 @@ pub struct Status {
     pub period: u32,
     /// Latency of the chain now playing, in samples.
     pub latency_samples: u32,
+    /// What the output safety ceiling bounds: `sample_peak` or `true_peak`.
+    #[serde(default)]
+    pub ceiling_mode: String,
+    /// Latency the monitor path adds after the chain (a true-peak
+    /// ceiling's lookahead), in samples; the main outputs report both.
+    #[serde(default)]
+    pub monitor_latency_samples: u32,
     /// Slot ids playing, in order.
     pub layout: Vec<String>,
     /// Whether a print pass runs.
