@@ -2,6 +2,7 @@
 //! signals (SIGHUP reloads, SIGTERM/SIGINT stop), and shut down cleanly.
 
 pub mod logging;
+mod memory;
 pub mod systemd;
 
 use crate::config::Config;
@@ -117,6 +118,7 @@ pub async fn run(config: Config, log: LogHandle) -> anyhow::Result<()> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut status_tick = tokio::time::interval(Duration::from_secs(1));
+    let mut trim_tick = tokio::time::interval(memory::TRIM_EVERY);
     let mut last_status = String::new();
     let mut config = config;
     loop {
@@ -128,6 +130,9 @@ pub async fn run(config: Config, log: LogHandle) -> anyhow::Result<()> {
             }
             _ = term.recv() => break,
             _ = int.recv() => break,
+            _ = trim_tick.tick() => {
+                tokio::task::spawn_blocking(memory::give_back);
+            }
             _ = status_tick.tick() => {
                 if !files_ready && files.create().is_ok() {
                     tracing::info!("created the file directories");

@@ -153,6 +153,11 @@ impl Surface {
             .await
             .with_context(|| format!("cannot bind OSC UDP on {listen}"))?;
         let local = udp.local_addr()?;
+        let granted = transport::enlarge_receive_buffer(&udp);
+        tracing::info!(
+            "OSC UDP receive buffer: {} KiB (net.core.rmem_max caps it)",
+            granted / 1024
+        );
         let tcp = TcpListener::bind(local)
             .await
             .with_context(|| format!("cannot bind OSC TCP on {local}"))?;
@@ -305,21 +310,19 @@ impl Surface {
 
     /// Logs a warning about a client, at most a few per kind and client in
     /// [`log_limit::WINDOW`], with a count of the rest.
-    fn log_limited(&self, from: SocketAddr, kind: &'static str, line: &str) {
+    fn log_limited(&self, from: SocketAddr, kind: &'static str, line: impl FnOnce() -> String) {
         self.log_limit.warn(from.ip(), kind, line);
     }
 
     fn bad_packet(&self, peer: Peer, message: &str) {
         self.stats.bad_packets.fetch_add(1, Ordering::Relaxed);
-        self.log_limited(
-            peer.addr,
-            "bad packet",
-            &format!(
+        self.log_limited(peer.addr, "bad packet", || {
+            format!(
                 "bad OSC packet from {}: {}",
                 peer.addr,
                 log_limit::clip(message, 200)
-            ),
-        );
+            )
+        });
         self.reply(
             peer,
             Reply::Error {
@@ -479,16 +482,14 @@ impl Surface {
             Err(e) => Err(e.message),
         };
         if let Err(message) = result {
-            self.log_limited(
-                peer.addr,
-                "failed message",
-                &format!(
+            self.log_limited(peer.addr, "failed message", || {
+                format!(
                     "OSC from {}: {}: {}",
                     peer.addr,
                     log_limit::clip(&msg.addr, 80),
                     log_limit::clip(&message, 200)
-                ),
-            );
+                )
+            });
             self.reply(
                 peer,
                 Reply::Error {

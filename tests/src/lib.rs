@@ -1081,6 +1081,7 @@ impl OscUdp {
                 {
                     return None;
                 }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => panic!("udp receive: {e}"),
             }
         }
@@ -1321,6 +1322,7 @@ impl OscTcp {
                 {
                     return None;
                 }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) => self.closed = true,
             }
         }

@@ -28,7 +28,8 @@ struct Window {
 impl LogLimit {
     /// Logs `line` unless this client has had [`PER_WINDOW`] lines of this
     /// kind in the window; says how many were left out when the window ends.
-    pub(super) fn warn(&self, client: IpAddr, kind: &'static str, line: &str) {
+    /// The line is made only when it is logged (a flood costs a count).
+    pub(super) fn warn(&self, client: IpAddr, kind: &'static str, line: impl FnOnce() -> String) {
         let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
         let w = windows.entry((client, kind)).or_insert(Window {
             started: Instant::now(),
@@ -45,7 +46,7 @@ impl LogLimit {
         }
         if w.logged < PER_WINDOW {
             w.logged += 1;
-            tracing::warn!("{line}");
+            tracing::warn!("{}", line());
         } else {
             w.suppressed += 1;
         }
@@ -103,7 +104,7 @@ mod tests {
         let limit = LogLimit::default();
         let client: IpAddr = "127.0.0.1".parse().unwrap();
         for _ in 0..1000 {
-            limit.warn(client, "bad packet", "line");
+            limit.warn(client, "bad packet", || "line".into());
         }
         let windows = limit.windows.lock().unwrap();
         let w = &windows[&(client, "bad packet")];

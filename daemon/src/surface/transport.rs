@@ -18,6 +18,43 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
+/// Receive buffer asked for the OSC UDP socket. A burst (one client's flood,
+/// a moment the runtime is busy elsewhere) waits here instead of being
+/// dropped by the kernel together with other clients' messages; the kernel
+/// caps it at `net.core.rmem_max`.
+const UDP_RECEIVE_BUFFER: libc::c_int = 4 << 20;
+
+/// Asks for [`UDP_RECEIVE_BUFFER`] on `sock`; returns the size the kernel
+/// granted (it reports twice the usable bytes, for its bookkeeping).
+pub(super) fn enlarge_receive_buffer(sock: &tokio::net::UdpSocket) -> usize {
+    use std::os::fd::AsRawFd;
+    let fd = sock.as_raw_fd();
+    let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: fd is an open socket for the call; the option is a c_int.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&UDP_RECEIVE_BUFFER as *const libc::c_int).cast(),
+            len,
+        );
+    }
+    let mut granted: libc::c_int = 0;
+    let mut granted_len = len;
+    // SAFETY: as above; `granted` has room for the c_int the kernel writes.
+    let ok = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&mut granted as *mut libc::c_int).cast(),
+            &mut granted_len,
+        )
+    };
+    if ok == 0 { granted.max(0) as usize } else { 0 }
+}
+
 /// Most TCP connections at once.
 const MAX_TCP: usize = 64;
 /// Most TCP connections from one address (loopback counts as one).
@@ -29,9 +66,14 @@ const EVICT_AFTER_IDLE: Duration = Duration::from_secs(2);
 const MAX_BUFFERED: usize = 32 << 20;
 /// Messages queued per UDP sender before new ones are refused.
 const UDP_QUEUE: usize = 4096;
-/// A UDP sender's task retires after this long without messages.
-const UDP_SENDER_IDLE: Duration = Duration::from_secs(30);
-/// Sender tasks kept before retired ones are swept from the map.
+/// A UDP sender's task retires after this long without messages (a new one
+/// starts with its next message; hundreds of one-off senders must not hold
+/// their queues for long).
+const UDP_SENDER_IDLE: Duration = Duration::from_secs(5);
+/// How often retired senders are swept from the map: a map entry holds its
+/// queue's memory until it is removed.
+const UDP_SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// Sender tasks kept before retired ones are swept from the map at once.
 const MAX_UDP_SENDERS: usize = 1024;
 
 impl Surface {
@@ -55,8 +97,19 @@ impl Surface {
     pub(super) async fn udp_loop(self: Arc<Self>) {
         let mut buf = vec![0u8; 65_536];
         let mut senders: HashMap<SocketAddr, mpsc::Sender<OscPacket>> = HashMap::new();
+        let mut sweep = tokio::time::interval(UDP_SWEEP_EVERY);
         loop {
-            let (len, from) = match self.udp.recv_from(&mut buf).await {
+            let received = tokio::select! {
+                r = self.udp.recv_from(&mut buf) => r,
+                _ = sweep.tick() => {
+                    senders.retain(|_, tx| !tx.is_closed());
+                    if senders.capacity() > 4 * senders.len() + 64 {
+                        senders.shrink_to_fit();
+                    }
+                    continue;
+                }
+            };
+            let (len, from) = match received {
                 Ok(x) => x,
                 Err(e) => {
                     tracing::debug!("OSC UDP receive error: {e}");
@@ -146,11 +199,9 @@ impl Surface {
                 }
                 Err(why) => {
                     self.stats.refused_tcp.fetch_add(1, Ordering::Relaxed);
-                    self.log_limited(
-                        from,
-                        "refused",
-                        &format!("refusing OSC TCP connection: {why}"),
-                    );
+                    self.log_limited(from, "refused", || {
+                        format!("refusing OSC TCP connection: {why}")
+                    });
                     tokio::spawn(refuse(stream, why));
                 }
             }
