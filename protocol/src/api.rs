@@ -7,6 +7,7 @@ pub mod address;
 pub mod reply;
 pub mod report;
 pub mod request;
+pub mod sheet;
 
 pub use reply::{Reply, ReplyError};
 pub use report::{
@@ -15,3 +16,4 @@ pub use report::{
     PrintReport, RecallReport, RevisionInfo, SongExport, SongSummary, Status, StoreHealth,
 };
 pub use request::{PrintRequest, RecallMode, Request, RequestError};
+pub use sheet::{ControlKind, PanelMarking, Sheet, SheetControl, SheetDevice, SheetRow};

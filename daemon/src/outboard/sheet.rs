@@ -4,30 +4,25 @@
 //! knobs to turn.
 
 use crate::profiles::Device;
+use rackd_protocol::api::{ControlKind, PanelMarking, Sheet, SheetControl, SheetDevice, SheetRow};
 use rackd_protocol::param::Value;
 use rackd_protocol::profile::{PanelMark, ParamDef, ParamType, TransportKind};
 use rackd_protocol::state::RackState;
-use serde_json::json;
 use std::fmt::Write;
 
-/// The sheet of `song` (its state) against `current`, as JSON for `/rackd/recall/sheet`.
-pub fn sheet(
-    devices: &[Device],
-    song: &str,
-    wanted: &RackState,
-    current: &RackState,
-) -> serde_json::Value {
-    let manual: Vec<serde_json::Value> = devices
+/// The sheet of `song` (its state) against `current`, for `/rackd/recall/sheet`.
+pub fn sheet(devices: &[Device], song: &str, wanted: &RackState, current: &RackState) -> Sheet {
+    let manual = devices
         .iter()
         .filter(|d| d.transport() == TransportKind::Manual)
         .map(|d| {
             let p = &d.profile;
-            let rows: Vec<serde_json::Value> = p
+            let rows = p
                 .manual
                 .iter()
                 .flat_map(|m| &m.rows)
                 .map(|row| {
-                    let controls: Vec<serde_json::Value> = row
+                    let controls = row
                         .controls
                         .iter()
                         .filter_map(|id| {
@@ -38,52 +33,58 @@ pub fn sheet(
                             let now = current.values.get(&address).unwrap_or(&default);
                             let spec = def.spec();
                             let kind = match def.kind {
-                                ParamType::Switch => "switch",
-                                _ => "knob",
+                                ParamType::Switch => ControlKind::Switch,
+                                _ => ControlKind::Knob,
                             };
                             let marks = match def.kind {
                                 ParamType::Enum => def.labels.clone(),
                                 _ => def.detents.clone(),
                             };
                             let panel = match def.panel_mark() {
-                                PanelMark::Printed => "printed",
-                                PanelMark::Counted => "counted",
-                                PanelMark::Rotation => "rotation",
+                                PanelMark::Printed => PanelMarking::Printed,
+                                PanelMark::Counted => PanelMarking::Counted,
+                                PanelMark::Rotation => PanelMarking::Rotation,
                             };
-                            Some(json!({
-                                "param": id,
-                                "name": def.name,
-                                "kind": kind,
-                                "panel": panel,
-                                "value": want,
-                                "label": shown(def, want),
-                                "position": spec.to_norm(want),
-                                "current": shown(def, now),
-                                "current_position": spec.to_norm(now),
-                                "detents": marks.unwrap_or_default(),
-                                "ends": def.ends.clone().unwrap_or_default(),
-                                "note": def.note.clone().unwrap_or_default(),
-                                "differs": want != now,
-                            }))
+                            Some(SheetControl {
+                                param: id.clone(),
+                                name: def.name.clone(),
+                                kind,
+                                panel,
+                                value: want.clone(),
+                                label: shown(def, want),
+                                position: spec.to_norm(want),
+                                current: shown(def, now),
+                                current_position: spec.to_norm(now),
+                                detents: marks.unwrap_or_default(),
+                                ends: def.ends.clone().unwrap_or_default(),
+                                note: def.note.clone().unwrap_or_default(),
+                                differs: want != now,
+                            })
                         })
                         .collect();
-                    json!({ "label": row.label, "controls": controls })
+                    SheetRow {
+                        label: row.label.clone(),
+                        controls,
+                    }
                 })
                 .collect();
             let src = &p.device.source;
-            json!({
-                "device": d.id,
-                "vendor": p.device.vendor,
-                "model": p.device.model,
-                "source": match &src.edition {
+            SheetDevice {
+                device: d.id.clone(),
+                vendor: p.device.vendor.clone(),
+                model: p.device.model.clone(),
+                source: match &src.edition {
                     Some(ed) => format!("{} ({ed})", src.title),
                     None => src.title.clone(),
                 },
-                "rows": rows,
-            })
+                rows,
+            }
         })
         .collect();
-    json!({ "song": song, "devices": manual })
+    Sheet {
+        song: song.into(),
+        devices: manual,
+    }
 }
 
 /// What the engineer reads for a value: the printed detent or label, or the
@@ -100,72 +101,60 @@ fn shown(def: &ParamDef, value: &Value) -> String {
 }
 
 /// How a control's position is found on the panel, for the text sheet.
-fn how_text(c: &serde_json::Value) -> String {
-    let ends = c["ends"].as_array().filter(|e| e.len() == 2);
-    match (c["panel"].as_str(), ends) {
-        (Some("rotation"), Some(e)) => format!(
-            " (rotation, {} .. {})",
-            e[0].as_str().unwrap_or("?"),
-            e[1].as_str().unwrap_or("?")
-        ),
-        (Some("rotation"), None) => " (rotation)".into(),
-        (Some("counted"), _) => " (counted from fully CCW)".into(),
-        _ => String::new(),
+fn how_text(c: &SheetControl) -> String {
+    match (c.panel, c.ends.as_slice()) {
+        (PanelMarking::Rotation, [from, to]) => format!(" (rotation, {from} .. {to})"),
+        (PanelMarking::Rotation, _) => " (rotation)".into(),
+        (PanelMarking::Counted, _) => " (counted from fully CCW)".into(),
+        (PanelMarking::Printed, _) => String::new(),
+    }
+}
+
+/// "nothing", "1 control", "3 controls".
+fn controls_to_turn(n: usize) -> String {
+    match n {
+        0 => "nothing".to_string(),
+        1 => "1 control".to_string(),
+        n => format!("{n} controls"),
     }
 }
 
 /// The text `rackd ctl sheet` prints.
-pub fn render_text(sheet: &serde_json::Value) -> String {
-    let mut out = format!("Recall sheet: {}\n", sheet["song"].as_str().unwrap_or("?"));
-    let devices = sheet["devices"].as_array().cloned().unwrap_or_default();
-    if devices.is_empty() {
+pub fn render_text(sheet: &Sheet) -> String {
+    let mut out = format!("Recall sheet: {}\n", sheet.song);
+    if sheet.devices.is_empty() {
         out += "(no manual devices in this rack)\n";
     }
-    for d in devices {
-        out += &format!(
-            "\n== {} — {} {} ==\n",
-            d["device"].as_str().unwrap_or("?"),
-            d["vendor"].as_str().unwrap_or(""),
-            d["model"].as_str().unwrap_or("")
-        );
-        if let Some(src) = d["source"].as_str() {
-            out += &format!("  (panel from: {src})\n");
+    for d in &sheet.devices {
+        out += &format!("\n== {} — {} {} ==\n", d.device, d.vendor, d.model);
+        if !d.source.is_empty() {
+            out += &format!("  (panel from: {})\n", d.source);
         }
-        let mut to_turn = 0;
-        for row in d["rows"].as_array().into_iter().flatten() {
-            if let Some(label) = row["label"].as_str().filter(|l| !l.is_empty()) {
-                out += &format!("  {label}\n");
+        for row in &d.rows {
+            if !row.label.is_empty() {
+                out += &format!("  {}\n", row.label);
             }
-            for c in row["controls"].as_array().into_iter().flatten() {
-                let differs = c["differs"].as_bool().unwrap_or(false);
-                to_turn += differs as usize;
+            for c in &row.controls {
                 out += &format!(
                     "    {:<28} [{:>6}]{}{}\n",
-                    c["name"].as_str().unwrap_or("?"),
-                    c["label"].as_str().unwrap_or("?"),
+                    c.name,
+                    c.label,
                     how_text(c),
-                    if differs {
-                        format!(
-                            "   <- set it (now {})",
-                            c["current"].as_str().unwrap_or("?")
-                        )
+                    if c.differs {
+                        format!("   <- set it (now {})", c.current)
                     } else {
                         String::new()
                     }
                 );
-                if let Some(n) = c["note"].as_str().filter(|n| !n.is_empty()) {
-                    out += &format!("      {n}\n");
+                if !c.note.is_empty() {
+                    out += &format!("      {}\n", c.note);
                 }
             }
         }
         out += &format!(
             "  {} to change; then: rackd ctl confirm {}\n",
-            match to_turn {
-                0 => "nothing".to_string(),
-                1 => "1 control".to_string(),
-                n => format!("{n} controls"),
-            },
-            d["device"].as_str().unwrap_or("?")
+            controls_to_turn(d.to_turn().count()),
+            d.device
         );
     }
     out
@@ -224,16 +213,9 @@ fn note_lines(note: &str) -> Vec<String> {
 
 /// The marks around a knob: detent ticks with their labels (printed in grey,
 /// counted ones in italics), or for a pot the ends of its sweep.
-fn dial_marks_svg(out: &mut String, c: &serde_json::Value, cx: f64, cy: f64) {
-    let strs = |k: &str| -> Vec<String> {
-        c[k].as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|d| d.as_str().map(str::to_string))
-            .collect()
-    };
-    let counted = c["panel"] == "counted";
-    let marks = strs("detents");
+fn dial_marks_svg(out: &mut String, c: &SheetControl, cx: f64, cy: f64) {
+    let counted = c.panel == PanelMarking::Counted;
+    let marks = &c.detents;
     let n = marks.len();
     let style = if counted {
         r#" font-style="italic""#
@@ -266,7 +248,7 @@ fn dial_marks_svg(out: &mut String, c: &serde_json::Value, cx: f64, cy: f64) {
             esc(m)
         );
     }
-    if c["kind"] == "knob" && n == 0 {
+    if c.kind == ControlKind::Knob && n == 0 {
         // A pot: the sweep as an arc, and its ends where the document names them.
         let (x0, y0) = on_dial(cx, cy, KNOB_R + 4.0, 0.0);
         let (x1, y1) = on_dial(cx, cy, KNOB_R + 4.0, 1.0);
@@ -275,9 +257,8 @@ fn dial_marks_svg(out: &mut String, c: &serde_json::Value, cx: f64, cy: f64) {
             r##"<path d="M {x0:.1} {y0:.1} A {r} {r} 0 1 1 {x1:.1} {y1:.1}" fill="none" stroke="#909090" stroke-dasharray="2 3"/>"##,
             r = KNOB_R + 4.0
         );
-        let ends = strs("ends");
-        if ends.len() == 2 {
-            for (e, p, anchor) in [(&ends[0], 0.0, "end"), (&ends[1], 1.0, "start")] {
+        if let [from, to] = c.ends.as_slice() {
+            for (e, p, anchor) in [(from, 0.0, "end"), (to, 1.0, "start")] {
                 let (tx, ty) = on_dial(cx, cy, KNOB_R + 8.0, p);
                 let _ = write!(
                     out,
@@ -292,26 +273,33 @@ fn dial_marks_svg(out: &mut String, c: &serde_json::Value, cx: f64, cy: f64) {
 
 /// One knob or switch, centred at (cx, cy); red where the song differs
 /// from the current state, with the current position dashed.
-fn control_svg(out: &mut String, device: &str, c: &serde_json::Value, cx: f64, cy: f64) {
-    let differs = c["differs"].as_bool().unwrap_or(false);
+fn control_svg(out: &mut String, device: &str, c: &SheetControl, cx: f64, cy: f64) {
+    let differs = c.differs;
     let ink = if differs { "#c00000" } else { "#202020" };
-    let pos = c["position"].as_f64().unwrap_or(0.0);
-    let now = c["current_position"].as_f64().unwrap_or(0.0);
-    let label = c["label"].as_str().unwrap_or("?");
-    let param = c["param"].as_str().unwrap_or("?");
+    let (pos, now) = (c.position, c.current_position);
+    let (label, param) = (c.label.as_str(), c.param.as_str());
+    let kind = match c.kind {
+        ControlKind::Knob => "knob",
+        ControlKind::Switch => "switch",
+    };
+    let panel = match c.panel {
+        PanelMarking::Printed => "printed",
+        PanelMarking::Counted => "counted",
+        PanelMarking::Rotation => "rotation",
+    };
     let _ = write!(
         out,
         r#"<g class="{} {}" data-param="{}" data-label="{}" data-position="{:.3}" data-panel="{}" data-cx="{cx:.0}" data-cy="{cy:.0}" id="control-{}-{}">"#,
-        c["kind"].as_str().unwrap_or("knob"),
+        kind,
         if differs { "differs" } else { "same" },
         esc(param),
         esc(label),
         pos,
-        esc(c["panel"].as_str().unwrap_or("printed")),
+        panel,
         xml_id(device),
         xml_id(param)
     );
-    if c["kind"] == "switch" {
+    if c.kind == ControlKind::Switch {
         let _ = write!(
             out,
             r##"<rect x="{:.1}" y="{:.1}" width="20" height="36" rx="4" fill="#f4f4f4" stroke="{ink}" stroke-width="2"/>"##,
@@ -347,25 +335,24 @@ fn control_svg(out: &mut String, device: &str, c: &serde_json::Value, cx: f64, c
     let _ = write!(
         out,
         r#"<text class="name" x="{cx:.1}" y="{y:.1}" font-size="10" text-anchor="middle">{}</text>"#,
-        esc(c["name"].as_str().unwrap_or("?"))
+        esc(&c.name)
     );
     y += 14.0;
     let _ = write!(
         out,
         r#"<text class="value" x="{cx:.1}" y="{y:.1}" font-size="11" font-weight="bold" text-anchor="middle" fill="{ink}">{}</text>"#,
         esc(&if differs {
-            format!("{label} (now {})", c["current"].as_str().unwrap_or("?"))
+            format!("{label} (now {})", c.current)
         } else {
             label.to_string()
         })
     );
-    let how = match c["panel"].as_str() {
-        Some("rotation") if c["kind"] == "knob" => "rotation: % from full CCW",
-        Some("counted") => "count clicks from full CCW",
+    let how = match c.panel {
+        PanelMarking::Rotation if c.kind == ControlKind::Knob => "rotation: % from full CCW",
+        PanelMarking::Counted => "count clicks from full CCW",
         _ => "",
     };
-    let note = c["note"].as_str().unwrap_or("");
-    for line in note_lines(how).into_iter().chain(note_lines(note)) {
+    for line in note_lines(how).into_iter().chain(note_lines(&c.note)) {
         y += 10.0;
         let _ = write!(
             out,
@@ -377,17 +364,17 @@ fn control_svg(out: &mut String, device: &str, c: &serde_json::Value, cx: f64, c
 }
 
 /// One device's front panel as a standalone SVG document.
-fn device_svg(d: &serde_json::Value) -> String {
-    let rows: Vec<&serde_json::Value> = d["rows"].as_array().into_iter().flatten().collect();
+fn device_svg(d: &SheetDevice) -> String {
+    let rows = &d.rows;
     let widest = rows
         .iter()
-        .map(|r| r["controls"].as_array().map_or(0, Vec::len))
+        .map(|r| r.controls.len())
         .max()
         .unwrap_or(0)
         .max(3);
     let width = MARGIN * 2.0 + CELL_W * widest as f64;
     let height = MARGIN * 2.0 + 30.0 + ROW_H * rows.len() as f64;
-    let device = d["device"].as_str().unwrap_or("?");
+    let device = d.device.as_str();
     let mut out = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="sans-serif" id="device-{}" data-device="{}">"#,
         xml_id(device),
@@ -404,28 +391,28 @@ fn device_svg(d: &serde_json::Value) -> String {
         r#"<text class="title" x="{MARGIN}" y="{:.0}" font-size="14" font-weight="bold">{} — {} {}</text>"#,
         MARGIN + 6.0,
         esc(device),
-        esc(d["vendor"].as_str().unwrap_or("")),
-        esc(d["model"].as_str().unwrap_or(""))
+        esc(&d.vendor),
+        esc(&d.model)
     );
-    if let Some(src) = d["source"].as_str() {
+    if !d.source.is_empty() {
         let _ = write!(
             out,
             r##"<text class="source" x="{MARGIN}" y="{:.0}" font-size="8" fill="#505050">panel from: {}</text>"##,
             MARGIN + 20.0,
-            esc(src)
+            esc(&d.source)
         );
     }
     for (r, row) in rows.iter().enumerate() {
         let top = MARGIN + 30.0 + ROW_H * r as f64;
-        if let Some(label) = row["label"].as_str().filter(|l| !l.is_empty()) {
+        if !row.label.is_empty() {
             let _ = write!(
                 out,
                 r#"<text class="row" x="{MARGIN}" y="{:.0}" font-size="11" letter-spacing="1">{}</text>"#,
                 top + 14.0,
-                esc(label)
+                esc(&row.label)
             );
         }
-        for (i, c) in row["controls"].as_array().into_iter().flatten().enumerate() {
+        for (i, c) in row.controls.iter().enumerate() {
             let cx = MARGIN + CELL_W * (i as f64 + 0.5);
             control_svg(&mut out, device, c, cx, top + 62.0);
         }
@@ -436,13 +423,8 @@ fn device_svg(d: &serde_json::Value) -> String {
 
 /// `rackd ctl sheet --format svg`: every manual device's front panel drawn
 /// with knob pointers at the song's detents, stacked in one SVG document.
-pub fn render_svg(sheet: &serde_json::Value) -> String {
-    let panels: Vec<String> = sheet["devices"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(device_svg)
-        .collect();
+pub fn render_svg(sheet: &Sheet) -> String {
+    let panels: Vec<String> = sheet.devices.iter().map(device_svg).collect();
     let size = |svg: &str, attr: &str| -> f64 {
         svg.split_once(&format!("{attr}=\""))
             .and_then(|(_, rest)| rest.split('"').next()?.parse().ok())
@@ -460,7 +442,7 @@ pub fn render_svg(sheet: &serde_json::Value) -> String {
     let _ = write!(
         out,
         r#"<text x="10" y="24" font-size="16">Recall sheet: {}</text>"#,
-        esc(sheet["song"].as_str().unwrap_or("?"))
+        esc(&sheet.song)
     );
     let mut y = 40.0;
     for p in &panels {
@@ -478,42 +460,34 @@ pub fn render_svg(sheet: &serde_json::Value) -> String {
 
 /// `rackd ctl sheet --format html`: a printable page with each device's
 /// panel (inline SVG) and a list of the controls to turn.
-pub fn render_html(sheet: &serde_json::Value) -> String {
-    let song = esc(sheet["song"].as_str().unwrap_or("?"));
+pub fn render_html(sheet: &Sheet) -> String {
+    let song = esc(&sheet.song);
     let mut out = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/><title>Recall sheet: {song}</title>\
          <style>body{{font-family:sans-serif}} .differs{{color:#c00000}}</style></head><body>\
          <h1>Recall sheet: {song}</h1>"
     );
-    let devices: Vec<&serde_json::Value> =
-        sheet["devices"].as_array().into_iter().flatten().collect();
-    if devices.is_empty() {
+    if sheet.devices.is_empty() {
         out.push_str("<p>No manual devices in this rack.</p>");
     }
-    for d in devices {
-        let id = esc(d["device"].as_str().unwrap_or("?"));
+    for d in &sheet.devices {
+        let id = esc(&d.device);
         let _ = write!(
             out,
             "<section><h2>{id} — {} {}</h2>{}<ul>",
-            esc(d["vendor"].as_str().unwrap_or("")),
-            esc(d["model"].as_str().unwrap_or("")),
+            esc(&d.vendor),
+            esc(&d.model),
             device_svg(d)
         );
         let mut to_turn = 0;
-        for c in d["rows"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|r| r["controls"].as_array().into_iter().flatten())
-            .filter(|c| c["differs"] == true)
-        {
+        for c in d.to_turn() {
             to_turn += 1;
             let _ = write!(
                 out,
                 "<li class=\"differs\">{}: set <b>{}</b> (now {})</li>",
-                esc(c["name"].as_str().unwrap_or("?")),
-                esc(c["label"].as_str().unwrap_or("?")),
-                esc(c["current"].as_str().unwrap_or("?"))
+                esc(&c.name),
+                esc(&c.label),
+                esc(&c.current)
             );
         }
         if to_turn == 0 {
@@ -559,10 +533,17 @@ mod tests {
             .values
             .insert("/outboard/pultec/low_freq".into(), Value::Int(0));
         let s = sheet(&devices, "a/b", &wanted, &current);
-        let low = &s["devices"][0]["rows"][0]["controls"][0];
-        assert_eq!(low["label"], "60");
-        assert_eq!(low["current"], "20");
-        assert_eq!(low["differs"], true);
+        let low = &s.devices[0].rows[0].controls[0];
+        assert_eq!(low.label, "60");
+        assert_eq!(low.current, "20");
+        assert!(low.differs);
+        // The wire keeps the field names the web page and scripts read.
+        let wire = serde_json::to_value(&s).unwrap();
+        let c = &wire["devices"][0]["rows"][0]["controls"][0];
+        assert_eq!(
+            (&c["label"], &c["kind"], &c["panel"]),
+            (&"60".into(), &"knob".into(), &"printed".into())
+        );
         let text = render_text(&s);
         assert!(text.contains("LOW FREQUENCY"), "{text}");
         assert!(
@@ -632,22 +613,16 @@ mod tests {
         let elements = balanced(&svg);
         assert!(elements.contains(&"circle".to_string()));
         assert!(svg.contains("a/&lt;b&gt;") && svg.contains("data-device=\"p&amp;q\""));
-        let controls: Vec<&serde_json::Value> = s["devices"][0]["rows"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|r| r["controls"].as_array().unwrap())
-            .collect();
+        let controls: Vec<&SheetControl> =
+            s.devices[0].rows.iter().flat_map(|r| &r.controls).collect();
         assert_eq!(controls.len(), 9);
         for c in &controls {
             let head = format!(
                 "data-param=\"{}\" data-label=\"{}\" data-position=\"{:.3}\"",
-                c["param"].as_str().unwrap(),
-                c["label"].as_str().unwrap(),
-                c["position"].as_f64().unwrap()
+                c.param, c.label, c.position
             );
             assert!(svg.contains(&head), "{head} not in {svg}");
-            assert!(svg.contains(&format!(">{}<", c["name"].as_str().unwrap())));
+            assert!(svg.contains(&format!(">{}<", c.name)));
         }
         // Low frequency: detent 60 of 20/30/60/100, drawn at 2/3 of the sweep
         // (+50° from 12 o'clock), red, with "now 20" and the current pointer dashed.

@@ -215,7 +215,7 @@ impl RackService {
                     &wanted,
                     &current,
                 );
-                to.reply(Reply::Sheet(sheet));
+                to.reply(Reply::Sheet(Box::new(sheet)));
                 Ok(())
             }
             Request::List { prefix } => {

@@ -7,6 +7,7 @@ use super::report::{
     Describe, ImportReport, Info, Measured, PrintReport, RecallReport, RevisionInfo, SongExport,
     SongSummary, Status,
 };
+use super::sheet::Sheet;
 use crate::osc::codec::{arg_to_value, value_to_arg};
 use crate::param::Value;
 use crate::state::Change;
@@ -76,7 +77,7 @@ pub enum Reply {
         device: String,
     },
     /// `/rackd/recall/sheet ,s json`.
-    Sheet(serde_json::Value),
+    Sheet(Box<Sheet>),
     /// `/rackd/snapshot/list ,s json`.
     List(Vec<SongSummary>),
     /// `/rackd/snapshot/history ,s json`.
@@ -402,6 +403,33 @@ mod tests {
                 message: "no parameter at /chain/x".into(),
             },
             Reply::Pong(vec![OscType::Int(3)]),
+            Reply::Sheet(Box::new(Sheet {
+                song: "a/b@2".into(),
+                devices: vec![crate::api::SheetDevice {
+                    device: "pultec".into(),
+                    vendor: "Pultec".into(),
+                    model: "EQP-1A".into(),
+                    source: "Manual (1960)".into(),
+                    rows: vec![crate::api::SheetRow {
+                        label: "LOW FREQUENCY".into(),
+                        controls: vec![crate::api::SheetControl {
+                            param: "low_freq".into(),
+                            name: "Low frequency".into(),
+                            kind: crate::api::ControlKind::Knob,
+                            panel: crate::api::PanelMarking::Printed,
+                            value: Value::Text("60".into()),
+                            label: "60".into(),
+                            position: 0.5,
+                            current: "20".into(),
+                            current_position: 0.0,
+                            detents: vec!["20".into(), "60".into(), "100".into()],
+                            ends: vec![],
+                            note: String::new(),
+                            differs: true,
+                        }],
+                    }],
+                }],
+            })),
         ];
         for r in replies {
             let m = r.to_message();
