@@ -206,3 +206,6 @@ impl RecallService {
         Ok(report)
     }
 }
+
+#[cfg(test)]
+mod tests;

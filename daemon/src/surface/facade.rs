@@ -404,3 +404,6 @@ impl RackService {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
