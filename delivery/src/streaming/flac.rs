@@ -17,6 +17,9 @@ pub const BLOCK: usize = 4096;
 pub const PADDING: usize = 8192;
 /// Offset of STREAMINFO's 34 bytes in the file.
 pub const STREAMINFO_OFFSET: u64 = 8;
+/// Offset of the tags (VORBIS_COMMENT, then PADDING), which
+/// [`tags_region`] can rewrite in place.
+pub const TAGS_OFFSET: u64 = STREAMINFO_OFFSET + 34;
 
 const MAX_PARTITION_ORDER: u32 = 6;
 
@@ -130,6 +133,20 @@ fn block_header(out: &mut Vec<u8>, last: bool, kind: u8, len: usize) {
     out.extend_from_slice(&(len as u32).to_be_bytes()[1..]);
 }
 
+/// The VORBIS_COMMENT and PADDING blocks filling exactly `len` bytes (to
+/// replace the tags of a written file at [`TAGS_OFFSET`]), or `None` when
+/// the tags do not fit.
+pub fn tags_region(vendor: &str, tags: &[(String, String)], len: usize) -> Option<Vec<u8>> {
+    let vc = vorbis_comment(vendor, tags);
+    let pad = len.checked_sub(4 + vc.len() + 4)?;
+    let mut out = Vec::with_capacity(len);
+    block_header(&mut out, false, 4, vc.len());
+    out.extend_from_slice(&vc);
+    block_header(&mut out, true, 1, pad);
+    out.resize(len, 0);
+    Some(out)
+}
+
 /// Encodes one stereo stream of `bits`-bit samples.
 pub struct Encoder {
     rate: u32,
@@ -208,11 +225,8 @@ impl Encoder {
         let mut out = b"fLaC".to_vec();
         block_header(&mut out, false, 0, 34);
         out.extend_from_slice(&self.streaminfo([0; 16]));
-        let vc = vorbis_comment(vendor, tags);
-        block_header(&mut out, false, 4, vc.len());
-        out.extend_from_slice(&vc);
-        block_header(&mut out, true, 1, PADDING);
-        out.resize(out.len() + PADDING, 0);
+        let len = 4 + vorbis_comment(vendor, tags).len() + 4 + PADDING;
+        out.extend(tags_region(vendor, tags, len).expect("sized to fit"));
         out
     }
 
