@@ -337,7 +337,8 @@ pub fn run(job: &Job) -> Result<Outcome, String> {
 /// below it); among lags within 0.5 % of the best (a periodic signal
 /// repeats every period) the one nearest 0. `None` when the reference is silent.
 fn best_lag(reference: &[f32], decoded: &[f32], before: usize) -> Option<i64> {
-    let diff = |x: &[f32]| -> Vec<f64> { x.windows(2).map(|w| w[1] as f64 - w[0] as f64).collect() };
+    let diff =
+        |x: &[f32]| -> Vec<f64> { x.windows(2).map(|w| w[1] as f64 - w[0] as f64).collect() };
     let (r, d) = (diff(reference), diff(decoded));
     let energy: f64 = r.iter().map(|x| x * x).sum();
     if r.is_empty() || energy < 1e-9 || d.len() < r.len() {
