@@ -115,8 +115,8 @@ fn ebur128(path: &Path) -> f64 {
         ]));
     let text = String::from_utf8_lossy(&out.stderr);
     text.lines()
-        .filter_map(|l| l.split("lavfi.r128.I=").nth(1))
-        .last()
+        .rev()
+        .find_map(|l| l.split("lavfi.r128.I=").nth(1))
         .unwrap_or_else(|| panic!("no ebur128 reading: {text}"))
         .trim()
         .parse()
