@@ -332,10 +332,12 @@ pub fn run(job: &Job) -> Result<Outcome, String> {
 }
 
 /// The lag of `decoded` (which starts `before` samples ahead of `reference`)
-/// where it correlates best with `reference`, on first differences (which
-/// whitens music enough that the neighbours of the true lag fall well
-/// below it); among lags within 0.5 % of the best (a periodic signal
-/// repeats every period) the one nearest 0. `None` when the reference is silent.
+/// where it correlates best with `reference`: normalized by the decoded
+/// stretch's energy (so a louder stretch, as before a fade-out, does not
+/// win), on first differences (which whiten music enough that the
+/// neighbours of the true lag fall well below it); among lags within 0.5 %
+/// of the best (a periodic signal repeats every period) the one nearest 0.
+/// `None` when the reference is silent.
 fn best_lag(reference: &[f32], decoded: &[f32], before: usize) -> Option<i64> {
     let diff =
         |x: &[f32]| -> Vec<f64> { x.windows(2).map(|w| w[1] as f64 - w[0] as f64).collect() };
@@ -344,10 +346,15 @@ fn best_lag(reference: &[f32], decoded: &[f32], before: usize) -> Option<i64> {
     if r.is_empty() || energy < 1e-9 || d.len() < r.len() {
         return None;
     }
-    let c: Vec<(i64, f64)> = (0..=d.len() - r.len())
+    let n = r.len();
+    let mut e: f64 = d[..n].iter().map(|x| x * x).sum();
+    let c: Vec<(i64, f64)> = (0..=d.len() - n)
         .map(|start| {
+            if start > 0 {
+                e += d[start + n - 1].powi(2) - d[start - 1].powi(2);
+            }
             let v: f64 = r.iter().zip(&d[start..]).map(|(a, b)| a * b).sum();
-            (start as i64 - before as i64, v)
+            (start as i64 - before as i64, v / e.max(1e-30).sqrt())
         })
         .collect();
     let max = c.iter().map(|x| x.1).fold(f64::MIN, f64::max);
@@ -409,6 +416,11 @@ mod tests {
         let decoded: Vec<f32> = (0..1300).map(|k| x[k + 3000 - 100]).collect();
         assert_eq!(best_lag(reference, &decoded, 100), Some(0));
         assert_eq!(best_lag(&[0.0; 64], &decoded, 0), None);
+        // Louder elsewhere (a fade-out): still the matching stretch.
+        let faded: Vec<f32> = (0..1300)
+            .map(|k| x[k + 3000 - 100] * (1.0 + (1300 - k) as f32 / 50.0))
+            .collect();
+        assert_eq!(best_lag(reference, &faded, 100), Some(0));
         // A tone repeats every period: the lag nearest 0 of the equal peaks.
         let tone: Vec<f32> = (0..2000).map(|i| (i as f32 * 0.3).sin()).collect();
         assert_eq!(best_lag(&tone[200..1200], &tone[100..1400], 100), Some(0));
