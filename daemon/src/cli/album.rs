@@ -502,8 +502,9 @@ pub fn build(
     let result = match streaming {
         None => write_all(loaded, &partial, started, None),
         Some((opts, rate)) => {
-            // One bar for both halves, in CD frames.
-            let progress = Progress::new("building", 2 * loaded.disc.lead_out as u64);
+            // One bar for both halves and the previews, in CD frames.
+            let frames = loaded.disc.lead_out as u64;
+            let progress = Progress::new("building", frames * (2 + opts.previews.len() as u64));
             let (cd, st) = std::thread::scope(|s| {
                 let st = s.spawn(|| streaming::write(loaded, &partial, opts, rate, &progress));
                 let cd = write_all(loaded, &partial, started, Some(&progress));

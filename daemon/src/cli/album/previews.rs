@@ -13,6 +13,7 @@ use rackd_dsp::analysis::{Scan, ScanResult};
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The Debian package that has ffmpeg with all three encoders.
 pub const FFMPEG_PACKAGE: &str = "ffmpeg";
@@ -365,9 +366,13 @@ fn best_lag(reference: &[f32], decoded: &[f32], before: usize) -> Option<i64> {
 }
 
 /// Runs `jobs` on `workers` threads as they arrive; results in any order.
+/// `done` hears of each finished job. A failed job sets `failed` (the
+/// build stops rendering) and the workers stop taking jobs.
 pub fn pool(
     workers: usize,
     jobs: std::sync::mpsc::Receiver<Job>,
+    failed: &AtomicBool,
+    done: &(dyn Fn(&Job) + Sync),
 ) -> Vec<Result<Outcome, (Job, String)>> {
     let jobs = std::sync::Mutex::new(jobs);
     let results = std::sync::Mutex::new(Vec::new());
@@ -380,7 +385,14 @@ pub fn pool(
                         rx.recv()
                     };
                     let Ok(job) = job else { break };
+                    if failed.load(Ordering::Relaxed) {
+                        break;
+                    }
                     let r = run(&job).map_err(|e| (job.clone(), e));
+                    if r.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    done(&job);
                     results.lock().unwrap_or_else(|e| e.into_inner()).push(r);
                 }
             });

@@ -365,6 +365,8 @@ pub fn write(
     let (date, time) = (stamp[..10].to_string(), stamp[11..19].to_string());
     let first = spans.first().map_or(0, |s| s.start);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let track_frames = |t: usize| (disc.play_end(t) - disc.tracks[t].start()) as u64;
 
     let (meter_tx, meter_rx) = sync_channel::<Msg>(16);
     let (flac_tx, flac_rx) = sync_channel::<Msg>(16);
@@ -376,11 +378,20 @@ pub fn write(
             .flac
             .then(|| s.spawn(|| flacs(flac_rx, disc, &sdir, rate, &spans)));
         let flac_tx: Option<SyncSender<Msg>> = opts.flac.then_some(flac_tx);
-        let pool =
-            (!opts.previews.is_empty()).then(|| s.spawn(move || previews::pool(workers, job_rx)));
+        let (failed, track_frames) = (&failed, &track_frames);
+        let pool = (!opts.previews.is_empty()).then(|| {
+            s.spawn(move || {
+                previews::pool(workers, job_rx, failed, &|j: &Job| {
+                    progress.add(track_frames(j.index))
+                })
+            })
+        });
         let job_tx = (!opts.previews.is_empty()).then_some(job_tx);
         let mut current: Option<(usize, Master)> = None;
         let rendered = render_tracks(disc, rate, opts.format, progress, &mut |msg| match msg {
+            _ if failed.load(std::sync::atomic::Ordering::Relaxed) => {
+                bail!("stopped: a codec preview failed")
+            }
             Msg::Audio(p) => {
                 if current.as_ref().is_none_or(|(t, _)| *t != p.track) {
                     let i = p.track;
@@ -478,15 +489,16 @@ pub fn write(
         (rendered, measured, flacs, previewed)
     });
     let (rendered, measured, flacs, previewed) = outcome;
+    let previewed = previewed.transpose()?.unwrap_or_default();
+    if let Some(Err((job, e))) = previewed.iter().find(|r| r.is_err()) {
+        bail!("{} preview of track {}: {e}", job.codec.name(), job.number);
+    }
     let clipped = rendered?;
     let (scans, album_scan) = measured?;
     let flacs = flacs.transpose()?.transpose()?.unwrap_or_default();
     let mut outcomes: Vec<Outcome> = Vec::new();
-    for r in previewed.transpose()?.unwrap_or_default() {
-        match r {
-            Ok(o) => outcomes.push(o),
-            Err((job, e)) => bail!("{} preview of track {}: {e}", job.codec.name(), job.number),
-        }
+    for o in previewed.into_iter().flatten() {
+        outcomes.push(o);
     }
     outcomes.sort_by_key(|o| (o.index, o.codec));
 
