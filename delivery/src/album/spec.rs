@@ -783,6 +783,9 @@ impl AlbumSpec {
 
 /// `YYYY` or `YYYY-MM-DD` with a month and day that exist.
 pub(crate) fn valid_date(text: &str) -> bool {
+    if !text.is_ascii() {
+        return false;
+    }
     let b = text.as_bytes();
     let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
     match b.len() {

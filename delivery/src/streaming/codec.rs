@@ -248,7 +248,7 @@ pub fn mp4_priming(file: &[u8]) -> Option<u64> {
             } else if size == 0 {
                 size = data.len() - at;
             }
-            if size < head || at + size > data.len() {
+            if size < head || at.checked_add(size).is_none_or(|end| end > data.len()) {
                 return None;
             }
             let kind = &data[at + 4..at + 8];
