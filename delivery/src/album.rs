@@ -9,6 +9,7 @@
 //! tied to 44.1 kHz: [`crate::render`] plays it at any sample rate (CD
 //! audio here, streaming masters at the source's rate for issue 10).
 
+pub mod edit;
 pub mod spec;
 
 use crate::cdtext::{CdText, Field, Fields};
@@ -302,6 +303,8 @@ pub struct DiscInfo {
     pub cd_text: bool,
     /// Noise-shape the dither.
     pub noise_shaping: bool,
+    /// Release date (`2026` or `2026-03-01`), for the streaming masters' tags.
+    pub date: Option<String>,
 }
 
 /// The disc: clips on the timeline, tracks and indexes, the lead-out.

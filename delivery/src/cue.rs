@@ -100,6 +100,7 @@ impl CueSheet {
                 match args.first().map(|a| a.to_ascii_uppercase()) {
                     Some(k)
                         if k == "GENRE"
+                            || k == "DATE"
                             || Field::from_name(&k).is_some_and(|f| f != Field::Title) =>
                     {
                         key = k;
@@ -246,6 +247,18 @@ impl CueSheet {
                                 err(&mut out, format!("unknown flag {other} (DCP, PRE, SCMS)"))
                             }
                         }
+                    }
+                }
+                "DATE" => {
+                    // REM DATE 2026, as EAC and most DAWs write it.
+                    let d = args.join(" ");
+                    if crate::album::spec::valid_date(&d) {
+                        info.date = Some(d);
+                    } else {
+                        out.push(Diagnostic::warning(
+                            Some(line),
+                            format!("REM DATE {d:?} is not YYYY or YYYY-MM-DD: ignored"),
+                        ));
                     }
                 }
                 "GENRE" => {

@@ -708,6 +708,7 @@ impl Ddp {
                 language: text.language,
                 cd_text: self.cd_text.is_some(),
                 noise_shaping: false,
+                date: None,
             },
             sources: Vec::new(),
             source_info: Vec::new(),

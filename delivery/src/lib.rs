@@ -5,7 +5,9 @@
 //! Book rules ([`redbook`]), conversion of the sequence to audio at any
 //! sample rate ([`render`]), DDP 2.0 images written and read ([`ddp`]), the
 //! PQ descriptor, CD-Text ([`cdtext`]), CDRWIN cue sheets ([`cue`]), cdrdao
-//! TOC files ([`toc`]) and the plant's PQ sheet ([`pqsheet`]). The `rackd`
+//! TOC files ([`toc`]) and the plant's PQ sheet ([`pqsheet`]); and the
+//! streaming masters, loudness plan, codec previews and delivery report
+//! ([`streaming`]). The `rackd`
 //! binary wires files and terminals to it.
 
 pub mod album;
@@ -17,4 +19,5 @@ pub mod frames;
 pub mod pqsheet;
 pub mod redbook;
 pub mod render;
+pub mod streaming;
 pub mod toc;

@@ -400,6 +400,9 @@ pub struct Renderer<'a> {
     right: Vec<f32>,
     processed: Vec<bool>,
     covered: Vec<bool>,
+    /// `processed` marks only what gain, fades, mixing and resampling made
+    /// (for outputs wider than 16 bit, where a source's own word length is kept).
+    wide: bool,
 }
 
 impl<'a> Renderer<'a> {
@@ -420,7 +423,16 @@ impl<'a> Renderer<'a> {
             right: vec![0.0; block],
             processed: vec![false; block],
             covered: vec![false; block],
+            wide: false,
         }
+    }
+
+    /// For an output wider than 16 bit (the streaming masters): a sample
+    /// copied untouched from any source counts as unprocessed, whatever its
+    /// word length, so the output's quantizer can pass it as it is.
+    pub fn wide_output(mut self) -> Self {
+        self.wide = true;
+        self
     }
 
     /// Total output samples.
@@ -456,8 +468,9 @@ impl<'a> Renderer<'a> {
                 path: path.clone(),
                 message,
             })?;
-            self.active
-                .push(ClipStream::new(clip, info, self.rate, reader, path)?);
+            let mut stream = ClipStream::new(clip, info, self.rate, reader, path)?;
+            stream.exact16 |= self.wide;
+            self.active.push(stream);
             self.next_clip += 1;
         }
         let (l, r, p, c) = (

@@ -8,6 +8,12 @@
 //! `ddp/` (DDPID, DDPMS, PQDESCR, IMAGE.DAT, CDTEXT.BIN, CHECKSUM.MD5),
 //! `cd/` (album.cue + album.bin, album.toc), `pq-sheet.html`, `pq-sheet.txt`.
 //! `--json` prints a summary with schema `rackd-album-build/1`.
+//! `--streaming` (and `--previews`) add `streaming/`, `report.json` and
+//! `report.html`, made beside the CD audio ([`streaming`]); `rackd album
+//! loudness` is the album's loudness plan.
+
+mod previews;
+pub mod streaming;
 
 use crate::audio_file::Reader;
 use anyhow::{Context, bail};
@@ -49,7 +55,11 @@ pub enum AlbumCommand {
         /// Print a machine-readable summary (schema rackd-album-build/1).
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        streaming: streaming::StreamingArgs,
     },
+    /// The album's loudness plan: each track as delivered, and the gains to a target.
+    Loudness(streaming::LoudnessArgs),
 }
 
 /// Runs a subcommand; exit 0 ok (warnings printed), 1 runtime failure, 2 refused.
@@ -69,19 +79,35 @@ pub fn main(cmd: AlbumCommand) -> ExitCode {
             }
             Err(code) => code,
         },
+        AlbumCommand::Loudness(args) => streaming::loudness_main(&args),
         AlbumCommand::Build {
             album,
             out,
             force,
             json,
+            streaming,
         } => {
             let started = Instant::now();
+            let streaming = match streaming.options() {
+                Ok(o) => o,
+                Err(m) => {
+                    eprintln!("rackd album build: {m}");
+                    return ExitCode::from(2);
+                }
+            };
             let loaded = match load(&album) {
                 Ok(l) => l,
                 Err(code) => return code,
             };
             loaded.print();
-            match build(&loaded, &out, force, started) {
+            let streaming = match &streaming {
+                Some(o) => match streaming::preflight(&loaded, o) {
+                    Ok(rate) => Some((o, rate)),
+                    Err(e) => return e.exit(),
+                },
+                None => None,
+            };
+            match build(&loaded, &out, force, started, streaming) {
                 Ok(summary) => {
                     if json {
                         println!(
@@ -93,14 +119,7 @@ pub fn main(cmd: AlbumCommand) -> ExitCode {
                     }
                     ExitCode::SUCCESS
                 }
-                Err(BuildError::Refused(m)) => {
-                    eprintln!("rackd album build: {m}");
-                    ExitCode::from(2)
-                }
-                Err(BuildError::Failed(e)) => {
-                    eprintln!("rackd album build: {e:#}");
-                    ExitCode::from(1)
-                }
+                Err(e) => e.exit(),
             }
         }
     }
@@ -421,6 +440,22 @@ pub enum BuildError {
     Failed(anyhow::Error),
 }
 
+impl BuildError {
+    /// Prints it; exit 2 refused, 1 failed.
+    pub fn exit(self) -> ExitCode {
+        match self {
+            BuildError::Refused(m) => {
+                eprintln!("rackd album build: {m}");
+                ExitCode::from(2)
+            }
+            BuildError::Failed(e) => {
+                eprintln!("rackd album build: {e:#}");
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
 impl From<anyhow::Error> for BuildError {
     fn from(e: anyhow::Error) -> Self {
         BuildError::Failed(e)
@@ -444,11 +479,14 @@ struct TrackStats {
 
 /// Builds everything into `out` (through `out.partial`); `started` is when
 /// the command began (the summary's speed counts reading the sources too).
+/// With `streaming` (options, and the rate from [`streaming::preflight`]),
+/// the streaming half is made beside the CD audio, on its own threads.
 pub fn build(
     loaded: &Loaded,
     out: &Path,
     force: bool,
     started: Instant,
+    streaming: Option<(&streaming::Options, (u32, Option<String>))>,
 ) -> Result<Summary, BuildError> {
     if out.exists() && !force {
         return Err(BuildError::Refused(format!(
@@ -461,7 +499,29 @@ pub fn build(
         std::fs::remove_dir_all(&partial)
             .with_context(|| format!("cannot remove the stale {}", partial.display()))?;
     }
-    let result = write_all(loaded, &partial, started);
+    let result = match streaming {
+        None => write_all(loaded, &partial, started, None),
+        Some((opts, rate)) => {
+            // One bar for both halves and the previews, in CD frames.
+            let frames = loaded.disc.lead_out as u64;
+            let progress = Progress::new("building", frames * (2 + opts.previews.len() as u64));
+            let (cd, st) = std::thread::scope(|s| {
+                let st = s.spawn(|| streaming::write(loaded, &partial, opts, rate, &progress));
+                let cd = write_all(loaded, &partial, started, Some(&progress));
+                (cd, st.join())
+            });
+            progress.done();
+            let st = st.unwrap_or_else(|_| Err(anyhow::anyhow!("the streaming half failed")));
+            match (cd, st) {
+                (Ok(mut summary), Ok(made)) => {
+                    summary.text.push_str(&made.text);
+                    summary.json["streaming"] = made.json;
+                    Ok(summary)
+                }
+                (Err(e), _) | (_, Err(e)) => Err(e),
+            }
+        }
+    };
     match result {
         Ok(summary) => {
             if out.exists() {
@@ -480,7 +540,12 @@ pub fn build(
     }
 }
 
-fn write_all(loaded: &Loaded, dir: &Path, started: Instant) -> anyhow::Result<Summary> {
+fn write_all(
+    loaded: &Loaded,
+    dir: &Path,
+    started: Instant,
+    shared: Option<&Progress>,
+) -> anyhow::Result<Summary> {
     let disc = &loaded.disc;
     let ddp_dir = dir.join("ddp");
     let cd_dir = dir.join("cd");
@@ -521,7 +586,14 @@ fn write_all(loaded: &Loaded, dir: &Path, started: Instant) -> anyhow::Result<Su
     };
     let mut renderer = Renderer::new(disc, CD_RATE, 75, Box::new(open_source));
     let total = renderer.len();
-    let progress = Progress::new("CD audio", total);
+    let own;
+    let progress = match shared {
+        Some(p) => p,
+        None => {
+            own = Progress::new("CD audio", disc.lead_out as u64);
+            &own
+        }
+    };
     let mut q = CdQuantizer::new(disc.info.noise_shaping);
     let mut bytes = Vec::with_capacity(75 * 2352);
     let mut floats = [Vec::new(), Vec::new()];
@@ -561,9 +633,11 @@ fn write_all(loaded: &Loaded, dir: &Path, started: Instant) -> anyhow::Result<Su
             }
             i = end;
         }
-        progress.add(n as u64);
+        progress.add(n as u64 / SAMPLES_PER_FRAME as u64);
     }
-    progress.done();
+    if shared.is_none() {
+        progress.done();
+    }
     let (image, image_md5) = image.finish();
     let image_bytes = finish_file(image, &image_path)?;
     finish_file(bin, &bin_path)?;

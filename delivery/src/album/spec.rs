@@ -164,6 +164,7 @@ const DISC_KEYS: &[&str] = &[
     "cd_text",
     "language",
     "dither",
+    "date",
 ];
 const CLIP_KEYS: &[&str] = &[
     "source",
@@ -469,6 +470,22 @@ impl AlbumSpec {
                 ),
             }
         }
+        if let Some(item) = disc.get("date") {
+            let line = cx.key_line(disc, "date");
+            let text = item
+                .as_str()
+                .map(str::to_string)
+                .or_else(|| item.as_integer().map(|y| y.to_string()))
+                .unwrap_or_default();
+            if valid_date(&text) {
+                info.date = Some(text);
+            } else {
+                cx.err(
+                    line,
+                    "[disc] date: the release date as \"YYYY\" or \"YYYY-MM-DD\"",
+                );
+            }
+        }
         if let Some(d) = cx.string(disc, "dither", "[disc]") {
             match d.as_str() {
                 "tpdf" => {}
@@ -645,6 +662,26 @@ impl AlbumSpec {
                 ));
                 return None;
             }
+            let seconds = (info.frames - cut - from) as f64 / info.rate as f64;
+            for (name, fade) in [("fade_in", c.fade_in), ("fade_out", c.fade_out)] {
+                if let Some(f) = fade.filter(|f| f.seconds > seconds) {
+                    out.push(Diagnostic::error(
+                        c.line,
+                        format!(
+                            "{}: {name} of {:.2} s is longer than its audio ({:.3} s of {}): shorten the fade",
+                            if track == 0 {
+                                "hidden track".to_string()
+                            } else {
+                                format!("track {track}")
+                            },
+                            f.seconds,
+                            seconds,
+                            self.sources[c.source].path.display(),
+                        ),
+                    ));
+                    return None;
+                }
+            }
             Some(Clip {
                 source: c.source,
                 from,
@@ -741,6 +778,32 @@ impl AlbumSpec {
             lead_out: end,
         };
         (Some(disc), out)
+    }
+}
+
+/// `YYYY` or `YYYY-MM-DD` with a month and day that exist.
+pub(crate) fn valid_date(text: &str) -> bool {
+    if !text.is_ascii() {
+        return false;
+    }
+    let b = text.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    match b.len() {
+        4 => digits(0..4),
+        10 => {
+            let (m, d) = (
+                text[5..7].parse::<u32>().unwrap_or(0),
+                text[8..10].parse::<u32>().unwrap_or(0),
+            );
+            digits(0..4)
+                && b[4] == b'-'
+                && b[7] == b'-'
+                && digits(5..7)
+                && digits(8..10)
+                && (1..=12).contains(&m)
+                && (1..=31).contains(&d)
+        }
+        _ => false,
     }
 }
 
