@@ -213,13 +213,15 @@ impl<'de> Deserialize<'de> for RawBanks {
             Word(String),
             Lists(Vec<Vec<String>>),
         }
-        Ok(match Either::deserialize(d).map_err(|_| {
-            serde::de::Error::custom(
-                "expected \"auto\" or a list of banks, each a list of parameter addresses",
-            )
-        })? {
-            Either::Word(w) => RawBanks::Word(w),
-            Either::Lists(l) => RawBanks::Lists(l),
-        })
+        Ok(
+            match Either::deserialize(d).map_err(|_| {
+                serde::de::Error::custom(
+                    "expected \"auto\" or a list of banks, each a list of parameter addresses",
+                )
+            })? {
+                Either::Word(w) => RawBanks::Word(w),
+                Either::Lists(l) => RawBanks::Lists(l),
+            },
+        )
     }
 }

@@ -410,11 +410,19 @@ colour = "red"
         "rackd.toml:6: midi_surface[0].midi.input: missing",
         "rackd.toml:7: midi_surface[0].banks[0][0]: \"gain\" is not a parameter address",
     ] {
-        assert!(lines.iter().any(|l| l.starts_with(want)), "{want} not in {lines:#?}");
+        assert!(
+            lines.iter().any(|l| l.starts_with(want)),
+            "{want} not in {lines:#?}"
+        );
     }
     assert_eq!(lines.len(), 7, "{lines:#?}");
     let errs = parse("[[midi_surface]]\nid = \"a\"\nprotocol = \"mcu\"\nmidi = { port = \"p\", input = \"q\" }\nbanks = 3\n")
         .unwrap_err()
         .0;
-    assert!(errs[0].to_string().contains("expected \"auto\" or a list of banks"), "{errs:?}");
+    assert!(
+        errs[0]
+            .to_string()
+            .contains("expected \"auto\" or a list of banks"),
+        "{errs:?}"
+    );
 }

@@ -145,7 +145,11 @@ impl Reader<'_> {
                     }
                 }
                 if lists.is_empty() {
-                    self.error(&span("banks"), &format!("{key}.banks"), "no banks; give at least one, or \"auto\"");
+                    self.error(
+                        &span("banks"),
+                        &format!("{key}.banks"),
+                        "no banks; give at least one, or \"auto\"",
+                    );
                 }
                 SurfaceBanks::Lists(lists)
             }
@@ -158,7 +162,9 @@ impl Reader<'_> {
                     self.error(
                         &span("master"),
                         &format!("{key}.master"),
-                        format!("{m:?} is not a parameter address (\"\" leaves the master fader unused)"),
+                        format!(
+                            "{m:?} is not a parameter address (\"\" leaves the master fader unused)"
+                        ),
                     );
                 }
                 Some(m)
@@ -216,9 +222,13 @@ impl Reader<'_> {
 /// Whether `a` names a parameter of the address space (checked against the
 /// rack once it is known: [`check_banks`]).
 fn is_parameter_address(a: &str) -> bool {
-    [addr::CHAIN_PREFIX, addr::OUTBOARD_PREFIX, addr::MONITOR_PREFIX]
-        .iter()
-        .any(|p| a.strip_prefix(p).is_some_and(|rest| rest.len() > 1))
+    [
+        addr::CHAIN_PREFIX,
+        addr::OUTBOARD_PREFIX,
+        addr::MONITOR_PREFIX,
+    ]
+    .iter()
+    .any(|p| a.strip_prefix(p).is_some_and(|rest| rest.len() > 1))
 }
 
 /// Keys of table `node` not in `fields`, removed, with their dotted keys.
@@ -238,7 +248,10 @@ fn stray_keys(node: &mut Node, fields: &[&str], prefix: &str) -> Vec<(String, Ra
 
 /// Every bank address and master fader that the rack does not have, as
 /// config errors at the surface's `banks` line (`known`: the parameter tree).
-pub fn check_banks(surfaces: &[MidiSurfaceConfig], known: impl Fn(&str) -> bool) -> Vec<ConfigError> {
+pub fn check_banks(
+    surfaces: &[MidiSurfaceConfig],
+    known: impl Fn(&str) -> bool,
+) -> Vec<ConfigError> {
     let mut errors = Vec::new();
     for (i, s) in surfaces.iter().enumerate() {
         let mut unknown = |key: String, a: &str| {
