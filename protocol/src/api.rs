@@ -10,9 +10,9 @@ pub mod request;
 
 pub use reply::{Reply, ReplyError};
 pub use report::{
-    ClientCounts, Describe, DescribedDevice, DescribedParam, DescribedSlot, DeviceOutcome,
-    DeviceReport, DeviceStatus, ExportedRevision, Health, ImportReport, Info, Measured,
-    MidiSurfaceStatus, OscCounts, PrintReport, RecallReport, RevisionInfo, SongExport, SongSummary,
-    Status, StoreHealth,
+    ClientCounts, Describe, DescribedDevice, DescribedMeter, DescribedParam, DescribedSlot,
+    DeviceOutcome, DeviceReport, DeviceStatus, ExportedRevision, Health, ImportReport, Info,
+    Measured, MidiSurfaceStatus, OscCounts, PrintReport, RecallReport, RevisionInfo, SongExport,
+    SongSummary, Status, StoreHealth,
 };
 pub use request::{PrintRequest, RecallMode, Request, RequestError};

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod device;
+pub mod layout;
 pub mod mcu;
 pub mod osc;
 pub mod param;

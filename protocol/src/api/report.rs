@@ -435,6 +435,22 @@ pub struct Describe {
     pub devices: Vec<DescribedDevice>,
     /// Every parameter, by address.
     pub params: Vec<DescribedParam>,
+    /// Every meter stream, in signal order.
+    #[serde(default)]
+    pub meters: Vec<DescribedMeter>,
+}
+
+/// A meter stream in [`Describe`]: `/meter/<point>/<quantity>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DescribedMeter {
+    /// Its address.
+    pub address: String,
+    /// `in`, `out` or a slot id.
+    pub point: String,
+    /// `peak`, `rms`, `true_peak`, `lufs_m`, … (dBFS, LUFS, LU, −1..1 or dB).
+    pub quantity: String,
+    /// Values per message: 2 (left, right) or 1.
+    pub channels: u8,
 }
 
 /// A chain slot in [`Describe`].
