@@ -296,7 +296,7 @@ fn param(parent: &str, d: &DescribedParam, (x, y, w, h): (i32, i32, i32, i32)) -
             min, max, taper, ..
         } => {
             let mut f = Node::new("FADER", &path("fader"), &format!("ctl{id}"), body);
-            f.value("x", &format!("{}", (&d.spec).to_norm(&d.value)));
+            f.value("x", &format!("{}", d.spec.to_norm(&d.value)));
             if *taper == Taper::Log {
                 // TouchOSC scales linearly: the fader position is the parameter's /norm.
                 f.osc(&addr::norm(&d.address), &[float01()], true, true);

@@ -90,7 +90,7 @@ pub fn format_value(spec: &ParamSpec, value: &Value) -> String {
             "off"
         }
         .into(),
-        (ParamKind::Enum { .. }, Value::Text(label)) => fit(&[label.clone()]),
+        (ParamKind::Enum { .. }, Value::Text(label)) => fit(std::slice::from_ref(label)),
         (ParamKind::Stepped { .. }, v) => fit(&[format!("{}", v.as_f64().unwrap_or(0.0) as i64)]),
         (_, v) => {
             let x = v.as_f64().unwrap_or(0.0);

@@ -504,7 +504,7 @@ impl Desk {
     fn flush_unit(&mut self, unit: usize, out: &mut Vec<(usize, Vec<u8>)>) {
         let model = self.models[unit];
         let mut lines: [Vec<(usize, [u8; CELL])>; 2] = [Vec::new(), Vec::new()];
-        let mut all_cells = [[[b' '; CELL]; STRIPS]; 2];
+        let mut all_cells: [Vec<[u8; CELL]>; 2] = [Vec::new(), Vec::new()];
         for i in 0..STRIPS {
             let s = unit * STRIPS + i;
             if !self.touched[s] {
@@ -560,7 +560,7 @@ impl Desk {
                 .unwrap_or_default();
             for (line, text) in [upper, lower].iter().enumerate() {
                 let c = mcu::cell(text);
-                all_cells[line][i] = c;
+                all_cells[line].push(c);
                 if self.shadow[unit].lcd[line][i].replace(c) != Some(c) {
                     lines[line].push((i, c));
                 }
