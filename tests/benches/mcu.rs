@@ -74,7 +74,11 @@ fn percentile(v: &[u32], p: f64) -> u32 {
 
 fn report(what: &str, frames: &[u32], period: usize) {
     let ms = |f: u32| f64::from(f) / RATE * 1000.0;
-    let (p50, p99, max) = (percentile(frames, 0.5), percentile(frames, 0.99), percentile(frames, 1.0));
+    let (p50, p99, max) = (
+        percentile(frames, 0.5),
+        percentile(frames, 0.99),
+        percentile(frames, 1.0),
+    );
     println!(
         "  {what:<44} p50 {:.2} ms ({:.2} periods), p99 {:.2} ms ({:.2} periods), max {:.2} ms",
         ms(p50),
@@ -109,7 +113,8 @@ fn run(period: usize) {
     });
     assert!(connected.is_some(), "{}", d.status());
     // The first state both surfaces get.
-    b.wait_for(Duration::from_secs(10), |m| m[0] == 0xE0).expect("no initial motor");
+    b.wait_for(Duration::from_secs(10), |m| m[0] == 0xE0)
+        .expect("no initial motor");
     std::thread::sleep(Duration::from_millis(300));
     let rackd = measure(&mut a, &mut b);
     drop(d);
@@ -117,18 +122,31 @@ fn run(period: usize) {
     // Peer: the same graph with a bare echo in rackd's place.
     let mut pa = SurfaceStandIn::start(&unique_name("peer-a"));
     let mut pb = SurfaceStandIn::start(&unique_name("peer-b"));
-    let (client, _) = jack::Client::new(&unique_name("echo"), jack::ClientOptions::NO_START_SERVER).unwrap();
+    let (client, _) =
+        jack::Client::new(&unique_name("echo"), jack::ClientOptions::NO_START_SERVER).unwrap();
     let input = client.register_port("in", jack::MidiIn::default()).unwrap();
-    let out = client.register_port("out", jack::MidiOut::default()).unwrap();
+    let out = client
+        .register_port("out", jack::MidiOut::default())
+        .unwrap();
     let (to_host, mut from_jack) = rtrb::RingBuffer::new(256);
     let (mut to_jack, from_host) = rtrb::RingBuffer::new(256);
     let name = client.name().to_string();
     let active = client
-        .activate_async((), Echo { input, out, to_host, from_host })
+        .activate_async(
+            (),
+            Echo {
+                input,
+                out,
+                to_host,
+                from_host,
+            },
+        )
         .unwrap();
     let c = active.as_client();
-    c.connect_ports_by_name(&format!("{}:out", pa.name()), &format!("{name}:in")).unwrap();
-    c.connect_ports_by_name(&format!("{name}:out"), &format!("{}:in", pb.name())).unwrap();
+    c.connect_ports_by_name(&format!("{}:out", pa.name()), &format!("{name}:in"))
+        .unwrap();
+    c.connect_ports_by_name(&format!("{name}:out"), &format!("{}:in", pb.name()))
+        .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let stop2 = stop.clone();
     let host = std::thread::spawn(move || {
@@ -151,8 +169,16 @@ fn run(period: usize) {
         "jackd dummy 48 kHz, {period} frames ({:.2} ms a period), {MOVES} moves:",
         period as f64 / RATE * 1000.0
     );
-    report("rackd: MCU fader → parameter → 2nd MCU motor", &rackd, period);
-    report("peer: bare JACK MIDI echo, 1 ms host polling", &peer, period);
+    report(
+        "rackd: MCU fader → parameter → 2nd MCU motor",
+        &rackd,
+        period,
+    );
+    report(
+        "peer: bare JACK MIDI echo, 1 ms host polling",
+        &peer,
+        period,
+    );
 }
 
 fn main() {
