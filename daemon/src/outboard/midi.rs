@@ -47,16 +47,21 @@ pub fn rings() -> (HostSide, RtSide) {
 }
 
 impl RtSide {
-    /// One process cycle: what the host queued goes to `write`, what came
-    /// in goes to the host (a message longer than [`MAX_MESSAGE`], or one
-    /// that finds the ring full, is dropped). Allocates nothing.
+    /// One process cycle: what the host queued goes to `write` until it
+    /// says the port's buffer is full (the rest waits for the next cycle),
+    /// what came in goes to the host (a message longer than
+    /// [`MAX_MESSAGE`], or one that finds the ring full, is dropped).
+    /// Allocates nothing.
     pub fn cycle<'a>(
         &mut self,
         incoming: impl Iterator<Item = &'a [u8]>,
-        mut write: impl FnMut(&[u8]),
+        mut write: impl FnMut(&[u8]) -> bool,
     ) {
-        while let Ok(p) = self.from_host.pop() {
-            write(&p.data[..p.len as usize]);
+        while let Ok(p) = self.from_host.peek() {
+            if !write(&p.data[..p.len as usize]) {
+                break;
+            }
+            let _ = self.from_host.pop();
         }
         for bytes in incoming {
             if bytes.len() <= MAX_MESSAGE {
@@ -107,7 +112,7 @@ impl jack::ProcessHandler for Process {
         let mut w = self.out.writer(ps);
         self.rt
             .cycle(self.input.iter(ps).map(|ev| ev.bytes), |bytes| {
-                let _ = w.write(&jack::RawMidi { time: 0, bytes });
+                w.write(&jack::RawMidi { time: 0, bytes }).is_ok()
             });
         jack::Control::Continue
     }
@@ -180,6 +185,16 @@ impl JackMidi {
                 .map_err(|e| format!("cannot connect from {src}: {e}"))?;
         }
         Ok(())
+    }
+
+    /// How long a new connection takes to carry messages: JACK switches
+    /// to a changed graph at a cycle boundary, so a message queued in the
+    /// cycle under way could still go the old way. Three periods.
+    pub fn settle_time(&self) -> Duration {
+        let c = self.client.as_client();
+        let rate = c.sample_rate().max(1) as u64;
+        Duration::from_micros(3 * u64::from(c.buffer_size()) * 1_000_000 / rate)
+            .min(Duration::from_millis(200))
     }
 
     /// The client's name, as JACK made it.

@@ -31,6 +31,11 @@ const METERS: Duration = Duration::from_millis(100);
 /// How often the ports are checked (gone, back) and an unanswered surface
 /// is asked who it is again.
 const LINKS: Duration = Duration::from_millis(500);
+/// Every this many link checks, one unit gets its whole state again: MIDI
+/// lost on the way (an xrun, a USB hiccup) heals within seconds.
+const RESEND_EVERY: u32 = 6;
+/// Most hub events taken in one go before the surface is updated.
+const EVENTS_PER_FLUSH: usize = 512;
 /// Log a garbage message only for the first and then every this many.
 const GARBAGE_LOG_EVERY: u64 = 1000;
 
@@ -129,6 +134,7 @@ async fn run(cfg: MidiSurfaceConfig, service: Arc<RackService>, health: Arc<Heal
         })
         .collect();
     let mut heard = vec![false; ports.len()];
+    let mut checks: u32 = 0;
     let meter_points: Vec<_> = service.engine().meters().points.clone();
     let level_points: Vec<String> = meter_points
         .iter()
@@ -151,25 +157,36 @@ async fn run(cfg: MidiSurfaceConfig, service: Arc<RackService>, health: Arc<Heal
     );
     loop {
         tokio::select! {
-            ev = events.recv() => match ev {
-                Ok(Event::Changed { address, value, .. }) => {
-                    let layout = address.ends_with("/active") || address.ends_with("/position");
-                    desk.changed(&address, value);
-                    if layout {
-                        point_of = meter_points_for(&desk, &level_points);
+            ev = events.recv() => {
+                let mut next = Some(ev);
+                let mut relayout = false;
+                // Take every event already there before sending anything:
+                // a recall's burst becomes one update of the surface.
+                for _ in 0..EVENTS_PER_FLUSH {
+                    let Some(ev) = next.take() else { break };
+                    match ev {
+                        Ok(ev) => relayout |= apply(&mut desk, ev),
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                            tracing::warn!("surface {}: missed {n} changes; reading the rack again", cfg.id);
+                            if let Ok(state) = hub.state().await {
+                                desk.reset(state);
+                                relayout = true;
+                            }
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                     }
+                    next = match events.try_recv() {
+                        Ok(ev) => Some(Ok(ev)),
+                        Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => {
+                            Some(Err(tokio::sync::broadcast::error::RecvError::Lagged(n)))
+                        }
+                        Err(_) => None,
+                    };
                 }
-                Ok(Event::Saved(info)) => desk.song(info.song.as_str(), info.rev),
-                Ok(Event::Recalled(r)) => desk.song(&r.song, r.rev),
-                Ok(Event::RecallProgress { .. }) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!("surface {}: missed {n} changes; reading the rack again", cfg.id);
-                    if let Ok(state) = hub.state().await {
-                        desk.reset(state);
-                    }
+                if relayout {
+                    point_of = meter_points_for(&desk, &level_points);
                 }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            },
+            }
             _ = poll.tick() => {
                 for (unit, port) in ports.iter_mut().enumerate() {
                     let mut batch = Vec::new();
@@ -240,6 +257,13 @@ async fn run(cfg: MidiSurfaceConfig, service: Arc<RackService>, health: Arc<Heal
                 }
             }
             _ = link_tick.tick() => {
+                checks = checks.wrapping_add(1);
+                if checks % RESEND_EVERY == 0 {
+                    let unit = (checks / RESEND_EVERY) as usize % ports.len().max(1);
+                    if ports.get(unit).is_some_and(|p| p.offline.is_none()) {
+                        desk.refresh(unit);
+                    }
+                }
                 for (unit, port) in ports.iter_mut().enumerate() {
                     match port.check().await {
                         Change::Same => {}
@@ -267,6 +291,26 @@ async fn run(cfg: MidiSurfaceConfig, service: Arc<RackService>, health: Arc<Heal
         for port in &mut ports {
             port.drain().await;
         }
+    }
+}
+
+/// A hub event into the desk; whether the slot layout may have changed.
+fn apply(desk: &mut Desk, ev: Event) -> bool {
+    match ev {
+        Event::Changed { address, value, .. } => {
+            let layout = address.ends_with("/active") || address.ends_with("/position");
+            desk.changed(&address, value);
+            layout
+        }
+        Event::Saved(info) => {
+            desk.song(info.song.as_str(), info.rev);
+            false
+        }
+        Event::Recalled(r) => {
+            desk.song(&r.song, r.rev);
+            false
+        }
+        Event::RecallProgress { .. } => false,
     }
 }
 

@@ -85,7 +85,14 @@ impl Port {
                     }
                 }
                 match midi.as_ref() {
-                    Some(m) => m.connect(Some(send_to), Some(receive_from)),
+                    Some(m) => {
+                        let r = m.connect(Some(send_to), Some(receive_from));
+                        if r.is_ok() && self.offline.is_some() {
+                            // Let the new connection take before the state goes out.
+                            tokio::time::sleep(m.settle_time()).await;
+                        }
+                        r
+                    }
                     None => Err("no JACK client".into()),
                 }
             }
