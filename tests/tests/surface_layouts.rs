@@ -221,3 +221,23 @@ fn demo_rack_layouts_match_their_golden_files() {
         .unwrap();
     assert!(out.stdout == std::fs::read(golden.join("demo-touchosc.xml")).unwrap());
 }
+
+#[test]
+fn check_refuses_surface_banks_the_rack_does_not_have() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rackd.toml");
+    std::fs::write(
+        &file,
+        "[[chain]]\nid = \"trim\"\nkind = \"trim\"\n\n[[midi_surface]]\nid = \"desk\"\nprotocol = \"mcu\"\nmidi = { port = \"a:in\", input = \"a:out\" }\nbanks = [[\"/chain/trim/gain\", \"/chain/eq/b1_gain\"]]\n",
+    )
+    .unwrap();
+    let out = run_rackd(&["check", "--config", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "rackd.toml:9: midi_surface[0].banks[0][1]: the rack has no parameter /chain/eq/b1_gain"
+        ),
+        "{err}"
+    );
+}

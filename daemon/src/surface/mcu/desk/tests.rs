@@ -270,3 +270,34 @@ fn the_handshake_is_answered_and_the_unit_set_again() {
     assert_eq!(out.iter().filter(|(_, b)| b[0] & 0xF0 == 0xE0).count(), 9);
     assert!(has(&out, &[0xB0, 0x40, b'-' & 0x3F]));
 }
+
+proptest::proptest! {
+    /// Whatever a surface sends, the desk neither panics nor asks for a
+    /// parameter the rack does not have, nor sends bytes that are not MIDI.
+    #[test]
+    fn any_bytes_from_a_surface_are_safe(
+        messages in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..24), 0..64)
+    ) {
+        let mut d = desk(SurfaceBanks::Auto);
+        let t = Instant::now();
+        let tree = ParamTree::from_chain(&[
+            SlotConfig::new("trim", SlotKind::Trim),
+            SlotConfig::new("comp", SlotKind::Compressor),
+        ]);
+        for (i, m) in messages.iter().enumerate() {
+            let now = t + Duration::from_millis(i as u64 * 7);
+            if let Ok(input) = mcu::decode(m, Model::Mcu) {
+                for a in d.input(0, input, now) {
+                    if let Action::Set { address, .. } = a {
+                        proptest::prop_assert!(tree.get(&address).is_some(), "{address}");
+                    }
+                }
+            }
+            for (unit, bytes) in d.flush(now) {
+                proptest::prop_assert_eq!(unit, 0);
+                proptest::prop_assert!(bytes[0] >= 0x80, "{bytes:02X?}");
+                proptest::prop_assert!(bytes[1..].iter().filter(|b| **b != 0xF7).all(|b| *b < 0x80), "{bytes:02X?}");
+            }
+        }
+    }
+}
