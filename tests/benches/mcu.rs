@@ -189,7 +189,7 @@ fn run(period: usize) {
         period,
     );
     report(
-        "peer: bare JACK MIDI echo, 1 ms host polling",
+        "peer: two bare JACK MIDI clients, 1 ms polling",
         &peer,
         period,
     );
