@@ -189,18 +189,14 @@ banks = [["/chain/trim/gain", "/chain/eq/b1_freq", "/chain/eq/b1_type"], ["/chai
     // D0 04. Resent every ~100 ms, faster than the MCU's own decay (~300 ms
     // a segment).
     surface.take();
-    std::thread::sleep(Duration::from_millis(1500));
-    let meters: Vec<_> = surface
-        .take()
-        .into_iter()
-        .filter(|r| r.bytes.len() == 2 && r.bytes[0] == 0xD0 && r.bytes[1] >> 4 == 0)
-        .collect();
-    assert!(meters.len() >= 5, "meter messages: {}", meters.len());
-    assert!(
-        meters.iter().all(|r| r.bytes == [0xD0, 0x04]),
-        "{:?}",
-        meters.iter().map(|r| hex(&r.bytes)).collect::<Vec<_>>()
-    );
+    let mut meters = Vec::new();
+    let strip1 = |b: &[u8]| b.len() == 2 && b[0] == 0xD0 && b[1] >> 4 == 0;
+    while meters.len() < 10 {
+        let got = surface
+            .wait_collect(T, strip1)
+            .expect("no meter messages for strip 1");
+        meters.extend(got.into_iter().filter(|r| strip1(&r.bytes)));
+    }
     let gaps: Vec<u32> = meters
         .windows(2)
         .map(|w| w[1].frame.wrapping_sub(w[0].frame))
