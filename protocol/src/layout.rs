@@ -30,6 +30,15 @@ pub struct Target {
     pub reply_port: Option<u16>,
 }
 
+/// Stepped controls with at most this many positions get a button (or a
+/// menu entry) per position; longer ones a fader.
+pub const MAX_BUTTONS: i64 = 12;
+
+/// The positions of a stepped control short enough for buttons.
+pub fn step_buttons(min: i64, max: i64) -> Option<Vec<i64>> {
+    (max >= min && max - min < MAX_BUTTONS).then(|| (min..=max).collect())
+}
+
 /// How often a layout renews its subscription (the lease is 10 s).
 pub const RENEW_MS: u32 = 5000;
 

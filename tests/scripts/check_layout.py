@@ -8,7 +8,8 @@ independently of rackd's writer.
 
 For every parameter of the describe: a control with its OSC address (or
 `A/norm` for a log-taper fader in TouchOSC) and its range in real units
-(choices: every label). Prints one line per problem and exits 1, or
+(choices: every label; stepped controls with up to 12 positions: every
+position). Prints one line per problem and exits 1, or
 prints "ok N parameters" and exits 0.
 """
 
@@ -16,6 +17,9 @@ import json
 import sys
 import xml.etree.ElementTree as ET
 import zlib
+
+# Stepped controls with fewer positions than this are buttons or menus.
+MAX_BUTTONS = 12
 
 
 def problems_osc(layout, describe, target):
@@ -48,6 +52,10 @@ def problems_osc(layout, describe, target):
                 out.append(f"{a}: {w['type']} {w.get('range')} for {p['min']}..{p['max']}")
             if w.get("logScale") != (p["taper"] == "log"):
                 out.append(f"{a}: logScale {w.get('logScale')} for taper {p['taper']}")
+        elif kind == "stepped" and p["max"] - p["min"] < MAX_BUTTONS:
+            want = list(range(p["min"], p["max"] + 1))
+            if w.get("values") != want or w.get("typeTags") != "i":
+                out.append(f"{a}: values {w.get('values')} {w.get('typeTags')} for {want}")
         elif kind == "stepped":
             if w.get("range") != {"min": p["min"], "max": p["max"]} or w.get("typeTags") != "i":
                 out.append(f"{a}: {w.get('range')} {w.get('typeTags')} for {p['min']}..{p['max']}")
@@ -113,6 +121,12 @@ def problems_tosc(data, describe):
         elif kind == "continuous":
             hits = sends.get(a, [])
             want = [("FADER", [("VALUE", "FLOAT", "x", float(p["min"]), float(p["max"]))])]
+        elif kind == "stepped" and p["max"] - p["min"] < MAX_BUTTONS:
+            hits = sorted(sends.get(a, []), key=lambda h: int(h[1][0][2]))
+            want = [
+                ("BUTTON", [("CONSTANT", "INTEGER", str(v), 0.0, 1.0)])
+                for v in range(p["min"], p["max"] + 1)
+            ]
         elif kind == "stepped":
             hits = sends.get(a, [])
             want = [("FADER", [("VALUE", "INTEGER", "x", float(p["min"]), float(p["max"]))])]

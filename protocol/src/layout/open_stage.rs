@@ -4,7 +4,7 @@
 //! dropdowns. A CONNECT button subscribes and renews every few seconds
 //! (Open Stage Control sends from scripts only after a user action).
 
-use super::{Page, Target, key, meter_range, plan, subscribe_patterns};
+use super::{Page, Target, key, meter_range, plan, step_buttons, subscribe_patterns};
 use crate::api::address as addr;
 use crate::api::{Describe, DescribedMeter, DescribedParam};
 use crate::param::{ParamKind, Taper};
@@ -113,6 +113,17 @@ pub fn control(p: &DescribedParam, id: &str, t: &str) -> Json {
             w["decimals"] = json!(decimals(*step));
             w["unit"] = json!(p.spec.unit.suffix());
             w["pips"] = json!(true);
+            w
+        }
+        ParamKind::Stepped { min, max } if step_buttons(*min, *max).is_some() => {
+            let values = step_buttons(*min, *max).unwrap_or_default();
+            let mut w = common(if values.len() <= 4 {
+                "switch"
+            } else {
+                "dropdown"
+            });
+            w["values"] = json!(values);
+            w["typeTags"] = json!("i");
             w
         }
         ParamKind::Stepped { min, max } => {
@@ -272,9 +283,14 @@ mod tests {
             json!(["bell", "low_shelf"])
         );
         assert_eq!(find("/chain/eq/bypass")["type"], "button");
+        // 11 positions: a menu of them.
+        let boost = find("/outboard/pultec/low_boost");
+        assert_eq!(boost["type"], "dropdown");
+        assert_eq!(boost["values"], json!([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]));
+        // 1000 positions: a fader.
         assert_eq!(
-            find("/outboard/pultec/low_boost")["range"],
-            json!({"min": 0, "max": 10})
+            find("/chain/eq/position")["range"],
+            json!({"min": 0, "max": 999})
         );
         assert!(text.contains("confirm_pultec"), "{text}");
         assert!(text.contains("/rackd/subscribe"), "{text}");

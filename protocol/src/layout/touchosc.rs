@@ -6,7 +6,7 @@
 //! script subscribes on load, renews every few seconds and moves the meter
 //! bars from `/meter/...` messages.
 
-use super::{Page, Target, key, meter_range, plan, subscribe_patterns};
+use super::{Page, Target, key, meter_range, plan, step_buttons, subscribe_patterns};
 use crate::api::address as addr;
 use crate::api::{Describe, DescribedMeter, DescribedParam};
 use crate::param::{ParamKind, Taper};
@@ -315,6 +315,22 @@ fn param(parent: &str, d: &DescribedParam, (x, y, w, h): (i32, i32, i32, i32)) -
             }
             nodes.push(f);
         }
+        ParamKind::Stepped { min, max } if step_buttons(*min, *max).is_some() => {
+            let choices: Vec<(String, Arg)> = step_buttons(*min, *max)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|v| {
+                    (
+                        v.to_string(),
+                        Arg::Constant {
+                            conversion: "INTEGER",
+                            value: v.to_string(),
+                        },
+                    )
+                })
+                .collect();
+            nodes.extend(buttons(&path, &id, &d.address, choices, body));
+        }
         ParamKind::Stepped { min, max } => {
             let mut f = Node::new("FADER", &path("fader"), &format!("ctl{id}"), body);
             f.value("x", &format!("{}", d.spec.to_norm(&d.value)));
@@ -349,33 +365,55 @@ fn param(parent: &str, d: &DescribedParam, (x, y, w, h): (i32, i32, i32, i32)) -
             nodes.push(b);
         }
         ParamKind::Enum { labels } => {
-            let (bx, by, bw, bh) = body;
-            let each = (bh / labels.len().max(1) as i32).max(1);
-            for (i, l) in labels.iter().enumerate() {
-                let mut b = Node::new(
-                    "BUTTON",
-                    &path(&format!("choice{i}")),
-                    &format!("ctl{id}_{}", key(l)),
-                    (bx, by + i as i32 * each, bw, each - 2),
-                );
-                b.prop_i("buttonType", 0);
-                b.prop_s("tag", l);
-                b.value("x", "0");
-                b.osc(
-                    &d.address,
-                    &[Arg::Constant {
-                        conversion: "STRING",
-                        value: l.clone(),
-                    }],
-                    true,
-                    false,
-                );
-                nodes.push(b);
-            }
+            let choices: Vec<(String, Arg)> = labels
+                .iter()
+                .map(|l| {
+                    (
+                        l.clone(),
+                        Arg::Constant {
+                            conversion: "STRING",
+                            value: l.clone(),
+                        },
+                    )
+                })
+                .collect();
+            nodes.extend(buttons(&path, &id, &d.address, choices, body));
         }
     }
     nodes.push(value);
     nodes
+}
+
+/// A grid of buttons, one per choice, each sending its constant.
+fn buttons(
+    path: &dyn Fn(&str) -> String,
+    id: &str,
+    address: &str,
+    choices: Vec<(String, Arg)>,
+    (bx, by, bw, bh): (i32, i32, i32, i32),
+) -> Vec<Node> {
+    let n = choices.len().max(1) as i32;
+    let cols = (1..=n).find(|c| c * c >= n).unwrap_or(1);
+    let rows = (n + cols - 1) / cols;
+    let (w, h) = ((bw / cols).max(1), (bh / rows).max(1));
+    choices
+        .into_iter()
+        .enumerate()
+        .map(|(i, (label, arg))| {
+            let (c, r) = (i as i32 % cols, i as i32 / cols);
+            let mut b = Node::new(
+                "BUTTON",
+                &path(&format!("choice{i}")),
+                &format!("ctl{id}_{}", key(&label)),
+                (bx + c * w, by + r * h, w - 2, h - 2),
+            );
+            b.prop_i("buttonType", 0);
+            b.prop_s("tag", &label);
+            b.value("x", "0");
+            b.osc(address, &[arg], true, false);
+            b
+        })
+        .collect()
 }
 
 fn float01() -> Arg {
