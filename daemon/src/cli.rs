@@ -1,6 +1,6 @@
 //! The `rackd` command line, one file per command: `run`, `demo`, `check`,
 //! `ctl`, `profile` (and `profile simulate`), `analyze`, `render`, `album`,
-//! `ddp`.
+//! `ddp`, `surface`.
 //! Exit codes: 0 ok, 1 runtime failure, 2 usage or invalid input.
 
 pub mod album;
@@ -13,6 +13,7 @@ pub mod profile;
 pub mod render;
 pub mod run;
 pub mod simulate;
+pub mod surface;
 
 use crate::config;
 use clap::{Parser, Subcommand};
@@ -80,6 +81,11 @@ enum Command {
         #[command(subcommand)]
         command: ddp::DdpCommand,
     },
+    /// Tablet layouts for the rack: Open Stage Control, TouchOSC.
+    Surface {
+        #[command(subcommand)]
+        command: surface::SurfaceCommand,
+    },
 }
 
 /// Why a command failed, and so its exit code.
@@ -128,6 +134,7 @@ pub fn main() -> ExitCode {
         Command::Render(args) => render::main(&args),
         Command::Album { command } => album::main(command),
         Command::Ddp { command } => ddp::main(command),
+        Command::Surface { command } => surface::main(command),
         Command::Analyze(args) => match analyze::run(&args) {
             Ok(code) => code,
             Err(e) => {

@@ -8,6 +8,8 @@ mod env;
 mod raw;
 mod read;
 
+pub use read::check_banks;
+
 use anyhow::Context as _;
 use ipnet::IpNet;
 use rackd_dsp::{CeilingMode, SlotKind};
@@ -260,6 +262,48 @@ pub struct DeviceConfig {
     pub line: Option<usize>,
 }
 
+/// `[[midi_surface]]`: a hardware control surface (Mackie Control and
+/// surfaces in MC mode) on MIDI ports, mapped onto rack parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MidiSurfaceConfig {
+    /// Name in logs and `/rackd/status`.
+    pub id: String,
+    /// The SysEx header of the first unit (`mcu`: 0x14, `xt`: 0x15).
+    pub model: rackd_protocol::mcu::Model,
+    /// The MIDI ports of each unit, left to right: the first unit, then
+    /// the XT extenders (8 strips each).
+    pub units: Vec<SurfaceLink>,
+    /// What the strips control.
+    pub banks: SurfaceBanks,
+    /// The master fader's parameter (none: the master fader does nothing).
+    pub master: Option<String>,
+    /// Config file, for errors found once the parameter tree is known.
+    pub file: String,
+    /// Line of its `banks` key (else of the table).
+    pub line: Option<usize>,
+}
+
+/// The MIDI ports of one surface unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SurfaceLink {
+    /// `jack` (JACK MIDI ports) or `alsa` (ALSA sequencer ports).
+    pub backend: MidiBackend,
+    /// The port the surface listens on (rackd sends to it).
+    pub port: String,
+    /// The port the surface sends on (ALSA: `port` when unset).
+    pub input: Option<String>,
+}
+
+/// `banks =`: what the strips control, a bank of strips at a time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SurfaceBanks {
+    /// Every parameter of the slots in play order, then of the outboard
+    /// devices (without bypass, position and active, which have buttons).
+    Auto,
+    /// Banks of parameter addresses, one per strip (`""`: an empty strip).
+    Lists(Vec<Vec<String>>),
+}
+
 /// The whole validated configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -279,6 +323,8 @@ pub struct Config {
     pub chain: Vec<SlotConfig>,
     /// `[[device]]`.
     pub devices: Vec<DeviceConfig>,
+    /// `[[midi_surface]]`.
+    pub midi_surfaces: Vec<MidiSurfaceConfig>,
     /// What was assumed or will not work as configured (printed by `rackd
     /// check`, logged at start), e.g. an insert on the null backend.
     pub warnings: Vec<ConfigError>,

@@ -20,7 +20,7 @@ mod status;
 
 pub use control::EngineControl;
 pub use measure::{MEASURE_TRIES, Measured};
-pub use meters::{MeterPoint, MeterPoints, PROGRAM, Quantity};
+pub use meters::{MeterPoint, MeterPoints, PROGRAM, Quantity, described as described_meters};
 pub use print_take::PrintJob;
 pub use status::EngineStatus;
 

@@ -34,6 +34,8 @@ pub enum Origin {
     Restore,
     /// An outboard device reported the value (readback or a front-panel move).
     Device(String),
+    /// A MIDI control surface (`[[midi_surface]]` id).
+    Midi(String),
 }
 
 impl fmt::Display for Origin {
@@ -43,6 +45,7 @@ impl fmt::Display for Origin {
             Origin::Recall(s) => write!(f, "recall:{s}"),
             Origin::Restore => f.write_str("restore"),
             Origin::Device(d) => write!(f, "device:{d}"),
+            Origin::Midi(s) => write!(f, "midi:{s}"),
         }
     }
 }

@@ -81,6 +81,9 @@ pub async fn run(config: Config, log: LogHandle) -> anyhow::Result<()> {
         Printer::new(files.clone()),
         backend_name,
     );
+    for midi in &config.midi_surfaces {
+        crate::surface::mcu::start(midi.clone(), service.clone());
+    }
     let surface = Surface::start(
         config.osc.listen,
         SurfaceSettings {
@@ -265,6 +268,9 @@ fn reload(old: Config, surface: &Arc<Surface>, log: &LogHandle) -> Config {
     if new.devices != old.devices || new.daemon.profile_dirs != old.daemon.profile_dirs {
         restart.push("[[device]]");
     }
+    if new.midi_surfaces != old.midi_surfaces {
+        restart.push("[[midi_surface]]");
+    }
     if new.osc.listen != old.osc.listen {
         restart.push("osc.listen");
     }
@@ -289,6 +295,7 @@ fn reload(old: Config, surface: &Arc<Surface>, log: &LogHandle) -> Config {
         audio: old.audio,
         chain: old.chain,
         devices: old.devices,
+        midi_surfaces: old.midi_surfaces,
         daemon: crate::config::DaemonConfig {
             log_level: new.daemon.log_level.clone(),
             ..old.daemon

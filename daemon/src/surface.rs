@@ -10,10 +10,12 @@
 //! - `transport.rs`: the UDP and TCP loops, framing per connection.
 //! - `feedback.rs`: hub events and meters to subscribers, lease expiry.
 //! - `facade.rs`: the service behind every front end.
+//! - `mcu.rs`: Mackie Control surfaces on MIDI ports, another front end.
 
 mod facade;
 mod feedback;
 mod log_limit;
+pub mod mcu;
 pub mod outbox;
 mod transport;
 

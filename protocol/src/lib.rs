@@ -6,6 +6,8 @@
 
 pub mod api;
 pub mod device;
+pub mod layout;
+pub mod mcu;
 pub mod osc;
 pub mod param;
 pub mod profile;

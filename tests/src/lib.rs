@@ -7,6 +7,7 @@
 //! daemon's log so the failure can be read without re-running.
 
 pub mod jack_clients;
+pub mod midi_surface;
 pub mod wav;
 pub use jack_clients::{GearStandIn, JackTap, undisturbed};
 

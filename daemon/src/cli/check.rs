@@ -42,6 +42,14 @@ pub fn load_checked(
         }),
         None => Vec::new(),
     };
+    if let Some(cfg) = &cfg
+        && !cfg.midi_surfaces.is_empty()
+    {
+        let tree = crate::rack::ParamTree::from_rack(&cfg.chain, &devices);
+        errors.extend(config::check_banks(&cfg.midi_surfaces, |a| {
+            tree.get(a).is_some()
+        }));
+    }
     match cfg {
         Some(cfg) if errors.is_empty() => Ok((cfg, devices)),
         _ => Err(config::ConfigErrors(errors)),

@@ -72,6 +72,7 @@ pub(super) struct RawRoot {
     pub(super) surface: (),
     pub(super) chain: (),
     pub(super) device: (),
+    pub(super) midi_surface: (),
 }
 
 #[derive(Deserialize, Default)]
@@ -178,4 +179,51 @@ pub(super) struct RawMidi {
     pub(super) input: Option<String>,
     pub(super) channel: Option<Num>,
     pub(super) device_id: Option<Num>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMidiSurface {
+    pub(super) id: Option<String>,
+    pub(super) protocol: Option<String>,
+    pub(super) model: Option<String>,
+    pub(super) midi: Option<RawSurfaceMidi>,
+    pub(super) extenders: Option<Vec<RawSurfaceMidi>>,
+    pub(super) banks: Option<RawBanks>,
+    pub(super) master: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSurfaceMidi {
+    pub(super) backend: Option<String>,
+    pub(super) port: Option<String>,
+    pub(super) input: Option<String>,
+}
+
+/// `banks = "auto"` or a list of banks of addresses.
+pub(super) enum RawBanks {
+    Word(String),
+    Lists(Vec<Vec<String>>),
+}
+
+impl<'de> Deserialize<'de> for RawBanks {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Word(String),
+            Lists(Vec<Vec<String>>),
+        }
+        Ok(
+            match Either::deserialize(d).map_err(|_| {
+                serde::de::Error::custom(
+                    "expected \"auto\" or a list of banks, each a list of parameter addresses",
+                )
+            })? {
+                Either::Word(w) => RawBanks::Word(w),
+                Either::Lists(l) => RawBanks::Lists(l),
+            },
+        )
+    }
 }

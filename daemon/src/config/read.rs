@@ -8,6 +8,9 @@
 
 mod chain;
 mod device;
+mod midi_surface;
+
+pub use midi_surface::check_banks;
 
 use super::raw::*;
 use super::{
@@ -177,6 +180,12 @@ impl<'a> Reader<'a> {
             .enumerate()
             .filter_map(|(i, item)| self.device(i, item, &mut device_ids))
             .collect();
+        let mut surface_ids = HashSet::new();
+        let midi_surfaces = items(&root, "midi_surface")
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| self.midi_surface(i, item, &mut surface_ids))
+            .collect();
 
         self.backend_warnings(&chain, &audio, &root);
         if root.get("chain").is_none() && root.get("audio").is_none() {
@@ -199,6 +208,7 @@ impl<'a> Reader<'a> {
             surfaces,
             chain,
             devices,
+            midi_surfaces,
             warnings: Vec::new(),
         }
     }

@@ -359,3 +359,88 @@ fn ceiling_mode_is_samples_unless_true_peak_is_asked_for() {
         "{text}"
     );
 }
+
+#[test]
+fn midi_surfaces_read_with_their_problems_on_their_lines() {
+    let text = r#"
+[[midi_surface]]
+id = "desk"
+protocol = "mcu"
+midi = { port = "mcu:in", input = "mcu:out" }
+extenders = [{ port = "xt:in", input = "xt:out" }]
+banks = [["/chain/eq/b1_gain", "", "/outboard/eq/low_gain"], ["/monitor/level"]]
+
+[[midi_surface]]
+id = "xtouch"
+protocol = "mcu"
+model = "xt"
+midi = { backend = "alsa", port = "X-Touch" }
+master = ""
+"#;
+    let cfg = parse(text).unwrap();
+    let [desk, xt] = &cfg.midi_surfaces[..] else {
+        panic!("{:?}", cfg.midi_surfaces)
+    };
+    assert_eq!(desk.units.len(), 2);
+    assert_eq!(desk.model, rackd_protocol::mcu::Model::Mcu);
+    assert_eq!(desk.master.as_deref(), Some("/monitor/level"));
+    assert_eq!(desk.line, Some(7));
+    assert_eq!(
+        desk.banks,
+        SurfaceBanks::Lists(vec![
+            vec![
+                "/chain/eq/b1_gain".into(),
+                String::new(),
+                "/outboard/eq/low_gain".into()
+            ],
+            vec!["/monitor/level".into()]
+        ])
+    );
+    assert_eq!(xt.model, rackd_protocol::mcu::Model::Xt);
+    assert_eq!(xt.units[0].backend, MidiBackend::Alsa);
+    assert_eq!(xt.master, None);
+    assert_eq!(xt.banks, SurfaceBanks::Auto);
+
+    let errs = check_banks(&cfg.midi_surfaces, |a| a != "/outboard/eq/low_gain");
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(
+        errs[0].to_string(),
+        "rackd.toml:7: midi_surface[0].banks[0][2]: the rack has no parameter /outboard/eq/low_gain (see rackd ctl describe)"
+    );
+
+    let bad = r#"
+[[midi_surface]]
+id = "Desk"
+protocol = "hui"
+model = "c4"
+midi = { port = "mcu:in", channel = 2 }
+banks = [["gain"]]
+colour = "red"
+"#;
+    let errs = parse(bad).unwrap_err().0;
+    let lines: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+    for want in [
+        "rackd.toml:6: midi_surface[0].midi.channel: unknown key",
+        "rackd.toml:8: midi_surface[0].colour: unknown key",
+        "rackd.toml:3: midi_surface[0].id:",
+        "rackd.toml:4: midi_surface[0].protocol: \"hui\"",
+        "rackd.toml:5: midi_surface[0].model: \"c4\"",
+        "rackd.toml:6: midi_surface[0].midi.input: missing",
+        "rackd.toml:7: midi_surface[0].banks[0][0]: \"gain\" is not a parameter address",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(want)),
+            "{want} not in {lines:#?}"
+        );
+    }
+    assert_eq!(lines.len(), 7, "{lines:#?}");
+    let errs = parse("[[midi_surface]]\nid = \"a\"\nprotocol = \"mcu\"\nmidi = { port = \"p\", input = \"q\" }\nbanks = 3\n")
+        .unwrap_err()
+        .0;
+    assert!(
+        errs[0]
+            .to_string()
+            .contains("expected \"auto\" or a list of banks"),
+        "{errs:?}"
+    );
+}

@@ -2,7 +2,7 @@
 //! (what a rebuilt chain starts with), parameter changes to the audio thread
 //! through a lock-free queue, and slot-layout changes as whole new chains.
 
-use super::meters::{MeterPoint, MeterPoints, PROGRAM, Quantity};
+use super::meters::{MeterPoint, MeterPoints, PROGRAM};
 use super::rt::{NewChain, PrintTake, RtCommand};
 use super::status::EngineStatus;
 use crate::config::{AudioConfig, SlotConfig};
@@ -88,12 +88,7 @@ impl EngineControl {
         let mut points = vec![point("in", PROGRAM)];
         let mut slot_meters = Vec::with_capacity(slots.len());
         for s in slots {
-            let quantities: &'static [Quantity] = match s.kind {
-                SlotKind::Meter => &[Quantity::Peak, Quantity::Rms],
-                SlotKind::Loudness => PROGRAM,
-                SlotKind::Compressor | SlotKind::Limiter => &[Quantity::GainReduction],
-                _ => &[],
-            };
+            let quantities = super::meters::slot_quantities(s.kind);
             let p = point(&s.id, quantities);
             slot_meters.push(p.meters.clone());
             if !quantities.is_empty() {

@@ -55,6 +55,50 @@ pub const PROGRAM: &[Quantity] = &[
     Quantity::Correlation,
 ];
 
+impl Quantity {
+    /// Values in one message: left and right, or one.
+    pub fn channels(self) -> u8 {
+        match self {
+            Quantity::Peak | Quantity::Rms | Quantity::TruePeak => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// What a slot of `kind` meters (nothing for most).
+pub fn slot_quantities(kind: rackd_dsp::SlotKind) -> &'static [Quantity] {
+    use rackd_dsp::SlotKind;
+    match kind {
+        SlotKind::Meter => &[Quantity::Peak, Quantity::Rms],
+        SlotKind::Loudness => PROGRAM,
+        SlotKind::Compressor | SlotKind::Limiter => &[Quantity::GainReduction],
+        _ => &[],
+    }
+}
+
+/// The meter streams of a chain: `in`, each slot that meters, `out`.
+pub fn described(slots: &[crate::config::SlotConfig]) -> Vec<rackd_protocol::api::DescribedMeter> {
+    let points = std::iter::once(("in", PROGRAM))
+        .chain(
+            slots
+                .iter()
+                .map(|s| (s.id.as_str(), slot_quantities(s.kind))),
+        )
+        .chain(std::iter::once(("out", PROGRAM)));
+    points
+        .flat_map(|(point, quantities)| {
+            quantities
+                .iter()
+                .map(move |q| rackd_protocol::api::DescribedMeter {
+                    address: rackd_protocol::api::address::meter(point, q.name()),
+                    point: point.to_string(),
+                    quantity: q.name().to_string(),
+                    channels: q.channels(),
+                })
+        })
+        .collect()
+}
+
 /// One place in the signal path that publishes readings.
 #[derive(Debug, Clone)]
 pub struct MeterPoint {

@@ -257,6 +257,7 @@ impl ParamTree {
                     value: state.values.get(address).unwrap_or(&e.spec.default).clone(),
                 })
                 .collect(),
+            meters: crate::engine::described_meters(&self.slots),
         }
     }
 

@@ -33,6 +33,7 @@ pub struct RackService {
     printer: Arc<Printer>,
     backend: &'static str,
     started: Instant,
+    midi_surfaces: std::sync::Mutex<Vec<Arc<super::mcu::Health>>>,
 }
 
 /// Why a request failed; its text is the sender's `/rackd/error` message.
@@ -78,6 +79,7 @@ impl RackService {
             printer: Arc::new(printer),
             backend,
             started: Instant::now(),
+            midi_surfaces: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -117,10 +119,28 @@ impl RackService {
         norm: bool,
         from: SocketAddr,
     ) -> Result<Vec<(String, Value)>, ServiceError> {
-        Ok(self
-            .hub
-            .set(address, value, norm, Origin::Surface(from))
-            .await?)
+        self.set_from(address, value, norm, Origin::Surface(from))
+            .await
+    }
+
+    /// [`RackService::set`] for a front end that is not a network client
+    /// (a MIDI surface): the change carries `origin`.
+    pub async fn set_from(
+        &self,
+        address: &str,
+        value: Value,
+        norm: bool,
+        origin: Origin,
+    ) -> Result<Vec<(String, Value)>, ServiceError> {
+        Ok(self.hub.set(address, value, norm, origin).await?)
+    }
+
+    /// A MIDI surface whose health `/rackd/status` lists.
+    pub fn add_midi_surface(&self, health: Arc<super::mcu::Health>) {
+        self.midi_surfaces
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(health);
     }
 
     /// `/rackd/info`, with the address the front end listens on.
@@ -166,6 +186,13 @@ impl RackService {
             clients,
             osc,
             devices: self.recall.outboard().status(),
+            midi_surfaces: self
+                .midi_surfaces
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .map(|h| h.status())
+                .collect(),
         }
     }
 

@@ -354,6 +354,27 @@ pub struct Status {
     pub osc: OscCounts,
     /// Every outboard device.
     pub devices: Vec<DeviceStatus>,
+    /// Every MIDI control surface (`[[midi_surface]]`).
+    #[serde(default)]
+    pub midi_surfaces: Vec<MidiSurfaceStatus>,
+}
+
+/// One MIDI control surface in [`Status`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MidiSurfaceStatus {
+    /// Surface id.
+    pub id: String,
+    /// `online` (it has spoken), `connected` (ports linked, nothing heard
+    /// yet) or `offline: why`, for its least connected unit.
+    pub state: String,
+    /// Units (a main unit and its extenders).
+    pub units: usize,
+    /// MCU messages taken from it.
+    pub messages: u64,
+    /// Messages that were not MCU messages (ignored).
+    pub garbage: u64,
+    /// Why the last of those was refused.
+    pub last_garbage: Option<String>,
 }
 
 /// Who is connected, in [`Status`].
@@ -430,6 +451,22 @@ pub struct Describe {
     pub devices: Vec<DescribedDevice>,
     /// Every parameter, by address.
     pub params: Vec<DescribedParam>,
+    /// Every meter stream, in signal order.
+    #[serde(default)]
+    pub meters: Vec<DescribedMeter>,
+}
+
+/// A meter stream in [`Describe`]: `/meter/<point>/<quantity>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DescribedMeter {
+    /// Its address.
+    pub address: String,
+    /// `in`, `out` or a slot id.
+    pub point: String,
+    /// `peak`, `rms`, `true_peak`, `lufs_m`, … (dBFS, LUFS, LU, −1..1 or dB).
+    pub quantity: String,
+    /// Values per message: 2 (left, right) or 1.
+    pub channels: u8,
 }
 
 /// A chain slot in [`Describe`].
