@@ -301,3 +301,71 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn an_extender_carries_strips_nine_to_sixteen_with_its_own_header() {
+    let mut c = cfg(SurfaceBanks::Lists(vec![
+        (0..16)
+            .map(|i| match i {
+                8 => "/chain/comp/ratio".to_string(),
+                _ => String::new(),
+            })
+            .collect(),
+        vec!["/chain/trim/gain".to_string()],
+    ]));
+    c.units.push(c.units[0].clone());
+    c.model = Model::Mcu;
+    let tree = ParamTree::from_chain(&[
+        SlotConfig::new("trim", SlotKind::Trim),
+        SlotConfig::new("comp", SlotKind::Compressor),
+    ]);
+    let state = tree.defaults();
+    let mut d = Desk::new(&c, Arc::new(tree), state);
+    assert_eq!(d.models(), [Model::Mcu, Model::Xt]);
+    let t = Instant::now();
+    let out = d.flush(t);
+    // The XT's LCD has its own device id (0x15) and shows strip nine:
+    // "ratio" over "2.0:1", each line 56 characters from offset 0 / 0x38.
+    let line = |offset: u8, text: &[u8]| {
+        let mut m = vec![0xF0, 0, 0, 0x66, 0x15, 0x12, offset];
+        m.extend(text);
+        m.resize(7 + 56, b' ');
+        m.push(0xF7);
+        (1usize, m)
+    };
+    assert!(out.contains(&line(0x00, b"ratio")), "{out:02X?}");
+    assert!(out.contains(&line(0x38, b"2.0:1")), "{out:02X?}");
+    // No timecode digits (CC 0x40..0x4B) go to the XT: it has none.
+    assert!(
+        !out.iter()
+            .any(|(u, b)| *u == 1 && b.len() == 3 && b[0] == 0xB0 && (0x40..0x4C).contains(&b[1])),
+        "{out:02X?}"
+    );
+    // A fader on the XT's first strip moves strip nine's parameter.
+    let a = d.input(
+        1,
+        Input::Fader {
+            strip: 0,
+            position: 0,
+        },
+        t,
+    );
+    assert_eq!(
+        a,
+        vec![Action::Set {
+            address: "/chain/comp/ratio".into(),
+            value: Value::Float(0.0),
+            norm: true
+        }]
+    );
+    // BANK right moves by all 16 strips.
+    d.input(
+        0,
+        Input::Button {
+            note: note::BANK_RIGHT,
+            pressed: true,
+        },
+        t,
+    );
+    assert_eq!(d.fader_addr(0), Some("/chain/trim/gain"));
+}
