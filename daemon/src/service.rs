@@ -9,6 +9,7 @@ use crate::engine::{self, EngineControl};
 use crate::hub::{self, HubHandle, StoreWorker};
 use crate::outboard::recall::RecallService;
 use crate::print::Printer;
+use crate::surface::http::HttpServer;
 use crate::surface::{RackService, Surface, SurfaceSettings};
 use anyhow::Context as _;
 use logging::LogHandle;
@@ -86,9 +87,13 @@ pub async fn run(config: Config, log: LogHandle) -> anyhow::Result<()> {
             allow: config.osc.allow.clone(),
             statics: config.surfaces.clone(),
         },
-        service,
+        service.clone(),
     )
     .await?;
+    let http = match config.http.enabled {
+        true => Some(HttpServer::start(&config.http, surface.clone(), service).await?),
+        false => None,
+    };
     tokio::spawn(hub::autosave(
         hub.clone(),
         Duration::from_millis(config.daemon.autosave_ms),
@@ -100,8 +105,12 @@ pub async fn run(config: Config, log: LogHandle) -> anyhow::Result<()> {
             Some(e) => format!("; SNAPSHOT STORE {}: {e}", health.health),
             None => String::new(),
         };
+        let http_line = match &http {
+            Some(h) => format!("; page on http://{}/ui/", h.local_addr()),
+            None => String::new(),
+        };
         format!(
-            "OSC on {}; audio {}{store_line}",
+            "OSC on {}{http_line}; audio {}{store_line}",
             surface.local_addr(),
             control.status().state()
         )
@@ -163,6 +172,29 @@ pub async fn serve_without_audio(
     db: &std::path::Path,
     listen: std::net::SocketAddr,
 ) -> anyhow::Result<(Arc<Surface>, HubHandle)> {
+    let (surface, _, hub) = serve_core(chain, audio, db, listen).await?;
+    Ok((surface, hub))
+}
+
+/// [`serve_without_audio`] plus the HTTP front end on `http` (benches).
+pub async fn serve_web_without_audio(
+    chain: &[crate::config::SlotConfig],
+    audio: &crate::config::AudioConfig,
+    db: &std::path::Path,
+    listen: std::net::SocketAddr,
+    http: &crate::config::HttpConfig,
+) -> anyhow::Result<(Arc<Surface>, HttpServer, HubHandle)> {
+    let (surface, service, hub) = serve_core(chain, audio, db, listen).await?;
+    let web = HttpServer::start(http, surface.clone(), service).await?;
+    Ok((surface, web, hub))
+}
+
+async fn serve_core(
+    chain: &[crate::config::SlotConfig],
+    audio: &crate::config::AudioConfig,
+    db: &std::path::Path,
+    listen: std::net::SocketAddr,
+) -> anyhow::Result<(Arc<Surface>, Arc<RackService>, HubHandle)> {
     let store = StoreWorker::start(db).with_context(|| format!("cannot open {}", db.display()))?;
     let hub = hub::start(hub::ParamTree::from_chain(chain), store);
     let control = EngineControl::new(chain, audio);
@@ -176,10 +208,10 @@ pub async fn serve_without_audio(
             allow: vec!["127.0.0.0/8".parse()?, "::1/128".parse()?],
             statics: vec![],
         },
-        service,
+        service.clone(),
     )
     .await?;
-    Ok((surface, hub))
+    Ok((surface, service, hub))
 }
 
 /// Brings back the autosaved state, so a restart or crash keeps the room as it was.
@@ -252,6 +284,9 @@ fn reload(old: Config, surface: &Arc<Surface>, log: &LogHandle) -> Config {
     if new.osc.listen != old.osc.listen {
         restart.push("osc.listen");
     }
+    if new.http != old.http {
+        restart.push("[http]");
+    }
     if new.daemon.state_dir != old.daemon.state_dir {
         restart.push("daemon.state_dir");
     }
@@ -281,6 +316,7 @@ fn reload(old: Config, surface: &Arc<Surface>, log: &LogHandle) -> Config {
             listen: old.osc.listen,
             allow: new.osc.allow.clone(),
         },
+        http: old.http,
         ..new
     }
 }

@@ -10,9 +10,13 @@
 //! - `transport.rs`: the UDP and TCP loops, framing per connection.
 //! - `feedback.rs`: hub events and meters to subscribers, lease expiry.
 //! - `facade.rs`: the service behind every front end.
+//! - `meters.rs`: the meter feed every front end streams from.
+//! - `http.rs`: the HTTP/WebSocket front end (the page, OSCQuery).
 
 mod facade;
 mod feedback;
+pub mod http;
+pub mod meters;
 pub mod outbox;
 mod transport;
 
@@ -119,7 +123,11 @@ impl ReplyTo for OscReplyTo {
     }
 
     fn broadcast(&self, reply: Reply) {
-        self.surface.broadcast(&reply);
+        // Through the hub, so the subscribers of every front end get it.
+        self.surface
+            .service
+            .hub()
+            .notify(crate::hub::Event::Notice(reply));
     }
 }
 
@@ -437,7 +445,7 @@ impl Surface {
     }
 
     /// This front end's counters for `/rackd/status`.
-    fn counts(&self) -> (ClientCounts, OscCounts) {
+    pub(crate) fn counts(&self) -> (ClientCounts, OscCounts) {
         let subs = self.lock_subscribers();
         let clients = ClientCounts {
             subscribers: subs.len(),

@@ -11,7 +11,8 @@ pub mod request;
 pub use reply::{Reply, ReplyError};
 pub use report::{
     ClientCounts, Describe, DescribedDevice, DescribedParam, DescribedSlot, DeviceOutcome,
-    DeviceReport, DeviceStatus, ExportedRevision, Health, ImportReport, Info, Measured, OscCounts,
-    PrintReport, RecallReport, RevisionInfo, SongExport, SongSummary, Status, StoreHealth,
+    DeviceReport, DeviceStatus, ExportedRevision, Health, HttpCounts, ImportReport, Info, Measured,
+    OscCounts, PrintReport, RecallReport, RevisionInfo, SongExport, SongSummary, Status,
+    StoreHealth,
 };
 pub use request::{PrintRequest, RecallMode, Request, RequestError};

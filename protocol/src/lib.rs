@@ -7,6 +7,7 @@
 pub mod api;
 pub mod device;
 pub mod osc;
+pub mod oscquery;
 pub mod param;
 pub mod profile;
 pub mod song;

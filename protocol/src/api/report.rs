@@ -344,6 +344,27 @@ pub struct Status {
     pub osc: OscCounts,
     /// Every outboard device.
     pub devices: Vec<DeviceStatus>,
+    /// The HTTP/WebSocket front end, when it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpCounts>,
+}
+
+/// The HTTP/WebSocket front end's traffic, in [`Status`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpCounts {
+    /// Where it listens.
+    pub listen: String,
+    /// WebSocket clients connected now.
+    pub websockets: usize,
+    /// HTTP requests answered.
+    pub requests: u64,
+    /// Requests refused for a missing or wrong token (401).
+    pub unauthorized: u64,
+    /// Changes refused to a read-only token (403).
+    pub read_only_refused: u64,
+    /// Feedback values and meter frames dropped because a WebSocket client
+    /// could not keep up.
+    pub feedback_dropped: u64,
 }
 
 /// Who is connected, in [`Status`].
@@ -452,6 +473,10 @@ pub struct DescribedParam {
     pub address: String,
     /// The value now.
     pub value: Value,
+    /// A stepped control's printed detent labels, first position first
+    /// (empty when the panel prints none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
 }
 
 #[cfg(test)]
