@@ -170,12 +170,12 @@ function control(p) {
     });
     return el("label", { class: "param switch" }, box, name);
   }
-  if (p.kind === "enum" || (p.kind === "stepped" && (p.labels || p.max - p.min <= 40))) {
+  if (p.kind === "enum" || (p.kind === "stepped" && (p.detents || p.max - p.min <= 40))) {
     const options = p.kind === "enum"
       ? p.labels.map((l) => [l, l])
       : Array.from({ length: p.max - p.min + 1 }, (_, i) => [
           String(p.min + i),
-          p.labels ? p.labels[i] + (unitText(p.unit) ? " " + unitText(p.unit) : "") : String(p.min + i),
+          p.detents ? p.detents[i] + (unitText(p.unit) ? " " + unitText(p.unit) : "") : String(p.min + i),
         ]);
     const select = el("select", { class: "change", "data-address": a, "aria-label": p.name, disabled },
       options.map(([v, label]) => el("option", { value: v }, label)));
@@ -492,7 +492,7 @@ async function recall(song, rev, changedOnly) {
   $("recall-step").textContent = "";
   $("recall-report").replaceChildren();
   try {
-    const args = changedOnly ? [song, { type: "i", value: rev }, "changed"] : [song, { type: "i", value: rev }];
+    const args = changedOnly ? [song, rev, "changed"] : [song, rev];
     const report = doc(await api("/rackd/snapshot/recall", args), "/rackd/recall/report");
     showReport(`Recalled ${song} rev ${rev}`, report);
     page.sheetSong = `${song}@${rev}`;

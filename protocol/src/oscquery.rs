@@ -101,7 +101,7 @@ impl Leaf {
     pub fn param(p: &DescribedParam) -> Leaf {
         let range = match &p.spec.kind {
             ParamKind::Continuous { min, max, .. } => json!({ "MIN": min, "MAX": max }),
-            ParamKind::Stepped { min, max } if !p.labels.is_empty() => {
+            ParamKind::Stepped { min, max } if !p.detents.is_empty() => {
                 json!({ "MIN": min, "MAX": max, "VALS": (*min..=*max).collect::<Vec<_>>() })
             }
             ParamKind::Stepped { min, max } => json!({ "MIN": min, "MAX": max }),
@@ -124,7 +124,7 @@ impl Leaf {
             } else {
                 format!("{} ({unit_suffix})", p.spec.name)
             },
-            labels: p.labels.clone(),
+            labels: p.detents.clone(),
         }
     }
 
@@ -395,7 +395,7 @@ mod tests {
             spec,
             address: address.into(),
             value,
-            labels: labels.iter().map(|s| s.to_string()).collect(),
+            detents: labels.iter().map(|s| s.to_string()).collect(),
         }
     }
 

@@ -255,7 +255,7 @@ impl ParamTree {
                     spec: e.spec.clone(),
                     address: address.clone(),
                     value: state.values.get(address).unwrap_or(&e.spec.default).clone(),
-                    labels: self.detent_labels(e.target),
+                    detents: self.detent_labels(e.target),
                 })
                 .collect(),
         }

@@ -56,6 +56,8 @@ struct Http {
     layout_changed: AtomicBool,
     requests: AtomicU64,
     read_only_refused: AtomicU64,
+    /// Feedback dropped for clients that have gone.
+    dropped_gone: AtomicU64,
 }
 
 impl HttpServer {
@@ -80,6 +82,7 @@ impl HttpServer {
             layout_changed: AtomicBool::new(false),
             requests: AtomicU64::new(0),
             read_only_refused: AtomicU64::new(0),
+            dropped_gone: AtomicU64::new(0),
         });
         let weak = Arc::downgrade(&http);
         service.attach_http_counts(Box::new(move || {
@@ -139,10 +142,11 @@ impl Http {
             requests: self.requests.load(Ordering::Relaxed),
             unauthorized: self.auth.unauthorized.load(Ordering::Relaxed),
             read_only_refused: self.read_only_refused.load(Ordering::Relaxed),
-            feedback_dropped: clients
-                .values()
-                .map(|c| c.outbox.dropped.load(Ordering::Relaxed))
-                .sum(),
+            feedback_dropped: self.dropped_gone.load(Ordering::Relaxed)
+                + clients
+                    .values()
+                    .map(|c| c.outbox.dropped.load(Ordering::Relaxed))
+                    .sum::<u64>(),
         }
     }
 

@@ -474,9 +474,9 @@ pub struct DescribedParam {
     /// The value now.
     pub value: Value,
     /// A stepped control's printed detent labels, first position first
-    /// (empty when the panel prints none).
+    /// (empty when the panel prints none). Not `labels`: an enum's spec has those.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub labels: Vec<String>,
+    pub detents: Vec<String>,
 }
 
 #[cfg(test)]
@@ -514,6 +514,36 @@ mod tests {
         .unwrap();
         assert_eq!(failed["result"], "failed: offline");
         assert_eq!(failed["outcome"], "failed");
+    }
+
+    #[test]
+    fn described_params_survive_their_json() {
+        use crate::param::ParamSpec;
+        for (spec, value, detents) in [
+            (
+                ParamSpec::choice("kind", "Kind", &["bell", "shelf"], "bell"),
+                Value::Text("shelf".into()),
+                vec![],
+            ),
+            (
+                ParamSpec::stepped("freq", "Frequency", 0, 2, 0),
+                Value::Int(1),
+                vec!["20".to_string(), "30".into(), "60".into()],
+            ),
+        ] {
+            let p = DescribedParam {
+                spec,
+                address: "/outboard/eq/x".into(),
+                value,
+                detents,
+            };
+            let text = serde_json::to_string(&p).unwrap();
+            assert_eq!(
+                serde_json::from_str::<DescribedParam>(&text).unwrap(),
+                p,
+                "{text}"
+            );
+        }
     }
 
     #[test]

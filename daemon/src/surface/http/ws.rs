@@ -229,6 +229,10 @@ impl Http {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&id);
+        self.dropped_gone.fetch_add(
+            client.outbox.dropped.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
         // Let queued replies go out; a writer stuck on a dead peer is stopped.
         client.outbox.close();
         let abort = writer.abort_handle();
