@@ -372,3 +372,53 @@ fn the_demo_prints_and_serves_its_page() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("manual"), "{body}");
 }
+
+#[test]
+fn mdns_advertises_both_services_in_a_private_network() {
+    if !require_program("unshare", "util-linux")
+        || !require_program("ip", "iproute2")
+        || !require_python_module("zeroconf", "zeroconf")
+    {
+        return;
+    }
+    // A network namespace of its own with only loopback: the daemon's and
+    // the browser's multicast never leave it.
+    let probe = Command::new("unshare").args(["-rn", "true"]).status();
+    if !probe.is_ok_and(|s| s.success()) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "unshare -rn is refused here; the mDNS test needs a network namespace"
+        );
+        eprintln!("skipped: no network namespace (unshare -rn refused)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rackd.toml");
+    let setup = Setup {
+        http: Some("name = \"rackd mdns test\"\nmdns = true\nmdns_interfaces = [\"lo\"]\n".into()),
+        http_port: 7771,
+        ..Setup::default()
+    };
+    std::fs::write(&config, setup.toml(7770, &dir.path().join("state"))).unwrap();
+    let script = format!(
+        "ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo || exit 3\n\
+         {rackd} run --config {config} > {log} 2>&1 &\n\
+         pid=$!\n\
+         python3 {browse} 'rackd mdns test' 20; rc=$?\n\
+         kill $pid; wait $pid\n\
+         exit $rc",
+        rackd = rackd_bin().display(),
+        config = config.display(),
+        log = dir.path().join("rackd.log").display(),
+        browse = crate_dir().join("python/mdns_browse.py").display(),
+    );
+    let out = run_with_timeout(
+        without_rackd_env(Command::new("unshare").args(["-rn", "sh", "-c", &script])),
+        Duration::from_secs(60),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let log = std::fs::read_to_string(dir.path().join("rackd.log")).unwrap_or_default();
+    assert!(out.status.success(), "{stdout}\n{}\n{log}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("_oscjson._tcp.local. rackd mdns test 7771"), "{stdout}");
+    assert!(stdout.contains("_osc._udp.local. rackd mdns test 7770"), "{stdout}");
+}
