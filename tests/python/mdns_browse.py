@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Browses mDNS (python-zeroconf, an independent implementation) on loopback
-for rackd's two services and prints each as "TYPE NAME PORT".
+for rackd's two services and prints each as "TYPE NAME PORT"; then, as an
+OSCQuery client would, finds the service with python-oscquery's browser
+and reads a node and the host info through its client.
 
 usage: mdns_browse.py INSTANCE_NAME [SECONDS]
-Exits 0 once both `_oscjson._tcp` and `_osc._udp` of INSTANCE_NAME are found.
+Exits 0 once both `_oscjson._tcp` and `_osc._udp` of INSTANCE_NAME are found
+and read.
 """
 import sys
 import time
@@ -36,4 +39,22 @@ zc.close()
 for t in types:
     if t in found:
         print(t, name, found[t])
-sys.exit(0 if len(found) == len(types) else 1)
+if len(found) < len(types):
+    sys.exit(1)
+
+from pythonoscquery.osc_query_browser import OSCQueryBrowser  # noqa: E402
+from pythonoscquery.osc_query_client import OSCQueryClient  # noqa: E402
+
+browser = OSCQueryBrowser()
+service = None
+while time.time() < deadline and service is None:
+    time.sleep(0.2)
+    service = browser.find_service_by_name(name)
+if service is None:
+    sys.exit("python-oscquery did not find the service")
+client = OSCQueryClient(service)
+info = client.get_host_info()
+node = client.query_node("/chain/trim/gain")
+print("python-oscquery host", info.name, "osc port", info.osc_port, info.osc_transport)
+print("python-oscquery node", node.full_path, "value", node.value)
+browser.zc.close()

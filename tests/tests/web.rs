@@ -378,6 +378,7 @@ fn mdns_advertises_both_services_in_a_private_network() {
     if !require_program("unshare", "util-linux")
         || !require_program("ip", "iproute2")
         || !require_python_module("zeroconf", "zeroconf")
+        || !require_python_module("pythonoscquery", "python-oscquery")
     {
         return;
     }
@@ -421,4 +422,13 @@ fn mdns_advertises_both_services_in_a_private_network() {
     assert!(out.status.success(), "{stdout}\n{}\n{log}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("_oscjson._tcp.local. rackd mdns test 7771"), "{stdout}");
     assert!(stdout.contains("_osc._udp.local. rackd mdns test 7770"), "{stdout}");
+    // A third-party OSCQuery client (python-oscquery) found and read it.
+    assert!(
+        stdout.contains("python-oscquery host rackd mdns test osc port 7770 UDP"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("python-oscquery node /chain/trim/gain value [0.0]"),
+        "{stdout}"
+    );
 }
