@@ -165,6 +165,49 @@ impl Leaf {
     }
 }
 
+/// Writes JSON text straight into a buffer (a namespace is written per
+/// request: no intermediate tree of maps).
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn value<T: serde::Serialize + ?Sized>(&mut self, v: &T) {
+        // Writing into a Vec cannot fail; serializing these types cannot either.
+        let _ = serde_json::to_writer(&mut self.0, v);
+    }
+
+    fn key<T: serde::Serialize + ?Sized>(&mut self, first: bool, key: &str, v: &T) {
+        if !first {
+            self.0.push(b',');
+        }
+        self.value(key);
+        self.0.push(b':');
+        self.value(v);
+    }
+}
+
+impl Leaf {
+    fn write(&self, w: &mut Writer) {
+        let n = self.type_tag.len();
+        w.key(false, "TYPE", &self.type_tag);
+        w.key(false, "ACCESS", &self.access);
+        if !self.value.is_empty() {
+            w.key(false, "VALUE", &self.value);
+        }
+        if !self.range.is_empty() {
+            w.key(false, "RANGE", &self.range);
+        }
+        if let Some(unit) = self.unit {
+            w.key(false, "UNIT", &vec![unit; n]);
+        }
+        if let Some(mode) = self.clipmode {
+            w.key(false, "CLIPMODE", &vec![mode; n]);
+        }
+        if !self.labels.is_empty() {
+            w.key(false, "LABELS", &self.labels);
+        }
+    }
+}
+
 /// A node: a container (with children) or a method (with a leaf).
 #[derive(Debug, Clone, Default)]
 struct Node {
@@ -175,6 +218,32 @@ struct Node {
 }
 
 impl Node {
+    /// The same object as [`Node::to_json`], as text.
+    fn write(&self, w: &mut Writer) {
+        w.0.push(b'{');
+        w.key(true, "FULL_PATH", &self.full_path);
+        if !self.description.is_empty() {
+            w.key(false, "DESCRIPTION", &self.description);
+        }
+        match &self.leaf {
+            Some(leaf) => leaf.write(w),
+            None => w.key(false, "ACCESS", &ACCESS_NONE),
+        }
+        if !self.children.is_empty() || self.leaf.is_none() {
+            w.0.extend_from_slice(b",\"CONTENTS\":{");
+            for (i, (name, child)) in self.children.iter().enumerate() {
+                if i > 0 {
+                    w.0.push(b',');
+                }
+                w.value(name);
+                w.0.push(b':');
+                child.write(w);
+            }
+            w.0.push(b'}');
+        }
+        w.0.push(b'}');
+    }
+
     fn to_json(&self) -> Json {
         let mut out = Map::new();
         out.insert("FULL_PATH".into(), json!(self.full_path));
@@ -282,6 +351,14 @@ impl Namespace {
     /// `GET /path`: the node and everything under it.
     pub fn get(&self, path: &str) -> Result<Json, QueryError> {
         Ok(self.node(path)?.to_json())
+    }
+
+    /// [`Namespace::get`] as JSON text, written without building the tree
+    /// of JSON values (what `GET /` of a large rack sends).
+    pub fn get_text(&self, path: &str) -> Result<Vec<u8>, QueryError> {
+        let mut w = Writer(Vec::with_capacity(64 * 1024));
+        self.node(path)?.write(&mut w);
+        Ok(w.0)
     }
 
     /// `GET /path?ATTRIBUTE`: `{ATTRIBUTE: value}`, or `{}` when the node
@@ -478,6 +555,17 @@ mod tests {
         assert_eq!(meter["ACCESS"], 1);
         assert_eq!(meter["UNIT"], json!(["gain.db", "gain.db"]));
         assert!(meter.get("CONTENTS").is_none());
+    }
+
+    #[test]
+    fn the_text_is_the_tree() {
+        let ns = namespace();
+        for path in ["/", "/chain", "/chain/trim/gain", "/meter/out/peak"] {
+            let text = ns.get_text(path).unwrap();
+            let parsed: Json = serde_json::from_slice(&text).unwrap();
+            assert_eq!(parsed, ns.get(path).unwrap(), "{path}");
+        }
+        assert_eq!(ns.get_text("/nope").unwrap_err().status(), 404);
     }
 
     #[test]

@@ -419,9 +419,19 @@ fn mdns_advertises_both_services_in_a_private_network() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let log = std::fs::read_to_string(dir.path().join("rackd.log")).unwrap_or_default();
-    assert!(out.status.success(), "{stdout}\n{}\n{log}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("_oscjson._tcp.local. rackd mdns test 7771"), "{stdout}");
-    assert!(stdout.contains("_osc._udp.local. rackd mdns test 7770"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}\n{log}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("_oscjson._tcp.local. rackd mdns test 7771"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("_osc._udp.local. rackd mdns test 7770"),
+        "{stdout}"
+    );
     // A third-party OSCQuery client (python-oscquery) found and read it.
     assert!(
         stdout.contains("python-oscquery host rackd mdns test osc port 7770 UDP"),

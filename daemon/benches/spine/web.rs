@@ -28,7 +28,16 @@ struct Web {
 fn start(rt: &tokio::runtime::Runtime, slots: usize, dir: &std::path::Path) -> Web {
     std::fs::create_dir_all(dir).unwrap();
     let chain: Vec<SlotConfig> = (0..slots)
-        .map(|i| SlotConfig::new(if i == 0 { "trim".into() } else { format!("trim{i}") }, SlotKind::Trim))
+        .map(|i| {
+            SlotConfig::new(
+                if i == 0 {
+                    "trim".into()
+                } else {
+                    format!("trim{i}")
+                },
+                SlotKind::Trim,
+            )
+        })
         .collect();
     let audio = AudioConfig {
         backend: BackendKind::Null,
@@ -124,7 +133,8 @@ fn namespace_get(web: &Web, params: usize) {
     );
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn ws(http: SocketAddr) -> Ws {
     tokio_tungstenite::connect_async(format!("ws://{http}/"))
@@ -145,7 +155,9 @@ async fn until(ws: &mut Ws, address: &str, value: Option<f32>) {
         };
         if let Ok(OscPacket::Message(m)) = rackd_protocol::osc::codec::decode(&b)
             && m.addr == address
-            && value.is_none_or(|v| matches!(m.args.first(), Some(OscType::Float(x)) if (x - v).abs() < 1e-3))
+            && value.is_none_or(
+                |v| matches!(m.args.first(), Some(OscType::Float(x)) if (x - v).abs() < 1e-3),
+            )
         {
             return;
         }
@@ -158,15 +170,19 @@ fn ws_round_trip(clients: &tokio::runtime::Runtime, web: &Web) {
         let mut a = ws(http).await;
         let mut b = ws(http).await;
         b.send(listen("/chain/trim/gain")).await.unwrap();
-        b.send(Message::Binary(msg("/rackd/ping", vec![]).into())).await.unwrap();
+        b.send(Message::Binary(msg("/rackd/ping", vec![]).into()))
+            .await
+            .unwrap();
         until(&mut b, "/rackd/pong", None).await;
         let mut t = Vec::with_capacity(2000);
         for i in 0..2000 {
             let v = -20.0 + (i % 400) as f32 * 0.1;
             let start = Instant::now();
-            a.send(Message::Binary(msg("/chain/trim/gain", vec![OscType::Float(v)]).into()))
-                .await
-                .unwrap();
+            a.send(Message::Binary(
+                msg("/chain/trim/gain", vec![OscType::Float(v)]).into(),
+            ))
+            .await
+            .unwrap();
             until(&mut b, "/chain/trim/gain", Some(v)).await;
             t.push(start.elapsed());
             // A is not listening: it gets the value taken as a reply.
@@ -185,12 +201,17 @@ fn ws_round_trip(clients: &tokio::runtime::Runtime, web: &Web) {
                 }
             }
         });
-        let mut e = tokio_tungstenite::connect_async(format!("ws://{echo}/")).await.unwrap().0;
+        let mut e = tokio_tungstenite::connect_async(format!("ws://{echo}/"))
+            .await
+            .unwrap()
+            .0;
         let mut floor = Vec::with_capacity(2000);
         let packet = msg("/chain/trim/gain", vec![OscType::Float(1.0)]);
         for _ in 0..2000 {
             let start = Instant::now();
-            e.send(Message::Binary(packet.clone().into())).await.unwrap();
+            e.send(Message::Binary(packet.clone().into()))
+                .await
+                .unwrap();
             while !matches!(e.next().await, Some(Ok(Message::Binary(_)))) {}
             floor.push(start.elapsed());
         }
@@ -229,7 +250,11 @@ fn daemon_cpu() -> f64 {
 }
 
 /// `n` clients listening to every meter; each counts the bundles it gets.
-fn meter_clients(clients: &tokio::runtime::Runtime, http: SocketAddr, n: usize) -> (Vec<tokio::task::JoinHandle<()>>, Arc<Vec<AtomicU64>>) {
+fn meter_clients(
+    clients: &tokio::runtime::Runtime,
+    http: SocketAddr,
+    n: usize,
+) -> (Vec<tokio::task::JoinHandle<()>>, Arc<Vec<AtomicU64>>) {
     let counts: Arc<Vec<AtomicU64>> = Arc::new((0..n).map(|_| AtomicU64::new(0)).collect());
     let handles = (0..n)
         .map(|i| {
@@ -290,7 +315,11 @@ fn many_clients(clients: &tokio::runtime::Runtime, web: &Web) {
     let (handles, counts) = meter_clients(clients, web.http, 1000);
     wait_all_bundles(&counts, 2);
     let crowded = round_trip(web.osc);
-    let got: u64 = counts.iter().map(|c| c.load(Ordering::Relaxed)).min().unwrap_or(0);
+    let got: u64 = counts
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .min()
+        .unwrap_or(0);
     for h in handles {
         h.abort();
     }

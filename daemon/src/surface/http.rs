@@ -36,11 +36,24 @@ use std::sync::{Arc, RwLock};
 
 /// Largest request body (a snapshot import is the biggest there is).
 const MAX_BODY: usize = 4 << 20;
+/// Nice value of the front end's thread: when the machine is busy, browsers
+/// wait, not the hub and the OSC surfaces.
+const WEB_NICE: libc::c_int = 10;
 
 /// The running HTTP front end.
 pub struct HttpServer {
     http: Arc<Http>,
     _mdns: Option<mdns::Advert>,
+    /// Its own runtime: one thread, at a lower priority than the daemon's.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 /// What every request handler shares.
@@ -67,10 +80,22 @@ impl HttpServer {
         surface: Arc<Surface>,
         service: Arc<RackService>,
     ) -> anyhow::Result<HttpServer> {
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
+        let listener = std::net::TcpListener::bind(config.listen)
             .with_context(|| format!("cannot bind HTTP on {}", config.listen))?;
+        listener.set_nonblocking(true)?;
         let local = listener.local_addr()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("rackd-http")
+            .on_thread_start(|| {
+                // SAFETY: setpriority on this thread's own id; a failure only leaves the nice value.
+                unsafe {
+                    libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, WEB_NICE);
+                }
+            })
+            .enable_all()
+            .build()
+            .context("cannot start the HTTP front end's thread")?;
         let http = Arc::new(Http {
             service: service.clone(),
             surface,
@@ -88,15 +113,19 @@ impl HttpServer {
         service.attach_http_counts(Box::new(move || {
             weak.upgrade().map(|h| h.counts()).unwrap_or_default()
         }));
-        tokio::spawn(http.clone().feedback_loop());
-        tokio::spawn(http.clone().meter_loop());
-        tokio::spawn(http.clone().path_loop());
+        runtime.spawn(http.clone().feedback_loop());
+        runtime.spawn(http.clone().meter_loop());
+        runtime.spawn(http.clone().path_loop());
         let app = axum::Router::new()
             .fallback(route)
             .with_state(http.clone())
             .into_make_service_with_connect_info::<SocketAddr>();
-        tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
+        runtime.spawn(async move {
+            let served = match tokio::net::TcpListener::from_std(listener) {
+                Ok(listener) => axum::serve(listener, app).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = served {
                 tracing::error!("HTTP server stopped: {e}");
             }
         });
@@ -119,7 +148,11 @@ impl HttpServer {
                 ""
             }
         );
-        Ok(HttpServer { http, _mdns: mdns })
+        Ok(HttpServer {
+            http,
+            _mdns: mdns,
+            runtime: Some(runtime),
+        })
     }
 
     /// Where it listens.

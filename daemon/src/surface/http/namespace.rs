@@ -38,11 +38,18 @@ impl Http {
             }
         };
         let answer = match attribute {
-            None => namespace.get(path),
-            Some(a) => namespace.attribute(path, a),
+            None => namespace.get_text(path),
+            Some(a) => namespace
+                .attribute(path, a)
+                .map(|j| j.to_string().into_bytes()),
         };
         match answer {
-            Ok(json) => json_response(StatusCode::OK, &json),
+            Ok(text) => (
+                StatusCode::OK,
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                text,
+            )
+                .into_response(),
             Err(e) => match e.status() {
                 204 => StatusCode::NO_CONTENT.into_response(),
                 code => super::auth::refuse(
