@@ -17,6 +17,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 /// Name of the daemon runtime's threads.
 pub const DAEMON_THREADS: &str = "rackd-daemon";
+/// Name of the HTTP front end's thread (its own runtime).
+const HTTP_THREADS: &str = "rackd-http";
 
 struct Web {
     osc: SocketAddr,
@@ -227,7 +229,7 @@ fn ws_round_trip(clients: &tokio::runtime::Runtime, web: &Web) {
     );
 }
 
-/// CPU seconds used so far by the daemon's threads.
+/// CPU seconds used so far by the daemon's threads (its runtime and the HTTP front end's).
 fn daemon_cpu() -> f64 {
     // SAFETY: sysconf has no preconditions.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
@@ -239,7 +241,7 @@ fn daemon_cpu() -> f64 {
         let Some((name, rest)) = stat.split_once(") ") else {
             continue;
         };
-        if !name.ends_with(DAEMON_THREADS) {
+        if !name.ends_with(DAEMON_THREADS) && !name.ends_with(HTTP_THREADS) {
             continue;
         }
         let fields: Vec<&str> = rest.split_whitespace().collect();

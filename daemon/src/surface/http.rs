@@ -211,7 +211,7 @@ async fn route(
     let query = parts.uri.query().unwrap_or_default().to_string();
     let access = match http.auth.check(&parts.headers, &query, peer) {
         Ok(a) => a,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     if path == "/ui" || path.starts_with("/ui/") {
         return http.ui(&parts, &path, &query, access, peer).await;

@@ -72,13 +72,13 @@ impl Auth {
         }
     }
 
-    /// The access of a request, or the response that refuses it.
+    /// The access of a request, or why it is refused.
     pub(super) fn check(
         &self,
         headers: &HeaderMap,
         query: &str,
         peer: SocketAddr,
-    ) -> Result<Access, Response> {
+    ) -> Result<Access, Refused> {
         if !self.has_tokens() {
             return if host_is_loopback(headers) {
                 Ok(Access::Full)
@@ -88,17 +88,13 @@ impl Auth {
                      (set [http] token to serve other names)",
                     host(headers).unwrap_or_default()
                 );
-                Err(refuse(
-                    StatusCode::FORBIDDEN,
-                    "this Host is not this machine's loopback address; without [http] token \
-                     rackd answers only to localhost, 127.0.0.1 and [::1]",
-                ))
+                Err(Refused::NotLoopback)
             };
         }
         let Some(presented) = credential(headers, query) else {
             self.unauthorized.fetch_add(1, Ordering::Relaxed);
             tracing::debug!("HTTP from {peer}: no token");
-            return Err(unauthorized("this rackd needs a token"));
+            return Err(Refused::NoToken);
         };
         match self.access_of(&presented) {
             Some(access) => Ok(access),
@@ -108,7 +104,7 @@ impl Auth {
                 if n % 100 == 0 {
                     tracing::warn!("HTTP from {peer}: wrong token, refused ({} so far)", n + 1);
                 }
-                Err(unauthorized("wrong token"))
+                Err(Refused::WrongToken)
             }
         }
     }
@@ -205,13 +201,37 @@ pub(super) fn refuse(status: StatusCode, why: &str) -> Response {
     (status, format!("{why}\n")).into_response()
 }
 
-fn unauthorized(why: &str) -> Response {
-    let mut r = refuse(StatusCode::UNAUTHORIZED, why);
-    r.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        header::HeaderValue::from_static("Basic realm=\"rackd\", charset=\"UTF-8\""),
-    );
-    r
+/// Why a request was not let in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Refused {
+    /// 403: without tokens, only loopback Host names are served.
+    NotLoopback,
+    /// 401: a token is needed.
+    NoToken,
+    /// 401: not one of ours.
+    WrongToken,
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        let (status, why) = match self {
+            Refused::NotLoopback => (
+                StatusCode::FORBIDDEN,
+                "this Host is not this machine's loopback address; without [http] token \
+                 rackd answers only to localhost, 127.0.0.1 and [::1]",
+            ),
+            Refused::NoToken => (StatusCode::UNAUTHORIZED, "this rackd needs a token"),
+            Refused::WrongToken => (StatusCode::UNAUTHORIZED, "wrong token"),
+        };
+        let mut r = refuse(status, why);
+        if status == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Basic realm=\"rackd\", charset=\"UTF-8\""),
+            );
+        }
+        r
+    }
 }
 
 #[cfg(test)]
@@ -274,8 +294,9 @@ mod tests {
             headers(&[(header::AUTHORIZATION, "Bearer 0123456789abcdef-ful")]),
             headers(&[(header::AUTHORIZATION, "Basic !!!")]),
         ] {
-            let r = a.check(&h, "", PEER).unwrap_err();
+            let r = a.check(&h, "", PEER).unwrap_err().into_response();
             assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+            assert!(r.headers().contains_key(header::WWW_AUTHENTICATE));
         }
         assert_eq!(a.unauthorized.load(Ordering::Relaxed), 4);
     }
@@ -294,11 +315,7 @@ mod tests {
         }
         for bad in ["evil.example:7771", "192.0.2.1:7771", "rackd.local"] {
             let h = headers(&[(header::HOST, bad)]);
-            assert_eq!(
-                a.check(&h, "", PEER).unwrap_err().status(),
-                StatusCode::FORBIDDEN,
-                "{bad}"
-            );
+            assert_eq!(a.check(&h, "", PEER), Err(Refused::NotLoopback), "{bad}");
         }
     }
 
