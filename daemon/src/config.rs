@@ -10,7 +10,7 @@ mod read;
 
 use anyhow::Context as _;
 use ipnet::IpNet;
-use rackd_dsp::SlotKind;
+use rackd_dsp::{CeilingMode, SlotKind};
 use rackd_protocol::toml_tree::Node;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -77,6 +77,9 @@ pub struct AudioConfig {
     pub test_tone_db: Option<f32>,
     /// Output safety ceiling in dBFS; nothing a client sends goes above it.
     pub ceiling_dbfs: f32,
+    /// What the ceiling bounds: samples (no latency) or the true peak
+    /// (lookahead limiter, its latency added to the monitor path).
+    pub ceiling_mode: CeilingMode,
     /// cpal backend: the host to open the device on.
     pub host: CpalHost,
     /// cpal backend: device name (ALSA PCM id such as `hw:1,0`, or a listed
@@ -101,6 +104,7 @@ impl Default for AudioConfig {
             period: 256,
             test_tone_db: None,
             ceiling_dbfs: -0.3,
+            ceiling_mode: CeilingMode::SamplePeak,
             host: CpalHost::Alsa,
             device: None,
             buffer_size: None,
@@ -116,6 +120,9 @@ pub struct OscConfig {
     pub listen: SocketAddr,
     /// Client networks allowed to talk to the daemon.
     pub allow: Vec<IpNet>,
+    /// A TCP connection that sends nothing and subscribes to nothing this
+    /// long is closed.
+    pub idle_timeout: std::time::Duration,
 }
 
 /// `[http]`: the engineer's page, OSCQuery and its WebSocket, on one port.

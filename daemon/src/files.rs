@@ -341,6 +341,20 @@ impl OutputFile {
     }
 }
 
+/// Writes a file the local user named (a CLI's output) through a temporary
+/// file next to it, renamed at the end, so a crash never leaves half a file
+/// under the final name.
+pub fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&Path) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    let tmp = PathBuf::from(tmp);
+    write(&tmp)?;
+    std::fs::rename(&tmp, path)
+}
+
 /// A name's path, refused when empty, with a NUL or with `..` in it.
 fn check_name(name: &str) -> Result<&Path, FileError> {
     let bad = |why| FileError::BadName {

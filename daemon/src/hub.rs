@@ -114,7 +114,7 @@ enum Command {
     Apply {
         state: RackState,
         origin: Origin,
-        reply: oneshot::Sender<(usize, usize, Vec<String>)>,
+        reply: oneshot::Sender<Applied>,
     },
 }
 
@@ -370,11 +370,7 @@ impl HubHandle {
 
     /// Applies a stored state through the hub (recall, restore); returns
     /// (changed, unchanged, skipped addresses).
-    pub async fn apply(
-        &self,
-        state: RackState,
-        origin: Origin,
-    ) -> Result<(usize, usize, Vec<String>), HubError> {
+    pub async fn apply(&self, state: RackState, origin: Origin) -> Result<Applied, HubError> {
         self.ask(|reply| Command::Apply {
             state,
             origin,
@@ -456,14 +452,14 @@ impl HubHandle {
             .values
             .retain(|a, _| !is_recall_safe(&safe, a));
         let label = format!("{}@{}", revision.info.song, revision.info.rev);
-        let (changed, unchanged, skipped) =
-            self.apply(revision.state, Origin::Recall(label)).await?;
+        let applied = self.apply(revision.state, Origin::Recall(label)).await?;
         let report = RecallReport {
             song: revision.info.song.to_string(),
             rev: revision.info.rev,
-            changed,
-            unchanged,
-            skipped,
+            changed: applied.changed,
+            unchanged: applied.unchanged,
+            skipped: applied.skipped,
+            refused: applied.refused,
             devices: Vec::new(),
             safes: revision.safes,
         };
@@ -510,6 +506,19 @@ impl HubHandle {
     pub async fn import(&self, doc: SongExport) -> Result<ImportReport, HubError> {
         self.store.call(move |s| s.import(&doc)).await
     }
+}
+
+/// What applying a stored state did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Parameters whose value changed.
+    pub changed: usize,
+    /// Parameters already at the stored value.
+    pub unchanged: usize,
+    /// Stored addresses this rack does not have.
+    pub skipped: Vec<String>,
+    /// Stored values this rack's parameters refuse (`address: why`).
+    pub refused: Vec<String>,
 }
 
 /// The hub task's own state.
@@ -629,31 +638,35 @@ impl Hub {
     /// [`ParamTree::recalled`] says is not the song's: calling up a song must
     /// not change how loud the room listens; a restore at start-up brings it
     /// back like everything else.
-    fn apply(&mut self, state: RackState, origin: &Origin) -> (usize, usize, Vec<String>) {
-        let (mut changed, mut unchanged, mut skipped) = (0, 0, Vec::new());
+    fn apply(&mut self, state: RackState, origin: &Origin) -> Applied {
+        let mut applied = Applied::default();
         let recall = matches!(origin, Origin::Recall(_));
         for (address, value) in state.values {
             if recall && !self.tree.recalled(&address) {
                 continue;
             }
             let Some(entry) = self.tree.get(&address) else {
-                skipped.push(address);
+                applied.skipped.push(address);
                 continue;
             };
             // Stored values pass the spec again: a snapshot from an older rack
-            // with a wider range still lands inside this rack's range.
-            let Ok(value) = entry.spec.accept(&value) else {
-                skipped.push(address);
-                continue;
+            // with a wider range still lands inside this rack's range; a value
+            // it cannot take at all (an enum label it does not have) is refused.
+            let value = match entry.spec.accept(&value) {
+                Ok(v) => v,
+                Err(e) => {
+                    applied.refused.push(format!("{address}: {e}"));
+                    continue;
+                }
             };
             if self.state.values.get(&address) == Some(&value) {
-                unchanged += 1;
+                applied.unchanged += 1;
             } else {
                 self.commit(&address, value, origin);
-                changed += 1;
+                applied.changed += 1;
             }
         }
-        (changed, unchanged, skipped)
+        applied
     }
 }
 

@@ -13,6 +13,7 @@ pub mod outboard;
 pub mod print;
 pub mod profiles;
 pub mod rack;
+pub mod report;
 pub mod service;
 pub mod store;
 pub mod surface;

@@ -2,6 +2,7 @@
 //! signals (SIGHUP reloads, SIGTERM/SIGINT stop), and shut down cleanly.
 
 pub mod logging;
+mod memory;
 pub mod systemd;
 
 use crate::config::Config;
@@ -86,6 +87,7 @@ pub async fn run(config: Config, log: LogHandle) -> anyhow::Result<()> {
         SurfaceSettings {
             allow: config.osc.allow.clone(),
             statics: config.surfaces.clone(),
+            idle_timeout: config.osc.idle_timeout,
         },
         service.clone(),
     )
@@ -125,6 +127,7 @@ pub async fn run(config: Config, log: LogHandle) -> anyhow::Result<()> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut status_tick = tokio::time::interval(Duration::from_secs(1));
+    let mut trim_tick = tokio::time::interval(memory::TRIM_EVERY);
     let mut last_status = String::new();
     let mut config = config;
     loop {
@@ -136,6 +139,9 @@ pub async fn run(config: Config, log: LogHandle) -> anyhow::Result<()> {
             }
             _ = term.recv() => break,
             _ = int.recv() => break,
+            _ = trim_tick.tick() => {
+                tokio::task::spawn_blocking(memory::give_back);
+            }
             _ = status_tick.tick() => {
                 if !files_ready && files.create().is_ok() {
                     tracing::info!("created the file directories");
@@ -207,6 +213,7 @@ async fn serve_core(
         SurfaceSettings {
             allow: vec!["127.0.0.0/8".parse()?, "::1/128".parse()?],
             statics: vec![],
+            idle_timeout: Duration::from_secs(30),
         },
         service.clone(),
     )
@@ -218,15 +225,23 @@ async fn serve_core(
 async fn restore(hub: &HubHandle, recall: &RecallService) {
     match hub.store().call(|s| s.load_current()).await {
         Ok(Some(state)) => match recall.restore(state).await {
-            Ok((changed, _, skipped)) => {
+            Ok(applied) => {
                 tracing::info!(
-                    "restored the autosaved state ({changed} values differ from defaults)"
+                    "restored the autosaved state ({} values differ from defaults)",
+                    applied.changed
                 );
-                if !skipped.is_empty() {
+                if !applied.skipped.is_empty() {
                     tracing::warn!(
                         "autosave has {} values this rack does not have: {}",
-                        skipped.len(),
-                        skipped.join(", ")
+                        applied.skipped.len(),
+                        applied.skipped.join(", ")
+                    );
+                }
+                if !applied.refused.is_empty() {
+                    tracing::warn!(
+                        "autosave has {} values this rack refuses: {}",
+                        applied.refused.len(),
+                        applied.refused.join("; ")
                     );
                 }
             }
@@ -267,6 +282,7 @@ fn reload(old: Config, surface: &Arc<Surface>, log: &LogHandle) -> Config {
     surface.reload(SurfaceSettings {
         allow: new.osc.allow.clone(),
         statics: new.surfaces.clone(),
+        idle_timeout: new.osc.idle_timeout,
     });
     if let Err(e) = log.set_level(&new.daemon.log_level) {
         tracing::error!("reload: log level: {e}");
@@ -294,7 +310,7 @@ fn reload(old: Config, surface: &Arc<Surface>, log: &LogHandle) -> Config {
         restart.push("daemon.autosave_ms");
     }
     tracing::info!(
-        "reloaded {}: allow-list, static surfaces and log level applied",
+        "reloaded {}: allow-list, idle timeout, static surfaces and log level applied",
         path.display()
     );
     if !restart.is_empty() {
@@ -314,7 +330,7 @@ fn reload(old: Config, surface: &Arc<Surface>, log: &LogHandle) -> Config {
         },
         osc: crate::config::OscConfig {
             listen: old.osc.listen,
-            allow: new.osc.allow.clone(),
+            ..new.osc.clone()
         },
         http: old.http,
         ..new

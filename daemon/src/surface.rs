@@ -16,6 +16,7 @@
 mod facade;
 mod feedback;
 pub mod http;
+mod log_limit;
 pub mod meters;
 pub mod outbox;
 mod transport;
@@ -40,6 +41,10 @@ use tokio::net::{TcpListener, UdpSocket};
 pub const LEASE: Duration = Duration::from_secs(10);
 /// Farthest a bundle may be scheduled ahead.
 const MAX_SCHEDULE: Duration = Duration::from_secs(60);
+/// Bundles one client (an IP address) may have waiting for their time tag,
+/// and their bytes; and all clients together.
+const MAX_SCHEDULED_PER_CLIENT: (usize, usize) = (256, 1 << 20);
+const MAX_SCHEDULED: (usize, usize) = (4096, 16 << 20);
 /// Largest reply we send over UDP (bigger ones need TCP).
 const MAX_UDP_REPLY: usize = 60_000;
 
@@ -50,6 +55,8 @@ pub struct SurfaceSettings {
     pub allow: Vec<IpNet>,
     /// Fixed feedback destinations.
     pub statics: Vec<StaticSurface>,
+    /// A TCP connection that sends nothing and subscribes to nothing this long is closed.
+    pub idle_timeout: Duration,
 }
 
 /// Where feedback for a client goes.
@@ -90,13 +97,20 @@ impl Subscriber {
     }
 }
 
-/// Counters for `/rackd/status`.
+/// Counters for `/rackd/status`, and the resources clients hold.
 #[derive(Debug, Default)]
 struct Stats {
     messages: AtomicU64,
     bad_packets: AtomicU64,
     rejected: AtomicU64,
     tcp_connections: AtomicUsize,
+    /// TCP connections refused (no room).
+    refused_tcp: AtomicU64,
+    /// Bytes held in TCP framing buffers, all connections together.
+    buffered: AtomicUsize,
+    /// Bundles waiting for their time tag, and their bytes.
+    scheduled: AtomicUsize,
+    scheduled_bytes: AtomicUsize,
 }
 
 /// The running OSC server.
@@ -106,9 +120,13 @@ pub struct Surface {
     local: SocketAddr,
     settings: RwLock<SurfaceSettings>,
     subscribers: Mutex<HashMap<Dest, Subscriber>>,
-    connections: Mutex<HashMap<u64, Arc<Outbox>>>,
+    connections: Mutex<HashMap<u64, transport::Connection>>,
     next_conn: AtomicU64,
     stats: Stats,
+    /// Bundles waiting, and their bytes, per client address.
+    scheduled: Mutex<HashMap<std::net::IpAddr, (usize, usize)>>,
+    /// Warnings about clients, a few per kind and client at a time.
+    log_limit: log_limit::LogLimit,
 }
 
 /// Replies to one OSC client, notifications to the subscribers.
@@ -143,6 +161,11 @@ impl Surface {
             .await
             .with_context(|| format!("cannot bind OSC UDP on {listen}"))?;
         let local = udp.local_addr()?;
+        let granted = transport::enlarge_receive_buffer(&udp);
+        tracing::info!(
+            "OSC UDP receive buffer: {} KiB (net.core.rmem_max caps it)",
+            granted / 1024
+        );
         let tcp = TcpListener::bind(local)
             .await
             .with_context(|| format!("cannot bind OSC TCP on {local}"))?;
@@ -153,11 +176,14 @@ impl Surface {
             settings: RwLock::new(SurfaceSettings {
                 allow: Vec::new(),
                 statics: Vec::new(),
+                idle_timeout: Duration::from_secs(30),
             }),
             subscribers: Mutex::new(HashMap::new()),
             connections: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
             stats: Stats::default(),
+            scheduled: Mutex::new(HashMap::new()),
+            log_limit: log_limit::LogLimit::default(),
         });
         surface.reload(settings);
         tokio::spawn(surface.clone().udp_loop());
@@ -216,13 +242,49 @@ impl Surface {
         }
         drop(subs);
         *self.settings.write().unwrap_or_else(|e| e.into_inner()) = settings;
+        // Whoever the new allow-list no longer admits loses what it holds.
+        let mut subs = self.lock_subscribers();
+        subs.retain(|dest, s| {
+            let keep = match dest {
+                Dest::Udp(addr) => s.expires.is_none() || self.admits(addr),
+                Dest::Tcp(_) => true,
+            };
+            if !keep {
+                tracing::info!("dropping the subscription of {dest:?}: no longer in [osc] allow");
+                s.outbox.close();
+            }
+            keep
+        });
+        drop(subs);
+        for c in self
+            .connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter(|c| !self.admits(&c.addr))
+        {
+            tracing::info!(
+                "closing the OSC TCP connection from {}: no longer in [osc] allow",
+                c.addr
+            );
+            c.close.notify_one();
+        }
+    }
+
+    /// The idle timeout for TCP connections now.
+    fn idle_timeout(&self) -> Duration {
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .idle_timeout
     }
 
     fn lock_subscribers(&self) -> std::sync::MutexGuard<'_, HashMap<Dest, Subscriber>> {
         self.subscribers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn allowed(&self, addr: &SocketAddr) -> bool {
+    /// Whether the allow-list admits `addr` (no counting, no logging).
+    fn admits(&self, addr: &SocketAddr) -> bool {
         let ip = match addr.ip() {
             std::net::IpAddr::V6(v6) => v6
                 .to_ipv4_mapped()
@@ -230,13 +292,17 @@ impl Surface {
                 .unwrap_or(addr.ip()),
             ip => ip,
         };
-        let ok = self
-            .settings
+        self.settings
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .allow
             .iter()
-            .any(|net| net.contains(&ip));
+            .any(|net| net.contains(&ip))
+    }
+
+    /// [`Surface::admits`], counting and (now and then) logging refusals.
+    fn allowed(&self, addr: &SocketAddr) -> bool {
+        let ok = self.admits(addr);
         if !ok {
             let n = self.stats.rejected.fetch_add(1, Ordering::Relaxed);
             // One line for the first and then every 1000th, not one per packet.
@@ -250,9 +316,21 @@ impl Surface {
         ok
     }
 
+    /// Logs a warning about a client, at most a few per kind and client in
+    /// [`log_limit::WINDOW`], with a count of the rest.
+    fn log_limited(&self, from: SocketAddr, kind: &'static str, line: impl FnOnce() -> String) {
+        self.log_limit.warn(from.ip(), kind, line);
+    }
+
     fn bad_packet(&self, peer: Peer, message: &str) {
         self.stats.bad_packets.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!("bad OSC packet from {}: {message}", peer.addr);
+        self.log_limited(peer.addr, "bad packet", || {
+            format!(
+                "bad OSC packet from {}: {}",
+                peer.addr,
+                log_limit::clip(message, 200)
+            )
+        });
         self.reply(
             peer,
             Reply::Error {
@@ -267,13 +345,13 @@ impl Surface {
         let packet = OscPacket::Message(reply.to_message());
         match peer.conn {
             Some(id) => {
-                if let Some(o) = self
+                if let Some(c) = self
                     .connections
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .get(&id)
                 {
-                    o.reply(packet);
+                    c.outbox.reply(packet);
                 }
             }
             None => {
@@ -333,14 +411,70 @@ impl Surface {
                 );
             }
             Some(delay) => {
+                let bytes = codec::encode(&OscPacket::Bundle(bundle.clone())).len();
+                if let Err(why) = self.schedule(peer, bytes) {
+                    self.bad_packet(peer, &why);
+                    return;
+                }
                 tokio::spawn(async move {
                     tokio::time::sleep(delay).await;
+                    self.unschedule(peer, bytes);
                     for p in bundle.content {
                         self.clone().handle_packet(peer, p).await;
                     }
                 });
             }
         }
+    }
+
+    /// Books a bundle of `bytes` for later, within the client's and the
+    /// daemon's bounds; else says which bound it hit.
+    fn schedule(&self, peer: Peer, bytes: usize) -> Result<(), String> {
+        let mut per_client = self.scheduled.lock().unwrap_or_else(|e| e.into_inner());
+        let mine = per_client.entry(peer.addr.ip()).or_insert((0, 0));
+        let (count, total) = (
+            self.stats.scheduled.load(Ordering::Relaxed),
+            self.stats.scheduled_bytes.load(Ordering::Relaxed),
+        );
+        let (max_n, max_b) = MAX_SCHEDULED_PER_CLIENT;
+        if mine.0 >= max_n || mine.1 + bytes > max_b {
+            return Err(format!(
+                "too many bundles scheduled from {} ({} of at most {max_n}, {} of at most {max_b} bytes); \
+                 send them nearer their time",
+                peer.addr.ip(),
+                mine.0,
+                mine.1
+            ));
+        }
+        if count >= MAX_SCHEDULED.0 || total + bytes > MAX_SCHEDULED.1 {
+            return Err(format!(
+                "the daemon holds {count} scheduled bundles ({total} bytes), its limit; \
+                 send them nearer their time"
+            ));
+        }
+        mine.0 += 1;
+        mine.1 += bytes;
+        self.stats.scheduled.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .scheduled_bytes
+            .fetch_add(bytes, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// A scheduled bundle has come due.
+    fn unschedule(&self, peer: Peer, bytes: usize) {
+        let mut per_client = self.scheduled.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(mine) = per_client.get_mut(&peer.addr.ip()) {
+            mine.0 = mine.0.saturating_sub(1);
+            mine.1 = mine.1.saturating_sub(bytes);
+            if mine.0 == 0 {
+                per_client.remove(&peer.addr.ip());
+            }
+        }
+        self.stats.scheduled.fetch_sub(1, Ordering::Relaxed);
+        self.stats
+            .scheduled_bytes
+            .fetch_sub(bytes, Ordering::Relaxed);
     }
 
     /// One message: parsed, handled, and on failure answered with
@@ -356,7 +490,14 @@ impl Surface {
             Err(e) => Err(e.message),
         };
         if let Err(message) = result {
-            tracing::warn!("OSC from {}: {}: {message}", peer.addr, msg.addr);
+            self.log_limited(peer.addr, "failed message", || {
+                format!(
+                    "OSC from {}: {}: {}",
+                    peer.addr,
+                    log_limit::clip(&msg.addr, 80),
+                    log_limit::clip(&message, 200)
+                )
+            });
             self.reply(
                 peer,
                 Reply::Error {
@@ -460,6 +601,8 @@ impl Surface {
                 .values()
                 .map(|s| s.outbox.dropped.load(Ordering::Relaxed))
                 .sum(),
+            refused_connections: self.stats.refused_tcp.load(Ordering::Relaxed),
+            scheduled_bundles: self.stats.scheduled.load(Ordering::Relaxed),
         };
         (clients, osc)
     }
@@ -482,7 +625,7 @@ impl Surface {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .get(&id)
-                    .cloned(),
+                    .map(|c| c.outbox.clone()),
             ),
             (None, None) => (Dest::Udp(peer.addr), None),
         };

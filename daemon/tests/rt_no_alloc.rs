@@ -22,12 +22,24 @@ fn audio() -> AudioConfig {
 
 #[test]
 fn audio_thread_process_never_allocates() {
+    process_never_allocates(&audio());
+}
+
+#[test]
+fn audio_thread_with_a_true_peak_ceiling_never_allocates() {
+    process_never_allocates(&AudioConfig {
+        ceiling_mode: rackd_dsp::CeilingMode::TruePeak,
+        ..audio()
+    });
+}
+
+fn process_never_allocates(audio: &AudioConfig) {
     let slots: Vec<SlotConfig> = SlotKind::NAMES
         .iter()
         .enumerate()
         .map(|(i, name)| SlotConfig::new(format!("s{i}"), SlotKind::from_name(name).unwrap()))
         .collect();
-    let control = EngineControl::new(&slots, &audio());
+    let control = EngineControl::new(&slots, audio);
     let mut rt = control.build_rt(48_000, 256);
     let input: Vec<f32> = (0..256).map(|i| ((i as f32) * 0.05).sin() * 0.9).collect();
     let (mut out_l, mut out_r) = (vec![0f32; 256], vec![0f32; 256]);

@@ -9,7 +9,7 @@ pub mod template;
 mod validate;
 
 use crate::param::{OutOfRange, ParamKind, ParamSpec, Taper, Unit, Value};
-use crate::toml_tree::{self as tree, Kind, Node, from_node, line_of, strip_unknown};
+use crate::toml_tree::{self as tree, Kind, Node, line_of, strip_unknown};
 use serde::{Deserialize, Serialize};
 
 /// One problem in a profile file, shown as `file:line: message`.
@@ -759,6 +759,33 @@ const TOP_KEYS: &[&str] = &[
     "device", "pacing", "midi", "osc", "serial", "manual", "param",
 ];
 
+/// [`load_profile`] of a profile file: also refuses a file whose name is not
+/// its id (`eq-1.toml` holding `id = "eq-2"`), since profiles are found by
+/// file name and a mismatch shadows or hides another.
+pub fn load_profile_file(text: &str, file: &str) -> Result<Profile, Vec<ProfileError>> {
+    let profile = load_profile(text, file)?;
+    let stem = std::path::Path::new(file)
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    if stem != profile.id() {
+        let line = Node::parse(text)
+            .ok()
+            .and_then(|root| root.get("device")?.entry("id").map(|(span, _)| span.start))
+            .map_or(1, |offset| line_of(text, offset));
+        return Err(vec![ProfileError {
+            file: file.to_string(),
+            line,
+            message: format!(
+                "the id {:?} is not the file's name {stem:?}: name the file {}.toml or change the id",
+                profile.id(),
+                profile.id()
+            ),
+        }]);
+    }
+    Ok(profile)
+}
+
 /// Parses and checks a profile; on failure returns every problem found, in file order.
 pub fn load_profile(text: &str, file: &str) -> Result<Profile, Vec<ProfileError>> {
     let err = |offset: usize, message: String| ProfileError {
@@ -795,6 +822,8 @@ pub fn load_profile(text: &str, file: &str) -> Result<Profile, Vec<ProfileError>
     for e in stripped {
         de(&mut errors, e);
     }
+    // Every wrong type of a section is reported and the section still read
+    // without it, so the checks after (duplicate ids, placeholders) run too.
     fn section<T: for<'de> Deserialize<'de>>(
         root: &Node,
         key: &str,
@@ -802,7 +831,11 @@ pub fn load_profile(text: &str, file: &str) -> Result<Profile, Vec<ProfileError>
         de: &impl Fn(&mut Vec<ProfileError>, tree::DeError),
     ) -> Option<T> {
         let node = root.get(key)?;
-        from_node(node).map_err(|e| de(errors, e)).ok()
+        let (value, found) = tree::from_node_all::<T>(node);
+        for f in found {
+            de(errors, f.error);
+        }
+        value
     }
     let device: Option<Identity> = section(&root, "device", &mut errors, &de);
     if root.get("device").is_none() {
@@ -828,12 +861,13 @@ pub fn load_profile(text: &str, file: &str) -> Result<Profile, Vec<ProfileError>
             ..
         }) => {
             for node in items {
-                match from_node::<ParamDef>(node) {
-                    Ok(p) => {
-                        params.push(p);
-                        param_nodes.push(node);
-                    }
-                    Err(e) => de(&mut errors, e),
+                let (param, found) = tree::from_node_all::<ParamDef>(node);
+                for f in found {
+                    de(&mut errors, f.error);
+                }
+                if let Some(p) = param {
+                    params.push(p);
+                    param_nodes.push(node);
                 }
             }
         }

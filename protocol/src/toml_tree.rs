@@ -344,6 +344,94 @@ impl Node {
     }
 }
 
+/// A problem [`from_node_all`] found: where, the key path inside the node
+/// (`send`, `osc.address`, `return_channels[1]`; empty for the node itself)
+/// and serde's message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    /// The span of the offending key or value.
+    pub span: Range<usize>,
+    /// The key path inside the deserialized node.
+    pub path: String,
+    /// What serde said.
+    pub error: DeError,
+}
+
+/// Deserializes `node` into `T`, and when a key's value is of the wrong type
+/// reports it, removes it and tries again, so one bad key does not hide the
+/// rest of a table (and the table still reaches the checks that follow).
+/// `None` when `T` cannot be made even then (a required key missing).
+pub fn from_node_all<T: for<'de> de::Deserialize<'de>>(node: &Node) -> (Option<T>, Vec<Found>) {
+    const MAX_RETRIES: usize = 256;
+    let mut node = node.clone();
+    let mut found = Vec::new();
+    let mut removed: Vec<String> = Vec::new();
+    for _ in 0..MAX_RETRIES {
+        match from_node::<T>(&node) {
+            Ok(value) => return (Some(value), found),
+            Err(error) => {
+                let span = error.span.clone().unwrap_or(node.span.clone());
+                // A key taken out for its type is then missing: said already.
+                let said = removed
+                    .iter()
+                    .any(|k| error.message == format!("missing field `{k}`"));
+                match remove_at(&mut node, &span) {
+                    Some(path) => {
+                        removed.push(path.rsplit(['.', '[']).next().unwrap_or(&path).to_string());
+                        found.push(Found { span, path, error });
+                    }
+                    None => {
+                        if !said {
+                            found.push(Found {
+                                span,
+                                path: String::new(),
+                                error,
+                            });
+                        }
+                        return (None, found);
+                    }
+                }
+            }
+        }
+    }
+    (None, found)
+}
+
+/// Removes the innermost table entry (or array item) whose key or value
+/// holds `span`; returns its path.
+fn remove_at(node: &mut Node, span: &Range<usize>) -> Option<String> {
+    match &mut node.kind {
+        Kind::Table(entries) => {
+            let i = entries.iter().position(|(_, k, v)| {
+                k == span || (v.span.start <= span.start && span.end <= v.span.end)
+            })?;
+            let (key, kspan, value) = &mut entries[i];
+            if kspan != span
+                && value.span != *span
+                && let Some(inner) = remove_at(value, span)
+            {
+                return Some(format!("{key}.{inner}").replace(".[", "["));
+            }
+            let key = key.clone();
+            entries.remove(i);
+            Some(key)
+        }
+        Kind::Array(items) => {
+            let i = items
+                .iter()
+                .position(|v| v.span.start <= span.start && span.end <= v.span.end)?;
+            if items[i].span != *span
+                && let Some(inner) = remove_at(&mut items[i], span)
+            {
+                return Some(format!("[{i}].{inner}"));
+            }
+            items.remove(i);
+            Some(format!("[{i}]"))
+        }
+        _ => None,
+    }
+}
+
 /// 1-based line number of a byte offset (a scan of the text; for many
 /// lookups in one text use [`LineIndex`]).
 pub fn line_of(text: &str, offset: usize) -> usize {
@@ -393,6 +481,23 @@ mod tests {
     struct S {
         a: u8,
         b: Option<String>,
+    }
+
+    #[test]
+    fn every_wrong_type_of_a_table_is_found_and_the_rest_still_read() {
+        let text = "a = \"x\"\nb = 3\n";
+        let root = Node::parse(text).unwrap();
+        let (value, found) = from_node_all::<S>(&root);
+        // `a` is required: without it there is no S, but `b` was still looked at.
+        assert!(value.is_none());
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[0].path, "a");
+        assert_eq!(line_of(text, found[0].span.start), 1);
+        assert_eq!(found[1].path, "b");
+        let text = "a = 1\nb = 3\n";
+        let (value, found) = from_node_all::<S>(&Node::parse(text).unwrap());
+        assert!(value.is_some_and(|s| s.a == 1 && s.b.is_none()));
+        assert_eq!(found.len(), 1);
     }
 
     #[test]

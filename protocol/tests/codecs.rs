@@ -819,6 +819,34 @@ fn every_shipped_remote_profile_has_a_hand_computed_vector() {
                 0xF0, 0x7D, 0x10, 0x12, 0x10, 0x00, 0x00, 0x04, 0x0B, 0x61, 0xF7,
             ],
         ),
+        // RME ADI-8 QS (user's guide table 18.3): F0 00 20 0D 41 <dev> 20 <nn> <oo> F7;
+        // trim_out_1 is nn 01, 0 dB is oo 16 = 0x10.
+        (
+            "rme-adi-8-qs",
+            "trim_out_1",
+            Value::Float(0.0),
+            0,
+            vec![0xF0, 0x00, 0x20, 0x0D, 0x41, 0x00, 0x20, 0x01, 0x10, 0xF7],
+        ),
+        // RME ADI-648 (user's guide table 1): clock source nn 20, MADI is oo 4.
+        (
+            "rme-adi-648",
+            "clock_source",
+            Value::Text("MADI".into()),
+            0,
+            vec![0xF0, 0x00, 0x20, 0x0D, 0x64, 0x00, 0x20, 0x20, 0x04, 0xF7],
+        ),
+        // RME OctaMic XTC (user's guide 24.1-24.3): index 01 for mic 2, gain LSB 1C
+        // (37 dB), MSB 00, set-flag 01 for gain: the manual's own example message.
+        (
+            "rme-octamic-xtc",
+            "gain_2",
+            Value::Int(28),
+            0,
+            vec![
+                0xF0, 0x00, 0x20, 0x0D, 0x69, 0x00, 0x20, 0x01, 0x1C, 0x00, 0x01, 0xF7,
+            ],
+        ),
     ];
     let mut covered = Vec::new();
     for (id, param, value, channel, want) in vectors {

@@ -621,3 +621,30 @@ fn a_named_product_cites_title_edition_and_address() {
     );
     assert_eq!(errors(&cited), Vec::<String>::new());
 }
+
+#[test]
+fn a_type_error_does_not_hide_a_duplicate_id_or_a_template_without_value() {
+    // A second param with the same id, whose `max` is of the wrong type, and a
+    // SysEx template without {value} on a third whose `step` is wrong.
+    let text = format!(
+        "{BASE}\n[[param]]\nid = \"gain\"\nname = \"Gain 2\"\nunit = \"db\"\nmin = -12.0\nmax = \"lots\"\nmidi = {{ cc = 21 }}\n\
+         \n[[param]]\nid = \"mode\"\nname = \"Mode\"\nunit = \"db\"\nmin = -12.0\nmax = 12.0\nstep = \"fine\"\nmidi = {{ sysex = \"F0 7D 01 F7\" }}\n"
+    );
+    assert_error(&text, 24, "invalid type");
+    assert_error(&text, 20, "duplicate parameter id `gain`");
+    assert_error(&text, 33, "invalid type");
+    assert_error(&text, 34, "has no {value}");
+}
+
+#[test]
+fn a_profile_file_named_other_than_its_id_is_refused() {
+    use rackd_protocol::profile::load_profile_file;
+    assert!(load_profile_file(BASE, "dir/t.toml").is_ok());
+    let errs = load_profile_file(BASE, "dir/eq-one.toml").unwrap_err();
+    assert_eq!(errs.len(), 1);
+    let shown = errs[0].to_string();
+    assert!(
+        shown.starts_with("dir/eq-one.toml:2: ") && shown.contains("name the file t.toml"),
+        "{shown}"
+    );
+}

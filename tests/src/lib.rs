@@ -346,10 +346,14 @@ pub struct Setup {
     pub test_tone_db: Option<f32>,
     /// `audio.ceiling_dbfs`.
     pub ceiling_dbfs: f32,
+    /// `audio.ceiling_mode`, when set (`sample_peak`, `true_peak`).
+    pub ceiling_mode: Option<String>,
     /// `daemon.autosave_ms`.
     pub autosave_ms: u64,
     /// `osc.allow`.
     pub allow: Vec<String>,
+    /// `osc.idle_timeout_s`, when set.
+    pub idle_timeout_s: Option<u32>,
     /// `[[surface]]` entries: (address, patterns).
     pub surfaces: Vec<(String, Vec<String>)>,
     /// `[[chain]]` entries: (id, kind).
@@ -376,8 +380,10 @@ impl Default for Setup {
             client_name: unique_name("rackd"),
             test_tone_db: None,
             ceiling_dbfs: -0.3,
+            ceiling_mode: None,
             autosave_ms: 200,
             allow: vec!["127.0.0.0/8".into(), "::1/128".into()],
+            idle_timeout_s: None,
             surfaces: Vec::new(),
             chain: vec![
                 ("trim".into(), "trim".into()),
@@ -430,10 +436,18 @@ impl Setup {
         if let Some(db) = self.test_tone_db {
             t += &format!("test_tone_db = {db:.1}\n");
         }
-        t += &format!("ceiling_dbfs = {:.1}\n\n", self.ceiling_dbfs);
+        t += &format!("ceiling_dbfs = {:.1}\n", self.ceiling_dbfs);
+        if let Some(mode) = &self.ceiling_mode {
+            t += &format!("ceiling_mode = {}\n", toml_str(mode));
+        }
+        t += "\n";
         t += "[osc]\n";
         t += &format!("listen = \"127.0.0.1:{port}\"\n");
-        t += &format!("allow = {}\n\n", toml_list(&self.allow));
+        t += &format!("allow = {}\n", toml_list(&self.allow));
+        if let Some(s) = self.idle_timeout_s {
+            t += &format!("idle_timeout_s = {s}\n");
+        }
+        t += "\n";
         t += "[http]\n";
         match &self.http {
             Some(extra) => {
@@ -1124,6 +1138,7 @@ impl OscUdp {
                 {
                     return None;
                 }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => panic!("udp receive: {e}"),
             }
         }
@@ -1364,6 +1379,7 @@ impl OscTcp {
                 {
                     return None;
                 }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) => self.closed = true,
             }
         }

@@ -1,10 +1,14 @@
-//! `rackd analyze FILE... [--json]`: loudness, true peak and mix checks for
-//! a mix handed in for mastering or a finished master.
+//! `rackd analyze FILE... [--json] [--report FILE.html] [--reference FILE]
+//! [--target LUFS]`: loudness, true peak and mix checks for a mix handed in
+//! for mastering or a finished master, and the report with plots for the
+//! mix engineer.
 //!
 //! Decoding (WAV, FLAC, AIFF via symphonia) and printing live here; the
-//! measurements are `rackd_dsp::analysis`. Exit codes: 0 all files analyzed,
-//! 2 a file could not be read or is not valid audio (the others are still
-//! reported), 1 a runtime failure such as a broken output pipe.
+//! measurements are `rackd_dsp::{analysis, series, spectrum, findings}`, the
+//! page and the plot data `crate::report`. Exit codes: 0 all files analyzed,
+//! 2 a file (or the reference) could not be read or is not valid audio (the
+//! others are still reported, the report still written), 1 a runtime
+//! failure such as a broken output pipe or a report that cannot be written.
 //!
 //! # JSON (`--json`), schema `rackd-analyze/1`
 //!
@@ -52,19 +56,78 @@
 //!       "true_peak_after_dbtp": number|null,
 //!       "loudness_after_lufs": number|null
 //!     } ],
-//!     "warnings": [string]               the human summary's warnings
+//!     "warnings": [string],              the human summary's warnings (the findings' texts)
+//!     "findings": [ {                    what to tell the mix engineer (clean file: none)
+//!       "kind": string,                  clipping, true_peak_over, headroom, full_scale,
+//!                                        low_end_out_of_phase, out_of_phase, mono_loss, balance,
+//!                                        dc_offset, head_noise, tail_noise, over_limited, loud,
+//!                                        narrow_range, padded_bits, low_sample_rate,
+//!                                        content_edge, silent, head_silence, tail_silence
+//!       "fix": "mix"|"mastering",        who deals with it
+//!       "channel": string|null,          "L", "R", "mono", "ch N"; null: not one channel
+//!       "start_s": number|null,          where it starts or first happens (clips: to the sample)
+//!       "end_s": number|null,
+//!       "spans": [[number, number]],     every stretch it covers, seconds
+//!       "text": string, "advice": string
+//!     } ],
+//!     "plots": {                         the data behind every plot of the report
+//!       "hop_s": number,                 window length of the series (100 ms: 10 loudness steps)
+//!       "windows": int,                  window i runs from i·hop_s (the last may be shorter)
+//!       "peak_dbfs": [[number|null]],    per channel, per window: sample peak
+//!       "rms_dbfs": [[number|null]],     per channel, per window, sine-referenced
+//!       "true_peak_dbtp": [[number|null]], per channel, per window (Annex 2, 4×)
+//!       "clipped_samples": [[int]],      per channel, per window: samples in clipped runs
+//!       "momentary_lufs": [number|null], meter window ending at (i+1)·hop_s; null before 0.4 s or in silence
+//!       "short_term_lufs": [number|null],the same, 3 s; null before 3 s
+//!       "correlation": [number|null],    L/R over 300 ms centred on window i; null: silent or not stereo
+//!       "correlation_low": [number|null],the same below low_end_hz (4th-order Butterworth low pass)
+//!       "low_end_hz": number,
+//!       "short_term_plr_db": [number|null], highest true peak of the 3 s ending with window i minus short-term loudness
+//!       "short_term_crest_db": [number|null], sample peak over RMS of the same 3 s
+//!       "short_term_histogram": { "from_lufs": number, "step_lu": number, "counts": [int] },
+//!                                        short-term values per 1 LU bin (the top bin takes all above)
+//!       "vectorscope": null | {          stereo only
+//!         "cells": int, "zoom": int,     cells × cells counts; ×zoom: the edge is at edge_dbfs
+//!         "edge_dbfs": number,
+//!         "counts": [int]                row-major, top row (L+R)/2 = +1/zoom, left column (R−L)/2 = −1/zoom
+//!       },
+//!       "spectrum": null | {             long-term average (null: under 2048 samples)
+//!         "fft_size": int, "bin_hz": number, "frames": int,   sine-windowed 2 s frames, 50 % overlap
+//!         "smoothing_octaves": number,   1/6
+//!         "frequencies_hz": [number],    20 Hz to 20 kHz in 1/24-octave steps, the same at every rate
+//!         "curves_db": { NAME: [number|null] }, energy in the 1/6-octave band around each frequency,
+//!                                        sine-referenced dBFS; NAME: L, R, M, S (stereo), mono, or 1..8,
+//!                                        and "all" (mean of the channels); null above Nyquist
+//!         "bins_hz": number,             width of the bins below
+//!         "bins_db": { NAME: [number|null] } energy of consecutive bins_hz-wide groups of FFT bins
+//!       }
+//!     },
+//!     "reference_comparison": null | {   with --reference
+//!       "loudness_offset_db": number,    gain given to the reference to match loudness
+//!       "difference_db": [number|null],  this file's "all" curve minus the matched reference's, per frequencies_hz
+//!       "largest": [ { "from_hz": number, "to_hz": number, "difference_db": number, "text": string } ]
+//!     }
 //!   } ],
 //!   "album": null | {                    two or more files analyzed
 //!     "integrated_lufs": number|null,    all files gated as one programme
 //!     "true_peak_dbtp": number|null,
-//!     "files": int
-//!   }
+//!     "files": int,
+//!     "tonal_balance": {                 each track loudness-matched against the album average
+//!       "frequencies_hz": [number], "average_db": [number|null],
+//!       "tracks": [ { "path": string, "difference_db": [number|null],
+//!                     "largest": [ { "from_hz", "to_hz", "difference_db", "text" } ] } ]
+//!     }
+//!   },
+//!   "reference": null | file             the --reference, analyzed like a file (or ok: false)
 //! }
 //! ```
 
 use anyhow::Context;
-use rackd_dsp::analysis::{Analyzer, Preview, Report, SILENCE_DBFS, album_integrated};
+use rackd_dsp::analysis::{Analyzer, Preview, Report, album_integrated};
+use rackd_dsp::findings::{self, FileFacts, Finding};
 use rackd_dsp::loudness::GateStore;
+use rackd_dsp::series::{Series, SeriesData};
+use rackd_dsp::spectrum::{Spectrum, SpectrumData};
 use serde_json::{Value, json};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -79,6 +142,17 @@ pub struct AnalyzeArgs {
     /// Print stable JSON (schema rackd-analyze/1) instead of the human summary.
     #[arg(long)]
     pub json: bool,
+    /// Also write a self-contained HTML report (plots, findings with times,
+    /// what to fix in the mix) to this file.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
+    /// Compare with this file: loudness-matched spectrum, difference curve,
+    /// the same plots side by side.
+    #[arg(long, value_name = "FILE")]
+    pub reference: Option<PathBuf>,
+    /// Loudness target drawn on the loudness plot, LUFS (e.g. -14).
+    #[arg(long, value_name = "LUFS", allow_negative_numbers = true)]
+    pub target: Option<f64>,
 }
 
 /// One analyzed file.
@@ -89,6 +163,31 @@ struct Analyzed {
     float: bool,
     report: Report,
     gates: GateStore,
+    series: SeriesData,
+    spectrum: SpectrumData,
+    findings: Vec<Finding>,
+}
+
+impl Analyzed {
+    fn facts(&self) -> FileFacts {
+        FileFacts {
+            sample_rate: self.sample_rate,
+            stored_bits: self.bits_per_sample,
+            float: self.float,
+        }
+    }
+
+    /// What the report draws.
+    fn track(&self) -> crate::report::Track<'_> {
+        crate::report::Track {
+            path: &self.path,
+            facts: self.facts(),
+            report: &self.report,
+            series: &self.series,
+            spectrum: &self.spectrum,
+            findings: &self.findings,
+        }
+    }
 }
 
 /// Runs `rackd analyze`, printing to stdout.
@@ -103,7 +202,15 @@ pub fn run_to(args: &AnalyzeArgs, out: &mut dyn Write) -> anyhow::Result<ExitCod
     for path in &args.files {
         done.push(analyze_file(path, progress).map_err(|e| (path.clone(), e)));
     }
+    let reference = args
+        .reference
+        .as_ref()
+        .map(|p| analyze_file(p, progress).map_err(|e| (p.clone(), e)));
     let ok: Vec<&Analyzed> = done.iter().filter_map(|r| r.as_ref().ok()).collect();
+    let compared = |a: &Analyzed| match &reference {
+        Some(Ok(r)) => Some(crate::report::compare(&a.track(), &r.track())),
+        _ => None,
+    };
     let album = (ok.len() >= 2).then(|| {
         let stores: Vec<&GateStore> = ok.iter().map(|a| &a.gates).collect();
         let tp = ok
@@ -113,19 +220,40 @@ pub fn run_to(args: &AnalyzeArgs, out: &mut dyn Write) -> anyhow::Result<ExitCod
         (album_integrated(&stores), tp)
     });
     if args.json {
+        let error_json =
+            |p: &Path, e: &str| json!({"path": p.display().to_string(), "ok": false, "error": e});
         let files: Vec<Value> = done
             .iter()
             .map(|r| match r {
-                Ok(a) => file_json(a),
-                Err((p, e)) => json!({"path": p.display().to_string(), "ok": false, "error": e}),
+                Ok(a) => {
+                    let mut j = file_json(a);
+                    j["reference_comparison"] =
+                        compared(a).map_or(Value::Null, |c| crate::report::comparison_json(&c));
+                    j
+                }
+                Err((p, e)) => error_json(p, e),
             })
             .collect();
+        let tracks: Vec<crate::report::Track> = ok.iter().map(|a| a.track()).collect();
         let album = album.map(|(i, tp)| {
-            json!({"integrated_lufs": num(i), "true_peak_dbtp": num(tp), "files": ok.len()})
+            json!({
+                "integrated_lufs": num(i),
+                "true_peak_dbtp": num(tp),
+                "files": ok.len(),
+                "tonal_balance": crate::report::album_json(&tracks),
+            })
         });
-        let doc = json!({"schema": "rackd-analyze/1", "files": files, "album": album});
-        serde_json::to_writer_pretty(&mut *out, &doc).context("writing JSON")?;
-        writeln!(out).context("writing output")?;
+        let reference = reference.as_ref().map(|r| match r {
+            Ok(a) => file_json(a),
+            Err((p, e)) => error_json(p, e),
+        });
+        let doc = json!({
+            "schema": "rackd-analyze/1",
+            "files": files,
+            "album": album,
+            "reference": reference,
+        });
+        writeln!(out, "{}", crate::report::to_pretty(&doc)).context("writing JSON")?;
     } else {
         for a in done.iter().flatten() {
             print_human(out, a).context("writing output")?;
@@ -136,41 +264,100 @@ pub fn run_to(args: &AnalyzeArgs, out: &mut dyn Write) -> anyhow::Result<ExitCod
             writeln!(out, "  highest true peak    {}", dbtp(tp))?;
             writeln!(out)?;
         }
+        for a in &ok {
+            if let Some(c) = compared(a) {
+                writeln!(out, "{} against the reference", a.path.display())?;
+                for line in crate::report::comparison_lines(&c) {
+                    writeln!(out, "  {line}")?;
+                }
+                writeln!(out)?;
+            }
+        }
     }
     out.flush().context("writing output")?;
+    if let Some(path) = &args.report {
+        let tracks: Vec<crate::report::Track> = ok.iter().map(|a| a.track()).collect();
+        let reference = reference.as_ref().map(|r| match r {
+            Ok(a) => Ok(a.track()),
+            Err((p, e)) => Err((p.as_path(), e.as_str())),
+        });
+        let page = crate::report::Page {
+            tracks: &tracks,
+            album: album.map(|(i, _)| i),
+            reference,
+            target: args.target,
+            failed: done
+                .iter()
+                .filter_map(|r| r.as_ref().err())
+                .map(|(p, e)| (p.as_path(), e.as_str()))
+                .collect(),
+        };
+        crate::report::write(path, &page)
+            .with_context(|| format!("writing the report {}", path.display()))?;
+    }
     let mut code = ExitCode::SUCCESS;
-    for r in &done {
-        if let Err((p, e)) = r {
-            eprintln!("rackd analyze: {}: {e}", p.display());
-            code = ExitCode::from(2);
-        }
+    for (p, e) in done
+        .iter()
+        .chain(reference.iter())
+        .filter_map(|r| r.as_ref().err())
+    {
+        eprintln!("rackd analyze: {}: {e}", p.display());
+        code = ExitCode::from(2);
     }
     Ok(code)
 }
 
 /// Decodes and measures one file; the error is a sentence for the engineer.
 fn analyze_file(path: &Path, progress: bool) -> Result<Analyzed, String> {
-    let mut analyzer: Option<Analyzer> = None;
-    let info = crate::audio_file::decode(
-        path,
-        rackd_dsp::loudness::MAX_CHANNELS,
-        progress,
-        &mut |rate, planes| {
-            analyzer
-                .get_or_insert_with(|| Analyzer::new(rate as f64, planes.len()))
-                .push(planes);
-        },
-    )?;
-    let mut analyzer = analyzer.ok_or("no audio in the file")?;
-    let report = analyzer.finish();
-    Ok(Analyzed {
+    // The 100 ms series (the costliest part) run on a second thread beside
+    // decoding, the analyzer and the spectrum.
+    let mut measures: Option<(Analyzer, Spectrum)> = None;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(u32, Vec<Vec<f32>>)>(32);
+    let (info, series) = std::thread::scope(|scope| {
+        let worker = scope.spawn(move || {
+            let mut series: Option<Series> = None;
+            for (rate, block) in rx {
+                let planes: Vec<&[f32]> = block.iter().map(Vec::as_slice).collect();
+                series
+                    .get_or_insert_with(|| Series::new(rate as f64, planes.len()))
+                    .push(&planes);
+            }
+            series.map(|mut s| s.finish())
+        });
+        let info = crate::audio_file::decode(
+            path,
+            rackd_dsp::loudness::MAX_CHANNELS,
+            progress,
+            &mut |rate, planes| {
+                let _ = tx.send((rate, planes.iter().map(|p| p.to_vec()).collect()));
+                let (a, f) = measures.get_or_insert_with(|| {
+                    let (rate, chans) = (rate as f64, planes.len());
+                    (Analyzer::new(rate, chans), Spectrum::new(rate, chans))
+                });
+                a.push(planes);
+                f.push(planes);
+            },
+        );
+        drop(tx);
+        let series = worker.join().expect("series thread");
+        (info, series)
+    });
+    let info = info?;
+    let ((mut analyzer, mut spectrum), series) =
+        measures.zip(series).ok_or("no audio in the file")?;
+    let mut a = Analyzed {
         path: path.to_path_buf(),
         sample_rate: info.sample_rate,
         bits_per_sample: info.bits_per_sample,
         float: info.float,
+        report: analyzer.finish(),
         gates: analyzer.gate_blocks().clone(),
-        report,
-    })
+        series,
+        spectrum: spectrum.finish(),
+        findings: Vec::new(),
+    };
+    a.findings = findings::detect(&a.report, &a.series, &a.spectrum, &a.facts());
+    Ok(a)
 }
 
 trait ReportExt {
@@ -235,127 +422,13 @@ fn channel_name(ch: usize, channels: usize) -> String {
 
 /// Effective bit depth as stored vs as used.
 fn effective_bits(a: &Analyzed) -> Option<u32> {
-    if a.float {
-        return None;
-    }
-    match (a.report.effective_bits, a.bits_per_sample) {
-        (Some(e), Some(b)) => Some(e.min(b)),
-        (e, _) => e,
-    }
+    findings::effective_bits(&a.report, &a.facts())
 }
 
-/// The warnings of the human summary, in words a mix engineer uses.
+/// The warnings of the human summary, in words a mix engineer uses: the
+/// findings' lines.
 fn warnings(a: &Analyzed) -> Vec<String> {
-    let r = &a.report;
-    let mut w = Vec::new();
-    let tp = r.true_peak_db();
-    let sp = r.sample_peak_db();
-    let i = r.scan.integrated;
-    if tp > 0.0 {
-        w.push(format!(
-            "true peak {tp:+.1} dBTP: inter-sample overs after encoding; converters and lossy encoders will clip"
-        ));
-    } else if tp > -1.0 {
-        w.push(format!(
-            "true peak {tp:+.1} dBTP: less than 1 dB headroom; lossy encoding (AAC, MP3, Opus) may clip"
-        ));
-    }
-    for ch in 0..r.channels {
-        if r.clipped_runs[ch] > 0 {
-            w.push(format!(
-                "{} clips: {} run(s) of flat-topped samples ({} samples, longest {})",
-                channel_name(ch, r.channels),
-                r.clipped_runs[ch],
-                r.clipped_samples[ch],
-                r.longest_clip_run
-            ));
-        }
-        let dc = r.dc_offset[ch];
-        if dc.abs() > 0.001 {
-            w.push(format!(
-                "DC offset {:.1} dBFS on {}: high-pass it before it eats headroom",
-                db(dc.abs()),
-                channel_name(ch, r.channels)
-            ));
-        }
-    }
-    if sp >= -0.01 && r.clipped_runs.iter().all(|&c| c == 0) {
-        w.push(format!("sample peak {sp:+.2} dBFS: at full scale"));
-    }
-    if let Some(c) = r.correlation
-        && c < 0.0
-    {
-        w.push(format!(
-            "correlation {c:+.2}: out-of-phase content; the mix will fall apart in mono"
-        ));
-    }
-    if let Some(loss) = r.mono_loss
-        && loss > 3.0
-    {
-        w.push(format!(
-            "folded to mono it loses {loss:.1} LU: check phase and wide stereo effects"
-        ));
-    }
-    if let Some(b) = r.balance_db
-        && b.abs() > 1.0
-    {
-        let side = if b > 0.0 { "left" } else { "right" };
-        w.push(format!(
-            "{side} is {:.1} dB louder than the other side",
-            b.abs()
-        ));
-    }
-    if let (Some(e), Some(bits)) = (effective_bits(a), a.bits_per_sample)
-        && e < bits
-        && e > 0
-    {
-        w.push(format!(
-            "{bits}-bit file carries only {e} bits: it was bounced or truncated at {e} bit"
-        ));
-    }
-    if i.is_finite() {
-        let plr = r.plr;
-        if plr < 8.0 {
-            w.push(format!(
-                "PLR {plr:.1} dB: heavily limited, little transient life left"
-            ));
-        }
-        if i > -9.0 {
-            w.push(format!(
-                "integrated {i:.1} LUFS: every streaming service turns this down ({:.1} dB on Spotify)",
-                -14.0 - i
-            ));
-        }
-        if r.scan.lra < 3.0 && r.scan.frames as f64 / r.scan.sample_rate > 30.0 {
-            w.push(format!(
-                "loudness range {:.1} LU: very little macro-dynamics",
-                r.scan.lra
-            ));
-        }
-    } else {
-        w.push(format!(
-            "no audio above {SILENCE_DBFS:.0}/−70 LUFS gate: the file is silent"
-        ));
-    }
-    if r.head_silence > 2.0 {
-        w.push(format!(
-            "{:.1} s of silence before the music starts",
-            r.head_silence
-        ));
-    }
-    if r.tail_silence > 5.0 {
-        w.push(format!(
-            "{:.1} s of silence after the music ends",
-            r.tail_silence
-        ));
-    }
-    if a.sample_rate < 44_100 {
-        w.push(format!(
-            "sample rate {} Hz: below CD quality",
-            a.sample_rate
-        ));
-    }
-    w
+    a.findings.iter().map(|f| f.text.clone()).collect()
 }
 
 fn preview_json(p: &Preview) -> Value {
@@ -409,6 +482,8 @@ fn file_json(a: &Analyzed) -> Value {
         "tail_silence_s": num(r.tail_silence),
         "streaming": r.preview.iter().map(preview_json).collect::<Vec<_>>(),
         "warnings": warnings(a),
+        "findings": crate::report::findings_json(&a.track()),
+        "plots": crate::report::plots_json(&a.track()),
     })
 }
 
@@ -550,7 +625,14 @@ mod tests {
             }
         }
         let mut out = Vec::new();
-        let code = run_to(&AnalyzeArgs { files, json: true }, &mut out).unwrap();
+        let args = AnalyzeArgs {
+            files,
+            json: true,
+            report: None,
+            reference: None,
+            target: None,
+        };
+        let code = run_to(&args, &mut out).unwrap();
         let doc: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(doc["schema"], "rackd-analyze/1");
         (code, doc, ok, err)
@@ -660,6 +742,9 @@ mod tests {
             &AnalyzeArgs {
                 files: vec![a, b],
                 json: false,
+                report: None,
+                reference: None,
+                target: None,
             },
             &mut out,
         )

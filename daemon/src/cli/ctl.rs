@@ -475,6 +475,12 @@ fn print_recall(report: &RecallReport) {
     if !report.skipped.is_empty() {
         println!("not on this rack (skipped): {}", report.skipped.join(", "));
     }
+    if !report.refused.is_empty() {
+        println!(
+            "refused by this rack (left as they were): {}",
+            report.refused.join("; ")
+        );
+    }
 }
 
 /// A TCP connection to the daemon.
@@ -578,7 +584,14 @@ impl Ctl {
         let mut replies = Vec::new();
         let mut error = None;
         loop {
-            let m = self.receive()?;
+            let m = match self.receive() {
+                Ok(m) => m,
+                // Refused (no room, idle): the daemon said why before closing.
+                Err(Failure::Runtime(closed)) => {
+                    return Err(Failure::Runtime(error.unwrap_or(closed)));
+                }
+                Err(f) => return Err(f),
+            };
             match Reply::parse(&m) {
                 Ok(Reply::Pong(args)) if args.first() == Some(&OscType::Int(token)) => break,
                 Ok(Reply::Error { message, .. }) => {

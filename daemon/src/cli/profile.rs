@@ -5,7 +5,7 @@ use crate::profiles::Library;
 use clap::Subcommand;
 use rackd_protocol::device::has_readback;
 use rackd_protocol::param::ParamKind;
-use rackd_protocol::profile::{DeviceKind, PanelMark, Profile, TransportKind, load_profile};
+use rackd_protocol::profile::{DeviceKind, PanelMark, Profile, TransportKind, load_profile_file};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -75,7 +75,7 @@ pub fn main(command: ProfileCommand) -> ExitCode {
                         eprintln!("{shown}: cannot read the file: {e}");
                         failed = true;
                     }
-                    Ok(text) => match load_profile(&text, &shown) {
+                    Ok(text) => match load_profile_file(&text, &shown) {
                         Ok(p) => println!(
                             "{shown}: ok ({}, {}, {} parameters)",
                             p.id(),

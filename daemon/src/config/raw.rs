@@ -95,6 +95,7 @@ pub(super) struct RawAudio {
     pub(super) period: Option<Num>,
     pub(super) test_tone_db: Option<Num>,
     pub(super) ceiling_dbfs: Option<Num>,
+    pub(super) ceiling_mode: Option<String>,
     pub(super) host: Option<String>,
     pub(super) device: Option<String>,
     pub(super) buffer_size: Option<Num>,
@@ -106,6 +107,7 @@ pub(super) struct RawAudio {
 pub(super) struct RawOsc {
     pub(super) listen: Option<String>,
     pub(super) allow: Option<Strings>,
+    pub(super) idle_timeout_s: Option<Num>,
 }
 
 #[derive(Deserialize, Default)]

@@ -16,16 +16,13 @@ use super::{
     SlotConfig, StaticSurface, default_state_dir,
 };
 use ipnet::IpNet;
-use rackd_dsp::SlotKind;
-use rackd_protocol::toml_tree::{DeError, Kind, LineIndex, Node, fields_of, from_node};
+use rackd_dsp::{CeilingMode, SlotKind};
+use rackd_protocol::toml_tree::{DeError, Kind, LineIndex, Node, fields_of, from_node_all};
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::PathBuf;
-
-/// Most serde errors recovered from in one section before it is given up.
-const MAX_RETRIES: usize = 256;
 
 /// Reads one config text into a [`Config`] and its problems.
 pub(super) struct Reader<'a> {
@@ -127,25 +124,12 @@ impl<'a> Reader<'a> {
         }
         let mut node = node.clone();
         self.strip_unknown::<T>(&mut node, prefix);
-        for _ in 0..MAX_RETRIES {
-            match from_node::<T>(&node) {
-                Ok(value) => return value,
-                Err(e) => {
-                    let span = e.span.clone().unwrap_or(node.span.clone());
-                    match remove_at(&mut node, &span) {
-                        Some(path) => {
-                            let key = join(prefix, &path);
-                            self.error(&span, &key, friendly(&e));
-                        }
-                        None => {
-                            self.error(&span, prefix, friendly(&e));
-                            return T::default();
-                        }
-                    }
-                }
-            }
+        let (value, found) = from_node_all::<T>(&node);
+        for f in found {
+            let key = join(prefix, &f.path);
+            self.error(&f.span, &key, friendly(&f.error));
         }
-        T::default()
+        value.unwrap_or_default()
     }
 
     /// The whole config from the tree.
@@ -320,6 +304,19 @@ impl<'a> Reader<'a> {
         let test_tone_db = num(a.test_tone_db, (-120.0, 0.0), "test_tone_db").map(|x| x as f32);
         let ceiling_dbfs = num(a.ceiling_dbfs, (-60.0, 0.0), "ceiling_dbfs")
             .map_or(defaults.ceiling_dbfs, |x| x as f32);
+        let ceiling_mode = match a.ceiling_mode.as_deref().unwrap_or("sample_peak") {
+            "sample_peak" => CeilingMode::SamplePeak,
+            "true_peak" => CeilingMode::TruePeak,
+            other => {
+                self.error(
+                    &span("ceiling_mode"),
+                    "audio.ceiling_mode",
+                    format!("unknown ceiling mode {other:?}; choose sample_peak or true_peak"),
+                );
+                CeilingMode::SamplePeak
+            }
+        };
+        let mut num = |v, r, k: &str| self.range(v, r, &span(k), &join("audio", k));
         let buffer_size = num(a.buffer_size, (16.0, 8192.0), "buffer_size").map(|x| x as u32);
         let channels = num(a.channels, (2.0, 64.0), "channels").map_or(2, |x| x as u16);
         let host = match a.host.as_deref().unwrap_or("alsa") {
@@ -343,6 +340,7 @@ impl<'a> Reader<'a> {
             period,
             test_tone_db,
             ceiling_dbfs,
+            ceiling_mode,
             host,
             device: a.device.filter(|d| !d.is_empty()),
             buffer_size,
@@ -379,7 +377,19 @@ impl<'a> Reader<'a> {
                 ),
             }
         }
-        OscConfig { listen, allow }
+        let idle_timeout = self
+            .range(
+                o.idle_timeout_s,
+                (1.0, 86_400.0),
+                &span("idle_timeout_s"),
+                "osc.idle_timeout_s",
+            )
+            .unwrap_or(30.0);
+        OscConfig {
+            listen,
+            allow,
+            idle_timeout: std::time::Duration::from_secs_f64(idle_timeout),
+        }
     }
 
     fn surface(&mut self, i: usize, item: &Node) -> Option<StaticSurface> {
@@ -467,46 +477,12 @@ fn key_span(root: &Node, path: &[&str]) -> Range<usize> {
 }
 
 fn join(table: &str, key: &str) -> String {
-    if table.is_empty() {
+    if key.is_empty() {
+        table.to_string()
+    } else if table.is_empty() {
         key.to_string()
     } else {
         format!("{table}.{key}")
-    }
-}
-
-/// Removes the innermost table entry (or array item) whose key or value
-/// holds `span`, so deserialization can go on without it; returns its path
-/// (`send`, `osc.address`, `return_channels[1]`).
-fn remove_at(node: &mut Node, span: &Range<usize>) -> Option<String> {
-    match &mut node.kind {
-        Kind::Table(entries) => {
-            let i = entries.iter().position(|(_, k, v)| {
-                k == span || (v.span.start <= span.start && span.end <= v.span.end)
-            })?;
-            let (key, kspan, value) = &mut entries[i];
-            if kspan != span
-                && value.span != *span
-                && let Some(inner) = remove_at(value, span)
-            {
-                return Some(format!("{key}.{inner}").replace(".[", "["));
-            }
-            let key = key.clone();
-            entries.remove(i);
-            Some(key)
-        }
-        Kind::Array(items) => {
-            let i = items
-                .iter()
-                .position(|v| v.span.start <= span.start && span.end <= v.span.end)?;
-            if items[i].span != *span
-                && let Some(inner) = remove_at(&mut items[i], span)
-            {
-                return Some(format!("[{i}].{inner}"));
-            }
-            items.remove(i);
-            Some(format!("[{i}]"))
-        }
-        _ => None,
     }
 }
 

@@ -453,3 +453,21 @@ fn http_token_from_the_environment() {
     assert_eq!(cfg.http.listen.port(), 7771);
     assert_eq!(cfg.http.token.as_deref(), Some("0123456789abcdef0123"));
 }
+
+#[test]
+fn ceiling_mode_is_samples_unless_true_peak_is_asked_for() {
+    assert_eq!(
+        parse("").unwrap().audio.ceiling_mode,
+        rackd_dsp::CeilingMode::SamplePeak
+    );
+    let cfg = parse("[audio]\nceiling_mode = \"true_peak\"\n").unwrap();
+    assert_eq!(cfg.audio.ceiling_mode, rackd_dsp::CeilingMode::TruePeak);
+    let errs = parse("[audio]\nceiling_mode = \"brickwall\"\n")
+        .unwrap_err()
+        .0;
+    let text = errs[0].to_string();
+    assert!(
+        text.starts_with("rackd.toml:2: audio.ceiling_mode") && text.contains("true_peak"),
+        "{text}"
+    );
+}

@@ -97,7 +97,7 @@ impl EngineControl {
             },
             SlotKind::Loudness.build(sr, max_block, self.meter("in")),
             SlotKind::Loudness.build(sr, max_block, self.meter("out")),
-            SafetyCeiling::new(self.audio.ceiling_dbfs, sr)
+            SafetyCeiling::with_mode(self.audio.ceiling_dbfs, sr, self.audio.ceiling_mode)
                 .with_counter(self.ceiling_engaged.clone()),
             self.status.clone(),
         )

@@ -158,6 +158,9 @@ impl RtProcess {
         status
             .latency
             .store(chain.latency() as u32, Ordering::Relaxed);
+        status
+            .monitor_latency
+            .store(safety.latency() as u32, Ordering::Relaxed);
         RtProcess {
             chain,
             handover: None,
@@ -180,12 +183,22 @@ impl RtProcess {
     /// monitor section and safety ceiling (what a print records).
     pub fn chain_output_only(mut self) -> Self {
         self.files_only = true;
+        self.status.monitor_latency.store(0, Ordering::Relaxed);
         self
     }
 
     /// Latency of the chain now playing, in samples.
     pub fn latency(&self) -> usize {
         self.chain.latency()
+    }
+
+    /// Latency of the monitor path after the chain (the safety ceiling's), in samples.
+    pub fn monitor_latency(&self) -> usize {
+        if self.files_only {
+            0
+        } else {
+            self.safety.latency()
+        }
     }
 
     /// Whether a layout change is still being handed over.

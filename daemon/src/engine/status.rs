@@ -30,6 +30,9 @@ pub struct EngineStatus {
     pub queue_overflows: AtomicU64,
     /// Latency of the chain now playing, in samples (written by the audio thread).
     pub latency: Arc<AtomicU32>,
+    /// Latency the monitor path adds after the chain (a true-peak ceiling's
+    /// lookahead), in samples; the main outputs report it on top of the chain's.
+    pub monitor_latency: AtomicU32,
     /// One-line human state: "running: JACK 48000 Hz, 256 frames".
     pub state: Mutex<String>,
 }

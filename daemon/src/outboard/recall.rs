@@ -82,14 +82,14 @@ impl RecallService {
         let safe = self.safe_prefixes();
         state.values.retain(|a, _| !is_recall_safe(&safe, a));
         let before = self.hub.state().await?;
-        let (changed, unchanged, skipped) =
-            self.hub.apply(state, Origin::Recall("undo".into())).await?;
+        let applied = self.hub.apply(state, Origin::Recall("undo".into())).await?;
         let report = RecallReport {
             song: "(undo of the last recall)".into(),
             rev: 0,
-            changed,
-            unchanged,
-            skipped,
+            changed: applied.changed,
+            unchanged: applied.unchanged,
+            skipped: applied.skipped,
+            refused: applied.refused,
             devices: Vec::new(),
             safes: Vec::new(),
         };
@@ -98,7 +98,7 @@ impl RecallService {
 
     /// Brings back the autosaved live state at start-up. The gear kept its
     /// own settings while rackd was down, so nothing is sent to it.
-    pub async fn restore(&self, state: RackState) -> Result<(usize, usize, Vec<String>), HubError> {
+    pub async fn restore(&self, state: RackState) -> Result<crate::hub::Applied, HubError> {
         self.hub.apply(state, Origin::Restore).await
     }
 

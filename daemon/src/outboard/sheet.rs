@@ -172,7 +172,7 @@ pub fn render_text(sheet: &serde_json::Value) -> String {
 }
 
 /// XML text and attribute escaping.
-fn esc(text: &str) -> String {
+pub(crate) fn esc(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -170,6 +170,8 @@ impl RackService {
             sample_rate: st.sample_rate.load(Ordering::Relaxed),
             period: st.period.load(Ordering::Relaxed),
             latency_samples: st.latency.load(Ordering::Relaxed),
+            ceiling_mode: self.engine.audio().ceiling_mode.name().into(),
+            monitor_latency_samples: st.monitor_latency.load(Ordering::Relaxed),
             layout: self
                 .engine
                 .layout()

@@ -114,6 +114,7 @@ impl Surface {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         loop {
             tick.tick().await;
+            self.log_limit.flush();
             let now = Instant::now();
             self.lock_subscribers().retain(|dest, s| {
                 let alive = s.expires.is_none_or(|t| t > now);

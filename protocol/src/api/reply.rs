@@ -375,6 +375,7 @@ mod tests {
                 changed: 1,
                 unchanged: 5,
                 skipped: vec![],
+                refused: vec![],
                 devices: vec![DeviceReport {
                     device: "eq".into(),
                     outcome: DeviceOutcome::Verified { verified: 4 },

@@ -102,6 +102,9 @@ pub struct RecallReport {
     pub unchanged: usize,
     /// Stored addresses this rack does not have (saved on a different rack).
     pub skipped: Vec<String>,
+    /// Stored values this rack's parameters refuse (`address: why`), left as they were.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<String>,
     /// One line per outboard device (empty without outboard gear).
     pub devices: Vec<DeviceReport>,
     /// The revision's own recall safes (`DEVICE`, `DEVICE/PARAM`).
@@ -320,6 +323,13 @@ pub struct Status {
     pub period: u32,
     /// Latency of the chain now playing, in samples.
     pub latency_samples: u32,
+    /// What the output safety ceiling bounds: `sample_peak` or `true_peak`.
+    #[serde(default)]
+    pub ceiling_mode: String,
+    /// Latency the monitor path adds after the chain (a true-peak
+    /// ceiling's lookahead), in samples; the main outputs report both.
+    #[serde(default)]
+    pub monitor_latency_samples: u32,
     /// Slot ids playing, in order.
     pub layout: Vec<String>,
     /// Whether a print pass runs.
@@ -390,6 +400,12 @@ pub struct OscCounts {
     pub rejected_not_allowed: u64,
     /// Feedback values dropped because a subscriber could not keep up.
     pub feedback_dropped: u64,
+    /// TCP connections refused because there was no room.
+    #[serde(default)]
+    pub refused_connections: u64,
+    /// Bundles waiting for their time tag.
+    #[serde(default)]
+    pub scheduled_bundles: usize,
 }
 
 /// One outboard device in [`Status`].
