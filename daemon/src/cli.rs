@@ -41,6 +41,9 @@ enum Command {
         /// OSC UDP+TCP port.
         #[arg(long, default_value_t = 7770)]
         osc_port: u16,
+        /// HTTP port of the engineer's page (/ui/) and OSCQuery (loopback).
+        #[arg(long, default_value_t = 7771)]
+        http_port: u16,
         /// Keep state here instead of a temporary directory.
         #[arg(long)]
         state_dir: Option<PathBuf>,
@@ -122,9 +125,10 @@ pub fn main() -> ExitCode {
         Command::Run { config } => run::run(&config),
         Command::Demo {
             osc_port,
+            http_port,
             state_dir,
             no_jack,
-        } => demo::run(osc_port, state_dir, no_jack),
+        } => demo::run(osc_port, http_port, state_dir, no_jack),
         Command::Check { config } => check::run(&config),
         Command::Ctl { connect, command } => match ctl::run(&connect, command) {
             Ok(()) => ExitCode::SUCCESS,

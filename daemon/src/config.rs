@@ -127,6 +127,56 @@ pub struct OscConfig {
     pub idle_timeout: std::time::Duration,
 }
 
+/// `[http]`: the engineer's page, OSCQuery and its WebSocket, on one port.
+#[derive(Clone, PartialEq)]
+pub struct HttpConfig {
+    /// Whether the HTTP front end runs at all.
+    pub enabled: bool,
+    /// Listen address (loopback unless a token is set).
+    pub listen: SocketAddr,
+    /// The token that may change things (from `token` or `token_file`).
+    pub token: Option<String>,
+    /// The token that may look but not change.
+    pub read_only_token: Option<String>,
+    /// The name clients show (`HOST_INFO` `NAME`, the mDNS instance).
+    pub name: String,
+    /// Advertise `_oscjson._tcp` and `_osc._udp` over mDNS.
+    pub mdns: bool,
+    /// Interfaces mDNS announces on (names such as `eth0`, or `lo`); empty: every one but loopback.
+    pub mdns_interfaces: Vec<String>,
+}
+
+impl std::fmt::Debug for HttpConfig {
+    /// Tokens stay out of logs and debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |t: &Option<String>| if t.is_some() { "set" } else { "none" };
+        f.debug_struct("HttpConfig")
+            .field("enabled", &self.enabled)
+            .field("listen", &self.listen)
+            .field("token", &set(&self.token))
+            .field("read_only_token", &set(&self.read_only_token))
+            .field("name", &self.name)
+            .field("mdns", &self.mdns)
+            .field("mdns_interfaces", &self.mdns_interfaces)
+            .finish()
+    }
+}
+
+impl Default for HttpConfig {
+    /// What a config without `[http]` gets: the page on loopback port 7771.
+    fn default() -> Self {
+        HttpConfig {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 7771)),
+            token: None,
+            read_only_token: None,
+            name: "rackd".into(),
+            mdns: false,
+            mdns_interfaces: Vec::new(),
+        }
+    }
+}
+
 /// `[files]`: the only places a client may name files in (print sources and
 /// results). Relative directories are under the state directory.
 #[derive(Debug, Clone, PartialEq)]
@@ -315,6 +365,8 @@ pub struct Config {
     pub audio: AudioConfig,
     /// `[osc]`.
     pub osc: OscConfig,
+    /// `[http]`.
+    pub http: HttpConfig,
     /// `[files]`.
     pub files: FilesConfig,
     /// `[[surface]]`.
@@ -388,6 +440,11 @@ ceiling_dbfs = -0.3
 [osc]
 listen = "127.0.0.1:7770"
 allow = ["127.0.0.0/8", "::1/128"]
+
+# The engineer's page (/ui/) and OSCQuery, on loopback.
+[http]
+listen = "127.0.0.1:7771"
+name = "rackd demo"
 
 [[chain]]
 id = "trim"
@@ -494,12 +551,13 @@ impl Config {
         (Some(cfg), reader.errors)
     }
 
-    /// The built-in demo configuration with the given OSC port and state dir.
-    pub fn demo(osc_port: u16, state_dir: &Path) -> anyhow::Result<Config> {
+    /// The built-in demo configuration with the given OSC and HTTP ports and state dir.
+    pub fn demo(osc_port: u16, http_port: u16, state_dir: &Path) -> anyhow::Result<Config> {
         let mut cfg = Self::from_toml(DEMO_TOML, "<demo>", env_overrides())
             .map_err(|e| anyhow::anyhow!("{e}"))
             .context("the built-in demo config is invalid")?;
         cfg.osc.listen.set_port(osc_port);
+        cfg.http.listen.set_port(http_port);
         cfg.daemon.state_dir = state_dir.to_path_buf();
         Ok(cfg)
     }

@@ -70,6 +70,10 @@ pub enum Event {
         done: usize,
         total: usize,
     },
+    /// A notice for every front end's subscribers that is not a state
+    /// change (a device confirmed by hand, an insert measured, print
+    /// progress), whichever front end the request came through.
+    Notice(rackd_protocol::api::Reply),
 }
 
 /// Why a command failed; the text goes back to the sender in `/rackd/error`.

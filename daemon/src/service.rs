@@ -10,6 +10,7 @@ use crate::engine::{self, EngineControl};
 use crate::hub::{self, HubHandle, StoreWorker};
 use crate::outboard::recall::RecallService;
 use crate::print::Printer;
+use crate::surface::http::HttpServer;
 use crate::surface::{RackService, Surface, SurfaceSettings};
 use anyhow::Context as _;
 use logging::LogHandle;
@@ -91,9 +92,13 @@ pub async fn run(config: Config, log: LogHandle) -> anyhow::Result<()> {
             statics: config.surfaces.clone(),
             idle_timeout: config.osc.idle_timeout,
         },
-        service,
+        service.clone(),
     )
     .await?;
+    let http = match config.http.enabled {
+        true => Some(HttpServer::start(&config.http, surface.clone(), service).await?),
+        false => None,
+    };
     tokio::spawn(hub::autosave(
         hub.clone(),
         Duration::from_millis(config.daemon.autosave_ms),
@@ -105,8 +110,12 @@ pub async fn run(config: Config, log: LogHandle) -> anyhow::Result<()> {
             Some(e) => format!("; SNAPSHOT STORE {}: {e}", health.health),
             None => String::new(),
         };
+        let http_line = match &http {
+            Some(h) => format!("; page on http://{}/ui/", h.local_addr()),
+            None => String::new(),
+        };
         format!(
-            "OSC on {}; audio {}{store_line}",
+            "OSC on {}{http_line}; audio {}{store_line}",
             surface.local_addr(),
             control.status().state()
         )
@@ -172,6 +181,29 @@ pub async fn serve_without_audio(
     db: &std::path::Path,
     listen: std::net::SocketAddr,
 ) -> anyhow::Result<(Arc<Surface>, HubHandle)> {
+    let (surface, _, hub) = serve_core(chain, audio, db, listen).await?;
+    Ok((surface, hub))
+}
+
+/// [`serve_without_audio`] plus the HTTP front end on `http` (benches).
+pub async fn serve_web_without_audio(
+    chain: &[crate::config::SlotConfig],
+    audio: &crate::config::AudioConfig,
+    db: &std::path::Path,
+    listen: std::net::SocketAddr,
+    http: &crate::config::HttpConfig,
+) -> anyhow::Result<(Arc<Surface>, HttpServer, HubHandle)> {
+    let (surface, service, hub) = serve_core(chain, audio, db, listen).await?;
+    let web = HttpServer::start(http, surface.clone(), service).await?;
+    Ok((surface, web, hub))
+}
+
+async fn serve_core(
+    chain: &[crate::config::SlotConfig],
+    audio: &crate::config::AudioConfig,
+    db: &std::path::Path,
+    listen: std::net::SocketAddr,
+) -> anyhow::Result<(Arc<Surface>, Arc<RackService>, HubHandle)> {
     let store = StoreWorker::start(db).with_context(|| format!("cannot open {}", db.display()))?;
     let hub = hub::start(hub::ParamTree::from_chain(chain), store);
     let control = EngineControl::new(chain, audio);
@@ -186,10 +218,10 @@ pub async fn serve_without_audio(
             statics: vec![],
             idle_timeout: Duration::from_secs(30),
         },
-        service,
+        service.clone(),
     )
     .await?;
-    Ok((surface, hub))
+    Ok((surface, service, hub))
 }
 
 /// Brings back the autosaved state, so a restart or crash keeps the room as it was.
@@ -274,6 +306,9 @@ fn reload(old: Config, surface: &Arc<Surface>, log: &LogHandle) -> Config {
     if new.osc.listen != old.osc.listen {
         restart.push("osc.listen");
     }
+    if new.http != old.http {
+        restart.push("[http]");
+    }
     if new.daemon.state_dir != old.daemon.state_dir {
         restart.push("daemon.state_dir");
     }
@@ -304,6 +339,7 @@ fn reload(old: Config, surface: &Arc<Surface>, log: &LogHandle) -> Config {
             listen: old.osc.listen,
             ..new.osc.clone()
         },
+        http: old.http,
         ..new
     }
 }

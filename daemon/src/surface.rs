@@ -11,11 +11,15 @@
 //! - `feedback.rs`: hub events and meters to subscribers, lease expiry.
 //! - `facade.rs`: the service behind every front end.
 //! - `mcu.rs`: Mackie Control surfaces on MIDI ports, another front end.
+//! - `meters.rs`: the meter feed every front end streams from.
+//! - `http.rs`: the HTTP/WebSocket front end (the page, OSCQuery).
 
 mod facade;
 mod feedback;
+pub mod http;
 mod log_limit;
 pub mod mcu;
+pub mod meters;
 pub mod outbox;
 mod transport;
 
@@ -139,7 +143,11 @@ impl ReplyTo for OscReplyTo {
     }
 
     fn broadcast(&self, reply: Reply) {
-        self.surface.broadcast(&reply);
+        // Through the hub, so the subscribers of every front end get it.
+        self.surface
+            .service
+            .hub()
+            .notify(crate::hub::Event::Notice(reply));
     }
 }
 
@@ -580,7 +588,7 @@ impl Surface {
     }
 
     /// This front end's counters for `/rackd/status`.
-    fn counts(&self) -> (ClientCounts, OscCounts) {
+    pub(crate) fn counts(&self) -> (ClientCounts, OscCounts) {
         let subs = self.lock_subscribers();
         let clients = ClientCounts {
             subscribers: subs.len(),

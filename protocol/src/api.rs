@@ -12,9 +12,9 @@ pub mod sheet;
 pub use reply::{Reply, ReplyError};
 pub use report::{
     ClientCounts, Describe, DescribedDevice, DescribedMeter, DescribedParam, DescribedSlot,
-    DeviceOutcome, DeviceReport, DeviceStatus, ExportedRevision, Health, ImportReport, Info,
-    Measured, MidiSurfaceStatus, OscCounts, PrintReport, RecallReport, RevisionInfo, SongExport,
-    SongSummary, Status, StoreHealth,
+    DeviceOutcome, DeviceReport, DeviceStatus, ExportedRevision, Health, HttpCounts, ImportReport,
+    Info, Measured, MidiSurfaceStatus, OscCounts, PrintReport, RecallReport, RevisionInfo,
+    SongExport, SongSummary, Status, StoreHealth,
 };
 pub use request::{PrintRequest, RecallMode, Request, RequestError};
 pub use sheet::{ControlKind, PanelMarking, Sheet, SheetControl, SheetDevice, SheetRow};

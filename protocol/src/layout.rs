@@ -176,6 +176,7 @@ mod tests {
             value: spec.default.clone(),
             spec,
             address: address.into(),
+            detents: Vec::new(),
         };
         Describe {
             chain: vec![DescribedSlot {

@@ -9,6 +9,7 @@ pub mod device;
 pub mod layout;
 pub mod mcu;
 pub mod osc;
+pub mod oscquery;
 pub mod param;
 pub mod profile;
 pub mod song;

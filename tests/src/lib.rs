@@ -79,6 +79,26 @@ pub fn require_program(name: &str, package: &str) -> bool {
     false
 }
 
+/// Whether `python3` can import `module`; like [`require_program`], fails
+/// instead of skipping when `CI` is set.
+pub fn require_python_module(module: &str, package: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "python module {module} is missing and CI is set: scripts/install-deps --test installs {package}"
+    );
+    eprintln!("skipped: python module {module} is missing (pip install {package})");
+    false
+}
+
 /// Removes `RACKD_*` overrides inherited from the shell that runs the tests,
 /// so every process a test starts sees only the configuration it was given.
 pub fn without_rackd_env(cmd: &mut Command) -> &mut Command {
@@ -343,6 +363,14 @@ pub struct Setup {
     pub env: Vec<(String, String)>,
     /// Raw TOML appended to the config (`[[device]]` tables).
     pub extra: String,
+    /// `[http]` keys besides `listen` (tokens…): the page and OSCQuery on
+    /// [`Setup::http_host`]:[`Setup::http_port`]. `None`: HTTP on any free
+    /// loopback port, which the test does not use.
+    pub http: Option<String>,
+    /// Address HTTP listens on when [`Setup::http`] is set.
+    pub http_host: String,
+    /// Port HTTP listens on when [`Setup::http`] is set (the daemon picks a free one).
+    pub http_port: u16,
 }
 
 impl Default for Setup {
@@ -364,6 +392,9 @@ impl Default for Setup {
             ],
             env: Vec::new(),
             extra: String::new(),
+            http: None,
+            http_host: "127.0.0.1".into(),
+            http_port: 0,
         }
     }
 }
@@ -418,6 +449,16 @@ impl Setup {
             t += &format!("idle_timeout_s = {s}\n");
         }
         t += "\n";
+        t += "[http]\n";
+        match &self.http {
+            Some(extra) => {
+                t += &format!(
+                    "listen = \"{}:{}\"\n{extra}\n\n",
+                    self.http_host, self.http_port
+                )
+            }
+            None => t += "listen = \"127.0.0.1:0\"\n\n",
+        }
         for (address, patterns) in &self.surfaces {
             t += "[[surface]]\n";
             t += &format!("address = {}\n", toml_str(address));
@@ -485,6 +526,10 @@ impl Daemon {
             .tempdir()
             .expect("tempdir");
         let port = free_port();
+        let mut setup = setup;
+        if setup.http.is_some() {
+            setup.http_port = free_port();
+        }
         let config = dir.path().join("rackd.toml");
         std::fs::write(&config, setup.toml(port, state_dir)).expect("write config");
         let log = dir.path().join("rackd.log");
@@ -561,6 +606,9 @@ impl Daemon {
                     eprintln!("port {} was taken; starting rackd on another", self.port);
                     self.child = None;
                     self.port = free_port();
+                    if self.setup.http.is_some() {
+                        self.setup.http_port = free_port();
+                    }
                     std::fs::write(&self.config, self.setup.toml(self.port, &self.state_dir))
                         .expect("write config");
                     self.spawn();
@@ -621,6 +669,15 @@ impl Daemon {
     /// Waits until the log contains `needle`.
     pub fn wait_log(&self, needle: &str, timeout: Duration) -> bool {
         wait_for(timeout, || self.log_text().contains(needle).then_some(())).is_some()
+    }
+
+    /// `http://127.0.0.1:PORT` of the page and OSCQuery (with [`Setup::http`]).
+    pub fn http_url(&self) -> String {
+        assert!(
+            self.setup.http.is_some(),
+            "this daemon was started without Setup::http"
+        );
+        format!("http://127.0.0.1:{}", self.setup.http_port)
     }
 
     /// A UDP OSC client aimed at this daemon.

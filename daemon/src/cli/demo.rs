@@ -170,7 +170,7 @@ fn demo_source(files: &crate::files::FileRoots) -> std::io::Result<&'static str>
 }
 
 /// `rackd demo`: the daemon on the built-in rack with simulated gear.
-pub fn run(osc_port: u16, state_dir: Option<PathBuf>, no_jack: bool) -> ExitCode {
+pub fn run(osc_port: u16, http_port: u16, state_dir: Option<PathBuf>, no_jack: bool) -> ExitCode {
     let (dir, _keep) = match state_dir {
         Some(d) => (d, None),
         None => match tempfile::Builder::new().prefix("rackd-demo-").tempdir() {
@@ -180,7 +180,7 @@ pub fn run(osc_port: u16, state_dir: Option<PathBuf>, no_jack: bool) -> ExitCode
             }
         },
     };
-    let mut cfg = match Config::demo(osc_port, &dir) {
+    let mut cfg = match Config::demo(osc_port, http_port, &dir) {
         Ok(c) => c,
         Err(e) => return Failure::Runtime(format!("{e:#}")).exit(),
     };
@@ -222,6 +222,9 @@ pub fn run(osc_port: u16, state_dir: Option<PathBuf>, no_jack: bool) -> ExitCode
     for line in &outboard.banner {
         println!("           {line}");
     }
+    println!(
+        "  page:    http://127.0.0.1:{http_port}/ui/   (OSCQuery: http://127.0.0.1:{http_port}/)"
+    );
     println!("  surface: point TouchOSC / Open Stage Control at udp or tcp 127.0.0.1:{osc_port}");
     println!("  try:     oscdump 9999 &  oscsend localhost {osc_port} /rackd/subscribe i 9999");
     println!("           oscsend localhost {osc_port} /chain/trim/gain f -3.5");
@@ -246,7 +249,7 @@ mod tests {
         let rack = start().unwrap();
         let cfg = crate::config::Config {
             devices: rack.devices.clone(),
-            ..crate::config::Config::demo(7770, std::path::Path::new("/tmp")).unwrap()
+            ..crate::config::Config::demo(7770, 7771, std::path::Path::new("/tmp")).unwrap()
         };
         let devices = crate::profiles::load_rack(&cfg).unwrap();
         assert_eq!(devices.len(), 3);

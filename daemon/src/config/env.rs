@@ -11,11 +11,12 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 /// Sections the environment can override (tables, not arrays of tables).
-const SECTIONS: [&str; 4] = ["daemon", "audio", "osc", "files"];
+const SECTIONS: [&str; 5] = ["daemon", "audio", "osc", "http", "files"];
 
 /// Keys whose value is a list; `a,b` in the environment is split there.
-const LISTS: [&str; 5] = [
+const LISTS: [&str; 6] = [
     "osc.allow",
+    "http.mdns_interfaces",
     "files.input_dirs",
     "daemon.profile_dirs",
     "audio.connect_inputs",

@@ -68,6 +68,7 @@ pub(super) struct RawRoot {
     pub(super) daemon: (),
     pub(super) audio: (),
     pub(super) osc: (),
+    pub(super) http: (),
     pub(super) files: (),
     pub(super) surface: (),
     pub(super) chain: (),
@@ -226,4 +227,17 @@ impl<'de> Deserialize<'de> for RawBanks {
             },
         )
     }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHttp {
+    pub(super) enabled: Option<bool>,
+    pub(super) listen: Option<String>,
+    pub(super) token: Option<String>,
+    pub(super) token_file: Option<String>,
+    pub(super) read_only_token: Option<String>,
+    pub(super) name: Option<String>,
+    pub(super) mdns: Option<bool>,
+    pub(super) mdns_interfaces: Option<Strings>,
 }

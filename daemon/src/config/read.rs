@@ -8,6 +8,7 @@
 
 mod chain;
 mod device;
+mod http;
 mod midi_surface;
 
 pub use midi_surface::check_banks;
@@ -147,6 +148,8 @@ impl<'a> Reader<'a> {
         let audio = self.audio(a, &root);
         let o: RawOsc = self.section(root.get("osc"), "osc");
         let osc = self.osc(o, &root);
+        let h: RawHttp = self.section(root.get("http"), "http");
+        let http = self.http(h, &root);
         let f: RawFiles = self.section(root.get("files"), "files");
         let files = FilesConfig {
             input_dirs: f
@@ -204,6 +207,7 @@ impl<'a> Reader<'a> {
             daemon,
             audio,
             osc,
+            http,
             files,
             surfaces,
             chain,

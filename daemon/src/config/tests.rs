@@ -343,6 +343,118 @@ fn type_errors_do_not_hide_other_problems_in_the_same_table() {
 }
 
 #[test]
+fn http_defaults_to_loopback_without_tokens() {
+    let cfg = parse("").unwrap();
+    assert!(cfg.http.enabled);
+    assert_eq!(cfg.http.listen, "127.0.0.1:7771".parse().unwrap());
+    assert_eq!(cfg.http.token, None);
+    assert!(!cfg.http.mdns);
+    let demo = parse(DEMO_TOML).unwrap();
+    assert_eq!(demo.http.listen.port(), 7771);
+}
+
+#[test]
+fn http_beyond_loopback_needs_a_token() {
+    let errs = parse("[http]\nlisten = \"0.0.0.0:7771\"\n").unwrap_err().0;
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0]
+            .to_string()
+            .starts_with("rackd.toml:2: http.listen: 0.0.0.0:7771 is reachable"),
+        "{}",
+        errs[0]
+    );
+    let cfg = parse(
+        "[http]\nlisten = \"0.0.0.0:7771\"\ntoken = \"0123456789abcdef0123\"\nread_only_token = \"fedcba98765432100123\"\n",
+    )
+    .unwrap();
+    assert_eq!(cfg.http.token.as_deref(), Some("0123456789abcdef0123"));
+    assert_eq!(
+        cfg.http.read_only_token.as_deref(),
+        Some("fedcba98765432100123")
+    );
+    // A disabled front end listens nowhere, so it needs no token.
+    parse("[http]\nenabled = false\nlisten = \"0.0.0.0:7771\"\n").unwrap();
+    // Tokens never show in debug output.
+    assert!(!format!("{:?}", cfg.http).contains("0123456789"));
+}
+
+#[test]
+fn http_token_problems_have_lines() {
+    let text = "[http]\ntoken = \"short\"\nread_only_token = \"has a space in it!!\"\nname = \"\"\nmdns = 3\n";
+    let lines: Vec<String> = parse(text)
+        .unwrap_err()
+        .0
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+    for want in [
+        "rackd.toml:2: http.token: a token needs at least 16",
+        "rackd.toml:3: http.read_only_token: a token is printable",
+        "rackd.toml:4: http.name",
+        "rackd.toml:5: http.mdns",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(want)),
+            "{want} in {lines:?}"
+        );
+    }
+    let same = "[http]\ntoken = \"0123456789abcdef\"\nread_only_token = \"0123456789abcdef\"\n";
+    let lines: Vec<String> = parse(same)
+        .unwrap_err()
+        .0
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        lines[0].starts_with("rackd.toml:3: http.read_only_token: is the same"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn http_token_file_is_read_next_to_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("token"), "0123456789abcdef0123\n").unwrap();
+    let file = dir.path().join("rackd.toml");
+    let text = "[http]\nlisten = \"0.0.0.0:7771\"\ntoken_file = \"token\"\n";
+    let cfg = Config::from_toml(text, &file.display().to_string(), BTreeMap::new()).unwrap();
+    assert_eq!(cfg.http.token.as_deref(), Some("0123456789abcdef0123"));
+    let missing = "[http]\ntoken_file = \"nope\"\n";
+    let errs = Config::from_toml(missing, &file.display().to_string(), BTreeMap::new())
+        .unwrap_err()
+        .0;
+    assert!(
+        errs[0]
+            .to_string()
+            .contains(":2: http.token_file: cannot read"),
+        "{}",
+        errs[0]
+    );
+    let both = "[http]\ntoken = \"0123456789abcdef0123\"\ntoken_file = \"token\"\n";
+    assert!(
+        parse(both).unwrap_err().0[0]
+            .to_string()
+            .contains("not both")
+    );
+}
+
+#[test]
+fn http_token_from_the_environment() {
+    let env: BTreeMap<String, String> = [
+        ("RACKD_HTTP__LISTEN".to_string(), "0.0.0.0:7771".to_string()),
+        (
+            "RACKD_HTTP__TOKEN".to_string(),
+            "0123456789abcdef0123".to_string(),
+        ),
+    ]
+    .into();
+    let cfg = Config::from_toml("", "rackd.toml", env).unwrap();
+    assert_eq!(cfg.http.listen.port(), 7771);
+    assert_eq!(cfg.http.token.as_deref(), Some("0123456789abcdef0123"));
+}
+
+#[test]
 fn ceiling_mode_is_samples_unless_true_peak_is_asked_for() {
     assert_eq!(
         parse("").unwrap().audio.ceiling_mode,

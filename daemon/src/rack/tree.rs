@@ -255,9 +255,25 @@ impl ParamTree {
                     spec: e.spec.clone(),
                     address: address.clone(),
                     value: state.values.get(address).unwrap_or(&e.spec.default).clone(),
+                    detents: self.detent_labels(e.target),
                 })
                 .collect(),
             meters: crate::engine::described_meters(&self.slots),
+        }
+    }
+
+    /// The printed detent labels of an outboard stepped control (none for
+    /// every other parameter).
+    fn detent_labels(&self, target: Target) -> Vec<String> {
+        match target {
+            Target::Outboard { device, param } => self
+                .devices
+                .get(device)
+                .and_then(|d| d.profile.params.get(param))
+                .filter(|p| p.kind == rackd_protocol::profile::ParamType::Stepped)
+                .and_then(|p| p.detents.clone())
+                .unwrap_or_default(),
+            _ => Vec::new(),
         }
     }
 

@@ -3,12 +3,15 @@
 //! or a MIDI control surface is another transport over the same facade, so
 //! every change is the same hub event whoever made it.
 
+use super::meters::MeterFrame;
 use crate::engine::EngineControl;
 use crate::hub::{HubError, HubHandle, Origin};
 use crate::outboard::recall::RecallService;
 use crate::print::Printer;
 use rackd_protocol::api::address as addr;
-use rackd_protocol::api::{ClientCounts, Info, OscCounts, PrintRequest, Reply, Request, Status};
+use rackd_protocol::api::{
+    ClientCounts, HttpCounts, Info, OscCounts, PrintRequest, Reply, Request, Status,
+};
 use rackd_protocol::param::Value;
 use rackd_protocol::state::RackState;
 use std::net::SocketAddr;
@@ -34,6 +37,9 @@ pub struct RackService {
     backend: &'static str,
     started: Instant,
     midi_surfaces: std::sync::Mutex<Vec<Arc<super::mcu::Health>>>,
+    meters: tokio::sync::watch::Receiver<Arc<MeterFrame>>,
+    /// The HTTP front end's counters, once it runs.
+    http_counts: std::sync::OnceLock<Box<dyn Fn() -> HttpCounts + Send + Sync>>,
 }
 
 /// Why a request failed; its text is the sender's `/rackd/error` message.
@@ -73,6 +79,7 @@ impl RackService {
         backend: &'static str,
     ) -> Arc<Self> {
         Arc::new(RackService {
+            meters: super::meters::start(&engine),
             hub,
             engine,
             recall,
@@ -80,7 +87,23 @@ impl RackService {
             backend,
             started: Instant::now(),
             midi_surfaces: std::sync::Mutex::new(Vec::new()),
+            http_counts: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The latest meter readings (about 25 Hz), shared by every front end.
+    pub fn meters(&self) -> tokio::sync::watch::Receiver<Arc<MeterFrame>> {
+        self.meters.clone()
+    }
+
+    /// Lets `/rackd/status` report the HTTP front end's counters.
+    pub fn attach_http_counts(&self, counts: Box<dyn Fn() -> HttpCounts + Send + Sync>) {
+        let _ = self.http_counts.set(counts);
+    }
+
+    /// The outboard devices' states (online, offline with why, manual, waiting).
+    pub fn devices(&self) -> Vec<rackd_protocol::api::DeviceStatus> {
+        self.recall.outboard().status()
     }
 
     /// The hub (for feedback: every front end follows its events).
@@ -193,6 +216,7 @@ impl RackService {
                 .iter()
                 .map(|h| h.status())
                 .collect(),
+            http: self.http_counts.get().map(|counts| counts()),
         }
     }
 

@@ -9,11 +9,6 @@ use rosc::OscPacket;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Meter stream rate: about 25 Hz.
-const METER_PERIOD: Duration = Duration::from_millis(40);
-/// Floor for meter values in dB (silence).
-const METER_FLOOR_DB: f32 = -120.0;
-
 impl Surface {
     pub(super) async fn feedback_loop(self: Arc<Self>) {
         let mut events = self.service.hub().subscribe();
@@ -25,6 +20,7 @@ impl Surface {
                     song: report.song.clone(),
                     rev: report.rev,
                 }),
+                Ok(Event::Notice(reply)) => self.broadcast(&reply),
                 Ok(Event::RecallProgress {
                     device,
                     done,
@@ -86,65 +82,28 @@ impl Surface {
         }
     }
 
+    /// Meters from the shared feed to the subscribers that asked for them.
     pub(super) async fn meter_loop(self: Arc<Self>) {
-        use crate::engine::Quantity;
-        let mut tick = tokio::time::interval(METER_PERIOD);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let db = |x: f32| {
-            if x > 0.0 {
-                rackd_dsp::gain_to_db(x).max(METER_FLOOR_DB)
-            } else {
-                METER_FLOOR_DB
+        let mut feed = self.service.meters();
+        while feed.changed().await.is_ok() {
+            let frame = feed.borrow_and_update().clone();
+            let subs = self.lock_subscribers();
+            if !frame
+                .readings
+                .iter()
+                .any(|r| subs.values().any(|s| s.wants_exactly(&r.address)))
+            {
+                continue;
             }
-        };
-        // Loudness is −inf in silence; surfaces get the floor instead.
-        let finite = |x: f32| {
-            if x.is_finite() {
-                x.max(METER_FLOOR_DB)
-            } else {
-                METER_FLOOR_DB
-            }
-        };
-        let points = self.service.engine().meters().points.clone();
-        let addresses: Vec<String> = points
-            .iter()
-            .flat_map(|p| p.quantities.iter().map(|q| addr::meter(&p.name, q.name())))
-            .collect();
-        loop {
-            tick.tick().await;
-            let wanted = self
-                .lock_subscribers()
-                .values()
-                .any(|s| addresses.iter().any(|a| s.wants_exactly(a)));
-            for point in &points {
-                // Read every tick, so held peaks never go stale while nobody listens.
-                let r = point.meters.take();
-                if !wanted {
-                    continue;
-                }
-                for q in point.quantities {
-                    let pair = |v: [f32; 2]| vec![db(v[0]), db(v[1])];
-                    let values = match q {
-                        Quantity::Peak => pair(r.peak),
-                        Quantity::Rms => pair(r.rms),
-                        Quantity::TruePeak => pair(r.true_peak),
-                        Quantity::LufsM => vec![finite(r.lufs_m)],
-                        Quantity::LufsS => vec![finite(r.lufs_s)],
-                        Quantity::LufsI => vec![finite(r.lufs_i)],
-                        Quantity::Lra => vec![if r.lra.is_finite() { r.lra } else { 0.0 }],
-                        Quantity::Correlation => vec![r.correlation],
-                        Quantity::GainReduction => vec![r.gain_reduction],
-                    };
-                    let address = addr::meter(&point.name, q.name());
-                    let reply = Reply::Meter {
-                        address: address.clone(),
-                        values,
-                    };
-                    let packet = OscPacket::Message(reply.to_message());
-                    for s in self.lock_subscribers().values() {
-                        if s.wants_exactly(&address) {
-                            s.outbox.feedback(&address, packet.clone());
-                        }
+            for r in &frame.readings {
+                let reply = Reply::Meter {
+                    address: r.address.to_string(),
+                    values: r.values.clone(),
+                };
+                let packet = OscPacket::Message(reply.to_message());
+                for s in subs.values() {
+                    if s.wants_exactly(&r.address) {
+                        s.outbox.feedback(&r.address, packet.clone());
                     }
                 }
             }

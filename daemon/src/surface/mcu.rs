@@ -310,7 +310,7 @@ fn apply(desk: &mut Desk, ev: Event) -> bool {
             desk.song(&r.song, r.rev);
             false
         }
-        Event::RecallProgress { .. } => false,
+        Event::RecallProgress { .. } | Event::Notice(_) => false,
     }
 }
 

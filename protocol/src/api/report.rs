@@ -354,9 +354,30 @@ pub struct Status {
     pub osc: OscCounts,
     /// Every outboard device.
     pub devices: Vec<DeviceStatus>,
+    /// The HTTP/WebSocket front end, when it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpCounts>,
     /// Every MIDI control surface (`[[midi_surface]]`).
     #[serde(default)]
     pub midi_surfaces: Vec<MidiSurfaceStatus>,
+}
+
+/// The HTTP/WebSocket front end's traffic, in [`Status`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpCounts {
+    /// Where it listens.
+    pub listen: String,
+    /// WebSocket clients connected now.
+    pub websockets: usize,
+    /// HTTP requests answered.
+    pub requests: u64,
+    /// Requests refused for a missing or wrong token (401).
+    pub unauthorized: u64,
+    /// Changes refused to a read-only token (403).
+    pub read_only_refused: u64,
+    /// Feedback values and meter frames dropped because a WebSocket client
+    /// could not keep up.
+    pub feedback_dropped: u64,
 }
 
 /// One MIDI control surface in [`Status`].
@@ -505,6 +526,10 @@ pub struct DescribedParam {
     pub address: String,
     /// The value now.
     pub value: Value,
+    /// A stepped control's printed detent labels, first position first
+    /// (empty when the panel prints none). Not `labels`: an enum's spec has those.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub detents: Vec<String>,
 }
 
 #[cfg(test)]
@@ -542,6 +567,36 @@ mod tests {
         .unwrap();
         assert_eq!(failed["result"], "failed: offline");
         assert_eq!(failed["outcome"], "failed");
+    }
+
+    #[test]
+    fn described_params_survive_their_json() {
+        use crate::param::ParamSpec;
+        for (spec, value, detents) in [
+            (
+                ParamSpec::choice("kind", "Kind", &["bell", "shelf"], "bell"),
+                Value::Text("shelf".into()),
+                vec![],
+            ),
+            (
+                ParamSpec::stepped("freq", "Frequency", 0, 2, 0),
+                Value::Int(1),
+                vec!["20".to_string(), "30".into(), "60".into()],
+            ),
+        ] {
+            let p = DescribedParam {
+                spec,
+                address: "/outboard/eq/x".into(),
+                value,
+                detents,
+            };
+            let text = serde_json::to_string(&p).unwrap();
+            assert_eq!(
+                serde_json::from_str::<DescribedParam>(&text).unwrap(),
+                p,
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -189,6 +189,34 @@ fn port_of(p: i64) -> Result<u16, RequestError> {
 }
 
 impl Request {
+    /// Whether it changes the rack, the gear or the store (what a
+    /// read-only client may not do); queries, subscriptions and pings do not.
+    pub fn changes(&self) -> bool {
+        match self {
+            Request::Param { value, .. } => value.is_some(),
+            Request::Layout { slots } => slots.is_some(),
+            Request::Measure { .. }
+            | Request::Save { .. }
+            | Request::Recall { .. }
+            | Request::Undo
+            | Request::Confirm { .. }
+            | Request::Import { .. }
+            | Request::Print(_)
+            | Request::PrintCancel => true,
+            Request::Subscribe { .. }
+            | Request::Unsubscribe { .. }
+            | Request::Sheet { .. }
+            | Request::List { .. }
+            | Request::History { .. }
+            | Request::Diff { .. }
+            | Request::Export { .. }
+            | Request::Describe
+            | Request::Info
+            | Request::Status
+            | Request::Ping { .. } => false,
+        }
+    }
+
     /// The request an OSC message makes.
     pub fn parse(msg: &OscMessage) -> Parsed {
         let args = msg.args.as_slice();
@@ -467,6 +495,35 @@ mod tests {
 
     fn s(x: &str) -> OscType {
         OscType::String(x.into())
+    }
+
+    #[test]
+    fn only_requests_that_change_something_are_changes() {
+        let changes = |address: &str, args: Vec<OscType>| {
+            Request::parse(&msg(address, args)).unwrap().changes()
+        };
+        assert!(changes("/chain/trim/gain", vec![OscType::Float(1.0)]));
+        assert!(!changes("/chain/trim/gain", vec![]));
+        assert!(changes("/rackd/chain/layout", vec![s("trim")]));
+        assert!(!changes("/rackd/chain/layout", vec![]));
+        assert!(changes("/rackd/snapshot/save", vec![s("a/b")]));
+        assert!(changes("/rackd/snapshot/recall", vec![s("a/b")]));
+        assert!(changes("/rackd/recall/undo", vec![]));
+        assert!(changes("/rackd/recall/confirm", vec![s("eq")]));
+        assert!(changes("/chain/gear/measure", vec![]));
+        assert!(changes("/rackd/print/cancel", vec![]));
+        for (address, args) in [
+            ("/rackd/snapshot/history", vec![s("a/b")]),
+            ("/rackd/snapshot/diff", vec![s("a/b"), s("current")]),
+            ("/rackd/snapshot/list", vec![]),
+            ("/rackd/recall/sheet", vec![s("a/b")]),
+            ("/rackd/describe", vec![]),
+            ("/rackd/status", vec![]),
+            ("/rackd/ping", vec![]),
+            ("/rackd/subscribe", vec![s("/chain/*/gain")]),
+        ] {
+            assert!(!changes(address, args), "{address}");
+        }
     }
 
     #[test]
