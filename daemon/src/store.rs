@@ -84,31 +84,31 @@ fn file_id(path: &Path) -> Option<(u64, u64)> {
 }
 
 /// Internal error: SQLite errors get the database path attached at the public boundary.
-enum Fail {
+enum QueryError {
     Db(rusqlite::Error),
     Store(StoreError),
 }
 
-impl From<rusqlite::Error> for Fail {
+impl From<rusqlite::Error> for QueryError {
     fn from(e: rusqlite::Error) -> Self {
-        Fail::Db(e)
+        QueryError::Db(e)
     }
 }
 
-impl From<StoreError> for Fail {
+impl From<StoreError> for QueryError {
     fn from(e: StoreError) -> Self {
-        Fail::Store(e)
+        QueryError::Store(e)
     }
 }
 
 /// Attaches the database path to SQLite errors.
-fn with_path<T>(path: &Path, result: Result<T, Fail>) -> Result<T, StoreError> {
+fn with_path<T>(path: &Path, result: Result<T, QueryError>) -> Result<T, StoreError> {
     result.map_err(|fail| match fail {
-        Fail::Db(source) => StoreError::Sqlite {
+        QueryError::Db(source) => StoreError::Sqlite {
             path: path.to_path_buf(),
             source,
         },
-        Fail::Store(e) => e,
+        QueryError::Store(e) => e,
     })
 }
 
@@ -214,7 +214,7 @@ impl Store {
         let state_json = stored_json(state, safes)?;
         let saved_at = now_timestamp();
         let rev = self.write(|store| {
-            let result = (|| -> Result<u32, Fail> {
+            let result = (|| -> Result<u32, QueryError> {
                 let tx = store
                     .conn
                     .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -239,7 +239,7 @@ impl Store {
     pub fn load(&self, song: &SongPath, rev: Option<u32>) -> Result<Revision, StoreError> {
         const SELECT: &str = "SELECT r.rev, r.saved_at, r.note, r.origin, r.state_json
              FROM revisions r JOIN songs s ON s.id = r.song_id WHERE s.path = ?1";
-        let result = (|| -> Result<Revision, Fail> {
+        let result = (|| -> Result<Revision, QueryError> {
             let row = match rev {
                 None => self
                     .conn
@@ -265,7 +265,7 @@ impl Store {
 
     /// Every revision of a song, oldest first (without states, which can be large).
     pub fn history(&self, song: &SongPath) -> Result<Vec<RevisionInfo>, StoreError> {
-        let result = (|| -> Result<Vec<RevisionInfo>, Fail> {
+        let result = (|| -> Result<Vec<RevisionInfo>, QueryError> {
             let rows = self
                 .conn
                 .prepare_cached(
@@ -294,7 +294,7 @@ impl Store {
     /// The songs under `prefix` (whole path parts: `client/album` does not match `client/albums`).
     pub fn list(&self, prefix: &str) -> Result<Vec<SongSummary>, StoreError> {
         let prefix = prefix.trim_end_matches('/');
-        let result = (|| -> Result<Vec<SongSummary>, Fail> {
+        let result = (|| -> Result<Vec<SongSummary>, QueryError> {
             // SQL narrows by text; `has_prefix` below decides, so both agree on part boundaries.
             let rows = self
                 .conn
@@ -321,7 +321,7 @@ impl Store {
 
     /// The song with all its revisions, ready for [`SongExport::to_json_pretty`].
     pub fn export(&self, song: &SongPath) -> Result<SongExport, StoreError> {
-        let result = (|| -> Result<SongExport, Fail> {
+        let result = (|| -> Result<SongExport, QueryError> {
             let rows = self
                 .conn
                 .prepare_cached(
@@ -377,7 +377,7 @@ impl Store {
         }
         let song = &doc.song;
         self.write(|store| {
-            let result = (|| -> Result<ImportReport, Fail> {
+            let result = (|| -> Result<ImportReport, QueryError> {
                 let tx = store
                     .conn
                     .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -445,7 +445,7 @@ impl Store {
         check_state(state).map_err(StoreError::InvalidState)?;
         let state_json = state_to_json(state)?;
         self.write(|store| {
-            let result = (|| -> Result<(), Fail> {
+            let result = (|| -> Result<(), QueryError> {
                 store
                     .conn
                     .prepare_cached(
@@ -462,7 +462,7 @@ impl Store {
 
     /// The autosaved live state, `None` on a fresh database.
     pub fn load_current(&self) -> Result<Option<RackState>, StoreError> {
-        let result = (|| -> Result<Option<RackState>, Fail> {
+        let result = (|| -> Result<Option<RackState>, QueryError> {
             let raw = self
                 .conn
                 .prepare_cached("SELECT state_json FROM current WHERE id = 1")?

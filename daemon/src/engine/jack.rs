@@ -127,6 +127,22 @@ struct Process {
 
 impl ::jack::ProcessHandler for Process {
     fn process(&mut self, _: &::jack::Client, ps: &::jack::ProcessScope) -> ::jack::Control {
+        super::rt::checked(|| self.cycle(ps));
+        ::jack::Control::Continue
+    }
+
+    /// Nothing to rebuild: `Chain::process` splits longer blocks. Only the
+    /// status changes (atomics, as on the audio thread).
+    fn buffer_size(&mut self, _: &::jack::Client, size: ::jack::Frames) -> ::jack::Control {
+        self.status.period.store(size, Ordering::Relaxed);
+        ::jack::Control::Continue
+    }
+}
+
+impl Process {
+    /// One JACK cycle: the inserts' ports cleared and handed over, the whole
+    /// real-time process over this period's port buffers.
+    fn cycle(&mut self, ps: &::jack::ProcessScope) {
         let first = ps.last_frame_time();
         if self.next_frame.is_some_and(|next| next != first) {
             self.status.cycle_breaks.fetch_add(1, Ordering::Relaxed);
@@ -149,14 +165,6 @@ impl ::jack::ProcessHandler for Process {
             self.out_r.as_mut_slice(ps),
             &mut io,
         );
-        ::jack::Control::Continue
-    }
-
-    /// Nothing to rebuild: `Chain::process` splits longer blocks. Only the
-    /// status changes (atomics, as on the audio thread).
-    fn buffer_size(&mut self, _: &::jack::Client, size: ::jack::Frames) -> ::jack::Control {
-        self.status.period.store(size, Ordering::Relaxed);
-        ::jack::Control::Continue
     }
 }
 

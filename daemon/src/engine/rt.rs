@@ -9,6 +9,16 @@
 //! inputs, with the chain's output recorded).
 
 use super::EngineStatus;
+
+/// Runs one audio-thread callback. Built with the `rt-assert` feature (the
+/// JACK no-allocation test), under `assert_no_alloc`: an allocation aborts.
+#[inline(always)]
+pub(crate) fn checked<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(feature = "rt-assert")]
+    return assert_no_alloc::assert_no_alloc(f);
+    #[cfg(not(feature = "rt-assert"))]
+    f()
+}
 use rackd_dsp::{Chain, InsertIo, Monitor, Processor, SafetyCeiling};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

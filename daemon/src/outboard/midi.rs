@@ -109,11 +109,13 @@ struct Process {
 
 impl jack::ProcessHandler for Process {
     fn process(&mut self, _: &jack::Client, ps: &jack::ProcessScope) -> jack::Control {
-        let mut w = self.out.writer(ps);
-        self.rt
-            .cycle(self.input.iter(ps).map(|ev| ev.bytes), |bytes| {
-                w.write(&jack::RawMidi { time: 0, bytes }).is_ok()
-            });
+        crate::engine::rt::checked(|| {
+            let mut w = self.out.writer(ps);
+            self.rt
+                .cycle(self.input.iter(ps).map(|ev| ev.bytes), |bytes| {
+                    w.write(&jack::RawMidi { time: 0, bytes }).is_ok()
+                });
+        });
         jack::Control::Continue
     }
 }

@@ -4,7 +4,7 @@
 use super::*;
 
 /// The song's row id, creating the row on its first save.
-pub(super) fn song_id_or_insert(tx: &Transaction, song: &SongPath) -> Result<i64, Fail> {
+pub(super) fn song_id_or_insert(tx: &Transaction, song: &SongPath) -> Result<i64, QueryError> {
     tx.prepare_cached("INSERT INTO songs (path) VALUES (?1) ON CONFLICT (path) DO NOTHING")?
         .execute(params![song.as_str()])?;
     let id = tx
@@ -14,7 +14,7 @@ pub(super) fn song_id_or_insert(tx: &Transaction, song: &SongPath) -> Result<i64
 }
 
 /// The next revision number for a song: highest so far plus one.
-pub(super) fn next_rev(tx: &Transaction, song_id: i64, song: &SongPath) -> Result<u32, Fail> {
+pub(super) fn next_rev(tx: &Transaction, song_id: i64, song: &SongPath) -> Result<u32, QueryError> {
     let max: SqlValue = tx
         .prepare_cached("SELECT MAX(rev) FROM revisions WHERE song_id = ?1")?
         .query_row(params![song_id], |row| row.get(0))?;
@@ -39,7 +39,7 @@ pub(super) fn insert_revision(
     note: &str,
     origin: &str,
     state_json: &str,
-) -> Result<(), Fail> {
+) -> Result<(), QueryError> {
     tx.prepare_cached(
         "INSERT INTO revisions (song_id, rev, saved_at, note, origin, state_json)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

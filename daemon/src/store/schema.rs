@@ -46,7 +46,7 @@ pub(super) const AUTO_CHECKPOINT_PAGES: i64 = 20_000;
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
 /// Opens the connection: refuses newer schemas, sets durability, runs migrations.
-pub(super) fn open_connection(path: &Path) -> Result<Connection, Fail> {
+pub(super) fn open_connection(path: &Path) -> Result<Connection, QueryError> {
     let mut conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // Look before changing anything, so a newer rackd's file stays as it was.
@@ -71,7 +71,7 @@ pub(super) fn open_connection(path: &Path) -> Result<Connection, Fail> {
 }
 
 /// The schema version, or `NewerSchema` when this build cannot read it.
-pub(super) fn refuse_newer(conn: &Connection, path: &Path) -> Result<u32, Fail> {
+pub(super) fn refuse_newer(conn: &Connection, path: &Path) -> Result<u32, QueryError> {
     let found: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     match u32::try_from(found) {
         Ok(v) if v <= SCHEMA_VERSION => Ok(v),
