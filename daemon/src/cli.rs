@@ -3,17 +3,17 @@
 //! `ddp`, `surface`.
 //! Exit codes: 0 ok, 1 runtime failure, 2 usage or invalid input.
 
-pub mod album;
-pub mod analyze;
-pub mod check;
-pub mod ctl;
-pub mod ddp;
-pub mod demo;
-pub mod profile;
+pub(crate) mod album;
+pub(crate) mod analyze;
+pub(crate) mod check;
+pub(crate) mod ctl;
+pub(crate) mod ddp;
+pub(crate) mod demo;
+pub(crate) mod profile;
 pub mod render;
-pub mod run;
-pub mod simulate;
-pub mod surface;
+pub(crate) mod run;
+pub(crate) mod simulate;
+pub(crate) mod surface;
 
 use crate::config;
 use clap::{Parser, Subcommand};

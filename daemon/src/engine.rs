@@ -13,7 +13,7 @@ pub mod cpal;
 pub mod jack;
 mod measure;
 mod meters;
-pub mod null;
+pub(crate) mod null;
 mod print_take;
 pub mod rt;
 mod status;

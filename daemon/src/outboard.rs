@@ -3,13 +3,13 @@
 //! the gear, device reports come back to the hub, and the recall engine
 //! (`recall.rs`) puts every remote device back to a snapshot.
 
-pub mod alsa_midi;
+pub(crate) mod alsa_midi;
 pub mod midi;
-pub mod osc;
-pub mod recall;
-pub mod scheduler;
-pub mod serial;
-pub mod sheet;
+pub(crate) mod osc;
+pub(crate) mod recall;
+pub(crate) mod scheduler;
+pub(crate) mod serial;
+pub(crate) mod sheet;
 
 use crate::config::{DeviceLink, MidiBackend};
 use crate::hub::{Event, HubHandle, Origin, Target};

@@ -1,9 +1,9 @@
 //! The daemon's life: start every part in order, tell systemd, follow
 //! signals (SIGHUP reloads, SIGTERM/SIGINT stop), and shut down cleanly.
 
-pub mod logging;
+pub(crate) mod logging;
 mod memory;
-pub mod systemd;
+pub(crate) mod systemd;
 
 use crate::config::Config;
 use crate::engine::{self, EngineControl};

@@ -36,10 +36,9 @@ mod tests;
 mod values;
 
 pub use error::StoreError;
+pub use export::parse_export;
 use export::validate_export;
-pub use export::{export_json, parse_export};
 use rows::*;
-pub use schema::SCHEMA_VERSION;
 use schema::*;
 use values::*;
 

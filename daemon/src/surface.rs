@@ -20,9 +20,9 @@ mod facade;
 mod feedback;
 pub mod http;
 mod log_limit;
-pub mod mcu;
-pub mod meters;
-pub mod outbox;
+pub(crate) mod mcu;
+pub(crate) mod meters;
+pub(crate) mod outbox;
 mod transport;
 
 pub use facade::{RackService, ReplyTo, ServiceError};

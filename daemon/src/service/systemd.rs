@@ -42,11 +42,6 @@ impl Notifier {
         }
     }
 
-    /// Whether we run under systemd with notify.
-    pub fn enabled(&self) -> bool {
-        self.socket.is_some()
-    }
-
     /// Sends one notify message (`READY=1`, `STATUS=…`); logs and carries on on failure.
     pub fn notify(&self, message: &str) {
         let Some((sock, path)) = &self.socket else {

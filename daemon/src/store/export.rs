@@ -35,11 +35,6 @@ pub fn parse_export(text: &str) -> Result<SongExport, StoreError> {
     Ok(doc)
 }
 
-/// The export as pretty JSON, for a file an engineer can read and diff.
-pub fn export_json(doc: &SongExport) -> Result<String, StoreError> {
-    serde_json::to_string_pretty(doc).map_err(|e| StoreError::InvalidState(e.to_string()))
-}
-
 /// Checks everything `import` relies on, before anything is written.
 pub(super) fn validate_export(doc: &SongExport) -> Result<(), StoreError> {
     let bad = |reason: String| StoreError::InvalidExport(reason);

@@ -291,7 +291,7 @@ fn export_import_round_trip_into_fresh_database() {
         (doc.format.as_str(), doc.version),
         (EXPORT_FORMAT, EXPORT_VERSION)
     );
-    let text = export_json(&doc).unwrap();
+    let text = serde_json::to_string_pretty(&doc).unwrap();
     assert!(
         text.contains("\n  \"revisions\": ["),
         "pretty JSON:\n{text}"
@@ -367,7 +367,8 @@ fn bad_exports_are_refused_and_nothing_stored_is_touched() {
     let a = song("client/album/03 song");
     store.save(&a, "first", "ctl", &gain(-1.0)).unwrap();
     let good = store.export(&a).unwrap();
-    let good_json: serde_json::Value = serde_json::from_str(&export_json(&good).unwrap()).unwrap();
+    let good_json: serde_json::Value =
+        serde_json::from_str(&serde_json::to_string_pretty(&good).unwrap()).unwrap();
     let before = (store.export(&a).unwrap().revisions, store.list("").unwrap());
 
     let edit = |f: &dyn Fn(&mut serde_json::Value)| {

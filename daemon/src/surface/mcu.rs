@@ -10,7 +10,7 @@
 mod desk;
 mod port;
 
-pub use desk::{Action, Desk, auto_bank, meter_points, slot_params};
+pub use desk::{Action, Desk};
 
 use super::RackService;
 use crate::config::MidiSurfaceConfig;

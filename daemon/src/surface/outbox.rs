@@ -111,11 +111,6 @@ impl<P> Outbox<P> {
         }
     }
 
-    /// Whether [`Outbox::close`] was called.
-    pub fn is_closed(&self) -> bool {
-        self.lock().closed
-    }
-
     fn take(&self) -> Taken<P> {
         let mut inner = self.lock();
         if inner.closed {
