@@ -3,6 +3,10 @@
 //! each analyzed file, the comparison with a `--reference`, and an album
 //! page for several files; plus the JSON of the data behind every plot.
 //!
+//! Long: the page's sections and the JSON of the plot data are written side
+//! by side from the same `Track`, so the two cannot drift apart; the plots
+//! are in `plots.rs`.
+//!
 //! The measurements are `rackd_dsp::{series, spectrum, findings}`; this
 //! module only draws and serializes them.
 

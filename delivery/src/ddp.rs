@@ -1,5 +1,8 @@
 //! DDP 2.00 for audio CDs, written and read.
 //!
+//! Long: the DDP files' fixed-width records, encoded and decoded next to each
+//! other so each field's offset is written once.
+//!
 //! The layout follows what the widely used writers agree on (the DCA
 //! specification is licensed; the field map here comes from public
 //! reverse-engineering work and readers of other tools' images):

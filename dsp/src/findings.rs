@@ -2,6 +2,9 @@
 //! measurements: each finding in plain words with its times and channel,
 //! and whether the mix has to fix it or mastering will handle it.
 //!
+//! Long: one detector per kind of finding, each with its thresholds and
+//! wording next to it.
+//!
 //! Input is the whole-file [`Report`], the 100 ms [`SeriesData`] and the
 //! [`SpectrumData`]; nothing here reads audio.
 

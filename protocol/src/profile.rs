@@ -2,6 +2,9 @@
 //! its parameters (MIDI, OSC, serial) or, for gear without remote control, its
 //! front panel for the recall sheet.
 //!
+//! Long: the schema, one type per TOML table with its documentation; the
+//! checks are in `validate.rs`, templates in `template.rs`.
+//!
 //! `load_profile` checks a file completely and reports every problem as
 //! `file:line: message`, so a profile author fixes a file in one pass.
 

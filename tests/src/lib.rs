@@ -2,6 +2,9 @@
 //! servers, real OSC clients over UDP and TCP, all on loopback with free
 //! ports and temporary directories, started and stopped by PID.
 //!
+//! Long: every end-to-end test shares it; `jack_clients.rs`,
+//! `midi_surface.rs` and `wav.rs` hold what only some tests use.
+//!
 //! Every background process a test starts is owned by a guard that stops it
 //! (by its PID) when the guard is dropped, and a failing test prints the
 //! daemon's log so the failure can be read without re-running.

@@ -3,6 +3,9 @@
 //! takes. The logic is in `rackd-delivery`; this file reads the sources,
 //! writes the files and shows progress.
 //!
+//! Long: `check` and `build` share the source scan, layout, rendering and
+//! progress code; the streaming half is in `album/`.
+//!
 //! `build --out DIR` writes into `DIR.partial` and renames it to `DIR` only
 //! when everything succeeded:
 //! `ddp/` (DDPID, DDPMS, PQDESCR, IMAGE.DAT, CDTEXT.BIN, CHECKSUM.MD5),

@@ -1,6 +1,9 @@
 //! The report's plots, one function each, drawn from a [`Track`]'s
 //! measurements. A plot whose data cannot be computed for this file (too
 //! short, mono) is still an `<svg>` of its kind that says why.
+//!
+//! Long: one self-contained function per plot (twelve of them), each with
+//! its own axes and marks.
 
 use super::Track;
 use super::svg::{Plot, Scale, freq_ticks, message, step_ticks, time_ticks};

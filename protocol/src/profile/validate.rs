@@ -1,5 +1,8 @@
 //! Checks of a parsed profile that types alone cannot express: ranges the
 //! encoding can carry, templates, duplicate ids, defaults, mappings.
+//!
+//! Long: every rule a profile must follow, one short function each, kept
+//! together so a profile author finds them all in one place.
 
 use super::template::{BinTemplate, BinToken, TextTemplate};
 use super::{Curve, PanelMark, ParamDef, ParamType, Profile, SerialFormat, TransportKind};
