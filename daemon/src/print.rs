@@ -7,8 +7,8 @@
 
 use crate::audio_file::{self, WavFormat};
 use crate::engine::EngineControl;
-use crate::files::{FileRoots, InputFile, OutputFile};
-use crate::hub::HubHandle;
+use crate::files::{FileError, FileRoots, InputFile, OutputFile};
+use crate::hub::{HubError, HubHandle};
 use crate::outboard::recall::RecallService;
 use rackd_protocol::api::RecallMode;
 pub use rackd_protocol::api::{PrintReport, PrintRequest};
@@ -22,6 +22,70 @@ use std::time::{Duration, Instant};
 pub struct Printer {
     current: Mutex<Option<Arc<AtomicBool>>>,
     files: FileRoots,
+}
+
+/// Why a print did not happen, in words for the client who asked; each
+/// says what to do, and every one leaves no file behind.
+#[derive(Debug, thiserror::Error)]
+pub enum PrintError {
+    #[error("bits {0}: choose 16, 24 or 32")]
+    BadBits(u32),
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("the output would overwrite the source; choose another file")]
+    OverwritesSource,
+    #[error("a print is already running; cancel it with /rackd/print/cancel")]
+    Busy,
+    #[error("print cancelled; nothing written")]
+    Cancelled,
+    #[error("{input}: longer than a print takes ({minutes} minutes); split it")]
+    TooLong { input: String, minutes: u64 },
+    #[error("{input}: loading took longer than {seconds} s")]
+    LoadTooSlow { input: String, seconds: u64 },
+    #[error("{input}: {why}")]
+    Unreadable { input: String, why: String },
+    #[error(
+        "{input} is at {file_rate} Hz but the engine runs at {engine_rate} Hz; convert it first"
+    )]
+    RateMismatch {
+        input: String,
+        file_rate: u32,
+        engine_rate: u32,
+    },
+    #[error("recall of {song}: {why}")]
+    Recall { song: String, why: String },
+    #[error("recall of {song}: {device} {outcome}; nothing printed")]
+    DeviceFailed {
+        song: String,
+        device: String,
+        outcome: String,
+    },
+    #[error(transparent)]
+    Hub(#[from] HubError),
+    /// The engine refused the take (not running, another rate).
+    #[error("{0}")]
+    Engine(String),
+    #[error("the audio engine stopped during the print; nothing written")]
+    EngineStopped,
+    #[error("the audio engine stopped playing the print (is the backend running?)")]
+    EngineNotPlaying,
+    #[error(
+        "the chain latency changed during the print (a measurement or a layout change); \
+         nothing written, print again"
+    )]
+    LatencyChanged,
+    #[error(
+        "{0} xrun(s) during the print: the result may have a dropout or a misaligned \
+         return; nothing written, print again"
+    )]
+    Xruns(u64),
+    #[error("the print stopped early; nothing written")]
+    StoppedEarly,
+    #[error("writing {path}: {why}")]
+    Write { path: String, why: String },
+    /// A worker thread of the print died (a bug): nothing written.
+    #[error("the print's worker thread failed: {0}")]
+    Worker(String),
 }
 
 /// The longest source a print takes (it is held in memory, twice).
@@ -79,30 +143,21 @@ impl Printer {
         engine: &Arc<EngineControl>,
         req: &PrintRequest,
         progress: impl Fn(f32),
-    ) -> Result<PrintReport, String> {
-        let format = WavFormat::from_bits(req.bits)
-            .ok_or_else(|| format!("bits {}: choose 16, 24 or 32", req.bits))?;
+    ) -> Result<PrintReport, PrintError> {
+        let format = WavFormat::from_bits(req.bits).ok_or(PrintError::BadBits(req.bits))?;
         // The default directories are made at start; should the state
         // directory have been read-only then, make them now.
         let _ = self.files.create();
-        let output = self
-            .files
-            .output(&req.output, req.overwrite)
-            .map_err(|e| e.to_string())?;
-        let input = self
-            .files
-            .open_input(&req.input)
-            .map_err(|e| e.to_string())?;
+        let output = self.files.output(&req.output, req.overwrite)?;
+        let input = self.files.open_input(&req.input)?;
         if output.path() == input.path {
-            return Err("the output would overwrite the source; choose another file".into());
+            return Err(PrintError::OverwritesSource);
         }
         let cancel = Arc::new(AtomicBool::new(false));
         {
             let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
             if current.is_some() {
-                return Err(
-                    "a print is already running; cancel it with /rackd/print/cancel".into(),
-                );
+                return Err(PrintError::Busy);
             }
             *current = Some(cancel.clone());
         }
@@ -125,10 +180,10 @@ async fn load(
     input: InputFile,
     name: &str,
     cancel: &Arc<AtomicBool>,
-) -> Result<(audio_file::AudioInfo, [Vec<f32>; 2]), String> {
+) -> Result<(audio_file::AudioInfo, [Vec<f32>; 2]), PrintError> {
     let cancel = cancel.clone();
     let started = Instant::now();
-    let mut why: Option<String> = None;
+    let input_name = name.to_string();
     let loaded = tokio::task::spawn_blocking(move || {
         let (mut left, mut right) = (Vec::new(), Vec::new());
         let mut stop = None;
@@ -137,14 +192,17 @@ async fn load(
                 left.extend_from_slice(planes[0]);
                 right.extend_from_slice(planes.get(1).copied().unwrap_or(planes[0]));
                 stop = if cancel.load(Ordering::SeqCst) {
-                    Some("print cancelled; nothing written".to_string())
+                    Some(PrintError::Cancelled)
                 } else if left.len() as u64 > MAX_PRINT_SECONDS * u64::from(rate) {
-                    Some(format!(
-                        "longer than a print takes ({} minutes); split it",
-                        MAX_PRINT_SECONDS / 60
-                    ))
+                    Some(PrintError::TooLong {
+                        input: input_name.clone(),
+                        minutes: MAX_PRINT_SECONDS / 60,
+                    })
                 } else if started.elapsed() > MAX_LOAD {
-                    Some(format!("loading took longer than {} s", MAX_LOAD.as_secs()))
+                    Some(PrintError::LoadTooSlow {
+                        input: input_name.clone(),
+                        seconds: MAX_LOAD.as_secs(),
+                    })
                 } else {
                     None
                 };
@@ -153,15 +211,13 @@ async fn load(
         (info.map(|i| (i, [left, right])), stop)
     })
     .await
-    .map_err(|e| e.to_string())?;
-    let (result, stop) = loaded;
-    if let Some(stop) = stop {
-        why = Some(stop);
-    }
-    match (result, why) {
-        (_, Some(why)) if why.starts_with("print cancelled") => Err(why),
-        (_, Some(why)) => Err(format!("{name}: {why}")),
-        (Err(e), None) => Err(format!("{name}: {e}")),
+    .map_err(|e| PrintError::Worker(e.to_string()))?;
+    match loaded {
+        (_, Some(stop)) => Err(stop),
+        (Err(e), None) => Err(PrintError::Unreadable {
+            input: name.to_string(),
+            why: e.to_string(),
+        }),
         (Ok(loaded), None) => Ok(loaded),
     }
 }
@@ -177,43 +233,50 @@ async fn run(
     format: WavFormat,
     cancel: Arc<AtomicBool>,
     progress: impl Fn(f32),
-) -> Result<PrintReport, String> {
+) -> Result<PrintReport, PrintError> {
     let Files { input, output } = files;
     let (info, source) = load(input, &req.input, &cancel).await?;
     let frames = source[0].len();
     let running = engine.status().sample_rate.load(Ordering::Relaxed);
     if running != 0 && running != info.sample_rate {
-        return Err(format!(
-            "{} is at {} Hz but the engine runs at {running} Hz; convert it first",
-            req.input, info.sample_rate
-        ));
+        return Err(PrintError::RateMismatch {
+            input: req.input.clone(),
+            file_rate: info.sample_rate,
+            engine_rate: running,
+        });
     }
 
     let report = recall
         .recall(&req.song, None, RecallMode::Full)
         .await
-        .map_err(|e| format!("recall of {}: {e}", req.song))?;
+        .map_err(|e| PrintError::Recall {
+            song: req.song.clone(),
+            why: e.to_string(),
+        })?;
     if let Some(failed) = report.failed() {
-        return Err(format!(
-            "recall of {}: {} {}; nothing printed",
-            req.song, failed.device, failed.outcome
-        ));
+        return Err(PrintError::DeviceFailed {
+            song: req.song.clone(),
+            device: failed.device.clone(),
+            outcome: failed.outcome.to_string(),
+        });
     }
     // The engine follows the hub on its own task; make sure the recalled
     // values and layout are in before the take is queued behind them.
-    let state = hub.state().await.map_err(|e| e.to_string())?;
+    let state = hub.state().await?;
     engine.apply_state(hub.tree(), &state);
     let sync = engine.clone();
     tokio::task::spawn_blocking(move || sync.sync_layout())
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| PrintError::Worker(e.to_string()))?;
     tokio::time::sleep(SETTLE_BEFORE_TAKE).await;
 
     if cancel.load(Ordering::SeqCst) {
-        return Err("print cancelled; nothing written".into());
+        return Err(PrintError::Cancelled);
     }
     let xruns_before = engine.status().xruns.load(Ordering::Relaxed);
-    let job = engine.start_print(source, info.sample_rate, cancel)?;
+    let job = engine
+        .start_print(source, info.sample_rate, cancel)
+        .map_err(PrintError::Engine)?;
     tracing::info!(
         "print of {}: {} frames from {} to {}",
         req.song,
@@ -230,13 +293,11 @@ async fn run(
         }
         if !engine.status().running.load(Ordering::Relaxed) {
             // The backend lost its device or server: the take went with it.
-            return Err("the audio engine stopped during the print; nothing written".into());
+            return Err(PrintError::EngineStopped);
         }
         if Instant::now() > deadline {
             job.cancel.store(true, Ordering::SeqCst);
-            return Err(
-                "the audio engine stopped playing the print (is the backend running?)".into(),
-            );
+            return Err(PrintError::EngineNotPlaying);
         }
         if last_report.elapsed() >= Duration::from_millis(250) {
             let done = job.position.load(Ordering::Relaxed) as f32;
@@ -246,30 +307,24 @@ async fn run(
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     if job.cancel.load(Ordering::SeqCst) && !take.complete() {
-        return Err("print cancelled; nothing written".into());
+        return Err(PrintError::Cancelled);
     }
     if take.latency_changed {
-        return Err(
-            "the chain latency changed during the print (a measurement or a layout change); \
-             nothing written, print again"
-                .into(),
-        );
+        return Err(PrintError::LatencyChanged);
     }
     let xruns = engine.status().xruns.load(Ordering::Relaxed) - xruns_before;
     if xruns > 0 {
         // A dropout through the gear: the return no longer lines up.
-        return Err(format!(
-            "{xruns} xrun(s) during the print: the result may have a dropout or a \
-             misaligned return; nothing written, print again"
-        ));
+        return Err(PrintError::Xruns(xruns));
     }
     let latency = take.latency.unwrap_or(0);
     if !take.complete() {
-        return Err("the print stopped early; nothing written".into());
+        return Err(PrintError::StoppedEarly);
     }
     progress(1.0);
     let rate = info.sample_rate;
     let written = output.path();
+    let path = written.display().to_string();
     tokio::task::spawn_blocking(move || {
         let [l, r] = &take.output;
         output.write(|path| {
@@ -283,8 +338,11 @@ async fn run(
         })
     })
     .await
-    .map_err(|e| e.to_string())?
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| PrintError::Worker(e.to_string()))?
+    .map_err(|e| PrintError::Write {
+        path,
+        why: e.to_string(),
+    })?;
     tracing::info!("print of {} written to {}", req.song, written.display());
     Ok(PrintReport {
         song: report.song,

@@ -413,7 +413,7 @@ impl RackService {
         to: Arc<dyn ReplyTo>,
     ) -> Result<(), ServiceError> {
         if self.printer.busy() {
-            return Err("a print is already running; cancel it with /rackd/print/cancel".into());
+            return Err(crate::print::PrintError::Busy.to_string().into());
         }
         let song = print.song.clone();
         to.reply(Reply::PrintStarted { song: song.clone() });
@@ -443,11 +443,11 @@ impl RackService {
                     to.reply(done.clone());
                     to.broadcast(done);
                 }
-                Err(message) => {
-                    tracing::warn!("print of {song}: {message}");
+                Err(e) => {
+                    tracing::warn!("print of {song}: {e}");
                     to.reply(Reply::Error {
                         address: addr::PRINT.into(),
-                        message,
+                        message: e.to_string(),
                     });
                 }
             }
