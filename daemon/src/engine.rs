@@ -10,6 +10,7 @@
 mod build;
 mod control;
 pub mod cpal;
+mod error;
 pub mod jack;
 mod measure;
 mod meters;
@@ -19,6 +20,7 @@ pub mod rt;
 mod status;
 
 pub use control::EngineControl;
+pub use error::EngineError;
 pub use measure::{MEASURE_TRIES, Measured};
 pub use meters::{MeterPoint, MeterPoints, PROGRAM, Quantity, described as described_meters};
 pub use print_take::PrintJob;

@@ -6,7 +6,7 @@
 //! this module prepares the take, follows it and writes the file.
 
 use crate::audio_file::{self, WavFormat};
-use crate::engine::EngineControl;
+use crate::engine::{EngineControl, EngineError};
 use crate::files::{FileError, FileRoots, InputFile, OutputFile};
 use crate::hub::{HubError, HubHandle};
 use crate::outboard::recall::RecallService;
@@ -63,8 +63,8 @@ pub enum PrintError {
     #[error(transparent)]
     Hub(#[from] HubError),
     /// The engine refused the take (not running, another rate).
-    #[error("{0}")]
-    Engine(String),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
     #[error("the audio engine stopped during the print; nothing written")]
     EngineStopped,
     #[error("the audio engine stopped playing the print (is the backend running?)")]
@@ -274,9 +274,7 @@ async fn run(
         return Err(PrintError::Cancelled);
     }
     let xruns_before = engine.status().xruns.load(Ordering::Relaxed);
-    let job = engine
-        .start_print(source, info.sample_rate, cancel)
-        .map_err(PrintError::Engine)?;
+    let job = engine.start_print(source, info.sample_rate, cancel)?;
     tracing::info!(
         "print of {}: {} frames from {} to {}",
         req.song,

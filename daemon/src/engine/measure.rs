@@ -1,8 +1,8 @@
 //! Measuring a hardware insert's round trip: the burst out of its send,
 //! the returns captured and searched (the pure half is `rackd_dsp::latency`).
 
-use super::EngineControl;
 use super::rt::RtCommand;
+use super::{EngineControl, EngineError};
 use crate::config::SlotConfig;
 use rackd_dsp::{HardwareInsert, SlotKind};
 pub use rackd_protocol::api::Measured;
@@ -18,15 +18,14 @@ impl EngineControl {
     /// in the burst or its return would make the result a guess), for up to
     /// [`MEASURE_TRIES`] tries. Blocks for about half a second per try; call
     /// it off the async threads.
-    pub fn measure(&self, slot: usize) -> Result<Measured, String> {
+    pub fn measure(&self, slot: usize) -> Result<Measured, EngineError> {
         use rackd_dsp::latency::{burst, find_delay};
-        let cfg = self.slots.get(slot).ok_or("no such slot")?;
+        let cfg = self.slots.get(slot).ok_or(EngineError::NoSuchSlot)?;
         if cfg.kind != SlotKind::Insert {
-            return Err(format!(
-                "{} is a {} slot, not a hardware insert",
-                cfg.id,
-                cfg.kind.name()
-            ));
+            return Err(EngineError::NotAnInsert {
+                slot: cfg.id.clone(),
+                kind: cfg.kind.name(),
+            });
         }
         let disturbances = || {
             self.status.xruns.load(Ordering::SeqCst)
@@ -44,11 +43,10 @@ impl EngineControl {
                 break captured;
             }
             if tries == MEASURE_TRIES {
-                return Err(format!(
-                    "{}: xruns during each of {MEASURE_TRIES} tries; the audio cannot keep up \
-                     right now (check the DSP load and other JACK clients), then measure again",
-                    cfg.id
-                ));
+                return Err(EngineError::XrunsEveryTry {
+                    slot: cfg.id.clone(),
+                    tries: MEASURE_TRIES,
+                });
             }
             tracing::debug!(
                 "insert {}: xrun during the measurement; measuring again",
@@ -62,19 +60,27 @@ impl EngineControl {
             );
         }
         let reference = burst(HardwareInsert::BURST_LEVEL);
-        let found = |ch: &str, x: &[f32]| {
-            find_delay(&reference, x).map_err(|e| format!("{} return {ch}: {e}", cfg.id))
+        let found = |channel: &'static str, x: &[f32]| {
+            find_delay(&reference, x).map_err(|e| EngineError::NotFound {
+                slot: cfg.id.clone(),
+                channel,
+                why: e.to_string(),
+            })
         };
         let (l, r) = (found("L", &left)?, found("R", &right)?);
         if l.delay != r.delay || l.inverted != r.inverted {
-            return Err(format!(
-                "{}: the returns differ (L {} samples{}, R {} samples{}); check the wiring",
-                cfg.id,
-                l.delay,
-                if l.inverted { " inverted" } else { "" },
-                r.delay,
-                if r.inverted { " inverted" } else { "" },
-            ));
+            let side = |d: &rackd_dsp::latency::Found| {
+                format!(
+                    "{} samples{}",
+                    d.delay,
+                    if d.inverted { " inverted" } else { "" }
+                )
+            };
+            return Err(EngineError::ReturnsDiffer {
+                slot: cfg.id.clone(),
+                left: side(&l),
+                right: side(&r),
+            });
         }
         Ok(Measured {
             latency: l.delay,
@@ -86,20 +92,23 @@ impl EngineControl {
 
     /// One measurement capture: the burst out of insert `slot`'s send and
     /// [`CAPTURE_LEN`](rackd_dsp::latency::CAPTURE_LEN) frames of its returns.
-    fn capture_burst(&self, slot: usize, cfg: &SlotConfig) -> Result<(Vec<f32>, Vec<f32>), String> {
+    fn capture_burst(
+        &self,
+        slot: usize,
+        cfg: &SlotConfig,
+    ) -> Result<(Vec<f32>, Vec<f32>), EngineError> {
         use rackd_dsp::latency::CAPTURE_LEN;
         let (mut capture, generation, sample_rate) = {
             let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-            let rt = inner.rt.as_mut().ok_or("the audio engine is not running")?;
+            let rt = inner.rt.as_mut().ok_or(EngineError::NotRunning)?;
             if !rt.layout.contains(&slot) {
-                return Err(format!(
-                    "{} is not in the chain (its active switch is off)",
-                    cfg.id
-                ));
+                return Err(EngineError::NotInChain {
+                    slot: cfg.id.clone(),
+                });
             }
             let capture = rt.captures[slot]
                 .take()
-                .ok_or("a measurement of this insert is already running")?;
+                .ok_or(EngineError::MeasurementRunning)?;
             (capture, rt.generation, rt.sample_rate)
         };
         while capture.pop().is_ok() {}
@@ -132,9 +141,7 @@ impl EngineControl {
             }
         }
         if !complete {
-            return Err(
-                "no audio came through the engine in time; is the audio backend running?".into(),
-            );
+            return Err(EngineError::NoAudio);
         }
         Ok((left, right))
     }

@@ -1,7 +1,7 @@
 //! Handing a print take to the audio thread and getting it back.
 
-use super::EngineControl;
 use super::rt::PrintTake;
+use super::{EngineControl, EngineError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -26,14 +26,14 @@ impl EngineControl {
         input: [Vec<f32>; 2],
         sample_rate: u32,
         cancel: Arc<AtomicBool>,
-    ) -> Result<PrintJob, String> {
+    ) -> Result<PrintJob, EngineError> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let rt = inner.rt.as_mut().ok_or("the audio engine is not running")?;
+        let rt = inner.rt.as_mut().ok_or(EngineError::NotRunning)?;
         if rt.sample_rate != sample_rate {
-            return Err(format!(
-                "the file is at {sample_rate} Hz but the engine runs at {} Hz; convert it first",
-                rt.sample_rate
-            ));
+            return Err(EngineError::RateMismatch {
+                file_rate: sample_rate,
+                engine_rate: rt.sample_rate,
+            });
         }
         while rt.takes_done.pop().is_ok() {}
         let latency = self.status.latency.load(Ordering::Relaxed) as usize;
@@ -43,9 +43,7 @@ impl EngineControl {
             position: take.position.clone(),
             cancel: take.cancel.clone(),
         };
-        rt.takes
-            .push(take)
-            .map_err(|_| "a print is already waiting to start".to_string())?;
+        rt.takes.push(take).map_err(|_| EngineError::PrintWaiting)?;
         Ok(job)
     }
 

@@ -349,7 +349,7 @@ impl RackService {
         let measured = tokio::task::spawn_blocking(move || engine.measure(index))
             .await
             .map_err(|e| e.to_string())?
-            .map_err(ServiceError::Refused)?;
+            .map_err(|e| ServiceError::Refused(e.to_string()))?;
         self.hub
             .set(
                 &addr::chain(slot, "latency"),
