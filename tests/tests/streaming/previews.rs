@@ -1,0 +1,164 @@
+//! Codec previews: overs, delay removal, alignment.
+
+use super::*;
+
+/// Cross-correlation lag of `b` against `a` (interleaved stereo, left used)
+/// over one second in the middle, searched ±2048 samples.
+fn lag(a: &[f32], b: &[f32]) -> i64 {
+    let (a, b): (Vec<f32>, Vec<f32>) = (
+        a.iter().step_by(2).copied().collect(),
+        b.iter().step_by(2).copied().collect(),
+    );
+    let mid = a.len() / 2;
+    let win = &a[mid - 10_000..mid + 10_000];
+    let mut best = (f64::MIN, 0i64);
+    for l in -2048i64..=2048 {
+        let s = (mid as i64 - 10_000 + l) as usize;
+        let c: f64 = win
+            .iter()
+            .zip(&b[s..s + 20_000])
+            .map(|(x, y)| *x as f64 * *y as f64)
+            .sum();
+        if c > best.0 {
+            best = (c, l);
+        }
+    }
+    best.1
+}
+
+fn float_samples(path: &Path) -> Vec<f32> {
+    let c = chunks(path);
+    assert_eq!(u16::from_le_bytes([c["fmt "][0], c["fmt "][1]]), 3, "float");
+    c["data"]
+        .chunks_exact(4)
+        .map(|s| f32::from_le_bytes(s.try_into().unwrap()))
+        .collect()
+}
+
+#[test]
+fn codec_previews_find_overs_and_line_up_to_the_sample() {
+    need(&["sox", "ffmpeg"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // A square wave near full scale (overs after AAC), the same 3 dB lower,
+    // and pink noise to check the alignment of every codec.
+    synth(
+        dir,
+        "sq.wav",
+        44_100,
+        24,
+        "4 square 441 lowpass 8000 gain -n -0.3",
+    );
+    synth(
+        dir,
+        "sq3.wav",
+        44_100,
+        24,
+        "4 square 441 lowpass 8000 gain -n -3.3",
+    );
+    synth(dir, "pink.wav", 44_100, 24, "4 pinknoise gain -10");
+    std::fs::write(
+        dir.join("album.toml"),
+        "[[track]]\nsource = \"sq.wav\"\n[[track]]\nsource = \"sq3.wav\"\n[[track]]\nsource = \"pink.wav\"\n",
+    )
+    .unwrap();
+    let b = rackd(
+        dir,
+        &[
+            "album",
+            "build",
+            "album.toml",
+            "--out",
+            "out",
+            "--previews",
+            "aac,opus,mp3",
+            "--keep-previews",
+        ],
+    );
+    let err = String::from_utf8_lossy(&b.stderr);
+    assert!(b.status.success(), "{err}");
+    let out = dir.join("out");
+    let rep = report(&out);
+    let pv = |track: u64, codec: &str| -> Value {
+        rep["previews"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["track"] == track && p["codec"] == codec)
+            .unwrap_or_else(|| panic!("no {codec} preview of track {track}"))
+            .clone()
+    };
+    let aac = pv(1, "aac");
+    let overs =
+        aac["on_sample_overs"].as_u64().unwrap() + aac["inter_sample_overs"].as_u64().unwrap();
+    assert!(overs > 0, "{aac}");
+    assert!(aac["true_peak_dbtp"].as_f64().unwrap() > 0.0);
+    assert!(aac["recommended_ceiling_dbtp"].as_f64().unwrap() < 0.0);
+    let first = aac["overs"].as_array().unwrap();
+    assert!(!first.is_empty() && first.len() <= 20);
+    assert!(
+        first[0]["level_dbfs"].as_f64().unwrap() > 0.0
+            && first[0]["time_seconds"].as_f64().unwrap() < 4.0
+    );
+    assert!(
+        err.contains("set the limiter to") && err.contains("for no AAC overs"),
+        "{err}"
+    );
+    let quieter = pv(2, "aac");
+    assert_eq!(quieter["on_sample_overs"], 0, "{quieter}");
+    assert_eq!(quieter["inter_sample_overs"], 0, "{quieter}");
+
+    // The decoded previews line up with the master to the sample.
+    let master = out.join("streaming/03.wav");
+    stdout(
+        Command::new("sox")
+            .arg(&master)
+            .args(["-e", "floating-point", "-b", "32"])
+            .arg(dir.join("m44.wav")),
+    );
+    stdout(
+        Command::new("sox")
+            .arg(&master)
+            .args(["-e", "floating-point", "-b", "32"])
+            .arg(dir.join("m48.wav"))
+            .args(["rate", "-v", "48000"]),
+    );
+    for (codec, reference, delay) in [
+        ("aac", "m44.wav", 1024),
+        ("opus", "m48.wav", 312),
+        ("mp3", "m44.wav", 1105),
+    ] {
+        let p = pv(3, codec);
+        assert_eq!(p["delay_samples"], delay, "{p}");
+        assert_eq!(p["delay_from_file"], true);
+        assert_eq!(p["alignment_lag"], 0, "{p}");
+        let decoded = float_samples(&out.join(format!("previews/03.{codec}.wav")));
+        let r = float_samples(&dir.join(reference));
+        assert_eq!(decoded.len(), r.len(), "{codec}: the master's length");
+        assert_eq!(lag(&r, &decoded), 0, "{codec}");
+        let ext = [("aac", "m4a"), ("opus", "opus"), ("mp3", "mp3")]
+            .iter()
+            .find(|e| e.0 == codec)
+            .unwrap()
+            .1;
+        let probe = stdout(
+            Command::new("ffprobe")
+                .args([
+                    "-v",
+                    "error",
+                    "-show_entries",
+                    "stream=codec_name",
+                    "-of",
+                    "csv=p=0",
+                ])
+                .arg(out.join(format!("previews/03.{ext}"))),
+        );
+        assert_eq!(
+            probe.trim(),
+            ["aac", "opus", "mp3"][["aac", "opus", "mp3"]
+                .iter()
+                .position(|c| *c == codec)
+                .unwrap()]
+        );
+    }
+}
