@@ -10,6 +10,7 @@
 mod bad_input;
 mod join;
 mod masters;
+mod options;
 mod previews;
 mod services;
 
@@ -164,6 +165,48 @@ fn ebur(path: &Path) -> Ebur {
 /// Integrated loudness as ffmpeg's ebur128 filter measures it.
 fn ebur128(path: &Path) -> f64 {
     ebur(path).integrated
+}
+
+/// Interleaved samples of a 32-bit float WAV.
+fn float_samples(path: &Path) -> Vec<f32> {
+    let c = chunks(path);
+    assert_eq!(u16::from_le_bytes([c["fmt "][0], c["fmt "][1]]), 3, "float");
+    c["data"]
+        .chunks_exact(4)
+        .map(|s| f32::from_le_bytes(s.try_into().unwrap()))
+        .collect()
+}
+
+/// Interleaved little-endian 32-bit floats (sox's `-t f32`).
+fn raw_f32(path: &Path) -> Vec<f32> {
+    std::fs::read(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .chunks_exact(4)
+        .map(|s| f32::from_le_bytes(s.try_into().unwrap()))
+        .collect()
+}
+
+/// ffprobe's view of a file's first audio stream.
+fn probe_stream(path: &Path) -> Value {
+    let v: Value = serde_json::from_str(&stdout(
+        Command::new("ffprobe")
+            .args(["-v", "error", "-show_streams", "-of", "json"])
+            .arg(path),
+    ))
+    .unwrap();
+    v["streams"][0].clone()
+}
+
+/// A Vorbis comment as metaflac reads it (`None` when absent).
+fn flac_tag(path: &Path, tag: &str) -> Option<String> {
+    let t = stdout(
+        Command::new("metaflac")
+            .arg(format!("--show-tag={tag}"))
+            .arg(path),
+    );
+    t.trim()
+        .strip_prefix(&format!("{tag}="))
+        .map(str::to_string)
 }
 
 fn report(dir: &Path) -> Value {

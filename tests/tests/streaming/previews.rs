@@ -26,15 +26,6 @@ fn lag(a: &[f32], b: &[f32]) -> i64 {
     best.1
 }
 
-fn float_samples(path: &Path) -> Vec<f32> {
-    let c = chunks(path);
-    assert_eq!(u16::from_le_bytes([c["fmt "][0], c["fmt "][1]]), 3, "float");
-    c["data"]
-        .chunks_exact(4)
-        .map(|s| f32::from_le_bytes(s.try_into().unwrap()))
-        .collect()
-}
-
 #[test]
 fn codec_previews_find_overs_and_line_up_to_the_sample() {
     need(&["sox", "ffmpeg"]);
