@@ -1,10 +1,12 @@
 //! `rackd album build --streaming` and `rackd album loudness` end to end,
 //! checked by tools that are not rackd: ffprobe and MediaInfo read the BWF
-//! `bext`, Python's XML parser the `axml` ISRC (neither ffprobe 5.1 nor
-//! MediaInfo 23.04 reads an `axml` that is not ADM), metaflac and `flac -t`
-//! the FLACs, ffmpeg's `ebur128` the loudness, sox joins the masters, the
-//! CD image (checked against cdrdao and shnsplit in `album.rs`) is the
-//! album's audio, and the services' figures are the published ones.
+//! `bext`, Python's XML parser the `axml` ISRC, metaflac and `flac -t` the
+//! FLACs, ffmpeg's `ebur128` the loudness, sox joins the masters and
+//! resamples, Python's `html.parser` reads report.html, and the services'
+//! figures are the published ones. Neither ffprobe 5.1 nor MediaInfo 23.04
+//! shows an `axml` chunk that is not ADM: ffprobe's tags have no ISRC, and
+//! MediaInfo's `-f --Output=JSON`/`--Output=XML` have none and its
+//! `--Details=1` trace lists no chunks at all.
 //! One module per job; the helpers they share are here.
 
 mod bad_input;
@@ -12,6 +14,7 @@ mod join;
 mod masters;
 mod options;
 mod previews;
+mod report;
 mod services;
 
 use rackd_tests::{have_program, rackd_bin};
@@ -207,6 +210,47 @@ fn flac_tag(path: &Path, tag: &str) -> Option<String> {
     t.trim()
         .strip_prefix(&format!("{tag}="))
         .map(str::to_string)
+}
+
+/// Runs a Python script with `input` on its stdin; asserts success, returns stdout.
+fn python(script: &str, input: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A loudness field of a WAV's `bext` (`LoudnessValue`, `LoudnessRange`,
+/// `MaxTruePeakLevel`, `MaxMomentaryLoudness`, `MaxShortTermLoudness`) as
+/// MediaInfo reads it.
+fn bext_field(path: &Path, key: &str) -> f64 {
+    let mi: Value = serde_json::from_str(&stdout(
+        Command::new("mediainfo").arg("--Output=JSON").arg(path),
+    ))
+    .unwrap();
+    let audio = mi["media"]["track"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["@type"] == "Audio")
+        .unwrap_or_else(|| panic!("no audio track in {mi}"));
+    audio["extra"][key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} in {audio}"))
+        .parse()
+        .unwrap()
 }
 
 fn report(dir: &Path) -> Value {

@@ -109,26 +109,7 @@ fn masters_metadata_and_audio_as_other_tools_read_them() {
         assert!((tr / 44_100.0 - start).abs() < 1e-9);
 
         // MediaInfo: bext version 2's loudness fields, as the report has them.
-        let mi: Value = serde_json::from_str(&stdout(
-            Command::new("mediainfo")
-                .args(["--Output=JSON"])
-                .arg(wav(i)),
-        ))
-        .unwrap();
-        let audio = mi["media"]["track"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["@type"] == "Audio")
-            .unwrap()
-            .clone();
-        let field = |k: &str| -> f64 {
-            audio["extra"][k]
-                .as_str()
-                .unwrap_or_else(|| panic!("{k} in {audio}"))
-                .parse()
-                .unwrap()
-        };
+        let field = |k: &str| bext_field(&wav(i), k);
         let m = &rep["tracks"][i]["measure"];
         for (k, r) in [
             ("LoudnessValue", "integrated_lufs"),
@@ -153,30 +134,15 @@ fn masters_metadata_and_audio_as_other_tools_read_them() {
             field("LoudnessValue")
         );
 
-        // axml: the ISRC as an EBUCore dc:identifier, read by Python's XML parser.
+        // axml: the ISRC as an EBUCore dc:identifier, read by Python's XML
+        // parser (no ffprobe or MediaInfo shows it: see main.rs).
         let axml = String::from_utf8(chunks(&wav(i))["axml"].clone()).unwrap();
         let py = "import sys, xml.etree.ElementTree as ET\n\
 r = ET.fromstring(sys.stdin.read())\n\
 dc = '{http://purl.org/dc/elements/1.1/}identifier'\n\
 print(' '.join(e.text for e in r.iter(dc)))\n";
-        let mut child = Command::new("python3")
-            .args(["-c", py])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(axml.as_bytes())
-            .unwrap();
-        let got = child.wait_with_output().unwrap();
-        assert_eq!(
-            String::from_utf8_lossy(&got.stdout).trim(),
-            format!("ISRC:{isrc}")
-        );
+        let got = python(py, axml.as_bytes());
+        assert_eq!(got.trim(), format!("ISRC:{isrc}"));
         assert!(!chunks(&wav(i)).contains_key("ISRC"), "not RIFF INFO ISRC");
 
         // FLAC: flac -t decodes and checks the MD5; metaflac reads the tags.

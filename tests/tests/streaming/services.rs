@@ -4,7 +4,7 @@ use super::*;
 
 /// (id, target, raises: None never / Some(ceiling) within headroom / Some(inf) with limiter, album mode)
 /// — the figures the services publish (or third parties measured), written out here.
-const SERVICES: [(&str, f64, Option<f64>, bool); 8] = [
+pub(crate) const SERVICES: [(&str, f64, Option<f64>, bool); 8] = [
     ("spotify", -14.0, Some(-1.0), true),
     ("spotify-loud", -11.0, Some(f64::INFINITY), true),
     ("spotify-quiet", -19.0, Some(-1.0), true),
