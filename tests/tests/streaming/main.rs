@@ -10,6 +10,7 @@
 //! One module per job; the helpers they share are here.
 
 mod bad_input;
+mod bext;
 mod join;
 mod masters;
 mod options;
