@@ -32,7 +32,9 @@ fn codec_previews_find_overs_and_line_up_to_the_sample() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     // A square wave near full scale (overs after AAC), the same 3 dB lower,
-    // and pink noise to check the alignment of every codec.
+    // and pink noise to check the alignment and bitrate of every codec
+    // (a different noise in each channel: with the same in both, the
+    // encoders code it as mono and spend less).
     synth(
         dir,
         "sq.wav",
@@ -47,7 +49,20 @@ fn codec_previews_find_overs_and_line_up_to_the_sample() {
         24,
         "4 square 441 lowpass 8000 gain -n -3.3",
     );
-    synth(dir, "pink.wav", 44_100, 24, "4 pinknoise gain -10");
+    for ch in ["l", "r"] {
+        stdout(
+            Command::new("sox")
+                .args(["-n", "-r", "44100", "-b", "24", "-c", "1"])
+                .arg(format!("{ch}.wav"))
+                .args(["synth", "4", "pinknoise", "gain", "-10"])
+                .current_dir(dir),
+        );
+    }
+    stdout(
+        Command::new("sox")
+            .args(["-M", "l.wav", "r.wav", "pink.wav"])
+            .current_dir(dir),
+    );
     std::fs::write(
         dir.join("album.toml"),
         "[[track]]\nsource = \"sq.wav\"\n[[track]]\nsource = \"sq3.wav\"\n[[track]]\nsource = \"pink.wav\"\n",
@@ -95,9 +110,11 @@ fn codec_previews_find_overs_and_line_up_to_the_sample() {
         err.contains("set the limiter to") && err.contains("for no AAC overs"),
         "{err}"
     );
-    let quieter = pv(2, "aac");
-    assert_eq!(quieter["on_sample_overs"], 0, "{quieter}");
-    assert_eq!(quieter["inter_sample_overs"], 0, "{quieter}");
+    for codec in ["aac", "opus", "mp3"] {
+        let quieter = pv(2, codec);
+        assert_eq!(quieter["on_sample_overs"], 0, "{quieter}");
+        assert_eq!(quieter["inter_sample_overs"], 0, "{quieter}");
+    }
 
     // The decoded previews line up with the master to the sample.
     let master = out.join("streaming/03.wav");
@@ -127,29 +144,49 @@ fn codec_previews_find_overs_and_line_up_to_the_sample() {
         let r = float_samples(&dir.join(reference));
         assert_eq!(decoded.len(), r.len(), "{codec}: the master's length");
         assert_eq!(lag(&r, &decoded), 0, "{codec}");
-        let ext = [("aac", "m4a"), ("opus", "opus"), ("mp3", "mp3")]
-            .iter()
-            .find(|e| e.0 == codec)
-            .unwrap()
-            .1;
-        let probe = stdout(
+        // ffprobe reads what was encoded: the codec, and the bitrate the
+        // preview was asked for within the encoder's rate control: MP3 is
+        // CBR (every frame header says 320), ffmpeg's AAC is ABR (within
+        // 5% over the file), libopus VBR by default (within 15%; Ogg Opus
+        // has no bitrate field, so the file's size over its duration).
+        let (ext, kbps, within) = match codec {
+            "aac" => ("m4a", 256.0, 0.05),
+            "opus" => ("opus", 160.0, 0.15),
+            _ => ("mp3", 320.0, 0.0),
+        };
+        let file = out.join(format!("previews/03.{ext}"));
+        let probe: Value = serde_json::from_str(&stdout(
             Command::new("ffprobe")
                 .args([
                     "-v",
                     "error",
-                    "-show_entries",
-                    "stream=codec_name",
+                    "-show_format",
+                    "-show_streams",
                     "-of",
-                    "csv=p=0",
+                    "json",
                 ])
-                .arg(out.join(format!("previews/03.{ext}"))),
+                .arg(&file),
+        ))
+        .unwrap();
+        assert_eq!(probe["streams"][0]["codec_name"], codec, "{probe}");
+        let rate = probe["streams"][0]["bit_rate"]
+            .as_str()
+            .or(probe["format"]["bit_rate"].as_str())
+            .unwrap_or_else(|| panic!("no bitrate: {probe}"))
+            .parse::<f64>()
+            .unwrap()
+            / 1000.0;
+        assert!(
+            (rate / kbps - 1.0).abs() <= within,
+            "{codec}: {rate:.1} kbit/s for {kbps}"
         );
-        assert_eq!(
-            probe.trim(),
-            ["aac", "opus", "mp3"][["aac", "opus", "mp3"]
-                .iter()
-                .position(|c| *c == codec)
-                .unwrap()]
+        // The loudness change in the report is ffmpeg's ebur128 of the
+        // kept (decoded, aligned) preview against the master's.
+        let change = ebur128(&out.join(format!("previews/03.{codec}.wav"))) - ebur128(&master);
+        let reported = p["loudness_change_lu"].as_f64().unwrap();
+        assert!(
+            (reported - change).abs() <= 0.05,
+            "{codec}: loudness change {reported} vs ebur128 {change}"
         );
     }
 }
