@@ -1,6 +1,7 @@
 //! report.json's loudness rows and what each service plays, against
 //! figures the test works out from ffmpeg's `ebur128` measurements and the
-//! services' published rules; report.html as Python's `html.parser` reads it.
+//! services' published rules; report.html as Python's `html.parser` reads
+//! it; and `rackd album loudness --json` against the same figures.
 
 use super::services::SERVICES;
 use super::*;
@@ -68,7 +69,7 @@ print(json.dumps({"tables": p.tables, "items": p.items}))
 "#;
 
 #[test]
-fn report_rows_and_services_against_ebur128() {
+fn report_rows_services_and_the_plan_against_ebur128() {
     need(&["sox", "ffmpeg", "python3"]);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
@@ -201,6 +202,50 @@ fn report_rows_and_services_against_ebur128() {
     }
 
     assert!(held >= 4, "only {held} gains held by the true peak");
+
+    // The loudness plan measures the tracks as delivered: the masters. Its
+    // true peak within 0.2 dB of ebur128's, the difference to the loudest
+    // track within 0.1 LU (two readings, each within 0.05), and with
+    // --keep-relative one gain, the target minus the loudest track.
+    let o = rackd(
+        dir,
+        &[
+            "album",
+            "loudness",
+            "album.toml",
+            "--json",
+            "--target",
+            "-20",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let plan: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(plan["schema"], "rackd-album-loudness/1");
+    for (i, e) in theirs.iter().enumerate() {
+        let t = &plan["tracks"][i];
+        let what = format!("plan track {}: {t}", i + 1);
+        assert!(
+            (num(&t["integrated_lufs"]) - e.integrated).abs() <= 0.05,
+            "{what}"
+        );
+        assert!(
+            (num(&t["true_peak_dbtp"]) - e.true_peak).abs() <= 0.2,
+            "{what}"
+        );
+        assert!(
+            (num(&t["to_loudest_lu"]) - (e.integrated - loudest)).abs() <= 0.1,
+            "{what} vs {}",
+            e.integrated - loudest
+        );
+        let gain = -20.0 - loudest;
+        assert!((num(&t["gain_db"]) - gain).abs() <= 0.05, "{what}");
+        assert!(
+            (num(&t["true_peak_after_dbtp"]) - (e.true_peak + gain)).abs() <= 0.25,
+            "{what}"
+        );
+    }
+    assert!((num(&plan["album"]["integrated_lufs"]) - album.integrated).abs() <= 0.05);
+    assert!((num(&plan["album"]["true_peak_dbtp"]) - album.true_peak).abs() <= 0.2);
 
     // report.html: well-formed as html.parser reads it; the loudness table
     // has a row per track and the album's, the services' table a row per
