@@ -20,6 +20,7 @@ const page = {
   meters: new Map(), // address -> latest values
   meterViews: new Map(), // address -> function(values)
   metersDirty: false,
+  meterTicks: 0, // meter bundles received (one per tick)
   cards: new Map(), // slot id -> card element
 };
 
@@ -485,8 +486,10 @@ function connect() {
     ws.send(OSC.encode("/rackd/ping", ["ready"]));
   };
   ws.onmessage = (e) => {
-    if (typeof e.data === "string") onText(e.data);
-    else for (const m of OSC.decode(e.data)) onOsc(m);
+    if (typeof e.data === "string") return onText(e.data);
+    const messages = OSC.decode(e.data);
+    if (messages.length && messages[0].address.startsWith("/meter/")) page.meterTicks++;
+    for (const m of messages) onOsc(m);
   };
   ws.onclose = () => {
     $("link").textContent = "disconnected";
