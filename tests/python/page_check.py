@@ -203,6 +203,17 @@ with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
         fail(f"the offline card says {shown!r}, ctl status {why}")
     print(f"ok: an offline device's card says why: {shown}")
 
+    link = page.locator("#reports tr[data-report-file='mix.html'] a")
+    link.wait_for(timeout=WAIT)
+    with browser.expect_page() as opened:
+        link.click()
+    report = opened.value
+    report.wait_for_load_state()
+    if "mix.html" not in report.url or "<header>" not in report.content():
+        fail(f"the report opened as {report.url}: {report.content()[:200]}")
+    report.close()
+    print("ok: the reports directory is listed and a report opens")
+
     before = ctl("get", "/chain/trim/gain")
     # Another browser, so the read-only token's cookie is its own.
     ro_browser = pw.chromium.launch(

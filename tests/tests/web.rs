@@ -168,6 +168,22 @@ fn the_page_in_headless_chromium() {
         "serial = { path = \"/nonexistent/rackd-test-tty\" }",
     );
     let d = Daemon::start(setup);
+    // A report in the reports directory, for the page's list.
+    let reports = d.state_dir.join("reports");
+    std::fs::create_dir_all(&reports).unwrap();
+    let wav = d.dir.path().join("mix.wav");
+    rackd_tests::wav::write_float_wav(&wav, 48_000, &[0.1; 4800], &[0.1; 4800]);
+    let analyze = run_rackd(&[
+        "analyze",
+        &wav.to_string_lossy(),
+        "--report",
+        &reports.join("mix.html").to_string_lossy(),
+    ]);
+    assert!(
+        analyze.status.success(),
+        "{}",
+        String::from_utf8_lossy(&analyze.stderr)
+    );
     let out = python(
         "page_check.py",
         &[
@@ -187,6 +203,7 @@ fn the_page_in_headless_chromium() {
         "ok: a changed-only recall and its undo from the page",
         "ok: meters update at",
         "ok: an offline device's card says why",
+        "ok: the reports directory is listed and a report opens",
         "ok: no console errors",
     ] {
         assert!(out.contains(check), "{check}: {out}");
