@@ -308,6 +308,11 @@ fn main() {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
+    // `RACKD_BENCH_ONLY=web`: the HTTP front end's numbers alone.
+    if std::env::var("RACKD_BENCH_ONLY").as_deref() == Ok("web") {
+        web::run(&rt, dir.path());
+        return;
+    }
     let (addr, _hub) = start_daemon(&rt, 1, &dir.path().join("a"));
     round_trip(addr);
     inbound_rate(addr);

@@ -144,6 +144,8 @@ pub struct HttpConfig {
     pub mdns: bool,
     /// Interfaces mDNS announces on (names such as `eth0`, or `lo`); empty: every one but loopback.
     pub mdns_interfaces: Vec<String>,
+    /// Where the page finds `rackd analyze --report` pages (relative: under the state directory).
+    pub reports_dir: PathBuf,
 }
 
 impl std::fmt::Debug for HttpConfig {
@@ -158,6 +160,7 @@ impl std::fmt::Debug for HttpConfig {
             .field("name", &self.name)
             .field("mdns", &self.mdns)
             .field("mdns_interfaces", &self.mdns_interfaces)
+            .field("reports_dir", &self.reports_dir)
             .finish()
     }
 }
@@ -173,6 +176,17 @@ impl Default for HttpConfig {
             name: "rackd".into(),
             mdns: false,
             mdns_interfaces: Vec::new(),
+            reports_dir: "reports".into(),
+        }
+    }
+}
+
+impl HttpConfig {
+    /// This config with `reports_dir` resolved against the state directory.
+    pub fn in_state_dir(&self, state_dir: &Path) -> HttpConfig {
+        HttpConfig {
+            reports_dir: state_dir.join(&self.reports_dir),
+            ..self.clone()
         }
     }
 }

@@ -96,7 +96,14 @@ pub async fn run(config: Config, log: LogHandle) -> anyhow::Result<()> {
     )
     .await?;
     let http = match config.http.enabled {
-        true => Some(HttpServer::start(&config.http, surface.clone(), service).await?),
+        true => Some(
+            HttpServer::start(
+                &config.http.in_state_dir(&config.daemon.state_dir),
+                surface.clone(),
+                service,
+            )
+            .await?,
+        ),
         false => None,
     };
     tokio::spawn(hub::autosave(
@@ -194,7 +201,8 @@ pub async fn serve_web_without_audio(
     http: &crate::config::HttpConfig,
 ) -> anyhow::Result<(Arc<Surface>, HttpServer, HubHandle)> {
     let (surface, service, hub) = serve_core(chain, audio, db, listen).await?;
-    let web = HttpServer::start(http, surface.clone(), service).await?;
+    let http = http.in_state_dir(db.parent().unwrap_or(std::path::Path::new(".")));
+    let web = HttpServer::start(&http, surface.clone(), service).await?;
     Ok((surface, web, hub))
 }
 

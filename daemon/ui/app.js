@@ -20,6 +20,7 @@ const page = {
   meters: new Map(), // address -> latest values
   meterViews: new Map(), // address -> function(values)
   metersDirty: false,
+  meterTicks: 0, // meter bundles received (one per tick)
   cards: new Map(), // slot id -> card element
 };
 
@@ -207,18 +208,31 @@ function paramsUnder(prefix, skip) {
 function slotCard(slot) {
   const prefix = `/chain/${slot.id}/`;
   const bypass = page.params.get(prefix + "bypass");
-  const result = el("span", { class: "measured" });
+  const result = el("span", { class: "measured", "data-measured": slot.id });
   const measure = slot.kind === "insert"
     ? el("button", {
         type: "button", class: "change", disabled: !changes(),
-        onclick: async () => {
-          result.textContent = "measuring…";
+        onclick: async (e) => {
+          const button = e.currentTarget;
+          button.disabled = true;
+          const began = Date.now();
+          const tick = () => {
+            result.textContent = `measuring: burst out of the send, listening on the return… ` +
+              `${((Date.now() - began) / 1000).toFixed(1)} s (a capture with an xrun is taken again)`;
+          };
+          tick();
+          const timer = setInterval(tick, 100);
+          result.dataset.measure = "running";
           try {
             const replies = await api(prefix + "measure");
             const m = replies.find((r) => r.address === prefix + "measured");
-            if (m) result.textContent = measuredText(m.args);
-          } catch (e) {
-            result.textContent = e.message;
+            if (m) showMeasured(slot.id, m.args);
+          } catch (err) {
+            result.textContent = "measurement failed: " + err.message;
+            result.dataset.measure = "failed";
+          } finally {
+            clearInterval(timer);
+            button.disabled = !changes();
           }
         },
       }, "Measure round trip")
@@ -234,6 +248,14 @@ function slotCard(slot) {
   });
   card.addEventListener("dragend", () => card.classList.remove("dragging"));
   return card;
+}
+
+// A measurement's result on its slot's card (this page's or another surface's).
+function showMeasured(slot, args) {
+  const result = document.querySelector(`[data-measured="${slot}"]`);
+  if (!result) return;
+  result.textContent = measuredText(args);
+  result.dataset.measure = "done";
 }
 
 function measuredText(args) {
@@ -293,57 +315,6 @@ function setupDrag() {
         say(err.message, "error");
       }
     });
-  }
-}
-
-// ---------------------------------------------------------------- outboard
-
-function deviceCard(d) {
-  const badge = el("span", { class: "badge", "data-device-state": d.id });
-  const why = el("span", { class: "why", "data-device-why": d.id });
-  const body = el("div", { class: "params" }, paramsUnder(`/outboard/${d.id}/`).map(control));
-  const card = el("div", { class: "card device", "data-device": d.id },
-    el("h4", {}, d.id, " ", el("small", {}, `${d.vendor} ${d.model}`), badge), why, body);
-  if (d.transport === "manual") {
-    const sheet = el("img", { class: "sheet", alt: `recall sheet of ${d.id}`, "data-sheet": d.id });
-    const done = el("button", {
-      type: "button", class: "change done", "data-confirm": d.id, disabled: true,
-      onclick: async () => {
-        try {
-          await api("/rackd/recall/confirm", [d.id]);
-          say(`${d.id}: set by hand, confirmed`);
-          refreshStatus();
-        } catch (e) {
-          say(e.message, "error");
-        }
-      },
-    }, "Done: set by hand");
-    card.append(el("div", { class: "sheet-box" }, sheet, done));
-  }
-  return card;
-}
-
-function renderDevices() {
-  $("devices").replaceChildren(...page.describe.devices.map(deviceCard));
-  if (!page.describe.devices.length) $("devices").append(el("p", { class: "hint" }, "no outboard gear"));
-  refreshSheets();
-}
-
-function refreshSheets() {
-  for (const img of document.querySelectorAll("img[data-sheet]")) {
-    img.src = "sheet.svg?song=" + encodeURIComponent(page.sheetSong) + "&t=" + Date.now();
-  }
-}
-
-function showDevices() {
-  for (const d of (page.status && page.status.devices) || []) {
-    const badge = document.querySelector(`[data-device-state="${d.id}"]`);
-    if (!badge) continue;
-    badge.textContent = d.state;
-    badge.className = "badge " + d.state;
-    document.querySelector(`[data-device-why="${d.id}"]`).textContent = d.error || "";
-    const done = document.querySelector(`[data-confirm="${d.id}"]`);
-    if (done) done.disabled = !changes() || d.state !== "waiting";
   }
 }
 
@@ -424,99 +395,6 @@ function drawMeters() {
   requestAnimationFrame(drawMeters);
 }
 
-// ---------------------------------------------------------------- snapshots
-
-async function refreshSongs() {
-  const songs = doc(await api("/rackd/snapshot/list", [""]), "/rackd/snapshot/list") || [];
-  const root = { children: new Map(), songs: [] };
-  for (const s of songs) {
-    const parts = s.song.split("/");
-    let node = root;
-    for (const part of parts.slice(0, -1)) {
-      if (!node.children.has(part)) node.children.set(part, { children: new Map(), songs: [] });
-      node = node.children.get(part);
-    }
-    node.songs.push(s);
-  }
-  const render = (node) => [
-    ...[...node.children].map(([name, child]) => el("details", { open: true }, el("summary", {}, name), render(child))),
-    ...node.songs.map((s) => el("button", {
-      type: "button", class: "song", "data-song": s.song, onclick: () => showHistory(s.song),
-    }, s.song.split("/").pop(), el("small", {}, ` rev ${s.latest_rev}`))),
-  ];
-  $("songs").replaceChildren(...render(root));
-  if (!songs.length) $("songs").append(el("p", { class: "hint" }, "nothing saved yet"));
-  $("songs-list").replaceChildren(...songs.map((s) => el("option", { value: s.song })));
-}
-
-async function showHistory(song) {
-  page.history = song;
-  $("save-song").value = song;
-  $("print-song").value = $("print-song").value || song;
-  let revs;
-  try {
-    revs = doc(await api("/rackd/snapshot/history", [song]), "/rackd/snapshot/history") || [];
-  } catch (e) {
-    say(e.message, "error");
-    return;
-  }
-  $("history-title").textContent = "History of " + song;
-  const ref = (r) => `${song}@${r.rev}`;
-  $("refs-list").replaceChildren(el("option", { value: "current" }), ...revs.map((r) => el("option", { value: ref(r) })));
-  $("history").tBodies[0].replaceChildren(...revs.slice().reverse().map((r) => el("tr", { "data-rev": r.rev },
-    el("td", {}, "rev " + r.rev), el("td", {}, r.saved_at.replace("T", " ").replace(/\.\d+Z$/, " UTC")),
-    el("td", { class: "note" }, r.note), el("td", { class: "origin" }, r.origin),
-    el("td", {},
-      el("button", { type: "button", class: "change", "data-recall": r.rev, disabled: !changes(), onclick: () => recall(song, r.rev, false) }, "Recall"),
-      el("button", { type: "button", class: "change", "data-recall-changed": r.rev, disabled: !changes(), onclick: () => recall(song, r.rev, true) }, "Changed only"),
-      el("button", { type: "button", onclick: () => ($("diff-a").value = ref(r)) }, "A"),
-      el("button", { type: "button", onclick: () => ($("diff-b").value = ref(r)) }, "B"),
-      el("button", { type: "button", onclick: () => { page.sheetSong = ref(r); refreshSheets(); } }, "Sheet")))));
-}
-
-function showReport(title, report) {
-  $("recall").hidden = false;
-  $("recall-title").textContent = title;
-  $("recall-progress").value = 1;
-  $("recall-step").textContent = `${report.changed} changed, ${report.unchanged} unchanged` +
-    (report.skipped.length ? `, ${report.skipped.length} not on this rack` : "");
-  $("recall-report").replaceChildren(...report.devices.map((d) =>
-    el("li", { class: d.outcome, "data-report": d.device }, `${d.device}: ${d.result}`)));
-  if (!report.devices.length) $("recall-report").append(el("li", {}, "no outboard gear"));
-}
-
-async function recall(song, rev, changedOnly) {
-  $("recall").hidden = false;
-  $("recall-title").textContent = `Recalling ${song} rev ${rev}${changedOnly ? " (changed only)" : ""}`;
-  $("recall-progress").value = 0;
-  $("recall-step").textContent = "";
-  $("recall-report").replaceChildren();
-  try {
-    const args = changedOnly ? [song, rev, "changed"] : [song, rev];
-    const report = doc(await api("/rackd/snapshot/recall", args), "/rackd/recall/report");
-    showReport(`Recalled ${song} rev ${rev}`, report);
-    page.sheetSong = `${song}@${rev}`;
-    refreshSheets();
-    refreshStatus();
-  } catch (e) {
-    $("recall-step").textContent = e.message;
-    say(e.message, "error");
-  }
-}
-
-async function diff(a, b) {
-  try {
-    const changes = doc(await api("/rackd/snapshot/diff", [a, b]), "/rackd/snapshot/diff") || [];
-    const show = (v) => (v === null || v === undefined ? "—" : String(v));
-    $("diff-table").tBodies[0].replaceChildren(
-      el("tr", {}, el("th", {}, "parameter"), el("th", {}, a), el("th", {}, b)),
-      ...changes.map((c) => el("tr", {}, el("td", {}, c.address), el("td", {}, show(c.before)), el("td", {}, show(c.after)))));
-    if (!changes.length) $("diff-table").tBodies[0].append(el("tr", {}, el("td", { colspan: 3 }, "no differences")));
-  } catch (e) {
-    say(e.message, "error");
-  }
-}
-
 // ---------------------------------------------------------------- messages
 
 function onOsc(m) {
@@ -579,7 +457,10 @@ function onOsc(m) {
     default:
       break;
   }
-  if (a.endsWith("/measured")) return;
+  if (a.startsWith("/chain/") && a.endsWith("/measured")) {
+    showMeasured(a.split("/")[2], m.args);
+    return;
+  }
   if (m.args.length === 1 && page.params.has(a)) setValue(a, m.args[0]);
 }
 
@@ -605,8 +486,10 @@ function connect() {
     ws.send(OSC.encode("/rackd/ping", ["ready"]));
   };
   ws.onmessage = (e) => {
-    if (typeof e.data === "string") onText(e.data);
-    else for (const m of OSC.decode(e.data)) onOsc(m);
+    if (typeof e.data === "string") return onText(e.data);
+    const messages = OSC.decode(e.data);
+    if (messages.length && messages[0].address.startsWith("/meter/")) page.meterTicks++;
+    for (const m of messages) onOsc(m);
   };
   ws.onclose = () => {
     $("link").textContent = "disconnected";
@@ -639,6 +522,7 @@ async function load() {
   renderRack();
   await renderMeters();
   await refreshSongs();
+  await refreshReports();
   document.body.dataset.ready = "true";
 }
 
@@ -676,6 +560,7 @@ function setupForms() {
       { type: "i", value: Number($("print-bits").value) }]);
   });
   $("print-cancel").addEventListener("click", () => send("/rackd/print/cancel", []));
+  $("reports-refresh").addEventListener("click", refreshReports);
 }
 
 async function start() {

@@ -175,6 +175,20 @@ impl Writer {
         let _ = serde_json::to_writer(&mut self.0, v);
     }
 
+    /// `,"KEY":["word","word"…]` with `word` `n` times, without building the list.
+    fn repeated(&mut self, key: &str, word: &str, n: usize) {
+        self.0.push(b',');
+        self.value(key);
+        self.0.extend_from_slice(b":[");
+        for i in 0..n {
+            if i > 0 {
+                self.0.push(b',');
+            }
+            self.value(word);
+        }
+        self.0.push(b']');
+    }
+
     fn key<T: serde::Serialize + ?Sized>(&mut self, first: bool, key: &str, v: &T) {
         if !first {
             self.0.push(b',');
@@ -197,10 +211,10 @@ impl Leaf {
             w.key(false, "RANGE", &self.range);
         }
         if let Some(unit) = self.unit {
-            w.key(false, "UNIT", &vec![unit; n]);
+            w.repeated("UNIT", unit, n);
         }
         if let Some(mode) = self.clipmode {
-            w.key(false, "CLIPMODE", &vec![mode; n]);
+            w.repeated("CLIPMODE", mode, n);
         }
         if !self.labels.is_empty() {
             w.key(false, "LABELS", &self.labels);
@@ -322,14 +336,19 @@ impl Namespace {
             for part in leaf.address.split('/').filter(|p| !p.is_empty()) {
                 path.push('/');
                 path.push_str(part);
-                node = node
-                    .children
-                    .entry(part.to_string())
-                    .or_insert_with(|| Node {
-                        full_path: path.clone(),
-                        description: containers.get(&path).cloned().unwrap_or_default(),
-                        ..Node::default()
-                    });
+                // Most parts are already there (a slot's container): look up
+                // before making an owned key.
+                if !node.children.contains_key(part) {
+                    node.children.insert(
+                        part.to_string(),
+                        Node {
+                            full_path: path.clone(),
+                            description: containers.get(&path).cloned().unwrap_or_default(),
+                            ..Node::default()
+                        },
+                    );
+                }
+                node = node.children.get_mut(part).expect("inserted above");
             }
             node.description.clone_from(&leaf.description);
             node.leaf = Some(leaf);

@@ -10,6 +10,11 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
+#[path = "web/page_files.rs"]
+mod page_files;
+#[path = "web/websocket_more.rs"]
+mod websocket_more;
+
 const FULL: &str = "full-token-for-the-tests-0123";
 const LOOK: &str = "look-token-for-the-tests-4567";
 const GAIN: &str = "/chain/trim/gain";
@@ -155,7 +160,30 @@ fn the_page_in_headless_chromium() {
     {
         return;
     }
-    let d = Daemon::start(web_setup(true));
+    let mut setup = web_setup(true);
+    // A serial device whose port is not there: offline, and the card says why.
+    setup.extra += &device_toml(
+        "gone",
+        "generic-serial-ascii",
+        "serial = { path = \"/nonexistent/rackd-test-tty\" }",
+    );
+    let d = Daemon::start(setup);
+    // A report in the reports directory, for the page's list.
+    let reports = d.state_dir.join("reports");
+    std::fs::create_dir_all(&reports).unwrap();
+    let wav = d.dir.path().join("mix.wav");
+    rackd_tests::wav::write_float_wav(&wav, 48_000, &[0.1; 4800], &[0.1; 4800]);
+    let analyze = run_rackd(&[
+        "analyze",
+        &wav.to_string_lossy(),
+        "--report",
+        &reports.join("mix.html").to_string_lossy(),
+    ]);
+    assert!(
+        analyze.status.success(),
+        "{}",
+        String::from_utf8_lossy(&analyze.stderr)
+    );
     let out = python(
         "page_check.py",
         &[
@@ -167,7 +195,19 @@ fn the_page_in_headless_chromium() {
             "/usr/bin/chromium",
         ],
     );
-    assert!(out.contains("ok: no console errors"), "{out}");
+    println!("{out}");
+    for check in [
+        "ok: dragging a slot reorders the chain",
+        "ok: the song tree nests client/album/song",
+        "ok: the diff of two revisions shows what changed",
+        "ok: a changed-only recall and its undo from the page",
+        "ok: meters update at",
+        "ok: an offline device's card says why",
+        "ok: the reports directory is listed and a report opens",
+        "ok: no console errors",
+    ] {
+        assert!(out.contains(check), "{check}: {out}");
+    }
 }
 
 #[test]

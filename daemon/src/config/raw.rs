@@ -240,4 +240,5 @@ pub(super) struct RawHttp {
     pub(super) name: Option<String>,
     pub(super) mdns: Option<bool>,
     pub(super) mdns_interfaces: Option<Strings>,
+    pub(super) reports_dir: Option<String>,
 }

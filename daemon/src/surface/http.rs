@@ -11,6 +11,7 @@
 //! - `feedback.rs`: hub events, meters and PATH_CHANGED to WebSocket clients.
 //! - `api.rs`: POST requests and their JSON replies, the sheet drawing.
 //! - `assets.rs`: the page, embedded in the binary.
+//! - `reports.rs`: the `rackd analyze` reports the page lists and opens.
 //! - `mdns.rs`: the `_oscjson._tcp` and `_osc._udp` advertisement.
 
 mod api;
@@ -19,6 +20,7 @@ mod auth;
 mod feedback;
 mod mdns;
 mod namespace;
+mod reports;
 mod ws;
 
 use super::{RackService, Surface};
@@ -63,6 +65,8 @@ struct Http {
     auth: Auth,
     local: SocketAddr,
     name: String,
+    /// `[http] reports_dir`, resolved.
+    reports_dir: std::path::PathBuf,
     clients: RwLock<HashMap<u64, Arc<ws::Client>>>,
     next_client: AtomicU64,
     /// A slot's place changed since PATH_CHANGED was last sent.
@@ -102,6 +106,7 @@ impl HttpServer {
             auth: Auth::new(config.token.clone(), config.read_only_token.clone()),
             local,
             name: config.name.clone(),
+            reports_dir: config.reports_dir.clone(),
             clients: RwLock::new(HashMap::new()),
             next_client: AtomicU64::new(1),
             layout_changed: AtomicBool::new(false),

@@ -79,6 +79,7 @@ impl Reader<'_> {
             name,
             mdns: h.mdns.unwrap_or(false),
             mdns_interfaces: h.mdns_interfaces.unwrap_or_default().0,
+            reports_dir: h.reports_dir.map_or(defaults.reports_dir, PathBuf::from),
         }
     }
 

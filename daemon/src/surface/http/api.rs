@@ -4,8 +4,9 @@
 //! is the replies as JSON, each `{"address", "args"}` plus `"json"` for the
 //! replies that carry a JSON document. The same request types and the same
 //! facade as OSC, so the same hub events. And the page's own endpoints:
-//! `/ui/session` (what this client may do) and `/ui/sheet.svg?song=…` (the
-//! recall sheet drawn as `rackd ctl sheet --format svg` draws it).
+//! `/ui/session` (what this client may do) and `/ui/sheet.svg?song=…[&device=…]`
+//! (the recall sheet drawn as `rackd ctl sheet --format svg` draws it),
+//! `/ui/reports` (`reports.rs`).
 
 use super::auth::{self, Access, COOKIE};
 use super::{Http, READ_ONLY, json_response, may};
@@ -262,28 +263,43 @@ impl Http {
                 }),
             ),
             "/ui/sheet.svg" => self.sheet_svg(query, peer).await,
+            "/ui/reports" => super::reports::serve_list(&self.reports_dir, peer).await,
+            _ if path.starts_with("/ui/reports/") => {
+                let name = &path["/ui/reports/".len()..];
+                super::reports::serve_one(&self.reports_dir, name, peer).await
+            }
             _ => super::assets::serve(path, peer),
         }
     }
 
-    /// The recall sheet of `?song=…` drawn as SVG.
+    /// The recall sheet of `?song=…` drawn as SVG; with `&device=…`, that
+    /// device's panel only (each card on the page shows its own).
     async fn sheet_svg(self: &Arc<Self>, query: &str, peer: SocketAddr) -> Response {
-        let song = query
-            .split('&')
-            .find_map(|p| p.strip_prefix("song="))
-            .map(percent_decode)
-            .unwrap_or_else(|| "current".into());
+        let song = query_value(query, "song").unwrap_or_else(|| "current".into());
+        let device = query_value(query, "device");
         match self
             .collect(Request::Sheet { song: song.clone() }, peer)
             .await
         {
             Ok(replies) => match replies.into_iter().next() {
-                Some(Reply::Sheet(sheet)) => (
-                    StatusCode::OK,
-                    [(header::CONTENT_TYPE, "image/svg+xml")],
-                    crate::outboard::sheet::render_svg(&sheet),
-                )
-                    .into_response(),
+                Some(Reply::Sheet(mut sheet)) => {
+                    if let Some(device) = &device {
+                        sheet.devices.retain(|d| &d.device == device);
+                        if sheet.devices.is_empty() {
+                            return error(
+                                StatusCode::NOT_FOUND,
+                                device,
+                                "no hand-set device of that id has a recall sheet",
+                            );
+                        }
+                    }
+                    (
+                        StatusCode::OK,
+                        [(header::CONTENT_TYPE, "image/svg+xml")],
+                        crate::outboard::sheet::render_svg(&sheet),
+                    )
+                        .into_response()
+                }
                 _ => auth::refuse(StatusCode::INTERNAL_SERVER_ERROR, "no sheet came back"),
             },
             Err(e) => error(status_of(&e), &song, &e.to_string()),
@@ -291,8 +307,16 @@ impl Http {
     }
 }
 
+/// The decoded value of `key=` in a query string.
+fn query_value(query: &str, key: &str) -> Option<String> {
+    query
+        .split('&')
+        .find_map(|p| p.strip_prefix(key)?.strip_prefix('='))
+        .map(percent_decode)
+}
+
 /// `%XX` and `+` in a query value.
-fn percent_decode(text: &str) -> String {
+pub(super) fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

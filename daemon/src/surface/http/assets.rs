@@ -30,6 +30,21 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../../ui/osc.js"),
     ),
     (
+        "outboard.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../ui/outboard.js"),
+    ),
+    (
+        "snapshots.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../ui/snapshots.js"),
+    ),
+    (
+        "reports.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../ui/reports.js"),
+    ),
+    (
         "app.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../../ui/app.js"),
