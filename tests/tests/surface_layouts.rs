@@ -241,3 +241,95 @@ fn check_refuses_surface_banks_the_rack_does_not_have() {
         "{err}"
     );
 }
+
+/// Runs `tests/scripts/layout_feedback.py` (the layout's own scripts in
+/// lua5.4 or node, their messages sent with python-osc, a set with
+/// `oscsend`, the feedback awaited at the layout's receive port).
+fn feedback(format: &str, layout: &Path, connect: &str, receive: u16, wait_s: &str) -> Output {
+    Command::new("python3")
+        .arg(crate_dir().join("scripts/layout_feedback.py"))
+        .args([format, &layout.to_string_lossy(), connect])
+        .arg(receive.to_string())
+        .args(["/chain/trim/gain", "2.5"])
+        .env("LAYOUT_FEEDBACK_WAIT_S", wait_s)
+        .output()
+        .expect("python3")
+}
+
+#[test]
+fn layout_scripts_subscribe_and_feedback_comes_back() {
+    if !require_program("lua5.4", "lua5.4")
+        || !require_program("node", "nodejs")
+        || !require_program("oscsend", "liblo-tools")
+        || !require_python_module("pythonosc", "python-osc")
+    {
+        return;
+    }
+    let d = Daemon::start(Setup {
+        test_tone_db: Some(-12.0),
+        ..Setup::default()
+    });
+    let connect = format!("127.0.0.1:{}", d.port);
+    let dir = tempfile::tempdir().unwrap();
+    let receive = free_port();
+    let tosc = dir.path().join("rack.tosc");
+    let xml = export(&[
+        "--format",
+        "touchosc-xml",
+        "--connect",
+        &connect,
+        "--reply-port",
+        &receive.to_string(),
+    ]);
+    std::fs::write(
+        &tosc,
+        export(&[
+            "--format",
+            "touchosc",
+            "--connect",
+            &connect,
+            "--reply-port",
+            &receive.to_string(),
+        ]),
+    )
+    .unwrap();
+    let osc = dir.path().join("rack.json");
+    let session = export(&["--format", "open-stage-control", "--connect", &connect]);
+    std::fs::write(&osc, &session).unwrap();
+    assert_checked(feedback("touchosc", &tosc, &connect, receive, "10"));
+    assert_checked(feedback("open-stage-control", &osc, &connect, 0, "10"));
+
+    // A layout whose subscription misses the chain gets no feedback for it.
+    let plant = |text: &[u8], from: &str, to: &str, file: &str| {
+        let text = String::from_utf8_lossy(text);
+        assert!(text.contains(from), "{from} not in the layout");
+        let path = dir.path().join(file);
+        std::fs::write(&path, text.replace(from, to)).unwrap();
+        path
+    };
+    for (format, path, port) in [
+        (
+            "touchosc",
+            plant(&xml, "'/chain/*/*'", "'/chains/*/*'", "bad.xml"),
+            receive,
+        ),
+        (
+            "open-stage-control",
+            plant(
+                &session,
+                r#"\"/chain/*/*\""#,
+                r#"\"/chains/*/*\""#,
+                "bad.json",
+            ),
+            0,
+        ),
+    ] {
+        let out = feedback(format, &path, &connect, port, "2");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            !out.status.success() && text.contains("no current value of /chain/trim/gain"),
+            "{format}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
