@@ -9,12 +9,18 @@ independently of rackd's writer.
 For every parameter of the describe: a control with its OSC address (or
 `A/norm` for a log-taper fader in TouchOSC) and its range in real units
 (choices: every label; stepped controls with up to 12 positions: every
-position). Prints one line per problem and exits 1, or
+position). The snapshot page's scripts are run (layout_scripts.py: lua5.4
+or node): save and recall send the current song, the song follows
+`/rackd/snapshot/saved` and `recalled`, and each device the describe says
+is set by hand (transport `manual`) has exactly one confirm control that
+sends `/rackd/recall/confirm ,s DEVICE`. Prints one line per problem and exits 1, or
 prints "ok N parameters" and exits 0.
 """
 
 import json
 import sys
+
+import layout_scripts as L
 import xml.etree.ElementTree as ET
 import zlib
 
@@ -68,11 +74,88 @@ def problems_osc(layout, describe, target):
     for m in describe.get("meters", []):
         if not any_widget_with_address(layout["content"], m["address"]):
             out.append(f"{m['address']}: no meter")
-    text = json.dumps(layout)
-    for need in ("/rackd/subscribe", "/rackd/snapshot/save", "/rackd/snapshot/recall"):
-        if need not in text:
-            out.append(f"no {need}")
+    out += snapshot_problems_osc(layout, describe, target)
     return out
+
+
+SONG = "album/01 it's \"here\""
+SAVE, RECALL = "/rackd/snapshot/save", "/rackd/snapshot/recall"
+CONFIRM = "/rackd/recall/confirm"
+
+
+def manual_devices(describe):
+    return sorted(d["id"] for d in describe.get("devices", []) if d.get("transport") == "manual")
+
+
+def confirm_problems(confirmed, describe):
+    """`confirmed`: {device: number of controls confirming it}."""
+    want = manual_devices(describe)
+    out = [f"{dev}: {confirmed.get(dev, 0)} confirm controls" for dev in want if confirmed.get(dev, 0) != 1]
+    out += [f"{dev}: a confirm control, but the describe does not set it by hand" for dev in confirmed if dev not in want]
+    return out
+
+
+def snapshot_problems_osc(layout, describe, target):
+    out = []
+    scripts = L.open_stage_scripts(layout)
+    for wid, address in (("snapshot_save", SAVE), ("snapshot_recall", RECALL)):
+        if wid not in scripts:
+            out.append(f"no {wid} button")
+            continue
+        got = L.js_sends(L.run_js(scripts[wid]["onValue"], widgets={"snapshot_song": SONG}))
+        if got != [(target, address, [("s", SONG)])]:
+            out.append(f"{wid} sends {got}")
+    for wid, address in (("snapshot_saved", "/rackd/snapshot/saved"), ("snapshot_recalled", "/rackd/snapshot/recalled")):
+        w = scripts.get(wid)
+        if not w or w.get("address") != address:
+            out.append(f"no {wid} variable on {address}")
+            continue
+        sets = [e["set"] for e in L.run_js(w["onValue"], value=[SONG, 3]) if "set" in e]
+        if sets != [["snapshot_song", SONG]]:
+            out.append(f"{wid}: sets {sets}")
+    confirmed = {}
+    for wid, w in scripts.items():
+        for t, path, args in L.js_sends(L.run_js(w["onValue"], widgets={"snapshot_song": SONG})):
+            if path == CONFIRM:
+                if t != target or [a[0] for a in args] != ["s"]:
+                    out.append(f"{wid}: {t} {path} {args}")
+                    continue
+                confirmed[args[0][1]] = confirmed.get(args[0][1], 0) + 1
+    return out + confirm_problems(confirmed, describe)
+
+
+def snapshot_problems_tosc(root, describe):
+    out = []
+    scripts = L.touchosc_scripts(root)
+    for name, address in (("snapshot_save", SAVE), ("snapshot_recall", RECALL)):
+        if name not in scripts:
+            out.append(f"no {name} button")
+            continue
+        got = L.lua_sends(L.run_lua(scripts[name], "press", SONG))
+        if got != [(address, [("s", SONG)])]:
+            out.append(f"{name} sends {got}")
+        # No song yet: nothing to save or recall.
+        got = L.lua_sends(L.run_lua(scripts[name], "press", ""))
+        if got:
+            out.append(f"{name} with no song sends {got}")
+    song = [n for n in root.iter("node") if any(
+        p.findtext("key") == "name" and p.findtext("value") == "snapshot_song"
+        for p in n.findall("./properties/property"))]
+    received = {path for n in song for path, _, _, receive in osc_messages(n) if receive}
+    for address in ("/rackd/snapshot/saved", "/rackd/snapshot/recalled"):
+        if address not in received:
+            out.append(f"snapshot_song does not receive {address}")
+    confirmed = {}
+    for name, script in scripts.items():
+        if name == "rackd":
+            continue
+        for path, args in L.lua_sends(L.run_lua(script, "press", SONG)):
+            if path == CONFIRM:
+                if [a[0] for a in args] != ["s"]:
+                    out.append(f"{name}: {path} {args}")
+                    continue
+                confirmed[args[0][1]] = confirmed.get(args[0][1], 0) + 1
+    return out + confirm_problems(confirmed, describe)
 
 
 def any_widget_with_address(w, address):
@@ -146,9 +229,9 @@ def problems_tosc(data, describe):
         for prop in root.iter("property")
         if prop.findtext("key") == "script"
     )
-    for need in ("/rackd/subscribe", "/rackd/snapshot/save", "/rackd/snapshot/recall"):
-        if need not in script:
-            out.append(f"no {need} in the scripts")
+    if "/rackd/subscribe" not in script:
+        out.append("no /rackd/subscribe in the scripts")
+    out += snapshot_problems_tosc(root, describe)
     for m in describe.get("meters", []):
         if f"['{m['address']}']" not in script:
             out.append(f"{m['address']}: not in the meter script")

@@ -1,7 +1,8 @@
 //! `rackd surface export`: the Open Stage Control session and the TouchOSC
 //! document, read back with Python's json, zlib and XML parsers
 //! (`tests/scripts/check_layout.py`) and checked against `rackd ctl
-//! describe`: every parameter present with its address and range. Golden
+//! describe`: every parameter present with its address and range, the
+//! snapshot page's save, recall and manual-gear confirms run. Golden
 //! files for the demo rack (`tests/golden/`; `RACKD_UPDATE_GOLDEN=1`
 //! writes them anew).
 
@@ -42,8 +43,26 @@ fn assert_checked(out: Output) {
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok "));
 }
 
+/// The checker said no, with `why` among its lines.
+fn assert_refused(out: Output, why: &str) {
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success() && text.contains(why),
+        "wanted {why:?}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The checker runs the layouts' scripts in lua5.4 and node.
+fn have_interpreters() -> bool {
+    require_program("lua5.4", "lua5.4") && require_program("node", "nodejs")
+}
+
 #[test]
 fn layouts_carry_every_parameter_of_the_describe() {
+    if !have_interpreters() {
+        return;
+    }
     let extra = r#"
 [[chain]]
 id = "eq"
@@ -139,6 +158,40 @@ profile = "generic-passive-eq-stepped"
         !out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stdout)
+    );
+
+    // The snapshot page's scripts are run: a confirm for the wrong device
+    // and a save button that recalls are refused.
+    let text = std::fs::read_to_string(&osc).unwrap();
+    let wrong = r#"confirm\", \"passive\""#;
+    assert!(text.contains(wrong), "{text}");
+    std::fs::write(&osc, text.replace(wrong, r#"confirm\", \"pasive\""#)).unwrap();
+    let out = check(
+        "open-stage-control",
+        &osc,
+        &describe,
+        Some("192.168.1.20:7770"),
+    );
+    assert_refused(out, "passive: 0 confirm controls");
+    let xml =
+        String::from_utf8(export(&["--format", "touchosc-xml", "--config", &config])).unwrap();
+    let save = "sendOSC({'/rackd/snapshot/save'";
+    assert!(xml.contains(save));
+    let xml_file = dir.path().join("bad.xml");
+    std::fs::write(
+        &xml_file,
+        xml.replace(save, "sendOSC({'/rackd/snapshot/recall'"),
+    )
+    .unwrap();
+    let compressed = Command::new("python3")
+        .args(["-c", "import sys, zlib; sys.stdout.buffer.write(zlib.compress(open(sys.argv[1], 'rb').read()))"])
+        .arg(&xml_file)
+        .output()
+        .unwrap();
+    std::fs::write(&tosc, compressed.stdout).unwrap();
+    assert_refused(
+        check("touchosc", &tosc, &describe, None),
+        "snapshot_save sends [('/rackd/snapshot/recall'",
     );
 
     // Bad usage: exit 2 with a reason.
@@ -258,8 +311,7 @@ fn feedback(format: &str, layout: &Path, connect: &str, receive: u16, wait_s: &s
 
 #[test]
 fn layout_scripts_subscribe_and_feedback_comes_back() {
-    if !require_program("lua5.4", "lua5.4")
-        || !require_program("node", "nodejs")
+    if !have_interpreters()
         || !require_program("oscsend", "liblo-tools")
         || !require_python_module("pythonosc", "python-osc")
     {
