@@ -211,6 +211,7 @@ fn demo_rack_layouts_match_their_golden_files() {
             let mut demo = Background::spawn(
                 Command::new(rackd_bin())
                     .args(["demo", "--no-jack", "--osc-port", &port.to_string()])
+                    .args(["--http-port", &free_port().to_string()])
                     .arg("--state-dir")
                     .arg(state.path())
                     .env("NO_COLOR", "1"),
