@@ -9,7 +9,8 @@ independently of rackd's writer.
 For every parameter of the describe: a control with its OSC address (or
 `A/norm` for a log-taper fader in TouchOSC) and its range in real units
 (choices: every label; stepped controls with up to 12 positions: every
-position). The snapshot page's scripts are run (layout_scripts.py: lua5.4
+position, each button or menu entry labelled with the describe's detent
+where the panel prints them, else its number). The snapshot page's scripts are run (layout_scripts.py: lua5.4
 or node): save and recall send the current song, the song follows
 `/rackd/snapshot/saved` and `recalled`, and each device the describe says
 is set by hand (transport `manual`) has exactly one confirm control that
@@ -60,6 +61,8 @@ def problems_osc(layout, describe, target):
                 out.append(f"{a}: logScale {w.get('logScale')} for taper {p['taper']}")
         elif kind == "stepped" and p["max"] - p["min"] < MAX_BUTTONS:
             want = list(range(p["min"], p["max"] + 1))
+            if len(p.get("detents", [])) == len(want):
+                want = {"labels": p["detents"], "values": want}
             if w.get("values") != want or w.get("typeTags") != "i":
                 out.append(f"{a}: values {w.get('values')} {w.get('typeTags')} for {want}")
         elif kind == "stepped":
@@ -185,16 +188,38 @@ def osc_messages(node):
     return out
 
 
+def frame(node):
+    for p in node.findall("./properties/property"):
+        if p.findtext("key") == "frame":
+            v = p.find("value")
+            return tuple(v.findtext(k) for k in ("x", "y", "w", "h"))
+    return None
+
+
+def text(node):
+    for v in node.findall("./values/value"):
+        if v.findtext("key") == "text":
+            return v.findtext("default")
+    return None
+
+
 def problems_tosc(data, describe):
     out = []
     root = ET.fromstring(zlib.decompress(data))
     if root.tag != "lexml":
         return [f"root element {root.tag}"]
     sends = {}
-    for node in root.iter("node"):
-        for path, args, send, _ in osc_messages(node):
-            if send:
-                sends.setdefault(path, []).append((node.get("type"), args))
+    # (path, constant) of a button: the text of the label on it (same frame).
+    shown = {}
+    for parent in root.iter("node"):
+        kids = parent.findall("./children/node")
+        labels = {frame(k): text(k) for k in kids if k.get("type") == "LABEL"}
+        for node in kids:
+            for path, args, send, _ in osc_messages(node):
+                if send:
+                    sends.setdefault(path, []).append((node.get("type"), args))
+                if send and node.get("type") == "BUTTON" and args and args[0][0] == "CONSTANT":
+                    shown[(path, args[0][2])] = labels.get(frame(node))
     for p in describe["params"]:
         a = p["address"]
         kind = p["kind"]
@@ -206,10 +231,13 @@ def problems_tosc(data, describe):
             want = [("FADER", [("VALUE", "FLOAT", "x", float(p["min"]), float(p["max"]))])]
         elif kind == "stepped" and p["max"] - p["min"] < MAX_BUTTONS:
             hits = sorted(sends.get(a, []), key=lambda h: int(h[1][0][2]))
-            want = [
-                ("BUTTON", [("CONSTANT", "INTEGER", str(v), 0.0, 1.0)])
-                for v in range(p["min"], p["max"] + 1)
-            ]
+            steps = list(range(p["min"], p["max"] + 1))
+            want = [("BUTTON", [("CONSTANT", "INTEGER", str(v), 0.0, 1.0)]) for v in steps]
+            detents = p.get("detents", [])
+            names = detents if len(detents) == len(steps) else [str(v) for v in steps]
+            for v, name in zip(steps, names):
+                if shown.get((a, str(v))) != name:
+                    out.append(f"{a}: the button for {v} says {shown.get((a, str(v)))!r}, not {name!r}")
         elif kind == "stepped":
             hits = sends.get(a, [])
             want = [("FADER", [("VALUE", "INTEGER", "x", float(p["min"]), float(p["max"]))])]
@@ -217,6 +245,9 @@ def problems_tosc(data, describe):
             hits = sends.get(a, [])
             want = [("BUTTON", [("VALUE", "INTEGER", "x", 0.0, 1.0)])]
         else:
+            for l in p["labels"]:
+                if shown.get((a, l)) != l:
+                    out.append(f"{a}: the button for {l!r} says {shown.get((a, l))!r}")
             hits = sorted(sends.get(a, []), key=lambda h: h[1][0][2])
             want = sorted(
                 [("BUTTON", [("CONSTANT", "STRING", l, 0.0, 1.0)]) for l in p["labels"]],

@@ -194,6 +194,24 @@ profile = "generic-passive-eq-stepped"
         "snapshot_save sends [('/rackd/snapshot/recall'",
     );
 
+    // A stepped control's buttons must say what the panel prints.
+    let blunt = xml.replace(
+        "<default><![CDATA[sharp]]></default>",
+        "<default><![CDATA[blunt]]></default>",
+    );
+    assert_ne!(blunt, xml);
+    std::fs::write(&xml_file, blunt).unwrap();
+    let compressed = Command::new("python3")
+        .args(["-c", "import sys, zlib; sys.stdout.buffer.write(zlib.compress(open(sys.argv[1], 'rb').read()))"])
+        .arg(&xml_file)
+        .output()
+        .unwrap();
+    std::fs::write(&tosc, compressed.stdout).unwrap();
+    assert_refused(
+        check("touchosc", &tosc, &describe, None),
+        "/outboard/passive/bandwidth: the button for 0 says 'blunt', not 'sharp'",
+    );
+
     // Bad usage: exit 2 with a reason.
     let out = run_rackd(&[
         "surface", "export", "--format", "touchosc", "--config", &config, "--target", "nowhere",
