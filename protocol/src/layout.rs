@@ -39,6 +39,24 @@ pub fn step_buttons(min: i64, max: i64) -> Option<Vec<i64>> {
     (max >= min && max - min < MAX_BUTTONS).then(|| (min..=max).collect())
 }
 
+/// The buttons (or menu entries) of a stepped control short enough for
+/// them: each position with its printed detent label, or its number when
+/// the panel prints none.
+pub fn step_choices(d: &DescribedParam, min: i64, max: i64) -> Option<Vec<(i64, String)>> {
+    let steps = step_buttons(min, max)?;
+    let printed = d.detents.len() == steps.len();
+    Some(
+        steps
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| match printed {
+                true => (v, d.detents[i].clone()),
+                false => (v, v.to_string()),
+            })
+            .collect(),
+    )
+}
+
 /// How often a layout renews its subscription (the lease is 10 s).
 pub const RENEW_MS: u32 = 5000;
 
@@ -227,6 +245,13 @@ mod tests {
                     "/outboard/pultec/low_boost",
                     ParamSpec::stepped("low_boost", "Low boost", 0, 10, 0),
                 ),
+                DescribedParam {
+                    detents: ["20", "30", "60", "100"].map(String::from).to_vec(),
+                    ..p(
+                        "/outboard/pultec/low_freq",
+                        ParamSpec::stepped("low_freq", "Low frequency", 0, 3, 0),
+                    )
+                },
             ],
             meters: vec![DescribedMeter {
                 address: "/meter/out/peak".into(),

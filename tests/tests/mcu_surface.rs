@@ -3,7 +3,8 @@
 //! rackd sends back is compared with bytes worked out here by hand from the
 //! protocol (pitch bend = 14-bit position, LSB first; LCD SysEx `F0 00 00
 //! 66 14 12 <offset> <chars> F7`; meters as channel pressure `D0 <strip,
-//! level>`). Parameters are read back with `rackd ctl get`.
+//! level>`; timecode digits `B0 40+i <segment code>`, rightmost first).
+//! Parameters are read back with `rackd ctl get`.
 //! One test per binary: JACK servers are per test.
 
 use rackd_tests::midi_surface::{SurfaceStandIn, hex, lcd_bytes};
@@ -33,6 +34,52 @@ fn wait_value(d: &Daemon, path: &str, want: f64, tol: f64) {
         "{path} never became {want} (now {})",
         get(d, path)
     );
+}
+
+/// Waits for the timecode display to show "R <rev>" (one digit): B0 40
+/// <0x30 + rev>, B0 41 20 (space), B0 42 12 ("R").
+fn wait_revision(surface: &mut SurfaceStandIn, rev: u8) {
+    let shown = surface
+        .wait_collect(T, |b| b == [0xB0, 0x42, 0x12])
+        .unwrap_or_else(|| panic!("no R {rev} on the timecode display"));
+    let n = shown.len();
+    let tail: Vec<&[u8]> = shown[n.saturating_sub(3)..]
+        .iter()
+        .map(|r| r.bytes.as_slice())
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            &[0xB0, 0x40, 0x30 + rev][..],
+            &[0xB0, 0x41, 0x20],
+            &[0xB0, 0x42, 0x12]
+        ],
+        "timecode for R {rev}"
+    );
+}
+
+/// The timecode display's text from the digit messages (the last of each
+/// digit wins): a segment code below 0x20 is a letter (0x40 + code), bit
+/// 0x40 a dot after the character.
+fn timecode_text(messages: &[&[u8]]) -> String {
+    let mut digits = [b' '; 10];
+    let mut dots = [false; 10];
+    for m in messages {
+        if m.len() == 3 && m[0] == 0xB0 && (0x40..0x4A).contains(&m[1]) {
+            let i = usize::from(m[1] - 0x40);
+            let code = m[2] & 0x3F;
+            digits[i] = if code < 0x20 { code + 0x40 } else { code };
+            dots[i] = m[2] & 0x40 != 0;
+        }
+    }
+    let mut text = String::new();
+    for i in (0..10).rev() {
+        text.push(char::from(digits[i]));
+        if dots[i] {
+            text.push('.');
+        }
+    }
+    text.trim().to_string()
 }
 
 fn surface_state(d: &Daemon) -> serde_json::Value {
@@ -92,6 +139,52 @@ banks = [["/chain/trim/gain", "/chain/eq/b1_freq", "/chain/eq/b1_type"], ["/chai
     let online = wait_for(T, || (surface_state(&d)["state"] == "online").then_some(()));
     assert!(online.is_some(), "{}", surface_state(&d));
 
+    // The timecode display shows the revision saved or recalled, "R 1",
+    // right-aligned over digits CC 0x40 (rightmost) to 0x49, each a 7-bit
+    // segment code (ASCII & 0x3F): B0 40 31 ("1"), B0 41 20, B0 42 12 ("R").
+    let rev = |out: String| -> u8 {
+        let n = out
+            .split_whitespace()
+            .rev()
+            .find_map(|w| w.parse::<u8>().ok());
+        n.unwrap_or_else(|| panic!("no revision in {out:?}"))
+    };
+    let first = rev(d.ctl_ok(&["save", "tc"]));
+    assert!(first < 9, "revision {first}");
+    wait_revision(&mut surface, first);
+    let second = rev(d.ctl_ok(&["save", "tc"]));
+    assert_eq!(second, first + 1);
+    wait_revision(&mut surface, second);
+    d.ctl_ok(&["recall", "tc", "--rev", &first.to_string()]);
+    wait_revision(&mut surface, first);
+    // SMPTE/BEATS (90 35) switches to the DSP load, "DSP 4.5": the BEATS
+    // LED on (90 72 7F), SMPTE off (90 71 00), "D" = 0x04, "S" = 0x13,
+    // "P" = 0x10 left of a number with one decimal (its dot: bit 0x40).
+    surface.send(&[0x90, 0x35, 0x7F]);
+    surface.send(&[0x90, 0x35, 0x00]);
+    let shown = surface
+        .wait_collect(T, |b| {
+            b.len() == 3 && b[0] == 0xB0 && (0x45..=0x47).contains(&b[1]) && b[2] == 0x04
+        })
+        .expect("no DSP on the timecode display");
+    let bytes: Vec<&[u8]> = shown.iter().map(|r| r.bytes.as_slice()).collect();
+    assert!(bytes.contains(&&[0x90, 0x72, 0x7F][..]), "{bytes:x?}");
+    assert!(bytes.contains(&&[0x90, 0x71, 0x00][..]), "{bytes:x?}");
+    let text = timecode_text(&bytes);
+    let load = text
+        .strip_prefix("DSP ")
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("timecode shows {text:?}"));
+    assert!(
+        text.ends_with(|c: char| c.is_ascii_digit()) && text.as_bytes()[text.len() - 2] == b'.'
+    );
+    assert!((0.0..=100.0).contains(&load), "{text}");
+    // And back to the revision.
+    surface.send(&[0x90, 0x35, 0x7F]);
+    surface.send(&[0x90, 0x35, 0x00]);
+    assert!(surface.wait_bytes(T, &[0x90, 0x71, 0x7F]).is_some());
+    wait_revision(&mut surface, first);
+
     // Fader 1 (pitch bend, channel 1) to 0x3000: 12288 / 16383 of -24..24 dB
     // = 12.0029 dB, taken as 12.0 (0.01 dB steps).
     surface.send(&[0xE0, 0x00, 0x60]);
@@ -101,7 +194,27 @@ banks = [["/chain/trim/gain", "/chain/eq/b1_freq", "/chain/eq/b1_type"], ["/chai
         surface.wait_bytes(T, &lcd_bytes(0x00, "12.0dB ")).is_some(),
         "no value on the LCD"
     );
+    // The lower line (offset 0x38) shows the V-pot's value, the same
+    // parameter on strip 1: "12.0dB" and the gap.
+    assert!(
+        surface.wait_bytes(T, &lcd_bytes(0x38, "12.0dB ")).is_some(),
+        "no value on the lower LCD line"
+    );
     // A second later the name again.
+    assert!(surface.wait_bytes(T, &lcd_bytes(0x00, " gain  ")).is_some());
+
+    // V-pot 1 on trim gain (-24..24 dB): a slow tick (B0 10 01, the first
+    // on this V-pot) moves 1/200 of the travel, 0.24 dB; four ticks in one
+    // message (B0 10 04, a fast turn) move 4 * sqrt(4) / 200 of it, 1.92
+    // dB, twice what four slow ticks would.
+    surface.send(&[0xB0, 0x10, 0x01]);
+    wait_value(&d, "/chain/trim/gain", 12.24, 0.005);
+    // Slower than a brisk turn (60 ms) from the tick before.
+    std::thread::sleep(Duration::from_millis(100));
+    surface.send(&[0xB0, 0x10, 0x04]);
+    wait_value(&d, "/chain/trim/gain", 14.16, 0.005);
+    // Its value on the upper line, then (a second on) the name again.
+    assert!(surface.wait_bytes(T, &lcd_bytes(0x00, "14.2dB ")).is_some());
     assert!(surface.wait_bytes(T, &lcd_bytes(0x00, " gain  ")).is_some());
 
     // V-pot 2 (CC 0x11) one tick clockwise on b1_freq at 1000 Hz: a slow
@@ -132,6 +245,12 @@ banks = [["/chain/trim/gain", "/chain/eq/b1_freq", "/chain/eq/b1_type"], ["/chai
         out.trim().ends_with(next.as_str()).then_some(out)
     });
     assert!(taken.is_some(), "b1_type did not step to {next}");
+
+    // Fader 2 on b1_freq, a log taper over 10..40000 Hz: 0x3000 (E1 00 60)
+    // is 12288/16383 of the travel, 10 * 4000^(12288/16383) Hz, to 0.1 Hz.
+    surface.send(&[0xE1, 0x00, 0x60]);
+    let want = 10.0 * 4000f64.powf(12288.0 / 16383.0);
+    wait_value(&d, "/chain/eq/b1_freq", want, 0.051);
 
     // A set over OSC moves the motor: -6 dB is 18/48 of the travel,
     // 0.375 * 16383 = 6143.6 → 6144 = 0x1800: E0 00 30.

@@ -1,7 +1,8 @@
 //! `rackd surface export`: the Open Stage Control session and the TouchOSC
 //! document, read back with Python's json, zlib and XML parsers
 //! (`tests/scripts/check_layout.py`) and checked against `rackd ctl
-//! describe`: every parameter present with its address and range. Golden
+//! describe`: every parameter present with its address and range, the
+//! snapshot page's save, recall and manual-gear confirms run. Golden
 //! files for the demo rack (`tests/golden/`; `RACKD_UPDATE_GOLDEN=1`
 //! writes them anew).
 
@@ -42,8 +43,26 @@ fn assert_checked(out: Output) {
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok "));
 }
 
+/// The checker said no, with `why` among its lines.
+fn assert_refused(out: Output, why: &str) {
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success() && text.contains(why),
+        "wanted {why:?}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The checker runs the layouts' scripts in lua5.4 and node.
+fn have_interpreters() -> bool {
+    require_program("lua5.4", "lua5.4") && require_program("node", "nodejs")
+}
+
 #[test]
 fn layouts_carry_every_parameter_of_the_describe() {
+    if !have_interpreters() {
+        return;
+    }
     let extra = r#"
 [[chain]]
 id = "eq"
@@ -141,6 +160,58 @@ profile = "generic-passive-eq-stepped"
         String::from_utf8_lossy(&out.stdout)
     );
 
+    // The snapshot page's scripts are run: a confirm for the wrong device
+    // and a save button that recalls are refused.
+    let text = std::fs::read_to_string(&osc).unwrap();
+    let wrong = r#"confirm\", \"passive\""#;
+    assert!(text.contains(wrong), "{text}");
+    std::fs::write(&osc, text.replace(wrong, r#"confirm\", \"pasive\""#)).unwrap();
+    let out = check(
+        "open-stage-control",
+        &osc,
+        &describe,
+        Some("192.168.1.20:7770"),
+    );
+    assert_refused(out, "passive: 0 confirm controls");
+    let xml =
+        String::from_utf8(export(&["--format", "touchosc-xml", "--config", &config])).unwrap();
+    let save = "sendOSC({'/rackd/snapshot/save'";
+    assert!(xml.contains(save));
+    let xml_file = dir.path().join("bad.xml");
+    std::fs::write(
+        &xml_file,
+        xml.replace(save, "sendOSC({'/rackd/snapshot/recall'"),
+    )
+    .unwrap();
+    let compressed = Command::new("python3")
+        .args(["-c", "import sys, zlib; sys.stdout.buffer.write(zlib.compress(open(sys.argv[1], 'rb').read()))"])
+        .arg(&xml_file)
+        .output()
+        .unwrap();
+    std::fs::write(&tosc, compressed.stdout).unwrap();
+    assert_refused(
+        check("touchosc", &tosc, &describe, None),
+        "snapshot_save sends [('/rackd/snapshot/recall'",
+    );
+
+    // A stepped control's buttons must say what the panel prints.
+    let blunt = xml.replace(
+        "<default><![CDATA[sharp]]></default>",
+        "<default><![CDATA[blunt]]></default>",
+    );
+    assert_ne!(blunt, xml);
+    std::fs::write(&xml_file, blunt).unwrap();
+    let compressed = Command::new("python3")
+        .args(["-c", "import sys, zlib; sys.stdout.buffer.write(zlib.compress(open(sys.argv[1], 'rb').read()))"])
+        .arg(&xml_file)
+        .output()
+        .unwrap();
+    std::fs::write(&tosc, compressed.stdout).unwrap();
+    assert_refused(
+        check("touchosc", &tosc, &describe, None),
+        "/outboard/passive/bandwidth: the button for 0 says 'blunt', not 'sharp'",
+    );
+
     // Bad usage: exit 2 with a reason.
     let out = run_rackd(&[
         "surface", "export", "--format", "touchosc", "--config", &config, "--target", "nowhere",
@@ -158,6 +229,7 @@ fn demo_rack_layouts_match_their_golden_files() {
             let mut demo = Background::spawn(
                 Command::new(rackd_bin())
                     .args(["demo", "--no-jack", "--osc-port", &port.to_string()])
+                    .args(["--http-port", &free_port().to_string()])
                     .arg("--state-dir")
                     .arg(state.path())
                     .env("NO_COLOR", "1"),
@@ -240,4 +312,95 @@ fn check_refuses_surface_banks_the_rack_does_not_have() {
         ),
         "{err}"
     );
+}
+
+/// Runs `tests/scripts/layout_feedback.py` (the layout's own scripts in
+/// lua5.4 or node, their messages sent with python-osc, a set with
+/// `oscsend`, the feedback awaited at the layout's receive port).
+fn feedback(format: &str, layout: &Path, connect: &str, receive: u16, wait_s: &str) -> Output {
+    Command::new("python3")
+        .arg(crate_dir().join("scripts/layout_feedback.py"))
+        .args([format, &layout.to_string_lossy(), connect])
+        .arg(receive.to_string())
+        .args(["/chain/trim/gain", "2.5"])
+        .env("LAYOUT_FEEDBACK_WAIT_S", wait_s)
+        .output()
+        .expect("python3")
+}
+
+#[test]
+fn layout_scripts_subscribe_and_feedback_comes_back() {
+    if !have_interpreters()
+        || !require_program("oscsend", "liblo-tools")
+        || !require_python_module("pythonosc", "python-osc")
+    {
+        return;
+    }
+    let d = Daemon::start(Setup {
+        test_tone_db: Some(-12.0),
+        ..Setup::default()
+    });
+    let connect = format!("127.0.0.1:{}", d.port);
+    let dir = tempfile::tempdir().unwrap();
+    let receive = free_port();
+    let tosc = dir.path().join("rack.tosc");
+    let xml = export(&[
+        "--format",
+        "touchosc-xml",
+        "--connect",
+        &connect,
+        "--reply-port",
+        &receive.to_string(),
+    ]);
+    std::fs::write(
+        &tosc,
+        export(&[
+            "--format",
+            "touchosc",
+            "--connect",
+            &connect,
+            "--reply-port",
+            &receive.to_string(),
+        ]),
+    )
+    .unwrap();
+    let osc = dir.path().join("rack.json");
+    let session = export(&["--format", "open-stage-control", "--connect", &connect]);
+    std::fs::write(&osc, &session).unwrap();
+    assert_checked(feedback("touchosc", &tosc, &connect, receive, "10"));
+    assert_checked(feedback("open-stage-control", &osc, &connect, 0, "10"));
+
+    // A layout whose subscription misses the chain gets no feedback for it.
+    let plant = |text: &[u8], from: &str, to: &str, file: &str| {
+        let text = String::from_utf8_lossy(text);
+        assert!(text.contains(from), "{from} not in the layout");
+        let path = dir.path().join(file);
+        std::fs::write(&path, text.replace(from, to)).unwrap();
+        path
+    };
+    for (format, path, port) in [
+        (
+            "touchosc",
+            plant(&xml, "'/chain/*/*'", "'/chains/*/*'", "bad.xml"),
+            receive,
+        ),
+        (
+            "open-stage-control",
+            plant(
+                &session,
+                r#"\"/chain/*/*\""#,
+                r#"\"/chains/*/*\""#,
+                "bad.json",
+            ),
+            0,
+        ),
+    ] {
+        let out = feedback(format, &path, &connect, port, "2");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            !out.status.success() && text.contains("no current value of /chain/trim/gain"),
+            "{format}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

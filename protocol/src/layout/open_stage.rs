@@ -4,7 +4,7 @@
 //! dropdowns. A CONNECT button subscribes and renews every few seconds
 //! (Open Stage Control sends from scripts only after a user action).
 
-use super::{Page, Target, key, meter_range, plan, step_buttons, subscribe_patterns};
+use super::{Page, Target, key, meter_range, plan, step_buttons, step_choices, subscribe_patterns};
 use crate::api::address as addr;
 use crate::api::{Describe, DescribedMeter, DescribedParam};
 use crate::param::{ParamKind, Taper};
@@ -116,13 +116,20 @@ pub fn control(p: &DescribedParam, id: &str, t: &str) -> Json {
             w
         }
         ParamKind::Stepped { min, max } if step_buttons(*min, *max).is_some() => {
-            let values = step_buttons(*min, *max).unwrap_or_default();
-            let mut w = common(if values.len() <= 4 {
+            let choices = step_choices(p, *min, *max).unwrap_or_default();
+            let mut w = common(if choices.len() <= 4 {
                 "switch"
             } else {
                 "dropdown"
             });
-            w["values"] = json!(values);
+            let values: Vec<i64> = choices.iter().map(|(v, _)| *v).collect();
+            w["values"] = if p.detents.len() != values.len() {
+                json!(values)
+            } else {
+                // Open Stage Control's labelled form, in this order.
+                let labels: Vec<&str> = choices.iter().map(|(_, l)| l.as_str()).collect();
+                json!({ "labels": labels, "values": values })
+            };
             w["typeTags"] = json!("i");
             w
         }
@@ -287,6 +294,13 @@ mod tests {
         let boost = find("/outboard/pultec/low_boost");
         assert_eq!(boost["type"], "dropdown");
         assert_eq!(boost["values"], json!([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]));
+        // Printed detents label the positions, in order.
+        let freq = find("/outboard/pultec/low_freq");
+        assert_eq!(freq["type"], "switch");
+        assert_eq!(
+            freq["values"],
+            json!({"labels": ["20", "30", "60", "100"], "values": [0, 1, 2, 3]})
+        );
         // 1000 positions: a fader.
         assert_eq!(
             find("/chain/eq/position")["range"],

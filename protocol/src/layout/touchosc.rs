@@ -4,191 +4,23 @@
 //! scales linearly, so log-taper parameters use `A/norm`); choices are a
 //! button per label; a label per parameter shows its value. The root
 //! script subscribes on load, renews every few seconds and moves the meter
-//! bars from `/meter/...` messages.
+//! bars from `/meter/...` messages. `node.rs` writes the XML of a node.
 
-use super::{Page, Target, key, meter_range, plan, step_buttons, subscribe_patterns};
+use super::{Page, Target, key, meter_range, plan, step_buttons, step_choices, subscribe_patterns};
 use crate::api::address as addr;
 use crate::api::{Describe, DescribedMeter, DescribedParam};
 use crate::param::{ParamKind, Taper};
 use std::fmt::Write as _;
 
+mod node;
+use node::{Arg, Node};
+#[cfg(test)]
+use node::{cdata, node_id};
+
 const WIDTH: i32 = 1024;
 const HEIGHT: i32 = 768;
 const TABBAR: i32 = 40;
 const MARGIN: i32 = 8;
-
-/// XML-escaped text inside CDATA (a `]]>` is split).
-fn cdata(s: &str) -> String {
-    format!("<![CDATA[{}]]>", s.replace("]]>", "]]]]><![CDATA[>"))
-}
-
-/// A stable id for a node from its path in the document (FNV-1a, shown as
-/// a UUID), so the same rack gives the same file.
-fn node_id(path: &str) -> String {
-    let mut h: u128 = 0x6c62272e07bb014262b821756295c58d;
-    for b in path.bytes() {
-        h ^= u128::from(b);
-        h = h.wrapping_mul(0x0000000001000000000000000000013B);
-    }
-    let x = format!("{h:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &x[0..8],
-        &x[8..12],
-        &x[12..16],
-        &x[16..20],
-        &x[20..32]
-    )
-}
-
-/// One control node being written.
-struct Node {
-    kind: &'static str,
-    path: String,
-    props: String,
-    values: String,
-    messages: String,
-    children: Vec<Node>,
-}
-
-impl Node {
-    fn new(kind: &'static str, path: &str, name: &str, frame: (i32, i32, i32, i32)) -> Node {
-        let mut n = Node {
-            kind,
-            path: path.to_string(),
-            props: String::new(),
-            values: String::new(),
-            messages: String::new(),
-            children: Vec::new(),
-        };
-        n.prop_s("name", name);
-        n.prop_b("visible", true);
-        n.prop_b("interactive", !matches!(kind, "LABEL" | "GROUP"));
-        n.prop_b("background", true);
-        n.prop_b("outline", kind != "LABEL");
-        n.prop_b("locked", false);
-        n.prop_r("frame", frame);
-        n.value("touch", "false");
-        n
-    }
-
-    fn prop_s(&mut self, k: &str, v: &str) {
-        let _ = write!(
-            self.props,
-            "<property type='s'><key>{}</key><value>{}</value></property>",
-            cdata(k),
-            cdata(v)
-        );
-    }
-
-    fn prop_b(&mut self, k: &str, v: bool) {
-        let _ = write!(
-            self.props,
-            "<property type='b'><key>{}</key><value>{}</value></property>",
-            cdata(k),
-            u8::from(v)
-        );
-    }
-
-    fn prop_i(&mut self, k: &str, v: i64) {
-        let _ = write!(
-            self.props,
-            "<property type='i'><key>{}</key><value>{v}</value></property>",
-            cdata(k)
-        );
-    }
-
-    fn prop_r(&mut self, k: &str, (x, y, w, h): (i32, i32, i32, i32)) {
-        let _ = write!(
-            self.props,
-            "<property type='r'><key>{}</key><value><x>{x}</x><y>{y}</y><w>{w}</w><h>{h}</h></value></property>",
-            cdata(k)
-        );
-    }
-
-    fn prop_c(&mut self, k: &str, (r, g, b): (f32, f32, f32)) {
-        let _ = write!(
-            self.props,
-            "<property type='c'><key>{}</key><value><r>{r}</r><g>{g}</g><b>{b}</b><a>1</a></value></property>",
-            cdata(k)
-        );
-    }
-
-    fn value(&mut self, k: &str, default: &str) {
-        let _ = write!(
-            self.values,
-            "<value><key>{}</key><locked>0</locked><lockedDefaultCurrent>0</lockedDefaultCurrent><default>{}</default><defaultPull>0</defaultPull></value>",
-            cdata(k),
-            cdata(default)
-        );
-    }
-
-    /// An OSC message: `send` on changes of `x`, `receive` feedback.
-    fn osc(&mut self, path: &str, args: &[Arg], send: bool, receive: bool) {
-        let mut a = String::new();
-        for arg in args {
-            let (kind, conv, v, lo, hi) = match arg {
-                Arg::Value {
-                    key,
-                    conversion,
-                    lo,
-                    hi,
-                } => ("VALUE", *conversion, key.to_string(), *lo, *hi),
-                Arg::Constant { conversion, value } => {
-                    ("CONSTANT", *conversion, value.clone(), 0.0, 1.0)
-                }
-            };
-            let _ = write!(
-                a,
-                "<partial><type>{kind}</type><conversion>{conv}</conversion><value>{}</value><scaleMin>{lo}</scaleMin><scaleMax>{hi}</scaleMax></partial>",
-                cdata(&v)
-            );
-        }
-        let _ = write!(
-            self.messages,
-            "<osc><enabled>1</enabled><send>{}</send><receive>{}</receive><feedback>0</feedback><noDuplicates>0</noDuplicates><connections>1111111111</connections><triggers><trigger><var>{}</var><condition>ANY</condition></trigger></triggers><path><partial><type>CONSTANT</type><conversion>STRING</conversion><value>{}</value><scaleMin>0</scaleMin><scaleMax>1</scaleMax></partial></path><arguments>{a}</arguments></osc>",
-            u8::from(send),
-            u8::from(receive),
-            cdata("x"),
-            cdata(path)
-        );
-    }
-
-    fn write(&self, out: &mut String) {
-        let _ = write!(
-            out,
-            "<node ID='{}' type='{}'><properties>{}</properties><values>{}</values>",
-            node_id(&self.path),
-            self.kind,
-            self.props,
-            self.values
-        );
-        if !self.messages.is_empty() {
-            let _ = write!(out, "<messages>{}</messages>", self.messages);
-        }
-        if !self.children.is_empty() {
-            out.push_str("<children>");
-            for c in &self.children {
-                c.write(out);
-            }
-            out.push_str("</children>");
-        }
-        out.push_str("</node>");
-    }
-}
-
-enum Arg {
-    Value {
-        key: &'static str,
-        conversion: &'static str,
-        lo: f64,
-        hi: f64,
-    },
-    Constant {
-        conversion: &'static str,
-        value: String,
-    },
-}
 
 /// The document for `d`. TouchOSC's connection 1 is set to the daemon's
 /// host and port in the app; `target.reply_port` is its receive port.
@@ -316,12 +148,12 @@ fn param(parent: &str, d: &DescribedParam, (x, y, w, h): (i32, i32, i32, i32)) -
             nodes.push(f);
         }
         ParamKind::Stepped { min, max } if step_buttons(*min, *max).is_some() => {
-            let choices: Vec<(String, Arg)> = step_buttons(*min, *max)
+            let choices: Vec<(String, Arg)> = step_choices(d, *min, *max)
                 .unwrap_or_default()
                 .into_iter()
-                .map(|v| {
+                .map(|(v, label)| {
                     (
-                        v.to_string(),
+                        label,
                         Arg::Constant {
                             conversion: "INTEGER",
                             value: v.to_string(),
@@ -384,7 +216,8 @@ fn param(parent: &str, d: &DescribedParam, (x, y, w, h): (i32, i32, i32, i32)) -
     nodes
 }
 
-/// A grid of buttons, one per choice, each sending its constant.
+/// A grid of buttons, one per choice, each sending its constant, with a
+/// label on it that says what it is.
 fn buttons(
     path: &dyn Fn(&str) -> String,
     id: &str,
@@ -399,19 +232,28 @@ fn buttons(
     choices
         .into_iter()
         .enumerate()
-        .map(|(i, (label, arg))| {
+        .flat_map(|(i, (label, arg))| {
             let (c, r) = (i as i32 % cols, i as i32 / cols);
+            let frame = (bx + c * w, by + r * h, w - 2, h - 2);
             let mut b = Node::new(
                 "BUTTON",
                 &path(&format!("choice{i}")),
-                &format!("ctl{id}_{}", key(&label)),
-                (bx + c * w, by + r * h, w - 2, h - 2),
+                &format!("ctl{id}_{i}"),
+                frame,
             );
             b.prop_i("buttonType", 0);
             b.prop_s("tag", &label);
             b.value("x", "0");
             b.osc(address, &[arg], true, false);
-            b
+            let mut text = Node::new(
+                "LABEL",
+                &path(&format!("choice{i}/label")),
+                &format!("label{id}_{i}"),
+                frame,
+            );
+            text.prop_b("background", false);
+            text.value("text", &label);
+            [b, text]
         })
         .collect()
 }
@@ -617,6 +459,8 @@ mod tests {
             ),
             "{xml}"
         );
+        // A button per detent, labelled with what the panel prints.
+        assert!(xml.contains("<key><![CDATA[name]]></key><value><![CDATA[label_outboard_pultec_low_freq_3]]></value>"), "{xml}");
         assert_eq!(node_id("/a"), node_id("/a"));
         assert_ne!(node_id("/a"), node_id("/b"));
         assert_eq!(cdata("a]]>b"), "<![CDATA[a]]]]><![CDATA[>b]]>");
