@@ -1,0 +1,228 @@
+//! Today's measurements, pinned: loudness (integrated, LRA, max momentary
+//! and short-term) and peaks of `analysis::Scan` and of the live meter on a
+//! few generated programmes, recorded before the speed work of issue 17. The
+//! speed-ups must not move loudness by more than 0.0001 LU, nor the BS.1770
+//! true and sample peaks at all (they are the same sums in the same order).
+
+use rackd_dsp::analysis::Scan;
+use rackd_dsp::loudness::Loudness;
+use rackd_dsp::{Meters, Processor, SlotKind};
+
+/// A deterministic programme: sections of noise and partials at changing
+/// levels, with a transient every 250 ms, `seconds` long, L ≠ R.
+fn programme(fs: f64, seconds: f64, seed: u32) -> [Vec<f32>; 2] {
+    let n = (fs * seconds) as usize;
+    let mut s = seed;
+    let mut noise = move || {
+        s ^= s << 13;
+        s ^= s >> 17;
+        s ^= s << 5;
+        s as f64 / u32::MAX as f64 - 0.5
+    };
+    let mut lp = [0f64; 2];
+    let mut out = [Vec::with_capacity(n), Vec::with_capacity(n)];
+    for i in 0..n {
+        let t = i as f64 / fs;
+        let section = (t / 1.7) as u32;
+        let level = 10f64.powf((-28.0 + ((section * 7919) % 19) as f64) / 20.0);
+        let tone = (2.0 * std::f64::consts::PI * 61.0 * t).sin()
+            + 0.5 * (2.0 * std::f64::consts::PI * 1234.5 * t).sin()
+            + 0.25 * (2.0 * std::f64::consts::PI * 9876.0 * t).sin();
+        let hit = if (i % (fs as usize / 4)) < 40 {
+            3.0 * noise()
+        } else {
+            0.0
+        };
+        for (ch, o) in out.iter_mut().enumerate() {
+            lp[ch] += 0.3 * (noise() - lp[ch]);
+            let v = level * (tone * (1.0 - 0.2 * ch as f64) + 2.0 * lp[ch] + hit);
+            o.push(v as f32);
+        }
+    }
+    out
+}
+
+struct Pinned {
+    integrated: f64,
+    lra: f64,
+    max_momentary: f64,
+    max_short_term: f64,
+    sample_peak: [u32; 2],
+    true_peak: [u32; 2],
+}
+
+fn check_scan(what: &str, fs: f64, x: &[Vec<f32>; 2], block: usize, want: &Pinned) {
+    let mut scan = Scan::new(fs, 2);
+    for (l, r) in x[0].chunks(block).zip(x[1].chunks(block)) {
+        scan.push(&[l, r]);
+    }
+    let got = scan.result();
+    println!(
+        "{what}: I {:?} LRA {:?} M {:?} S {:?} sample {:?} true {:?}",
+        got.integrated,
+        got.lra,
+        got.max_momentary,
+        got.max_short_term,
+        got.sample_peak
+            .iter()
+            .map(|v| v.to_bits())
+            .collect::<Vec<_>>(),
+        got.true_peak
+            .iter()
+            .map(|v| v.to_bits())
+            .collect::<Vec<_>>()
+    );
+    for (name, a, b) in [
+        ("integrated", got.integrated, want.integrated),
+        ("LRA", got.lra, want.lra),
+        ("max momentary", got.max_momentary, want.max_momentary),
+        ("max short-term", got.max_short_term, want.max_short_term),
+    ] {
+        assert!((a - b).abs() <= 1e-4, "{what}: {name} {a} vs pinned {b}");
+    }
+    for ch in 0..2 {
+        assert_eq!(
+            got.sample_peak[ch].to_bits(),
+            want.sample_peak[ch],
+            "{what}: sample peak {ch}"
+        );
+        assert_eq!(
+            got.true_peak[ch].to_bits(),
+            want.true_peak[ch],
+            "{what}: true peak {ch}"
+        );
+    }
+}
+
+#[test]
+fn scan_results_are_todays() {
+    for (fs, block, seed, want) in [
+        (
+            44_100.0,
+            1000,
+            3,
+            Pinned {
+                integrated: -14.97628141815612,
+                lra: 9.327359025302519,
+                max_momentary: -10.322785453511644,
+                max_short_term: -11.695699475027753,
+                sample_peak: [1064592365, 1062899195],
+                true_peak: [1066246677, 1064345150],
+            },
+        ),
+        (
+            48_000.0,
+            4096,
+            1,
+            Pinned {
+                integrated: -14.962135451436888,
+                lra: 9.357932984952848,
+                max_momentary: -10.32121865337008,
+                max_short_term: -11.670830169573259,
+                sample_peak: [1065417377, 1063028591],
+                true_peak: [1067067825, 1065564483],
+            },
+        ),
+        (
+            96_000.0,
+            1024,
+            2,
+            Pinned {
+                integrated: -14.892715156188268,
+                lra: 9.38348913870271,
+                max_momentary: -10.241615898805653,
+                max_short_term: -11.597626062368407,
+                sample_peak: [1064561264, 1064083760],
+                true_peak: [1065527628, 1064083760],
+            },
+        ),
+    ] {
+        let x = programme(fs, 20.0, seed);
+        check_scan(&format!("{fs} Hz"), fs, &x, block, &want);
+    }
+}
+
+/// The live meter (histogram gating, as on the audio thread) in a chain's
+/// `loudness` slot, fed in 64-frame periods.
+#[test]
+fn live_meter_results_are_todays() {
+    for (fs, seed, want) in [
+        (
+            48_000.0f32,
+            4,
+            [
+                -15.118549f32,
+                -12.370539,
+                -14.19231,
+                7.495734,
+                1.0228115,
+                0.883032,
+            ],
+        ),
+        (
+            96_000.0,
+            5,
+            [
+                -15.029649, -12.289571, -14.115714, 7.513726, 1.0582249, 1.0309685,
+            ],
+        ),
+    ] {
+        let x = programme(fs as f64, 12.0, seed);
+        let meters = Meters::new();
+        let mut m = SlotKind::Loudness.build(fs, 64, meters.clone());
+        let mut tp = [0f32; 2];
+        for (l, r) in x[0].chunks(64).zip(x[1].chunks(64)) {
+            let (mut l, mut r) = (l.to_vec(), r.to_vec());
+            m.process(&mut l, &mut r);
+            let read = meters.take();
+            tp = [tp[0].max(read.true_peak[0]), tp[1].max(read.true_peak[1])];
+        }
+        let read = meters.peek();
+        let got = [
+            read.lufs_m,
+            read.lufs_s,
+            read.lufs_i,
+            read.lra,
+            tp[0],
+            tp[1],
+        ];
+        println!("{fs} Hz live: {got:?}");
+        for i in 0..4 {
+            assert!(
+                (got[i] - want[i]).abs() <= 1e-4,
+                "{fs} Hz: reading {i}: {} vs {}",
+                got[i],
+                want[i]
+            );
+        }
+        assert_eq!(got[4].to_bits(), want[4].to_bits(), "{fs} Hz: true peak L");
+        assert_eq!(got[5].to_bits(), want[5].to_bits(), "{fs} Hz: true peak R");
+    }
+    // The same meter as a plain `Loudness`, exact gating, one odd block size.
+    let x = programme(44_100.0, 12.0, 6);
+    let mut l = Loudness::exact(44_100.0, 2);
+    for (a, b) in x[0].chunks(777).zip(x[1].chunks(777)) {
+        l.process(&[a, b]);
+    }
+    let got = [
+        l.integrated(),
+        l.loudness_range(),
+        l.max_momentary(),
+        l.max_short_term(),
+    ];
+    println!("Loudness::exact 44.1 kHz: {got:?}");
+    let want = [
+        -14.181955145814007f64,
+        7.530774264992944,
+        -10.2918699404861,
+        -11.663045184577776,
+    ];
+    for i in 0..4 {
+        assert!(
+            (got[i] - want[i]).abs() <= 1e-4,
+            "Loudness {i}: {} vs {}",
+            got[i],
+            want[i]
+        );
+    }
+}
