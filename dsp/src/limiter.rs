@@ -1,28 +1,36 @@
 //! True-peak limiter with lookahead.
 //!
-//! The detector is the BS.1770 Annex 2 4× interpolator, so the limiter sees
-//! the same inter-sample peaks a true-peak meter does. The required gain is
-//! held (sliding minimum) over the lookahead plus the interpolator's reach,
-//! released with a one-pole, and smoothed by a moving average as long as the
-//! lookahead: the average is never above any required gain in its window,
-//! so the gain is down in time and every output sample's neighbourhood is
-//! covered. Gains are summed as integers so that, below the threshold, the
+//! The detector ([`IntervalPeaks`]) reads every interval between two samples
+//! twice: at the BS.1770 Annex 2 points (what true-peak meters show) and at
+//! 16 points of the band-limited signal (what a long reconstruction filter
+//! makes of it), so the output passes the ceiling on neither. The required
+//! gain is held (sliding minimum) over the lookahead plus [`REACH`] samples
+//! either side, released with a one-pole, and smoothed by a moving average as
+//! long as the lookahead: the average is never above any required gain in
+//! its window, so the gain is down in time and flat within `REACH` samples of
+//! every peak. Gains are summed as integers so that, below the threshold, the
 //! output is bit-identical to the delayed input.
+//!
+//! Blocks are worked in chunks: detection runs over a whole chunk at once,
+//! and a chunk in which nothing reaches the threshold while the gain is at
+//! rest is only delayed.
 
-use crate::truepeak::{self, FinePeak, TruePeak};
+use crate::truepeak::{IntervalPeaks, PEAK_DELAY};
 use crate::{Meters, Processor, Smoother, db_to_gain, gain_to_db, sanitize};
 use rackd_protocol::param::{ParamSpec, Unit};
 use std::sync::Arc;
 
-/// Samples either side of an output sample whose interpolation it influences
-/// (the fine detector's half length; it also covers the Annex 2 detector,
-/// whose readings arrive `FINE_DELAY - DELAY` samples earlier).
-const REACH: usize = truepeak::FINE_DELAY;
+/// Samples either side of a peak over which the gain is held flat, so the
+/// gain's own movement does not change the reconstructed peak (the
+/// interpolation weights beyond it are small).
+const REACH: usize = 12;
 /// Longest lookahead, ms (buffers are sized for it at build time).
 pub const MAX_LOOKAHEAD_MS: f32 = 5.0;
 /// Safety margin under the ceiling for the gain ramps' own inter-sample error, dB.
 const MARGIN_DB: f32 = 0.05;
 const ONE: f64 = (1u64 << 40) as f64;
+/// Frames worked at once.
+const CHUNK: usize = 256;
 
 /// The limiter slot.
 pub struct Limiter {
@@ -33,8 +41,10 @@ pub struct Limiter {
     drive: Smoother,
     release: f32,
     lookahead: usize,
-    detect: [TruePeak; 2],
-    fine: [FinePeak; 2],
+    detect: [IntervalPeaks; 2],
+    /// The driven input and its readings, per channel, for one chunk.
+    driven: [Box<[f32]>; 2],
+    peaks: [Box<[f32]>; 2],
     /// Sliding-minimum deque (ring) of (index, required gain).
     dq_idx: Box<[u64]>,
     dq_val: Box<[f32]>,
@@ -82,7 +92,10 @@ impl Limiter {
     pub fn new(sample_rate: f32, meters: Arc<Meters>) -> Self {
         let max_w = (MAX_LOOKAHEAD_MS * 0.001 * sample_rate).ceil() as usize + 1;
         let hold = max_w + 2 * REACH + 2;
-        let delay_len = max_w + REACH + truepeak::FINE_DELAY + 2;
+        // Room for a chunk written ahead of the oldest sample still to play.
+        let delay_len = Self::latency_for(max_w) + CHUNK + 1;
+        let buf = || vec![0f32; CHUNK].into_boxed_slice();
+        let detect = IntervalPeaks::new();
         let mut l = Limiter {
             meters,
             sample_rate,
@@ -91,8 +104,9 @@ impl Limiter {
             drive: Smoother::new(1.0, sample_rate, 0.02),
             release: 0.0,
             lookahead: 1,
-            detect: [TruePeak::new(), TruePeak::new()],
-            fine: [FinePeak::new(), FinePeak::new()],
+            detect: [detect.clone(), detect],
+            driven: [buf(), buf()],
+            peaks: [buf(), buf()],
             dq_idx: vec![0; hold].into_boxed_slice(),
             dq_val: vec![1.0; hold].into_boxed_slice(),
             dq_head: 0,
@@ -116,12 +130,98 @@ impl Limiter {
     }
 
     fn latency_for(w: usize) -> usize {
-        w - 1 + REACH + truepeak::FINE_DELAY
+        w - 1 + REACH + PEAK_DELAY
     }
 
     /// The ceiling as a linear amplitude.
     pub fn ceiling(&self) -> f32 {
         self.ceiling
+    }
+
+    /// A copy of the limiter's peak detection, to measure its cost apart.
+    pub fn detector(&self) -> Detector {
+        Detector {
+            detect: self.detect.clone(),
+            peaks: self.peaks.clone(),
+            floor: self.target,
+        }
+    }
+
+    /// Whether the gain is 1 and nothing in the hold window asks for less,
+    /// so stretches below the threshold leave the state as it is.
+    fn at_rest(&self) -> bool {
+        self.held == 1.0
+            && self.avg_sum == self.lookahead as u64 * ONE as u64
+            && (self.dq_len == 0 || self.dq_val[self.dq_head] >= 1.0)
+    }
+
+    /// One frame of the gain computer: the gain for the output now, given
+    /// the largest reading `p` of the newest interval.
+    #[inline]
+    fn gain(&mut self, p: f32, w: usize, hold: usize) -> f64 {
+        let cap = self.dq_idx.len();
+        let req = if p > self.target {
+            self.target / p
+        } else {
+            1.0
+        };
+        // Sliding minimum over the last `hold` required gains.
+        while self.dq_len > 0 {
+            let back = (self.dq_head + self.dq_len - 1) % cap;
+            if self.dq_val[back] >= req {
+                self.dq_len -= 1;
+            } else {
+                break;
+            }
+        }
+        let slot = (self.dq_head + self.dq_len) % cap;
+        self.dq_idx[slot] = self.n;
+        self.dq_val[slot] = req;
+        self.dq_len += 1;
+        while self.dq_idx[self.dq_head] + hold as u64 <= self.n {
+            self.dq_head = (self.dq_head + 1) % cap;
+            self.dq_len -= 1;
+        }
+        let h = self.dq_val[self.dq_head];
+        self.held = if h < self.held {
+            h
+        } else {
+            let v = h + (self.held - h) * self.release;
+            if h - v < 1e-7 { h } else { v }
+        };
+        let q = (self.held as f64 * ONE) as u64;
+        self.avg_sum = self.avg_sum - self.avg_ring[self.avg_pos] + q;
+        self.avg_ring[self.avg_pos] = q;
+        self.avg_pos += 1;
+        if self.avg_pos == w {
+            self.avg_pos = 0;
+        }
+        self.n += 1;
+        self.avg_sum as f64 / w as f64 / ONE
+    }
+}
+
+/// The limiter's peak detection on its own (for benchmarks).
+pub struct Detector {
+    detect: [IntervalPeaks; 2],
+    peaks: [Box<[f32]>; 2],
+    floor: f32,
+}
+
+impl Detector {
+    /// Runs the detection over a block as the limiter does (readings at or
+    /// below its target are not refined); returns the largest reading.
+    pub fn run(&mut self, left: &[f32], right: &[f32]) -> f32 {
+        let mut m = 0f32;
+        for (l, r) in left.chunks(CHUNK).zip(right.chunks(CHUNK)) {
+            let n = l.len();
+            self.detect[0].process(l, &mut self.peaks[0][..n], self.floor);
+            self.detect[1].process(r, &mut self.peaks[1][..n], self.floor);
+            for p in self.peaks.iter().flat_map(|p| p[..n].iter()) {
+                m = m.max(*p);
+            }
+        }
+        m
     }
 }
 
@@ -164,64 +264,60 @@ impl Processor for Limiter {
     fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
         let w = self.lookahead;
         let hold = w + 2 * REACH;
-        let cap = self.dq_idx.len();
         let dlen = self.delay[0].len();
         let lat = self.latency();
         let mut bad = false;
         let mut min_gain = 1f64;
-        for (l, r) in left.iter_mut().zip(right.iter_mut()) {
-            bad |= !(l.is_finite() && r.is_finite());
-            let d = self.drive.next();
-            let x = [sanitize(*l) * d, sanitize(*r) * d];
-            self.delay[0][self.delay_pos] = x[0];
-            self.delay[1][self.delay_pos] = x[1];
-            // The Annex 2 reading is what true-peak meters show; the fine
-            // one catches what Annex 2 under-reads near Nyquist.
-            let p = self.detect[0]
-                .push(x[0])
-                .max(self.detect[1].push(x[1]))
-                .max(self.fine[0].push(x[0]))
-                .max(self.fine[1].push(x[1]));
-            let req = if p > self.target {
-                self.target / p
+        let n = left.len().min(right.len());
+        let mut start = 0;
+        while start < n {
+            let m = CHUNK.min(n - start);
+            let (l, r) = (&mut left[start..start + m], &mut right[start..start + m]);
+            let [dl, dr] = &mut self.driven;
+            for i in 0..m {
+                bad |= !(l[i].is_finite() && r[i].is_finite());
+                let d = self.drive.next();
+                dl[i] = sanitize(l[i]) * d;
+                dr[i] = sanitize(r[i]) * d;
+            }
+            let [pl, pr] = &mut self.peaks;
+            // Readings at or below the target only say "no reduction".
+            self.detect[0].process(&dl[..m], &mut pl[..m], self.target);
+            self.detect[1].process(&dr[..m], &mut pr[..m], self.target);
+            // Into the delay line, then read it `lat` behind each new frame.
+            let p0 = self.delay_pos;
+            for (line, x) in self.delay.iter_mut().zip([&dl[..m], &dr[..m]]) {
+                let first = m.min(dlen - p0);
+                line[p0..p0 + first].copy_from_slice(&x[..first]);
+                line[..m - first].copy_from_slice(&x[first..]);
+            }
+            self.delay_pos = (p0 + m) % dlen;
+            let read = (p0 + dlen - lat) % dlen;
+            let target = self.target;
+            let quiet = pl[..m].iter().chain(&pr[..m]).all(|&p| p <= target);
+            if quiet && self.at_rest() {
+                // The gain stays exactly 1: the output is the delayed input.
+                for (line, out) in self.delay.iter().zip([&mut *l, &mut *r]) {
+                    let first = m.min(dlen - read);
+                    out[..first].copy_from_slice(&line[read..read + first]);
+                    out[first..].copy_from_slice(&line[..m - first]);
+                }
+                self.n += m as u64;
+                // What the per-frame path leaves: the newest required gain only.
+                self.dq_len = 1;
+                self.dq_idx[self.dq_head] = self.n - 1;
+                self.dq_val[self.dq_head] = 1.0;
             } else {
-                1.0
-            };
-            // Sliding minimum over the last `hold` required gains.
-            while self.dq_len > 0 {
-                let back = (self.dq_head + self.dq_len - 1) % cap;
-                if self.dq_val[back] >= req {
-                    self.dq_len -= 1;
-                } else {
-                    break;
+                for i in 0..m {
+                    let p = self.peaks[0][i].max(self.peaks[1][i]);
+                    let g = self.gain(p, w, hold);
+                    min_gain = min_gain.min(g);
+                    let at = (read + i) % dlen;
+                    l[i] = (self.delay[0][at] as f64 * g) as f32;
+                    r[i] = (self.delay[1][at] as f64 * g) as f32;
                 }
             }
-            let slot = (self.dq_head + self.dq_len) % cap;
-            self.dq_idx[slot] = self.n;
-            self.dq_val[slot] = req;
-            self.dq_len += 1;
-            while self.dq_idx[self.dq_head] + hold as u64 <= self.n {
-                self.dq_head = (self.dq_head + 1) % cap;
-                self.dq_len -= 1;
-            }
-            let h = self.dq_val[self.dq_head];
-            self.held = if h < self.held {
-                h
-            } else {
-                let v = h + (self.held - h) * self.release;
-                if h - v < 1e-7 { h } else { v }
-            };
-            let q = (self.held as f64 * ONE) as u64;
-            self.avg_sum = self.avg_sum - self.avg_ring[self.avg_pos] + q;
-            self.avg_ring[self.avg_pos] = q;
-            self.avg_pos = (self.avg_pos + 1) % w;
-            let g = self.avg_sum as f64 / w as f64 / ONE;
-            min_gain = min_gain.min(g);
-            let out = (self.delay_pos + dlen - lat) % dlen;
-            *l = (self.delay[0][out] as f64 * g) as f32;
-            *r = (self.delay[1][out] as f64 * g) as f32;
-            self.delay_pos = (self.delay_pos + 1) % dlen;
-            self.n += 1;
+            start += m;
         }
         self.meters
             .publish_gain_reduction(-gain_to_db(min_gain as f32));
@@ -232,9 +328,6 @@ impl Processor for Limiter {
 
     fn reset(&mut self) {
         for d in &mut self.detect {
-            d.reset();
-        }
-        for d in &mut self.fine {
             d.reset();
         }
         self.dq_head = 0;

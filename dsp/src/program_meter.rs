@@ -51,8 +51,20 @@ impl Processor for ProgramMeter {
         self.basic.measure(left, right);
         let mut tp = [0f32; 2];
         for (ch, buf) in [&*left, &*right].into_iter().enumerate() {
-            for &x in buf {
-                tp[ch] = tp[ch].max(self.tp[ch].push(crate::sanitize(x)));
+            if buf
+                .iter()
+                .any(|&x| crate::sanitize(x).to_bits() != x.to_bits())
+            {
+                // NaN/Inf and denormals never reach the detector: clean a copy.
+                let mut clean = [0f32; 256];
+                for piece in buf.chunks(clean.len()) {
+                    for (c, &x) in clean.iter_mut().zip(piece) {
+                        *c = crate::sanitize(x);
+                    }
+                    tp[ch] = tp[ch].max(self.tp[ch].block_max(&clean[..piece.len()], 0.0));
+                }
+            } else {
+                tp[ch] = self.tp[ch].block_max(buf, 0.0);
             }
         }
         self.meters.publish_true_peak(tp);

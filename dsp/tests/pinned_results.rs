@@ -6,7 +6,7 @@
 
 use rackd_dsp::analysis::Scan;
 use rackd_dsp::loudness::Loudness;
-use rackd_dsp::{Meters, Processor, SlotKind};
+use rackd_dsp::{Meters, SlotKind};
 
 /// A deterministic programme: sections of noise and partials at changing
 /// levels, with a transient every 250 ms, `seconds` long, L ≠ R.
