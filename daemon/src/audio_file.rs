@@ -175,41 +175,105 @@ pub fn write_wav(
     right: &[f32],
 ) -> std::io::Result<()> {
     let frames = left.len().min(right.len());
-    let bytes = format.bytes();
-    let data_len = frames * 2 * bytes;
-    let riff_len = u32::try_from(36 + data_len).map_err(|_| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, "WAV output over 4 GiB")
-    })?;
-    let mut w = BufWriter::new(File::create(path)?);
-    w.write_all(b"RIFF")?;
-    w.write_all(&riff_len.to_le_bytes())?;
-    w.write_all(b"WAVEfmt ")?;
-    w.write_all(&16u32.to_le_bytes())?;
-    let tag: u16 = if format == WavFormat::Float32 { 3 } else { 1 };
-    w.write_all(&tag.to_le_bytes())?;
-    w.write_all(&2u16.to_le_bytes())?;
-    w.write_all(&sample_rate.to_le_bytes())?;
-    w.write_all(&(sample_rate * 2 * bytes as u32).to_le_bytes())?;
-    w.write_all(&((2 * bytes) as u16).to_le_bytes())?;
-    w.write_all(&((bytes * 8) as u16).to_le_bytes())?;
-    w.write_all(b"data")?;
-    w.write_all(&(data_len as u32).to_le_bytes())?;
-    for i in 0..frames {
-        for x in [left[i], right[i]] {
-            match format {
-                WavFormat::Float32 => w.write_all(&x.to_le_bytes())?,
-                WavFormat::Pcm16 => {
-                    let v = (x as f64 * 32768.0).round().clamp(-32768.0, 32767.0) as i16;
-                    w.write_all(&v.to_le_bytes())?;
-                }
-                WavFormat::Pcm24 => {
-                    let v = (x as f64 * 8_388_608.0)
-                        .round()
-                        .clamp(-8_388_608.0, 8_388_607.0) as i32;
-                    w.write_all(&v.to_le_bytes()[..3])?;
+    let mut w = WavWriter::create(path, sample_rate, format)?;
+    w.write(&left[..frames], &right[..frames])?;
+    w.finish()
+}
+
+/// A stereo WAV file written block by block as audio comes (so a long file
+/// is never held whole in memory); `finish` fills in the sizes.
+pub struct WavWriter {
+    file: BufWriter<File>,
+    format: WavFormat,
+    data_len: u64,
+    bytes: Vec<u8>,
+}
+
+impl WavWriter {
+    /// Creates `path` and writes the header (sizes still 0).
+    pub fn create(path: &Path, sample_rate: u32, format: WavFormat) -> std::io::Result<Self> {
+        let bytes = format.bytes();
+        let mut w = BufWriter::with_capacity(1 << 16, File::create(path)?);
+        w.write_all(b"RIFF")?;
+        w.write_all(&0u32.to_le_bytes())?;
+        w.write_all(b"WAVEfmt ")?;
+        w.write_all(&16u32.to_le_bytes())?;
+        let tag: u16 = if format == WavFormat::Float32 { 3 } else { 1 };
+        w.write_all(&tag.to_le_bytes())?;
+        w.write_all(&2u16.to_le_bytes())?;
+        w.write_all(&sample_rate.to_le_bytes())?;
+        w.write_all(&(sample_rate * 2 * bytes as u32).to_le_bytes())?;
+        w.write_all(&((2 * bytes) as u16).to_le_bytes())?;
+        w.write_all(&((bytes * 8) as u16).to_le_bytes())?;
+        w.write_all(b"data")?;
+        w.write_all(&0u32.to_le_bytes())?;
+        Ok(WavWriter {
+            file: w,
+            format,
+            data_len: 0,
+            bytes: Vec::new(),
+        })
+    }
+
+    /// Appends frames (both channels the same length).
+    pub fn write(&mut self, left: &[f32], right: &[f32]) -> std::io::Result<()> {
+        let frames = left.len().min(right.len());
+        let size = self.format.bytes();
+        self.data_len += (frames * 2 * size) as u64;
+        if 36 + self.data_len > u32::MAX as u64 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "WAV output over 4 GiB",
+            ));
+        }
+        self.bytes.clear();
+        self.bytes.reserve(frames * 2 * size);
+        for (&l, &r) in left.iter().zip(right) {
+            for x in [l, r] {
+                match self.format {
+                    WavFormat::Float32 => self.bytes.extend_from_slice(&x.to_le_bytes()),
+                    WavFormat::Pcm16 => {
+                        let v = (x as f64 * 32768.0).round().clamp(-32768.0, 32767.0) as i16;
+                        self.bytes.extend_from_slice(&v.to_le_bytes());
+                    }
+                    WavFormat::Pcm24 => {
+                        let v = (x as f64 * 8_388_608.0)
+                            .round()
+                            .clamp(-8_388_608.0, 8_388_607.0)
+                            as i32;
+                        self.bytes.extend_from_slice(&v.to_le_bytes()[..3]);
+                    }
                 }
             }
         }
+        self.file.write_all(&self.bytes)
     }
-    w.flush()
+
+    /// Fills in the sizes and flushes.
+    pub fn finish(mut self) -> std::io::Result<()> {
+        use std::io::{Seek, SeekFrom};
+        let data_len = self.data_len as u32;
+        self.file.seek(SeekFrom::Start(4))?;
+        self.file.write_all(&(36 + data_len).to_le_bytes())?;
+        self.file.seek(SeekFrom::Start(40))?;
+        self.file.write_all(&data_len.to_le_bytes())?;
+        self.file.flush()
+    }
+}
+
+/// Writes through a temporary file next to `path` (`path` + `.partial`)
+/// and renames it, so a crash or a failure never leaves half a file under
+/// the final name; the temporary file is removed when `write` fails.
+pub fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    let tmp = std::path::PathBuf::from(tmp);
+    if let Err(e) = write(&tmp) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, path)
 }

@@ -253,7 +253,7 @@ async fn run(
     let rate = info.sample_rate;
     tokio::task::spawn_blocking(move || {
         let [l, r] = &take.output;
-        write_atomically(&output, |path| {
+        audio_file::write_atomically(&output, |path| {
             audio_file::write_wav(
                 path,
                 rate,
@@ -276,17 +276,4 @@ async fn run(
         latency,
         devices: report.devices,
     })
-}
-
-/// Writes through a temporary file next to `path` and renames it, so a
-/// crash never leaves half a print under the final name.
-fn write_atomically(
-    path: &std::path::Path,
-    write: impl FnOnce(&std::path::Path) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".partial");
-    let tmp = PathBuf::from(tmp);
-    write(&tmp)?;
-    std::fs::rename(&tmp, path)
 }

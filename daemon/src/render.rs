@@ -88,7 +88,9 @@ pub fn run(args: &RenderArgs) -> Result<Rendered, Failure> {
     })
 }
 
-/// Renders `input` through the config's chain set to `state`.
+/// Renders `input` through the config's chain set to `state`, block by
+/// block as the file decodes (memory stays that of one block), into
+/// `output` through a `.partial` file renamed at the end.
 pub fn render(
     config: &Config,
     state: &rackd_protocol::state::RackState,
@@ -97,14 +99,6 @@ pub fn render(
     format: WavFormat,
     block: usize,
 ) -> Result<Rendered, Failure> {
-    let mut left = Vec::new();
-    let mut right = Vec::new();
-    let info = audio_file::decode(input, 2, false, &mut |_, planes| {
-        left.extend_from_slice(planes[0]);
-        right.extend_from_slice(planes.get(1).copied().unwrap_or(planes[0]));
-    })
-    .map_err(|e| Failure::Invalid(format!("{}: {e}", input.display())))?;
-
     let tree = ParamTree::from_chain(&config.chain);
     let control = EngineControl::new(&config.chain, &config.audio);
     let mut state = state.clone();
@@ -122,45 +116,167 @@ pub fn render(
         )));
     }
     control.apply_state(&tree, &state);
-    // The chain's output, as a print records it: the monitor section and the
-    // room's safety ceiling are about the speakers, not the file.
-    let mut rt = control
-        .build_rt(info.sample_rate, block)
-        .chain_output_only();
-    let latency = rt.latency();
 
-    // Feed the file and then `latency` frames of silence; drop the first
-    // `latency` output frames, so OUT is IN's length and aligned with it.
-    let frames = left.len();
-    left.resize(frames + latency, 0.0);
-    right.resize(frames + latency, 0.0);
-    let mut out_l = vec![0f32; left.len()];
-    let mut out_r = vec![0f32; right.len()];
-    let mut start = 0;
-    while start < left.len() {
-        let end = (start + block).min(left.len());
-        rt.process(
-            &left[start..end],
-            &right[start..end],
-            &mut out_l[start..end],
-            &mut out_r[start..end],
-        );
-        start = end;
+    // What went wrong inside, when something did (the writer only carries
+    // I/O errors out).
+    let mut failure = None;
+    let mut rendered = None;
+    let written = audio_file::write_atomically(output, |partial| {
+        match stream_file(&control, input, partial, format, block) {
+            Ok(r) => {
+                rendered = Some(r);
+                Ok(())
+            }
+            Err(e) => {
+                failure = Some(e);
+                Err(std::io::Error::other("render failed"))
+            }
+        }
+    });
+    match (written, failure, rendered) {
+        (_, Some(e), _) => Err(e),
+        (Err(e), None, _) => Err(Failure::Runtime(format!(
+            "cannot write {}: {e}",
+            output.display()
+        ))),
+        (Ok(()), None, Some(r)) => Ok(r),
+        (Ok(()), None, None) => Err(Failure::Runtime("render produced nothing".into())),
     }
-    audio_file::write_wav(
-        output,
-        info.sample_rate,
-        format,
-        &out_l[latency..],
-        &out_r[latency..],
-    )
-    .map_err(|e| Failure::Runtime(format!("cannot write {}: {e}", output.display())))?;
+}
+
+/// Decodes `input` into the chain block by block and writes `path`.
+fn stream_file(
+    control: &EngineControl,
+    input: &Path,
+    path: &Path,
+    format: WavFormat,
+    block: usize,
+) -> Result<Rendered, Failure> {
+    let mut stream: Option<Stream> = None;
+    let mut failed = None;
+    let info = audio_file::decode(input, 2, false, &mut |rate, planes| {
+        if failed.is_some() {
+            return;
+        }
+        let s = match &mut stream {
+            Some(s) => s,
+            None => match Stream::new(control, rate, block, path, format) {
+                Ok(s) => stream.insert(s),
+                Err(e) => {
+                    failed = Some(e);
+                    return;
+                }
+            },
+        };
+        let right = planes.get(1).copied().unwrap_or(planes[0]);
+        if let Err(e) = s.push(planes[0], right) {
+            failed = Some(e);
+        }
+    })
+    .map_err(|e| Failure::Invalid(format!("{}: {e}", input.display())))?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let stream = stream
+        .ok_or_else(|| Failure::Invalid(format!("{}: no audio in the file", input.display())))?;
+    let latency = stream.latency;
+    stream.finish()?;
     Ok(Rendered {
         snapshot: String::new(),
-        frames,
+        frames: info.frames as usize,
         sample_rate: info.sample_rate,
         latency,
     })
+}
+
+/// A render under way: the chain, the frames waiting for a whole block, and
+/// the output file.
+struct Stream {
+    rt: crate::engine::rt::RtProcess,
+    block: usize,
+    /// The chain's latency: this many frames of its output come before the
+    /// input's first frame, and this many frames of silence follow the file.
+    latency: usize,
+    /// Output frames still to drop from the start.
+    skip: usize,
+    pending: [Vec<f32>; 2],
+    out: [Vec<f32>; 2],
+    writer: audio_file::WavWriter,
+    path: PathBuf,
+}
+
+impl Stream {
+    fn new(
+        control: &EngineControl,
+        rate: u32,
+        block: usize,
+        path: &Path,
+        format: WavFormat,
+    ) -> Result<Self, Failure> {
+        // The chain's output, as a print records it: the monitor section and
+        // the room's safety ceiling are about the speakers, not the file.
+        let rt = control.build_rt(rate, block).chain_output_only();
+        let latency = rt.latency();
+        let writer = audio_file::WavWriter::create(path, rate, format)
+            .map_err(|e| Failure::Runtime(format!("cannot write {}: {e}", path.display())))?;
+        Ok(Stream {
+            rt,
+            block,
+            latency,
+            skip: latency,
+            pending: [Vec::with_capacity(2 * block), Vec::with_capacity(2 * block)],
+            out: [vec![0.0; block], vec![0.0; block]],
+            writer,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Takes decoded frames; runs and writes every whole block.
+    fn push(&mut self, left: &[f32], right: &[f32]) -> Result<(), Failure> {
+        self.pending[0].extend_from_slice(left);
+        self.pending[1].extend_from_slice(right);
+        self.run(false)
+    }
+
+    /// Blocks of `block` frames from frame 0, as a JACK period would be;
+    /// with `last`, also the shorter block at the end.
+    fn run(&mut self, last: bool) -> Result<(), Failure> {
+        let mut start = 0;
+        let n = self.pending[0].len();
+        while n - start >= self.block || (last && start < n) {
+            let m = self.block.min(n - start);
+            let [pl, pr] = &self.pending;
+            let [ol, or] = &mut self.out;
+            self.rt.process(
+                &pl[start..start + m],
+                &pr[start..start + m],
+                &mut ol[..m],
+                &mut or[..m],
+            );
+            let drop = self.skip.min(m);
+            self.skip -= drop;
+            self.writer.write(&ol[drop..m], &or[drop..m]).map_err(|e| {
+                Failure::Runtime(format!("cannot write {}: {e}", self.path.display()))
+            })?;
+            start += m;
+        }
+        for p in &mut self.pending {
+            p.drain(..start);
+        }
+        Ok(())
+    }
+
+    /// Feeds the latency's silence, so the output is the input's length and
+    /// aligned with it, and closes the file.
+    fn finish(mut self) -> Result<(), Failure> {
+        for p in &mut self.pending {
+            p.resize(p.len() + self.latency, 0.0);
+        }
+        self.run(true)?;
+        self.writer
+            .finish()
+            .map_err(|e| Failure::Runtime(format!("cannot write {}: {e}", self.path.display())))
+    }
 }
 
 #[cfg(test)]
@@ -306,6 +422,48 @@ mod tests {
         assert_eq!(
             l, x,
             "a -6 dBFS sine passes a -12 dBFS room ceiling into the file"
+        );
+    }
+
+    #[test]
+    fn failures_leave_the_output_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, cfg) = config(dir.path());
+        let out = dir.path().join("out.wav");
+        // Not audio: refused, the earlier file untouched, nothing left over.
+        let bad = dir.path().join("bad.wav");
+        std::fs::write(&bad, b"RIFF....not a wave").unwrap();
+        std::fs::write(&out, b"an earlier render").unwrap();
+        let got = render(
+            &cfg,
+            &RackState::default(),
+            &bad,
+            &out,
+            WavFormat::Float32,
+            256,
+        );
+        assert!(
+            matches!(&got, Err(Failure::Invalid(m)) if m.contains("bad.wav")),
+            "{got:?}"
+        );
+        assert_eq!(std::fs::read(&out).unwrap(), b"an earlier render");
+        assert!(!dir.path().join("out.wav.partial").exists());
+        // An output that cannot be written: a runtime failure that says where.
+        let good = dir.path().join("good.wav");
+        let x = sine(4_800, 0.25);
+        audio_file::write_wav(&good, 48_000, WavFormat::Pcm24, &x, &x).unwrap();
+        let nowhere = dir.path().join("missing").join("out.wav");
+        let got = render(
+            &cfg,
+            &RackState::default(),
+            &good,
+            &nowhere,
+            WavFormat::Pcm24,
+            256,
+        );
+        assert!(
+            matches!(&got, Err(Failure::Runtime(m)) if m.contains("missing")),
+            "{got:?}"
         );
     }
 

@@ -157,6 +157,15 @@ impl Processor for Compressor {
     fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
         let mut bad = false;
         let mut max_gr = 0f32;
+        // Below this detector level (linear; mean square in RMS mode) the
+        // static curve gives exactly 0 dB: a margin of 0.01 dB under the
+        // knee keeps log10's rounding out of the decision.
+        let quiet_db = self.threshold - 0.5 * self.knee - 0.01;
+        let quiet = if self.rms {
+            10f32.powf(quiet_db / 10.0)
+        } else {
+            10f32.powf(quiet_db / 20.0)
+        };
         for (l, r) in left.iter_mut().zip(right.iter_mut()) {
             bad |= !(l.is_finite() && r.is_finite());
             let (x0, x1) = (sanitize(*l), sanitize(*r));
@@ -172,23 +181,48 @@ impl Processor for Compressor {
                     *d = f.tick(*d as f64) as f32;
                 }
             }
-            let mut level = [0f32; 2];
+            let mut amount = [0f32; 2];
             for ch in 0..2 {
                 let v = det[ch];
-                level[ch] = if self.rms {
+                amount[ch] = if self.rms {
                     self.ms[ch] = v * v + (self.ms[ch] - v * v) * self.rms_coeff;
-                    10.0 * self.ms[ch].max(1e-20).log10()
+                    self.ms[ch]
                 } else {
-                    20.0 * v.abs().max(1e-10).log10()
+                    v.abs()
                 };
             }
+            // Linked: the louder channel decides for both; log10 is monotonic,
+            // so taking the larger level before it is the same as after.
+            let channels = if self.mid_side { 2 } else { 1 };
             if !self.mid_side {
-                let m = level[0].max(level[1]);
-                level = [m, m];
+                amount[0] = amount[0].max(amount[1]);
             }
-            let mut g = [0f32; 2];
+            let mut level = [0f32; 2];
+            let mut target = [0f32; 2];
+            for ch in 0..channels {
+                if amount[ch] < quiet {
+                    continue;
+                }
+                level[ch] = if self.rms {
+                    10.0 * amount[ch].max(1e-20).log10()
+                } else {
+                    20.0 * amount[ch].max(1e-10).log10()
+                };
+                target[ch] = gain_computer(level[ch], self.threshold, self.ratio, self.knee);
+            }
+            if channels == 1 {
+                target[1] = target[0];
+            }
+            // Linked channels share one envelope whenever they agree.
+            let shared = channels == 1 && self.env[1].to_bits() == self.env[0].to_bits();
+            let mut g = [1f32; 2];
             for ch in 0..2 {
-                let target = gain_computer(level[ch], self.threshold, self.ratio, self.knee);
+                if ch == 1 && shared {
+                    self.env[1] = self.env[0];
+                    g[1] = g[0];
+                    continue;
+                }
+                let target = target[ch];
                 // More reduction follows the attack, less follows the release.
                 let k = if target < self.env[ch] {
                     self.attack
@@ -199,7 +233,11 @@ impl Processor for Compressor {
                 if self.env[ch].abs() < 1e-6 {
                     self.env[ch] = 0.0;
                 }
-                g[ch] = db_to_gain(self.env[ch]);
+                g[ch] = if self.env[ch] == 0.0 {
+                    1.0
+                } else {
+                    db_to_gain(self.env[ch])
+                };
                 max_gr = max_gr.max(-self.env[ch]);
             }
             let makeup = self.makeup.next();

@@ -58,6 +58,9 @@ pub struct Limiter {
     avg_sum: u64,
     delay: [Box<[f32]>; 2],
     delay_pos: usize,
+    /// Whether stretches at rest skip the gain computer (off only in tests
+    /// that check the shortcut changes nothing).
+    shortcuts: bool,
 }
 
 impl Limiter {
@@ -91,9 +94,10 @@ impl Limiter {
     /// A limiter at −1 dBTP, 100 ms release, 1.5 ms lookahead (allocates).
     pub fn new(sample_rate: f32, meters: Arc<Meters>) -> Self {
         let max_w = (MAX_LOOKAHEAD_MS * 0.001 * sample_rate).ceil() as usize + 1;
-        let hold = max_w + 2 * REACH + 2;
+        // Rings are powers of two, so wrapping is a mask.
+        let hold = (max_w + 2 * REACH + 2).next_power_of_two();
         // Room for a chunk written ahead of the oldest sample still to play.
-        let delay_len = Self::latency_for(max_w) + CHUNK + 1;
+        let delay_len = (Self::latency_for(max_w) + CHUNK + 1).next_power_of_two();
         let buf = || vec![0f32; CHUNK].into_boxed_slice();
         let detect = IntervalPeaks::new();
         let mut l = Limiter {
@@ -121,6 +125,7 @@ impl Limiter {
                 vec![0.0; delay_len].into_boxed_slice(),
             ],
             delay_pos: 0,
+            shortcuts: true,
         };
         l.set_param(Self::CEILING, -1.0);
         l.set_param(Self::RELEASE, 100.0);
@@ -159,7 +164,7 @@ impl Limiter {
     /// the largest reading `p` of the newest interval.
     #[inline]
     fn gain(&mut self, p: f32, w: usize, hold: usize) -> f64 {
-        let cap = self.dq_idx.len();
+        let mask = self.dq_idx.len() - 1;
         let req = if p > self.target {
             self.target / p
         } else {
@@ -167,19 +172,19 @@ impl Limiter {
         };
         // Sliding minimum over the last `hold` required gains.
         while self.dq_len > 0 {
-            let back = (self.dq_head + self.dq_len - 1) % cap;
+            let back = (self.dq_head + self.dq_len - 1) & mask;
             if self.dq_val[back] >= req {
                 self.dq_len -= 1;
             } else {
                 break;
             }
         }
-        let slot = (self.dq_head + self.dq_len) % cap;
+        let slot = (self.dq_head + self.dq_len) & mask;
         self.dq_idx[slot] = self.n;
         self.dq_val[slot] = req;
         self.dq_len += 1;
         while self.dq_idx[self.dq_head] + hold as u64 <= self.n {
-            self.dq_head = (self.dq_head + 1) % cap;
+            self.dq_head = (self.dq_head + 1) & mask;
             self.dq_len -= 1;
         }
         let h = self.dq_val[self.dq_head];
@@ -197,7 +202,22 @@ impl Limiter {
             self.avg_pos = 0;
         }
         self.n += 1;
-        self.avg_sum as f64 / w as f64 / ONE
+        // Below 2^53, so exact through i64.
+        self.avg_sum as i64 as f64 / w as f64 / ONE
+    }
+
+    /// [`Limiter::gain`] for a reading at or below the target while at rest:
+    /// the state it leaves is the same, and the gain is exactly 1.
+    #[inline]
+    fn rest(&mut self, w: usize) {
+        self.dq_len = 1;
+        self.dq_idx[self.dq_head] = self.n;
+        self.dq_val[self.dq_head] = 1.0;
+        self.avg_pos += 1;
+        if self.avg_pos == w {
+            self.avg_pos = 0;
+        }
+        self.n += 1;
     }
 }
 
@@ -265,6 +285,7 @@ impl Processor for Limiter {
         let w = self.lookahead;
         let hold = w + 2 * REACH;
         let dlen = self.delay[0].len();
+        let dmask = dlen - 1;
         let lat = self.latency();
         let mut bad = false;
         let mut min_gain = 1f64;
@@ -274,11 +295,19 @@ impl Processor for Limiter {
             let m = CHUNK.min(n - start);
             let (l, r) = (&mut left[start..start + m], &mut right[start..start + m]);
             let [dl, dr] = &mut self.driven;
-            for i in 0..m {
-                bad |= !(l[i].is_finite() && r[i].is_finite());
-                let d = self.drive.next();
-                dl[i] = sanitize(l[i]) * d;
-                dr[i] = sanitize(r[i]) * d;
+            bad |= l.iter().chain(r.iter()).any(|x| !x.is_finite());
+            if self.drive.is_settled() {
+                let d = self.drive.target();
+                for i in 0..m {
+                    dl[i] = sanitize(l[i]) * d;
+                    dr[i] = sanitize(r[i]) * d;
+                }
+            } else {
+                for i in 0..m {
+                    let d = self.drive.next();
+                    dl[i] = sanitize(l[i]) * d;
+                    dr[i] = sanitize(r[i]) * d;
+                }
             }
             let [pl, pr] = &mut self.peaks;
             // Readings at or below the target only say "no reduction".
@@ -291,28 +320,33 @@ impl Processor for Limiter {
                 line[p0..p0 + first].copy_from_slice(&x[..first]);
                 line[..m - first].copy_from_slice(&x[first..]);
             }
-            self.delay_pos = (p0 + m) % dlen;
-            let read = (p0 + dlen - lat) % dlen;
+            self.delay_pos = (p0 + m) & dmask;
+            let read = (p0 + dlen - lat) & dmask;
             let target = self.target;
             let quiet = pl[..m].iter().chain(&pr[..m]).all(|&p| p <= target);
-            if quiet && self.at_rest() {
+            if self.shortcuts && quiet && self.at_rest() {
                 // The gain stays exactly 1: the output is the delayed input.
                 for (line, out) in self.delay.iter().zip([&mut *l, &mut *r]) {
                     let first = m.min(dlen - read);
                     out[..first].copy_from_slice(&line[read..read + first]);
                     out[first..].copy_from_slice(&line[..m - first]);
                 }
-                self.n += m as u64;
                 // What the per-frame path leaves: the newest required gain only.
-                self.dq_len = 1;
-                self.dq_idx[self.dq_head] = self.n - 1;
-                self.dq_val[self.dq_head] = 1.0;
+                self.n += m as u64 - 1;
+                self.avg_pos = (self.avg_pos + m - 1) % w;
+                self.rest(w);
             } else {
                 for i in 0..m {
                     let p = self.peaks[0][i].max(self.peaks[1][i]);
+                    let at = (read + i) & dmask;
+                    if self.shortcuts && p <= target && self.at_rest() {
+                        self.rest(w);
+                        l[i] = self.delay[0][at];
+                        r[i] = self.delay[1][at];
+                        continue;
+                    }
                     let g = self.gain(p, w, hold);
                     min_gain = min_gain.min(g);
-                    let at = (read + i) % dlen;
                     l[i] = (self.delay[0][at] as f64 * g) as f32;
                     r[i] = (self.delay[1][at] as f64 * g) as f32;
                 }
@@ -344,5 +378,41 @@ impl Processor for Limiter {
             d.fill(0.0);
         }
         self.delay_pos = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shortcuts_at_rest_change_nothing() {
+        // Bursts well over the ceiling, releases, and quiet stretches long
+        // enough for the gain to come back to rest (the release ends only
+        // when the gain is within 1e-7 of 1).
+        let x: Vec<f32> = (0..240_000u32)
+            .map(|i| {
+                let level = [0.2f32, 3.0, 0.0, 0.5, 1.5, 0.1][(i / 20_000) as usize % 6];
+                let v = ((i.wrapping_mul(2_654_435_761) >> 8) as f32 / (1 << 24) as f32) - 0.5;
+                level * v * (1.0 + (i as f32 * 0.01).sin())
+            })
+            .collect();
+        let run = |shortcuts: bool, block: usize| {
+            let mut lim = Limiter::new(48_000.0, Meters::new());
+            lim.shortcuts = shortcuts;
+            lim.set_param(Limiter::RELEASE, 20.0);
+            // The right channel is loud at other times than the left.
+            let right = x[70_000..].iter().chain(&x[..70_000]);
+            let (mut l, mut r) = (x.clone(), right.map(|v| -1.3 * v).collect::<Vec<_>>());
+            for (a, b) in l.chunks_mut(block).zip(r.chunks_mut(block)) {
+                lim.process(a, b);
+            }
+            (l, r)
+        };
+        let want = run(false, 64);
+        for block in [64, 300, 1024] {
+            assert!(run(true, block) == want, "block {block}");
+        }
+        assert!(want.0 != x, "the limiter worked");
     }
 }

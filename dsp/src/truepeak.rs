@@ -310,6 +310,10 @@ const PEAK_BEHIND: usize = SINC_HALF + 1;
 const PEAK_HISTORY: usize = PEAK_DELAY + PEAK_BEHIND;
 /// Largest chunk [`IntervalPeaks::process`] works on at once.
 const PEAK_CHUNK: usize = 256;
+/// Mid points an interval's second stage needs before its own (kept from
+/// one chunk to the next) and after it.
+const MID_BEFORE: usize = 2;
+const MID_AFTER: usize = 2;
 
 fn bessel_i0(x: f64) -> f64 {
     let (mut sum, mut term) = (1.0, 1.0);
@@ -392,10 +396,16 @@ multiversion! {
     fn mid_points(taps: &[f32; SINC_HALF], ext: &[f32], mid: &mut [f32], count: usize) -> () {
         let mut u = 0;
         while u < count {
+            // Fixed-size windows, so the tap loop needs no bounds checks.
+            let a: &[f32; SINC_HALF + LANES] =
+                ext[u..u + SINC_HALF + LANES].try_into().expect("window");
+            let b: &[f32; SINC_HALF + LANES] = ext
+                [u + SINC_HALF..u + 2 * SINC_HALF + LANES]
+                .try_into()
+                .expect("window");
             let mut acc = [0f32; LANES];
             for (j, &c) in taps.iter().enumerate() {
-                let a = &ext[u + j..u + j + LANES];
-                let b = &ext[u + 2 * SINC_HALF - 1 - j..u + 2 * SINC_HALF - 1 - j + LANES];
+                let (a, b) = (&a[j..j + LANES], &b[SINC_HALF - 1 - j..SINC_HALF - 1 - j + LANES]);
                 for l in 0..LANES {
                     acc[l] = madd::<FUSED>(c, a[l] + b[l], acc[l]);
                 }
@@ -538,13 +548,22 @@ impl IntervalPeaks {
     /// most `floor` (0 reads everything exactly).
     pub fn process(&mut self, input: &[f32], out: &mut [f32], floor: f32) {
         let taps = &*self.taps;
+        let kept = MID_BEFORE + MID_AFTER;
         for (x, o) in input.chunks(PEAK_CHUNK).zip(out.chunks_mut(PEAK_CHUNK)) {
             let n = x.len();
             self.ext[PEAK_HISTORY..PEAK_HISTORY + n].copy_from_slice(x);
-            // Interval i needs the mid points i .. i + 4.
-            mid_points(self.isa, &taps.mid, &self.ext, &mut self.mid, n + 4);
+            // Interval i needs the mid points i .. i + 4; the first four are
+            // the previous chunk's last.
+            mid_points(
+                self.isa,
+                &taps.mid,
+                &self.ext[kept..],
+                &mut self.mid[kept..],
+                n,
+            );
             interval_max(self.isa, taps, &self.ext, &self.mid, o, n, floor);
             self.ext.copy_within(n..n + PEAK_HISTORY, 0);
+            self.mid.copy_within(n..n + kept, 0);
         }
     }
 }

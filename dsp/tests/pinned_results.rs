@@ -1,8 +1,10 @@
-//! Today's measurements, pinned: loudness (integrated, LRA, max momentary
-//! and short-term) and peaks of `analysis::Scan` and of the live meter on a
-//! few generated programmes, recorded before the speed work of issue 17. The
-//! speed-ups must not move loudness by more than 0.0001 LU, nor the BS.1770
-//! true and sample peaks at all (they are the same sums in the same order).
+//! Today's results, pinned: loudness (integrated, LRA, max momentary and
+//! short-term) and peaks of `analysis::Scan` and of the live meter on a few
+//! generated programmes, and the EQ's and compressor's output bits, all
+//! recorded before the speed work of issue 17. The speed-ups must not move
+//! loudness by more than 0.0001 LU, nor the BS.1770 true and sample peaks or
+//! the EQ and compressor output at all (they are the same operations in the
+//! same order, only arranged to run faster).
 
 use rackd_dsp::analysis::Scan;
 use rackd_dsp::loudness::Loudness;
@@ -224,5 +226,113 @@ fn live_meter_results_are_todays() {
             got[i],
             want[i]
         );
+    }
+}
+
+/// Hash of output sample bits, block by block (left then right).
+fn hash(h: u64, l: &[f32], r: &[f32]) -> u64 {
+    l.iter().chain(r).fold(h, |h, v| {
+        h.wrapping_mul(1_000_003).wrapping_add(v.to_bits() as u64)
+    })
+}
+
+/// The EQ's output, bit for bit as before the speed work: shelves, bells, a
+/// 48 dB/oct high pass, a mid and a left band, a glide and a band switched
+/// out and back in.
+#[test]
+fn eq_output_is_todays() {
+    let fs = 48_000.0f32;
+    let mut eq = SlotKind::Eq.build(fs, 1024, Meters::new());
+    let pb = rackd_dsp::eq::PARAMS_PER_BAND;
+    // type, freq, gain, q, slope, channel
+    let bands = [
+        (1.0, 80.0, 2.0, 0.7, 0.0, 0.0),
+        (0.0, 300.0, -2.0, 1.0, 0.0, 0.0),
+        (4.0, 30.0, 0.0, 0.7, 3.0, 0.0),
+        (0.0, 3000.0, 1.5, 1.4, 0.0, 3.0),
+        (2.0, 10000.0, 2.0, 0.7, 0.0, 0.0),
+        (0.0, 5000.0, 3.0, 2.0, 0.0, 1.0),
+    ];
+    for (b, &(t, f, g, q, sl, ch)) in bands.iter().enumerate() {
+        for (i, v) in [1.0, t, f, g, q, sl, ch].into_iter().enumerate() {
+            eq.set_param(b * pb + i, v);
+        }
+    }
+    let mut s = 1u32;
+    let mut h = 0u64;
+    for blk in 0..2000 {
+        if blk == 700 {
+            eq.set_param(2, 120.0);
+            eq.set_param(3 * pb, 0.0);
+        }
+        if blk == 1200 {
+            eq.set_param(3 * pb, 1.0);
+        }
+        let mut l: Vec<f32> = (0..100)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                s as f32 / u32::MAX as f32 - 0.5
+            })
+            .collect();
+        let mut r: Vec<f32> = l.iter().map(|v| v * 0.5 + 0.01).collect();
+        eq.process(&mut l, &mut r);
+        h = hash(h, &l, &r);
+    }
+    assert_eq!(h, 0xeda8_6012_206c_7d80, "{h:x}");
+}
+
+/// The compressor's output, bit for bit as before the speed work: peak and
+/// RMS, linked and M/S (switched half way), sidechain high pass, NaN input.
+#[test]
+fn compressor_output_is_todays() {
+    use rackd_dsp::compressor::Compressor as C;
+    let want = [
+        0x97fd_f5be_3385_9ab6u64,
+        0x48df_9192_ce65_e22f,
+        0xdf10_7eca_b810_5a81,
+        0xa3d8_dcde_f7e7_2453,
+        0xc42b_6efd_cbe2_a6a1,
+    ];
+    let configs = [
+        (0.0, 0.0, 6.0, 0.0),
+        (1.0, 0.0, 0.0, 1.0),
+        (0.0, 1.0, 3.0, 0.0),
+        (1.0, 1.0, 12.0, 1.0),
+        (0.0, 0.0, 0.0, 0.0),
+    ];
+    for (&(rms, ms, knee, hp), want) in configs.iter().zip(want) {
+        let mut c = SlotKind::Compressor.build(48_000.0, 1024, Meters::new());
+        c.set_param(C::THRESHOLD, -24.0);
+        c.set_param(C::RATIO, 3.0);
+        c.set_param(C::KNEE, knee);
+        c.set_param(C::DETECTOR, rms);
+        c.set_param(C::LINK, ms);
+        c.set_param(C::SC_HP_ON, hp);
+        c.set_param(C::MAKEUP, 2.0);
+        let mut s = 7u32;
+        let mut h = 0u64;
+        for blk in 0..3000 {
+            if blk == 1500 {
+                c.set_param(C::LINK, 1.0 - ms);
+            }
+            let lvl = [0.01f32, 0.3, 0.05, 0.8, 0.0][(blk / 200) % 5];
+            let mut l: Vec<f32> = (0..64)
+                .map(|_| {
+                    s ^= s << 13;
+                    s ^= s >> 17;
+                    s ^= s << 5;
+                    (s as f32 / u32::MAX as f32 - 0.5) * 2.0 * lvl
+                })
+                .collect();
+            let mut r: Vec<f32> = l.iter().map(|v| v * 0.6 - 0.001).collect();
+            if blk == 100 {
+                l[3] = f32::NAN;
+            }
+            c.process(&mut l, &mut r);
+            h = hash(h, &l, &r);
+        }
+        assert_eq!(h, want, "{rms} {ms} {knee} {hp}: {h:x}");
     }
 }
