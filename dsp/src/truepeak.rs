@@ -123,6 +123,20 @@ fn interpolate(window: &[f32]) -> [f32; PHASES] {
 /// Points computed side by side (one vector lane each).
 const LANES: usize = 64;
 
+/// Largest magnitude in `x` (0 for an empty slice; NaN is ignored, as by
+/// `f32::max`), lane by lane so the compiler can use the vector unit.
+pub fn sample_peak(x: &[f32]) -> f32 {
+    let mut lanes = [0f32; 16];
+    let mut chunks = x.chunks_exact(16);
+    for c in &mut chunks {
+        for (m, v) in lanes.iter_mut().zip(c) {
+            *m = m.max(v.abs());
+        }
+    }
+    let tail = chunks.remainder().iter().fold(0f32, |m, v| m.max(v.abs()));
+    lanes.iter().fold(tail, |m, &v| m.max(v))
+}
+
 /// The instruction set the block loops run with, chosen once per detector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Isa {
@@ -281,11 +295,12 @@ impl TruePeak {
             let h = TAPS - 1;
             self.ext[h..h + n].copy_from_slice(chunk);
             let ext = &self.ext[..h + n];
-            let peak = ext.iter().fold(0f32, |m, x| m.max(x.abs()));
+            let chunk_peak = sample_peak(chunk);
+            let peak = chunk_peak.max(sample_peak(&ext[..h]));
             if peak * self.bound > floor.max(best) {
                 best = best.max(annex2_max(self.isa, ext, n));
             }
-            best = best.max(chunk.iter().fold(0f32, |m, x| m.max(x.abs())));
+            best = best.max(chunk_peak);
             self.ext.copy_within(n..n + h, 0);
         }
         best
@@ -430,7 +445,7 @@ multiversion! {
         floor: f32,
     ) -> () {
         let x0 = PEAK_BEHIND;
-        let largest = |v: &[f32]| v.iter().fold(0f32, |m, x| m.max(x.abs()));
+        let largest = sample_peak;
         let mut i = 0;
         while i < count {
             let mut best = [0f32; LANES];

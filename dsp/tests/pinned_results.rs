@@ -6,7 +6,7 @@
 //! the EQ and compressor output at all (they are the same operations in the
 //! same order, only arranged to run faster).
 
-use rackd_dsp::analysis::Scan;
+use rackd_dsp::analysis::{Analyzer, Scan};
 use rackd_dsp::loudness::Loudness;
 use rackd_dsp::{Meters, SlotKind};
 
@@ -335,4 +335,53 @@ fn compressor_output_is_todays() {
         }
         assert_eq!(h, want, "{rms} {ms} {knee} {hp}: {h:x}");
     }
+}
+
+/// The mix checks of `rackd analyze`, as before the speed work: DC, RMS,
+/// balance and correlation bit for bit, clipping, silence and bits exactly,
+/// mono loss and PLR within 0.0001 dB.
+#[test]
+fn analyzer_report_is_todays() {
+    let [mut l, mut r] = programme(44_100.0, 12.0, 9);
+    // Silence at both ends, a clipped stretch on the left, 24-bit steps.
+    for v in l[..4410].iter_mut().chain(r[..4410].iter_mut()) {
+        *v = 0.0;
+    }
+    let n = l.len();
+    for v in l[n - 2205..].iter_mut().chain(r[n - 2205..].iter_mut()) {
+        *v = 0.0;
+    }
+    for x in l.iter_mut().chain(r.iter_mut()) {
+        *x *= 0.5;
+    }
+    for x in &mut l[100_000..100_050] {
+        *x = (*x * 80.0).clamp(-0.9, 0.9);
+    }
+    for x in l.iter_mut().chain(r.iter_mut()) {
+        *x = (*x * 8_388_608.0).round() / 8_388_608.0;
+    }
+    let mut a = Analyzer::new(44_100.0, 2);
+    for (cl, cr) in l.chunks(3000).zip(r.chunks(3000)) {
+        a.push(&[cl, cr]);
+    }
+    let rep = a.finish();
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(
+        bits(&rep.dc_offset),
+        [4542178324992415195, 13766508918876696603]
+    );
+    assert_eq!(
+        bits(&rep.rms_dbfs),
+        [13849522870164976965, 13850032381351218493]
+    );
+    assert_eq!(rep.clipped_runs, [2, 0]);
+    assert_eq!(rep.clipped_samples, [45, 0]);
+    assert_eq!(rep.longest_clip_run, 31);
+    assert_eq!(rep.correlation.map(f64::to_bits), Some(4606219051004594958));
+    assert_eq!(rep.balance_db.map(f64::to_bits), Some(4610830998152511376));
+    assert_eq!((rep.head_silence, rep.tail_silence), (0.1, 0.05));
+    assert_eq!(rep.effective_bits, Some(24));
+    let mono = rep.mono_loss.unwrap();
+    assert!((mono - 0.543142284922709).abs() < 1e-4, "{mono}");
+    assert!((rep.plr - 21.999185768092797).abs() < 1e-4, "{}", rep.plr);
 }
