@@ -45,11 +45,10 @@ pub struct Limiter {
     /// The driven input and its readings, per channel, for one chunk.
     driven: [Box<[f32]>; 2],
     peaks: [Box<[f32]>; 2],
-    /// Sliding-minimum deque (ring) of (index, required gain).
-    dq_idx: Box<[u64]>,
-    dq_val: Box<[f32]>,
-    dq_head: usize,
-    dq_len: usize,
+    /// The required gain's minimum over the hold window.
+    hold_min: SlidingMin,
+    /// Frames since a required gain below 1 last entered the window.
+    since_reduction: usize,
     n: u64,
     held: f32,
     /// Moving average of the released gain, as 2^-40 fixed point.
@@ -94,8 +93,8 @@ impl Limiter {
     /// A limiter at −1 dBTP, 100 ms release, 1.5 ms lookahead (allocates).
     pub fn new(sample_rate: f32, meters: Arc<Meters>) -> Self {
         let max_w = (MAX_LOOKAHEAD_MS * 0.001 * sample_rate).ceil() as usize + 1;
-        // Rings are powers of two, so wrapping is a mask.
-        let hold = (max_w + 2 * REACH + 2).next_power_of_two();
+        let hold = max_w + 2 * REACH;
+        // The delay ring is a power of two, so wrapping is a mask.
         // Room for a chunk written ahead of the oldest sample still to play.
         let delay_len = (Self::latency_for(max_w) + CHUNK + 1).next_power_of_two();
         let buf = || vec![0f32; CHUNK].into_boxed_slice();
@@ -111,10 +110,8 @@ impl Limiter {
             detect: [detect.clone(), detect],
             driven: [buf(), buf()],
             peaks: [buf(), buf()],
-            dq_idx: vec![0; hold].into_boxed_slice(),
-            dq_val: vec![1.0; hold].into_boxed_slice(),
-            dq_head: 0,
-            dq_len: 0,
+            hold_min: SlidingMin::new(hold),
+            since_reduction: usize::MAX,
             n: 0,
             held: 1.0,
             avg_ring: vec![0; max_w].into_boxed_slice(),
@@ -157,43 +154,28 @@ impl Limiter {
     fn at_rest(&self) -> bool {
         self.held == 1.0
             && self.avg_sum == self.lookahead as u64 * ONE as u64
-            && (self.dq_len == 0 || self.dq_val[self.dq_head] >= 1.0)
+            && self.since_reduction >= self.lookahead + 2 * REACH
     }
 
     /// One frame of the gain computer: the gain for the output now, given
     /// the largest reading `p` of the newest interval.
     #[inline]
     fn gain(&mut self, p: f32, w: usize, hold: usize) -> f64 {
-        let mask = self.dq_idx.len() - 1;
         let req = if p > self.target {
             self.target / p
         } else {
             1.0
         };
-        // Sliding minimum over the last `hold` required gains.
-        while self.dq_len > 0 {
-            let back = (self.dq_head + self.dq_len - 1) & mask;
-            if self.dq_val[back] >= req {
-                self.dq_len -= 1;
-            } else {
-                break;
-            }
-        }
-        let slot = (self.dq_head + self.dq_len) & mask;
-        self.dq_idx[slot] = self.n;
-        self.dq_val[slot] = req;
-        self.dq_len += 1;
-        while self.dq_idx[self.dq_head] + hold as u64 <= self.n {
-            self.dq_head = (self.dq_head + 1) & mask;
-            self.dq_len -= 1;
-        }
-        let h = self.dq_val[self.dq_head];
-        self.held = if h < self.held {
-            h
+        self.since_reduction = if req < 1.0 {
+            0
         } else {
-            let v = h + (self.held - h) * self.release;
-            if h - v < 1e-7 { h } else { v }
+            self.since_reduction.saturating_add(1)
         };
+        let h = self.hold_min.push(req, hold);
+        // Down at once, up with the release (snapping the last step).
+        let v = h + (self.held - h) * self.release;
+        let v = if h - v < 1e-7 { h } else { v };
+        self.held = if h < self.held { h } else { v };
         let q = (self.held as f64 * ONE) as u64;
         self.avg_sum = self.avg_sum - self.avg_ring[self.avg_pos] + q;
         self.avg_ring[self.avg_pos] = q;
@@ -206,18 +188,83 @@ impl Limiter {
         self.avg_sum as i64 as f64 / w as f64 / ONE
     }
 
-    /// [`Limiter::gain`] for a reading at or below the target while at rest:
-    /// the state it leaves is the same, and the gain is exactly 1.
-    #[inline]
-    fn rest(&mut self, w: usize) {
-        self.dq_len = 1;
-        self.dq_idx[self.dq_head] = self.n;
-        self.dq_val[self.dq_head] = 1.0;
-        self.avg_pos += 1;
-        if self.avg_pos == w {
-            self.avg_pos = 0;
+    /// `m` frames of [`Limiter::gain`] at rest with readings at or below the
+    /// target: the gain stays exactly 1 and the window holds only 1s.
+    fn rest(&mut self, m: usize, w: usize, hold: usize) {
+        self.hold_min.rest(m, hold);
+        self.since_reduction = self.since_reduction.saturating_add(m);
+        self.avg_pos = (self.avg_pos + m) % w;
+        self.n += m as u64;
+    }
+}
+
+/// Minimum of the last `window` values (values before the first count as
+/// 1), in blocks as long as the window (van Herk / Gil-Werman): the current
+/// block's values, the previous block's suffix minima and the current
+/// block's running minimum. O(1) per value and without data-dependent
+/// branches; allocation-free after construction.
+struct SlidingMin {
+    cur: Box<[f32]>,
+    suffix: Box<[f32]>,
+    prefix: f32,
+    /// Position in the current block.
+    pos: usize,
+}
+
+impl SlidingMin {
+    /// For windows up to `longest` values.
+    fn new(longest: usize) -> Self {
+        SlidingMin {
+            cur: vec![1.0; longest].into_boxed_slice(),
+            suffix: vec![1.0; longest].into_boxed_slice(),
+            prefix: 1.0,
+            pos: 0,
         }
-        self.n += 1;
+    }
+
+    /// As if only 1s had come so far.
+    fn reset(&mut self) {
+        self.cur.fill(1.0);
+        self.suffix.fill(1.0);
+        self.prefix = 1.0;
+        self.pos = 0;
+    }
+
+    /// Adds `v`; returns the minimum of the last `window` values.
+    #[inline]
+    fn push(&mut self, v: f32, window: usize) -> f32 {
+        let pos = self.pos;
+        if pos == 0 {
+            // The block just finished becomes the previous one.
+            let mut m = 1f32;
+            for (s, &c) in self.suffix[..window]
+                .iter_mut()
+                .zip(&self.cur[..window])
+                .rev()
+            {
+                m = m.min(c);
+                *s = m;
+            }
+            self.prefix = 1.0;
+        }
+        self.cur[pos] = v;
+        self.prefix = self.prefix.min(v);
+        // The window is the previous block from pos + 1 on, and this one to pos.
+        let min = if pos + 1 < window {
+            self.suffix[pos + 1].min(self.prefix)
+        } else {
+            self.prefix
+        };
+        self.pos = if pos + 1 == window { 0 } else { pos + 1 };
+        min
+    }
+
+    /// `m` 1s, when the last `window` values were 1s already.
+    fn rest(&mut self, m: usize, window: usize) {
+        self.cur[..window].fill(1.0);
+        self.suffix[..window].fill(1.0);
+        self.prefix = 1.0;
+        self.pos = (self.pos + m) % window;
     }
 }
 
@@ -331,20 +378,11 @@ impl Processor for Limiter {
                     out[..first].copy_from_slice(&line[read..read + first]);
                     out[first..].copy_from_slice(&line[..m - first]);
                 }
-                // What the per-frame path leaves: the newest required gain only.
-                self.n += m as u64 - 1;
-                self.avg_pos = (self.avg_pos + m - 1) % w;
-                self.rest(w);
+                self.rest(m, w, hold);
             } else {
                 for i in 0..m {
                     let p = self.peaks[0][i].max(self.peaks[1][i]);
                     let at = (read + i) & dmask;
-                    if self.shortcuts && p <= target && self.at_rest() {
-                        self.rest(w);
-                        l[i] = self.delay[0][at];
-                        r[i] = self.delay[1][at];
-                        continue;
-                    }
                     let g = self.gain(p, w, hold);
                     min_gain = min_gain.min(g);
                     l[i] = (self.delay[0][at] as f64 * g) as f32;
@@ -364,8 +402,8 @@ impl Processor for Limiter {
         for d in &mut self.detect {
             d.reset();
         }
-        self.dq_head = 0;
-        self.dq_len = 0;
+        self.hold_min.reset();
+        self.since_reduction = usize::MAX;
         self.n = 0;
         self.held = 1.0;
         let w = self.lookahead;
@@ -384,6 +422,34 @@ impl Processor for Limiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sliding_min_is_the_minimum_of_the_window() {
+        let mut seed = 5u32;
+        let values: Vec<f32> = (0..5000)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                // Mostly 1, with dips of every depth.
+                if seed % 3 == 0 {
+                    (seed >> 8) as f32 / (1 << 24) as f32
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        for window in [1, 2, 3, 7, 64, 97] {
+            let mut s = SlidingMin::new(100);
+            for (i, &v) in values.iter().enumerate() {
+                let got = s.push(v, window);
+                let want = values[i.saturating_sub(window - 1)..=i]
+                    .iter()
+                    .fold(1f32, |m, &x| m.min(x));
+                assert_eq!(got, want, "window {window} at {i}");
+            }
+        }
+    }
 
     #[test]
     fn shortcuts_at_rest_change_nothing() {

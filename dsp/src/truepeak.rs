@@ -11,7 +11,8 @@
 //!
 //! Every interpolated point is a dot product with its taps in a fixed order.
 //! Many points are computed side by side, so the compiler uses the vector
-//! unit (AVX2 with FMA where the CPU has it, chosen at run time). The
+//! unit (AVX-512 or AVX2, with FMA, where the CPU has them, chosen at run
+//! time; AVX-512 paths need Rust 1.89, see `build.rs`). The
 //! BS.1770 sums are the same on every path, so meter and analysis readings
 //! never depend on the machine; the limiter's readings use fused
 //! multiply-adds where the CPU has them (one rounding less, 1e-7 apart).
@@ -123,18 +124,25 @@ fn interpolate(window: &[f32]) -> [f32; PHASES] {
 /// Points computed side by side (one vector lane each).
 const LANES: usize = 64;
 
-/// Largest magnitude in `x` (0 for an empty slice; NaN is ignored, as by
-/// `f32::max`), lane by lane so the compiler can use the vector unit.
+/// Largest magnitude in `x` (0 for an empty slice; NaN is ignored),
+/// lane by lane so the compiler can use the vector unit.
+#[inline(always)]
 pub fn sample_peak(x: &[f32]) -> f32 {
+    // `a > m` rather than `f32::max`: one instruction per lane (a NaN
+    // compares false, so it is skipped as `max` would skip it).
+    let larger = |m: f32, a: f32| if a > m { a } else { m };
     let mut lanes = [0f32; 16];
     let mut chunks = x.chunks_exact(16);
     for c in &mut chunks {
         for (m, v) in lanes.iter_mut().zip(c) {
-            *m = m.max(v.abs());
+            *m = larger(*m, v.abs());
         }
     }
-    let tail = chunks.remainder().iter().fold(0f32, |m, v| m.max(v.abs()));
-    lanes.iter().fold(tail, |m, &v| m.max(v))
+    let tail = chunks
+        .remainder()
+        .iter()
+        .fold(0f32, |m, v| larger(m, v.abs()));
+    lanes.iter().fold(tail, |m, &v| larger(m, v))
 }
 
 /// The instruction set the block loops run with, chosen once per detector.
@@ -143,10 +151,18 @@ enum Isa {
     Base,
     #[cfg(target_arch = "x86_64")]
     Avx2,
+    #[cfg(all(target_arch = "x86_64", rackd_avx512))]
+    Avx512,
 }
 
 impl Isa {
     fn detect() -> Self {
+        #[cfg(all(target_arch = "x86_64", rackd_avx512))]
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("fma")
+        {
+            return Isa::Avx512;
+        }
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
@@ -165,23 +181,33 @@ fn madd<const FUSED: bool>(a: f32, b: f32, c: f32) -> f32 {
 /// Defines `fn name(isa, args) -> ret` that runs `body` compiled for the
 /// instruction set `isa` names. In `body`, `FUSED` says whether products
 /// and sums may be fused (AVX2 with FMA); sums that must be the same on
-/// every machine use `madd::<false>`.
+/// every machine use `madd::<false>`. `WIDE` says the vector registers are
+/// wide and many (AVX-512): tiles twice as long keep them busy.
 macro_rules! multiversion {
     ($(#[$m:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty $body:block) => {
         $(#[$m])*
         fn $name(isa: Isa, $($arg: $ty),*) -> $ret {
             #[inline(always)]
-            fn imp<const FUSED: bool>($($arg: $ty),*) -> $ret $body
+            #[allow(unused)]
+            fn imp<const FUSED: bool, const WIDE: bool>($($arg: $ty),*) -> $ret $body
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx2,fma")]
             unsafe fn avx2($($arg: $ty),*) -> $ret {
-                imp::<true>($($arg),*)
+                imp::<true, false>($($arg),*)
+            }
+            #[cfg(all(target_arch = "x86_64", rackd_avx512))]
+            #[target_feature(enable = "avx512f,avx2,fma")]
+            unsafe fn avx512($($arg: $ty),*) -> $ret {
+                imp::<true, true>($($arg),*)
             }
             match isa {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: `Isa::Avx2` is only chosen when the CPU reports AVX2 and FMA.
                 Isa::Avx2 => unsafe { avx2($($arg),*) },
-                Isa::Base => imp::<false>($($arg),*),
+                #[cfg(all(target_arch = "x86_64", rackd_avx512))]
+                // SAFETY: `Isa::Avx512` is only chosen when the CPU reports AVX-512F and FMA.
+                Isa::Avx512 => unsafe { avx512($($arg),*) },
+                Isa::Base => imp::<false, false>($($arg),*),
             }
         }
     };
@@ -405,27 +431,40 @@ impl PeakTaps {
     }
 }
 
+/// `T` mid points from `u` on (see [`mid_points`]).
+#[inline(always)]
+fn mid_tile<const FUSED: bool, const T: usize>(
+    taps: &[f32; SINC_HALF],
+    ext: &[f32],
+    mid: &mut [f32],
+    u: usize,
+) {
+    // Fixed-size windows, so the tap loop needs no bounds checks.
+    let a = &ext[u..u + SINC_HALF + T];
+    let b = &ext[u + SINC_HALF..u + 2 * SINC_HALF + T];
+    let mut acc = [0f32; T];
+    for (j, &c) in taps.iter().enumerate() {
+        let (a, b) = (&a[j..j + T], &b[SINC_HALF - 1 - j..SINC_HALF - 1 - j + T]);
+        for l in 0..T {
+            acc[l] = madd::<FUSED>(c, a[l] + b[l], acc[l]);
+        }
+    }
+    mid[u..u + T].copy_from_slice(&acc);
+}
+
 multiversion! {
     /// Mid points `mid[u] = Σ taps[j] · (ext[u + j] + ext[u + 255 - j])` for
     /// `u < count` (rounded up to whole tiles; `mid` and `ext` leave room).
     fn mid_points(taps: &[f32; SINC_HALF], ext: &[f32], mid: &mut [f32], count: usize) -> () {
         let mut u = 0;
-        while u < count {
-            // Fixed-size windows, so the tap loop needs no bounds checks.
-            let a: &[f32; SINC_HALF + LANES] =
-                ext[u..u + SINC_HALF + LANES].try_into().expect("window");
-            let b: &[f32; SINC_HALF + LANES] = ext
-                [u + SINC_HALF..u + 2 * SINC_HALF + LANES]
-                .try_into()
-                .expect("window");
-            let mut acc = [0f32; LANES];
-            for (j, &c) in taps.iter().enumerate() {
-                let (a, b) = (&a[j..j + LANES], &b[SINC_HALF - 1 - j..SINC_HALF - 1 - j + LANES]);
-                for l in 0..LANES {
-                    acc[l] = madd::<FUSED>(c, a[l] + b[l], acc[l]);
-                }
+        if WIDE {
+            while u + 2 * LANES <= count {
+                mid_tile::<FUSED, { 2 * LANES }>(taps, ext, mid, u);
+                u += 2 * LANES;
             }
-            mid[u..u + LANES].copy_from_slice(&acc);
+        }
+        while u < count {
+            mid_tile::<FUSED, LANES>(taps, ext, mid, u);
             u += LANES;
         }
     }
@@ -720,6 +759,12 @@ mod tests {
                 && std::arch::is_x86_feature_detected!("fma")
             {
                 v.push(Isa::Avx2);
+            }
+            #[cfg(rackd_avx512)]
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                v.push(Isa::Avx512);
             }
         }
         v
