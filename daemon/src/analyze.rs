@@ -151,7 +151,7 @@ pub fn run_to(args: &AnalyzeArgs, out: &mut dyn Write) -> anyhow::Result<ExitCod
 /// Decodes and measures one file; the error is a sentence for the engineer.
 fn analyze_file(path: &Path, progress: bool) -> Result<Analyzed, String> {
     let mut analyzer: Option<Analyzer> = None;
-    let info = crate::audio_file::decode(
+    let info = crate::audio_file::decode_ahead(
         path,
         rackd_dsp::loudness::MAX_CHANNELS,
         progress,

@@ -134,6 +134,33 @@ pub fn decode(
     })
 }
 
+/// [`decode`] on a thread of its own: `on_block` runs on the caller's
+/// thread while the next blocks decode, so decoding and what is done with
+/// the audio overlap. Same blocks, same errors.
+pub fn decode_ahead(
+    path: &Path,
+    max_channels: usize,
+    progress: bool,
+    on_block: &mut dyn FnMut(u32, &[&[f32]]),
+) -> Result<AudioInfo, String> {
+    /// Blocks decoded ahead at most (bounds the memory).
+    const AHEAD: usize = 16;
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(u32, Vec<Vec<f32>>)>(AHEAD);
+        let decoder = scope.spawn(move || {
+            decode(path, max_channels, progress, &mut |rate, planes| {
+                // The receiver only goes away with this scope.
+                let _ = tx.send((rate, planes.iter().map(|p| p.to_vec()).collect()));
+            })
+        });
+        for (rate, planes) in rx {
+            let planes: Vec<&[f32]> = planes.iter().map(Vec::as_slice).collect();
+            on_block(rate, &planes);
+        }
+        decoder.join().expect("decoder thread")
+    })
+}
+
 /// Sample formats `render` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WavFormat {

@@ -12,6 +12,7 @@ use crate::hub::{MONITOR_PREFIX, ParamTree};
 use crate::store::Store;
 use rackd_protocol::song::SongPath;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, sync_channel};
 
 /// Arguments of `rackd render`.
 #[derive(clap::Args, Debug, Clone)]
@@ -144,7 +145,13 @@ pub fn render(
     }
 }
 
-/// Decodes `input` into the chain block by block and writes `path`.
+/// Decoded blocks waiting on their way from the decoder to the chain, and
+/// rendered ones on their way to the writer (bounds the memory either side).
+const IN_FLIGHT: usize = 16;
+
+/// Decodes `input` into the chain block by block and writes `path`: the
+/// decoder, the chain and the writer each on a thread of their own, so a
+/// render takes about the time of the slowest of them, not of their sum.
 fn stream_file(
     control: &EngineControl,
     input: &Path,
@@ -152,45 +159,75 @@ fn stream_file(
     format: WavFormat,
     block: usize,
 ) -> Result<Rendered, Failure> {
-    let mut stream: Option<Stream> = None;
-    let mut failed = None;
-    let info = audio_file::decode(input, 2, false, &mut |rate, planes| {
-        if failed.is_some() {
-            return;
-        }
-        let s = match &mut stream {
-            Some(s) => s,
-            None => match Stream::new(control, rate, block, path, format) {
-                Ok(s) => stream.insert(s),
-                Err(e) => {
-                    failed = Some(e);
-                    return;
+    let io_error =
+        |e: std::io::Error| Failure::Runtime(format!("cannot write {}: {e}", path.display()));
+    std::thread::scope(|scope| {
+        let (to_writer, from_chain) = sync_channel::<[Vec<f32>; 2]>(IN_FLIGHT);
+        let mut from_chain = Some(from_chain);
+        let mut writer = None;
+        let mut chain: Option<Stream> = None;
+        let mut failed = None;
+        let info = audio_file::decode_ahead(input, 2, false, &mut |rate, planes| {
+            if failed.is_some() {
+                return;
+            }
+            if chain.is_none() {
+                match audio_file::WavWriter::create(path, rate, format) {
+                    Ok(file) => {
+                        let blocks = from_chain.take().expect("one writer");
+                        writer = Some(scope.spawn(move || write_all(file, blocks)));
+                        chain = Some(Stream::new(control, rate, block));
+                    }
+                    Err(e) => {
+                        failed = Some(io_error(e));
+                        return;
+                    }
                 }
-            },
-        };
-        let right = planes.get(1).copied().unwrap_or(planes[0]);
-        if let Err(e) = s.push(planes[0], right) {
-            failed = Some(e);
+            }
+            let s = chain.as_mut().expect("built with the writer");
+            let right = planes.get(1).copied().unwrap_or(planes[0]);
+            // A writer that stopped says why when it is joined.
+            if to_writer.send(s.push(planes[0], right)).is_err() {
+                failed = Some(Failure::Runtime(format!("cannot write {}", path.display())));
+            }
+        });
+        if let Some(s) = chain.as_mut()
+            && failed.is_none()
+        {
+            let _ = to_writer.send(s.finish());
         }
-    })
-    .map_err(|e| Failure::Invalid(format!("{}: {e}", input.display())))?;
-    if let Some(e) = failed {
-        return Err(e);
-    }
-    let stream = stream
-        .ok_or_else(|| Failure::Invalid(format!("{}: no audio in the file", input.display())))?;
-    let latency = stream.latency;
-    stream.finish()?;
-    Ok(Rendered {
-        snapshot: String::new(),
-        frames: info.frames as usize,
-        sample_rate: info.sample_rate,
-        latency,
+        drop(to_writer);
+        let written = writer.map(|w| w.join().expect("writer thread"));
+        let info = info.map_err(|e| Failure::Invalid(format!("{}: {e}", input.display())))?;
+        match (written, failed, chain) {
+            (Some(Err(e)), _, _) => Err(io_error(e)),
+            (_, Some(e), _) => Err(e),
+            (Some(Ok(())), None, Some(s)) => Ok(Rendered {
+                snapshot: String::new(),
+                frames: info.frames as usize,
+                sample_rate: info.sample_rate,
+                latency: s.latency,
+            }),
+            _ => Err(Failure::Invalid(format!(
+                "{}: no audio in the file",
+                input.display()
+            ))),
+        }
     })
 }
 
-/// A render under way: the chain, the frames waiting for a whole block, and
-/// the output file.
+/// The writer's side: blocks to the file until the chain is done.
+fn write_all(
+    mut file: audio_file::WavWriter,
+    blocks: Receiver<[Vec<f32>; 2]>,
+) -> std::io::Result<()> {
+    for [l, r] in blocks {
+        file.write(&l, &r)?;
+    }
+    file.finish()
+}
+
+/// The chain of a render under way and the frames waiting for a whole block.
 struct Stream {
     rt: crate::engine::rt::RtProcess,
     block: usize,
@@ -200,39 +237,25 @@ struct Stream {
     /// Output frames still to drop from the start.
     skip: usize,
     pending: [Vec<f32>; 2],
-    out: [Vec<f32>; 2],
-    writer: audio_file::WavWriter,
-    path: PathBuf,
 }
 
 impl Stream {
-    fn new(
-        control: &EngineControl,
-        rate: u32,
-        block: usize,
-        path: &Path,
-        format: WavFormat,
-    ) -> Result<Self, Failure> {
+    fn new(control: &EngineControl, rate: u32, block: usize) -> Self {
         // The chain's output, as a print records it: the monitor section and
         // the room's safety ceiling are about the speakers, not the file.
         let rt = control.build_rt(rate, block).chain_output_only();
         let latency = rt.latency();
-        let writer = audio_file::WavWriter::create(path, rate, format)
-            .map_err(|e| Failure::Runtime(format!("cannot write {}: {e}", path.display())))?;
-        Ok(Stream {
+        Stream {
             rt,
             block,
             latency,
             skip: latency,
             pending: [Vec::with_capacity(2 * block), Vec::with_capacity(2 * block)],
-            out: [vec![0.0; block], vec![0.0; block]],
-            writer,
-            path: path.to_path_buf(),
-        })
+        }
     }
 
-    /// Takes decoded frames; runs and writes every whole block.
-    fn push(&mut self, left: &[f32], right: &[f32]) -> Result<(), Failure> {
+    /// Takes decoded frames; returns the output of every whole block.
+    fn push(&mut self, left: &[f32], right: &[f32]) -> [Vec<f32>; 2] {
         self.pending[0].extend_from_slice(left);
         self.pending[1].extend_from_slice(right);
         self.run(false)
@@ -240,42 +263,41 @@ impl Stream {
 
     /// Blocks of `block` frames from frame 0, as a JACK period would be;
     /// with `last`, also the shorter block at the end.
-    fn run(&mut self, last: bool) -> Result<(), Failure> {
-        let mut start = 0;
+    fn run(&mut self, last: bool) -> [Vec<f32>; 2] {
         let n = self.pending[0].len();
-        while n - start >= self.block || (last && start < n) {
-            let m = self.block.min(n - start);
+        let whole = if last { n } else { n - n % self.block };
+        let mut out = [vec![0f32; whole], vec![0f32; whole]];
+        let mut start = 0;
+        while start < whole {
+            let m = self.block.min(whole - start);
             let [pl, pr] = &self.pending;
-            let [ol, or] = &mut self.out;
+            let [ol, or] = &mut out;
             self.rt.process(
                 &pl[start..start + m],
                 &pr[start..start + m],
-                &mut ol[..m],
-                &mut or[..m],
+                &mut ol[start..start + m],
+                &mut or[start..start + m],
             );
-            let drop = self.skip.min(m);
-            self.skip -= drop;
-            self.writer.write(&ol[drop..m], &or[drop..m]).map_err(|e| {
-                Failure::Runtime(format!("cannot write {}: {e}", self.path.display()))
-            })?;
             start += m;
         }
         for p in &mut self.pending {
-            p.drain(..start);
+            p.drain(..whole);
         }
-        Ok(())
+        let drop = self.skip.min(whole);
+        self.skip -= drop;
+        for o in &mut out {
+            o.drain(..drop);
+        }
+        out
     }
 
     /// Feeds the latency's silence, so the output is the input's length and
-    /// aligned with it, and closes the file.
-    fn finish(mut self) -> Result<(), Failure> {
+    /// aligned with it; returns the last output.
+    fn finish(&mut self) -> [Vec<f32>; 2] {
         for p in &mut self.pending {
             p.resize(p.len() + self.latency, 0.0);
         }
-        self.run(true)?;
-        self.writer
-            .finish()
-            .map_err(|e| Failure::Runtime(format!("cannot write {}: {e}", self.path.display())))
+        self.run(true)
     }
 }
 

@@ -160,7 +160,7 @@ impl Limiter {
     /// One frame of the gain computer: the gain for the output now, given
     /// the largest reading `p` of the newest interval.
     #[inline]
-    fn gain(&mut self, p: f32, w: usize, hold: usize) -> f64 {
+    fn gain(&mut self, p: f32, w: usize, hold: usize, per_sum: f64) -> f64 {
         let req = if p > self.target {
             self.target / p
         } else {
@@ -176,7 +176,8 @@ impl Limiter {
         let v = h + (self.held - h) * self.release;
         let v = if h - v < 1e-7 { h } else { v };
         self.held = if h < self.held { h } else { v };
-        let q = (self.held as f64 * ONE) as u64;
+        // Below 2^41: exact through i64.
+        let q = (self.held as f64 * ONE) as i64 as u64;
         self.avg_sum = self.avg_sum - self.avg_ring[self.avg_pos] + q;
         self.avg_ring[self.avg_pos] = q;
         self.avg_pos += 1;
@@ -185,7 +186,7 @@ impl Limiter {
         }
         self.n += 1;
         // Below 2^53, so exact through i64.
-        self.avg_sum as i64 as f64 / w as f64 / ONE
+        self.avg_sum as i64 as f64 * per_sum
     }
 
     /// `m` frames of [`Limiter::gain`] at rest with readings at or below the
@@ -380,10 +381,13 @@ impl Processor for Limiter {
                 }
                 self.rest(m, w, hold);
             } else {
+                // The average's scale: 1 when every gain in it is 1 (to within
+                // an f64 rounding, which no f32 output sample can show).
+                let per_sum = 1.0 / (w as f64 * ONE);
                 for i in 0..m {
                     let p = self.peaks[0][i].max(self.peaks[1][i]);
                     let at = (read + i) & dmask;
-                    let g = self.gain(p, w, hold);
+                    let g = self.gain(p, w, hold, per_sum);
                     min_gain = min_gain.min(g);
                     l[i] = (self.delay[0][at] as f64 * g) as f32;
                     r[i] = (self.delay[1][at] as f64 * g) as f32;
