@@ -570,6 +570,15 @@ impl Loudness {
     pub fn steps(&self) -> u64 {
         self.subs
     }
+
+    /// Short-term blocks offered to the loudness range so far (one a second
+    /// after the first 3 s): the range can only change when this does.
+    pub fn range_blocks(&self) -> u64 {
+        match self.subs.checked_sub(SUBS_S as u64) {
+            Some(after) => after / LRA_HOP + 1,
+            None => 0,
+        }
+    }
 }
 
 /// Integrated loudness over several programmes together (an album):

@@ -14,6 +14,8 @@ pub struct ProgramMeter {
     tp: [TruePeak; 2],
     loudness: Loudness,
     steps_published: u64,
+    /// Range blocks the published LRA includes.
+    range_published: u64,
     /// Running means of L·R, L² and R² over ~300 ms.
     corr: [f64; 3],
     corr_coeff: f64,
@@ -30,6 +32,7 @@ impl ProgramMeter {
             tp: [TruePeak::new(), TruePeak::new()],
             loudness: Loudness::live(sample_rate as f64, 2),
             steps_published: 0,
+            range_published: 0,
             corr: [0.0; 3],
             corr_coeff: (-1.0 / (0.3 * sample_rate as f64)).exp(),
             lra: 0.0,
@@ -95,11 +98,16 @@ impl Processor for ProgramMeter {
             .publish_correlation(corr.clamp(-1.0, 1.0) as f32);
         let steps = self.loudness.steps();
         if steps / 10 != self.steps_published / 10 {
-            // Gated values change only with a new 100 ms block.
+            // Integrated loudness changes only with a new 100 ms block,
             self.integrated = self.loudness.integrated() as f32;
-            self.lra = self.loudness.loudness_range() as f32;
         }
         self.steps_published = steps;
+        let range = self.loudness.range_blocks();
+        if range != self.range_published {
+            // and the range only with a new short-term block, once a second.
+            self.lra = self.loudness.loudness_range() as f32;
+            self.range_published = range;
+        }
         self.meters.publish_loudness(
             self.loudness.momentary() as f32,
             self.loudness.short_term() as f32,
@@ -119,6 +127,7 @@ impl Processor for ProgramMeter {
         self.loudness.reset();
         self.corr = [0.0; 3];
         self.steps_published = 0;
+        self.range_published = 0;
         self.lra = 0.0;
         self.integrated = f32::NEG_INFINITY;
     }
