@@ -157,15 +157,16 @@ impl Limiter {
             && self.since_reduction >= self.lookahead + 2 * REACH
     }
 
+    /// The gain that brings a reading `p` to the target (1 below it).
+    #[inline(always)]
+    fn required(p: f32, target: f32) -> f32 {
+        if p > target { target / p } else { 1.0 }
+    }
+
     /// One frame of the gain computer: the gain for the output now, given
-    /// the largest reading `p` of the newest interval.
+    /// the newest interval's required gain.
     #[inline]
-    fn gain(&mut self, p: f32, w: usize, hold: usize, per_sum: f64) -> f64 {
-        let req = if p > self.target {
-            self.target / p
-        } else {
-            1.0
-        };
+    fn gain(&mut self, req: f32, w: usize, hold: usize, per_sum: f64) -> f64 {
         self.since_reduction = if req < 1.0 {
             0
         } else {
@@ -381,16 +382,28 @@ impl Processor for Limiter {
                 }
                 self.rest(m, w, hold);
             } else {
+                // Required gains side by side, the gain computer frame by
+                // frame, then the output side by side again.
+                let [pl, pr] = &mut self.peaks;
+                for (a, &b) in pl[..m].iter_mut().zip(&pr[..m]) {
+                    *a = Self::required(a.max(b), target);
+                }
                 // The average's scale: 1 when every gain in it is 1 (to within
                 // an f64 rounding, which no f32 output sample can show).
                 let per_sum = 1.0 / (w as f64 * ONE);
-                for i in 0..m {
-                    let p = self.peaks[0][i].max(self.peaks[1][i]);
-                    let at = (read + i) & dmask;
-                    let g = self.gain(p, w, hold, per_sum);
-                    min_gain = min_gain.min(g);
-                    l[i] = (self.delay[0][at] as f64 * g) as f32;
-                    r[i] = (self.delay[1][at] as f64 * g) as f32;
+                let mut gains = [0f64; CHUNK];
+                for (i, g) in gains[..m].iter_mut().enumerate() {
+                    *g = self.gain(self.peaks[0][i], w, hold, per_sum);
+                }
+                min_gain = gains[..m].iter().fold(min_gain, |a, &g| a.min(g));
+                let first = m.min(dlen - read);
+                for (line, out) in self.delay.iter().zip([&mut *l, &mut *r]) {
+                    let parts = [(&line[read..read + first], 0), (&line[..m - first], first)];
+                    for (src, at) in parts {
+                        for ((o, &x), &g) in out[at..].iter_mut().zip(src).zip(&gains[at..m]) {
+                            *o = (x as f64 * g) as f32;
+                        }
+                    }
                 }
             }
             start += m;

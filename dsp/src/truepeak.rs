@@ -124,13 +124,18 @@ fn interpolate(window: &[f32]) -> [f32; PHASES] {
 /// Points computed side by side (one vector lane each).
 const LANES: usize = 64;
 
+/// The larger of a running maximum `m` and `a`: `f32::max` in one
+/// instruction per lane (a NaN `a` compares false and is skipped, as `max`
+/// would skip it; `m` is never NaN).
+#[inline(always)]
+fn larger(m: f32, a: f32) -> f32 {
+    if a > m { a } else { m }
+}
+
 /// Largest magnitude in `x` (0 for an empty slice; NaN is ignored),
 /// lane by lane so the compiler can use the vector unit.
 #[inline(always)]
 pub fn sample_peak(x: &[f32]) -> f32 {
-    // `a > m` rather than `f32::max`: one instruction per lane (a NaN
-    // compares false, so it is skipped as `max` would skip it).
-    let larger = |m: f32, a: f32| if a > m { a } else { m };
     let mut lanes = [0f32; 16];
     let mut chunks = x.chunks_exact(16);
     for c in &mut chunks {
@@ -230,7 +235,7 @@ multiversion! {
                     }
                 }
                 for j in 0..LANES {
-                    lanes[j] = lanes[j].max(acc[j].abs());
+                    lanes[j] = larger(lanes[j], acc[j].abs());
                 }
             }
             w += LANES;
@@ -489,7 +494,7 @@ multiversion! {
         while i < count {
             let mut best = [0f32; LANES];
             for l in 0..LANES {
-                best[l] = ext[x0 + i + l].abs().max(mid[i + 2 + l].abs());
+                best[l] = larger(ext[x0 + i + l].abs(), mid[i + 2 + l].abs());
             }
             let z = largest(&ext[x0 - 1 + i..x0 + 2 + i + LANES])
                 .max(largest(&mid[i..i + 4 + LANES]));
@@ -510,7 +515,7 @@ multiversion! {
                     }
                 }
                 for l in 0..LANES {
-                    best[l] = best[l].max(acc[l].abs());
+                    best[l] = larger(best[l], acc[l].abs());
                 }
                 let mut acc = [0f32; LANES];
                 for (j, &c) in taps.odd[p].iter().enumerate() {
@@ -524,7 +529,7 @@ multiversion! {
                     }
                 }
                 for l in 0..LANES {
-                    best[l] = best[l].max(acc[l].abs());
+                    best[l] = larger(best[l], acc[l].abs());
                 }
             }
             // The BS.1770 Annex 2 points of the same interval: window
@@ -540,7 +545,7 @@ multiversion! {
                         }
                     }
                     for l in 0..LANES {
-                        best[l] = best[l].max(acc[l].abs());
+                        best[l] = larger(best[l], acc[l].abs());
                     }
                 }
             }
