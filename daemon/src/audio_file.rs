@@ -136,7 +136,8 @@ pub fn decode(
 
 /// [`decode`] on a thread of its own: `on_block` runs on the caller's
 /// thread while the next blocks decode, so decoding and what is done with
-/// the audio overlap. Same blocks, same errors.
+/// the audio overlap. The blocks come in order, gathered into blocks of at
+/// least [`AHEAD_FRAMES`] frames (fewer hand-overs between the threads).
 pub fn decode_ahead(
     path: &Path,
     max_channels: usize,
@@ -144,14 +145,35 @@ pub fn decode_ahead(
     on_block: &mut dyn FnMut(u32, &[&[f32]]),
 ) -> Result<AudioInfo, String> {
     /// Blocks decoded ahead at most (bounds the memory).
-    const AHEAD: usize = 16;
+    const AHEAD: usize = 8;
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<(u32, Vec<Vec<f32>>)>(AHEAD);
         let decoder = scope.spawn(move || {
-            decode(path, max_channels, progress, &mut |rate, planes| {
-                // The receiver only goes away with this scope.
-                let _ = tx.send((rate, planes.iter().map(|p| p.to_vec()).collect()));
-            })
+            let mut gathered: Option<(u32, Vec<Vec<f32>>)> = None;
+            let info = decode(path, max_channels, progress, &mut |rate, planes| {
+                let (_, g) = gathered.get_or_insert_with(|| {
+                    (
+                        rate,
+                        planes
+                            .iter()
+                            .map(|_| Vec::with_capacity(2 * AHEAD_FRAMES))
+                            .collect(),
+                    )
+                });
+                for (g, p) in g.iter_mut().zip(planes) {
+                    g.extend_from_slice(p);
+                }
+                if g[0].len() >= AHEAD_FRAMES
+                    && let Some(block) = gathered.take()
+                {
+                    // The receiver only goes away with this scope.
+                    let _ = tx.send(block);
+                }
+            });
+            if let Some(block) = gathered.take() {
+                let _ = tx.send(block);
+            }
+            info
         });
         for (rate, planes) in rx {
             let planes: Vec<&[f32]> = planes.iter().map(Vec::as_slice).collect();
@@ -160,6 +182,9 @@ pub fn decode_ahead(
         decoder.join().expect("decoder thread")
     })
 }
+
+/// Frames [`decode_ahead`] gathers before handing them over.
+pub const AHEAD_FRAMES: usize = 16_384;
 
 /// Sample formats `render` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
