@@ -226,7 +226,7 @@ fn render_speed(config: &Config, state: &RackState, dir: &std::path::Path) {
     audio_file::write_wav(&input, 48_000, WavFormat::Pcm24, &l, &r).unwrap();
     let started = Instant::now();
     let rendered =
-        rackd::render::render(config, state, &input, &output, WavFormat::Pcm24, 256).unwrap();
+        rackd::cli::render::render(config, state, &input, &output, WavFormat::Pcm24, 256).unwrap();
     let took = started.elapsed();
     assert_eq!(rendered.frames, l.len());
     println!(

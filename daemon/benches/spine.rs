@@ -6,6 +6,12 @@
 //!    the last value checked, against deframing and decoding the same bytes alone.
 //! 3. Durable save of a 1000-parameter state through the hub (p50/p99),
 //!    against a bare SQLite insert of the same JSON with synchronous=FULL.
+//! 4. The HTTP front end (`web` below): `GET /` of a 1000-parameter OSCQuery
+//!    namespace (p50/p99) against a static page file on the same connection;
+//!    a WebSocket set to feedback on another WebSocket client (p50/p99)
+//!    against a bare WebSocket echo; the daemon's CPU while 50 page clients
+//!    get meters at 25 Hz against the same time with none; and the OSC round
+//!    trip while 1000 WebSocket clients get meters against it with none.
 //!
 //! Run: `cargo bench -p rackd --bench spine`
 
@@ -67,7 +73,7 @@ fn start_daemon(
         ..AudioConfig::default()
     };
     let (surface, hub) = rt
-        .block_on(rackd::run::serve_without_audio(
+        .block_on(rackd::service::serve_without_audio(
             &chain,
             &audio,
             &dir.join("rackd.db"),
@@ -77,7 +83,7 @@ fn start_daemon(
     (surface.local_addr(), hub)
 }
 
-fn round_trip(daemon: SocketAddr) {
+fn round_trip(daemon: SocketAddr) -> Duration {
     let subscribers: Vec<UdpSocket> = (0..8)
         .map(|_| {
             let s = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -149,6 +155,7 @@ fn round_trip(daemon: SocketAddr) {
         micros(percentile(&floor, 0.99)),
         micros(p50) / micros(percentile(&floor, 0.5)).max(1.0),
     );
+    p99
 }
 
 fn inbound_rate(daemon: SocketAddr) {
@@ -285,6 +292,9 @@ fn durable_save(rt: &tokio::runtime::Runtime, hub: &hub::HubHandle, dir: &std::p
     );
 }
 
+#[path = "spine/web.rs"]
+mod web;
+
 fn main() {
     // `cargo test --all-targets` runs benches in test mode with no `--bench`: skip the work then.
     if !std::env::args().any(|a| a == "--bench") {
@@ -293,6 +303,7 @@ fn main() {
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name(web::DAEMON_THREADS)
         .enable_all()
         .build()
         .unwrap();
@@ -302,4 +313,5 @@ fn main() {
     inbound_rate(addr);
     let (_, big) = start_daemon(&rt, 334, &dir.path().join("b"));
     durable_save(&rt, &big, dir.path());
+    web::run(&rt, dir.path());
 }

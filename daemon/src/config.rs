@@ -1,15 +1,28 @@
-//! The daemon's configuration: TOML through the `config` crate, `RACKD_…`
-//! environment overrides, and a validation pass that reports every error with
-//! its file and line (not only the first), as `rackd check` promises.
+//! The daemon's configuration: the TOML file, `RACKD_…` environment
+//! overrides (parsed by the `config` crate), sections read with serde derive
+//! and checked by a validation pass that reports every problem with its file
+//! and line (not only the first), as `rackd check` promises (`read.rs`,
+//! `env.rs`).
+
+mod env;
+mod raw;
+mod read;
+
+pub use read::check_banks;
 
 use anyhow::Context as _;
 use ipnet::IpNet;
-use rackd_dsp::SlotKind;
-use serde_json::{Map, Value as Json};
-use std::collections::{BTreeMap, HashSet};
+use rackd_dsp::{CeilingMode, SlotKind};
+use rackd_protocol::toml_tree::Node;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+
+/// Largest config file read: a rack's config is a few KB.
+const MAX_CONFIG_BYTES: usize = 4 << 20;
+/// Problems `rackd check` prints before it says how many more there are.
+const MAX_SHOWN: usize = 200;
 
 /// Default config path, as the systemd unit uses it.
 pub const DEFAULT_PATH: &str = "/etc/rackd/rackd.toml";
@@ -66,6 +79,9 @@ pub struct AudioConfig {
     pub test_tone_db: Option<f32>,
     /// Output safety ceiling in dBFS; nothing a client sends goes above it.
     pub ceiling_dbfs: f32,
+    /// What the ceiling bounds: samples (no latency) or the true peak
+    /// (lookahead limiter, its latency added to the monitor path).
+    pub ceiling_mode: CeilingMode,
     /// cpal backend: the host to open the device on.
     pub host: CpalHost,
     /// cpal backend: device name (ALSA PCM id such as `hw:1,0`, or a listed
@@ -90,6 +106,7 @@ impl Default for AudioConfig {
             period: 256,
             test_tone_db: None,
             ceiling_dbfs: -0.3,
+            ceiling_mode: CeilingMode::SamplePeak,
             host: CpalHost::Alsa,
             device: None,
             buffer_size: None,
@@ -105,6 +122,85 @@ pub struct OscConfig {
     pub listen: SocketAddr,
     /// Client networks allowed to talk to the daemon.
     pub allow: Vec<IpNet>,
+    /// A TCP connection that sends nothing and subscribes to nothing this
+    /// long is closed.
+    pub idle_timeout: std::time::Duration,
+}
+
+/// `[http]`: the engineer's page, OSCQuery and its WebSocket, on one port.
+#[derive(Clone, PartialEq)]
+pub struct HttpConfig {
+    /// Whether the HTTP front end runs at all.
+    pub enabled: bool,
+    /// Listen address (loopback unless a token is set).
+    pub listen: SocketAddr,
+    /// The token that may change things (from `token` or `token_file`).
+    pub token: Option<String>,
+    /// The token that may look but not change.
+    pub read_only_token: Option<String>,
+    /// The name clients show (`HOST_INFO` `NAME`, the mDNS instance).
+    pub name: String,
+    /// Advertise `_oscjson._tcp` and `_osc._udp` over mDNS.
+    pub mdns: bool,
+    /// Interfaces mDNS announces on (names such as `eth0`, or `lo`); empty: every one but loopback.
+    pub mdns_interfaces: Vec<String>,
+}
+
+impl std::fmt::Debug for HttpConfig {
+    /// Tokens stay out of logs and debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |t: &Option<String>| if t.is_some() { "set" } else { "none" };
+        f.debug_struct("HttpConfig")
+            .field("enabled", &self.enabled)
+            .field("listen", &self.listen)
+            .field("token", &set(&self.token))
+            .field("read_only_token", &set(&self.read_only_token))
+            .field("name", &self.name)
+            .field("mdns", &self.mdns)
+            .field("mdns_interfaces", &self.mdns_interfaces)
+            .finish()
+    }
+}
+
+impl Default for HttpConfig {
+    /// What a config without `[http]` gets: the page on loopback port 7771.
+    fn default() -> Self {
+        HttpConfig {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 7771)),
+            token: None,
+            read_only_token: None,
+            name: "rackd".into(),
+            mdns: false,
+            mdns_interfaces: Vec::new(),
+        }
+    }
+}
+
+/// `[files]`: the only places a client may name files in (print sources and
+/// results). Relative directories are under the state directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FilesConfig {
+    /// Where sources are looked up, in this order.
+    pub input_dirs: Vec<PathBuf>,
+    /// Where results are written.
+    pub output_dir: PathBuf,
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        FilesConfig {
+            input_dirs: vec!["sources".into(), "prints".into()],
+            output_dir: "prints".into(),
+        }
+    }
+}
+
+impl FilesConfig {
+    /// The directories resolved against the state directory.
+    pub fn roots(&self, state_dir: &Path) -> crate::files::FileRoots {
+        crate::files::FileRoots::new(&self.input_dirs, &self.output_dir, state_dir)
+    }
 }
 
 /// `[[surface]]`: a fixed host:port that always gets feedback, no lease.
@@ -216,6 +312,48 @@ pub struct DeviceConfig {
     pub line: Option<usize>,
 }
 
+/// `[[midi_surface]]`: a hardware control surface (Mackie Control and
+/// surfaces in MC mode) on MIDI ports, mapped onto rack parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MidiSurfaceConfig {
+    /// Name in logs and `/rackd/status`.
+    pub id: String,
+    /// The SysEx header of the first unit (`mcu`: 0x14, `xt`: 0x15).
+    pub model: rackd_protocol::mcu::Model,
+    /// The MIDI ports of each unit, left to right: the first unit, then
+    /// the XT extenders (8 strips each).
+    pub units: Vec<SurfaceLink>,
+    /// What the strips control.
+    pub banks: SurfaceBanks,
+    /// The master fader's parameter (none: the master fader does nothing).
+    pub master: Option<String>,
+    /// Config file, for errors found once the parameter tree is known.
+    pub file: String,
+    /// Line of its `banks` key (else of the table).
+    pub line: Option<usize>,
+}
+
+/// The MIDI ports of one surface unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SurfaceLink {
+    /// `jack` (JACK MIDI ports) or `alsa` (ALSA sequencer ports).
+    pub backend: MidiBackend,
+    /// The port the surface listens on (rackd sends to it).
+    pub port: String,
+    /// The port the surface sends on (ALSA: `port` when unset).
+    pub input: Option<String>,
+}
+
+/// `banks =`: what the strips control, a bank of strips at a time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SurfaceBanks {
+    /// Every parameter of the slots in play order, then of the outboard
+    /// devices (without bypass, position and active, which have buttons).
+    Auto,
+    /// Banks of parameter addresses, one per strip (`""`: an empty strip).
+    Lists(Vec<Vec<String>>),
+}
+
 /// The whole validated configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -227,12 +365,21 @@ pub struct Config {
     pub audio: AudioConfig,
     /// `[osc]`.
     pub osc: OscConfig,
+    /// `[http]`.
+    pub http: HttpConfig,
+    /// `[files]`.
+    pub files: FilesConfig,
     /// `[[surface]]`.
     pub surfaces: Vec<StaticSurface>,
     /// `[[chain]]`.
     pub chain: Vec<SlotConfig>,
     /// `[[device]]`.
     pub devices: Vec<DeviceConfig>,
+    /// `[[midi_surface]]`.
+    pub midi_surfaces: Vec<MidiSurfaceConfig>,
+    /// What was assumed or will not work as configured (printed by `rackd
+    /// check`, logged at start), e.g. an insert on the null backend.
+    pub warnings: Vec<ConfigError>,
 }
 
 /// One problem in the configuration, located as precisely as we can.
@@ -262,12 +409,16 @@ impl fmt::Display for ConfigError {
 pub struct ConfigErrors(pub Vec<ConfigError>);
 
 impl fmt::Display for ConfigErrors {
+    /// One problem per line; past [`MAX_SHOWN`], how many more there are.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
+        for (i, e) in self.0.iter().take(MAX_SHOWN).enumerate() {
             if i > 0 {
                 writeln!(f)?;
             }
             write!(f, "{e}")?;
+        }
+        if self.0.len() > MAX_SHOWN {
+            write!(f, "\n… and {} more", self.0.len() - MAX_SHOWN)?;
         }
         Ok(())
     }
@@ -289,6 +440,11 @@ ceiling_dbfs = -0.3
 [osc]
 listen = "127.0.0.1:7770"
 allow = ["127.0.0.0/8", "::1/128"]
+
+# The engineer's page (/ui/) and OSCQuery, on loopback.
+[http]
+listen = "127.0.0.1:7771"
+name = "rackd demo"
 
 [[chain]]
 id = "trim"
@@ -355,62 +511,53 @@ impl Config {
         file: &str,
         env: BTreeMap<String, String>,
     ) -> (Option<Config>, Vec<ConfigError>) {
-        let located = |key: &str, message: String| ConfigError {
+        let whole = |message: String, line: Option<usize>| ConfigError {
             file: file.to_string(),
-            line: None,
-            key: key.to_string(),
+            line,
+            key: "-".into(),
             message,
         };
-        // Syntax errors first: the config crate would hide the line.
-        if let Err(e) = text.parse::<toml::Table>() {
-            let line = e.span().map(|s| text[..s.start].lines().count().max(1));
-            let error = ConfigError {
-                line,
-                ..located("-", e.message().to_string())
-            };
-            return (None, vec![error]);
+        if text.len() > MAX_CONFIG_BYTES {
+            let message = format!(
+                "{} bytes is more than a rack's config needs ({} at most); is this the right file?",
+                text.len(),
+                MAX_CONFIG_BYTES
+            );
+            return (None, vec![whole(message, None)]);
         }
-        let env_keys: HashSet<String> = env
-            .keys()
-            .filter_map(|k| k.strip_prefix("RACKD_"))
-            .map(|k| k.to_ascii_lowercase().replace("__", "."))
-            .collect();
-        let merged = config::Config::builder()
-            .add_source(config::File::from_str(text, config::FileFormat::Toml))
-            .add_source(
-                config::Environment::with_prefix("RACKD")
-                    .prefix_separator("_")
-                    .separator("__")
-                    .try_parsing(true)
-                    .list_separator(",")
-                    .with_list_parse_key("osc.allow")
-                    .with_list_parse_key("daemon.profile_dirs")
-                    .with_list_parse_key("audio.connect_inputs")
-                    .with_list_parse_key("audio.connect_outputs")
-                    .source(Some(env.into_iter().collect())),
-            )
-            .build()
-            .and_then(|c| c.try_deserialize::<Json>());
-        let merged = match merged {
-            Ok(m) => m,
-            Err(e) => return (None, vec![located("-", e.to_string())]),
+        let mut root = match Node::parse(text) {
+            Ok(root) => root,
+            Err(e) => {
+                let line = e
+                    .span()
+                    .map(|s| rackd_protocol::toml_tree::line_of(text, s.start));
+                return (None, vec![whole(e.message().to_string(), line)]);
+            }
         };
-        let mut reader = Reader {
-            file: file.to_string(),
-            lines: KeyLines::new(text),
-            env_keys,
-            errors: Vec::new(),
-        };
-        let cfg = reader.config(&merged);
+        let overrides = env::apply(&mut root, &env, text.len());
+        let mut reader = read::Reader::new(file, text, overrides.names);
+        let mut cfg = reader.config(&root);
+        for name in overrides.suspicious {
+            reader.warnings.push(ConfigError {
+                file: "environment".into(),
+                line: None,
+                key: name.clone(),
+                message: "not a config override (those are RACKD_<SECTION>__<KEY>, \
+                          with two underscores); ignored"
+                    .into(),
+            });
+        }
+        cfg.warnings = reader.warnings;
         (Some(cfg), reader.errors)
     }
 
-    /// The built-in demo configuration with the given OSC port and state dir.
-    pub fn demo(osc_port: u16, state_dir: &Path) -> anyhow::Result<Config> {
+    /// The built-in demo configuration with the given OSC and HTTP ports and state dir.
+    pub fn demo(osc_port: u16, http_port: u16, state_dir: &Path) -> anyhow::Result<Config> {
         let mut cfg = Self::from_toml(DEMO_TOML, "<demo>", env_overrides())
             .map_err(|e| anyhow::anyhow!("{e}"))
             .context("the built-in demo config is invalid")?;
         cfg.osc.listen.set_port(osc_port);
+        cfg.http.listen.set_port(http_port);
         cfg.daemon.state_dir = state_dir.to_path_buf();
         Ok(cfg)
     }
@@ -434,740 +581,6 @@ fn default_state_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/var/lib/rackd"))
 }
 
-/// Finds the line of a dotted key in the TOML text, for error messages.
-struct KeyLines {
-    /// `(dotted key, line)`; array-of-table entries get their index: `chain[1].kind`.
-    keys: Vec<(String, usize)>,
-}
-
-impl KeyLines {
-    fn new(text: &str) -> Self {
-        let mut keys = Vec::new();
-        let mut table = String::new();
-        let mut array_counts: BTreeMap<String, usize> = BTreeMap::new();
-        for (i, raw) in text.lines().enumerate() {
-            let line = raw.trim();
-            let n = i + 1;
-            if let Some(name) = line.strip_prefix("[[").and_then(|l| l.split("]]").next()) {
-                let name = name.trim().to_string();
-                let idx = array_counts.entry(name.clone()).or_insert(0);
-                table = format!("{name}[{idx}]");
-                *idx += 1;
-                keys.push((table.clone(), n));
-            } else if let Some(name) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
-                table = name.trim().to_string();
-                keys.push((table.clone(), n));
-            } else if let Some((key, _)) = line.split_once('=') {
-                let key = key.trim().trim_matches('"');
-                if !key.is_empty() && !key.starts_with('#') {
-                    let full = if table.is_empty() {
-                        key.to_string()
-                    } else {
-                        format!("{table}.{key}")
-                    };
-                    keys.push((full, n));
-                }
-            }
-        }
-        KeyLines { keys }
-    }
-
-    /// The line of `key`, or of its closest enclosing table.
-    fn line_of(&self, key: &str) -> Option<usize> {
-        let mut k = key;
-        loop {
-            if let Some((_, n)) = self.keys.iter().find(|(name, _)| name == k) {
-                return Some(*n);
-            }
-            // `osc.allow[2]` → `osc.allow` → `osc`
-            let cut = k.rfind(['.', '['])?;
-            k = &k[..cut];
-        }
-    }
-}
-
-/// Walks the merged config tree, collecting every error instead of stopping at one.
-struct Reader {
-    file: String,
-    lines: KeyLines,
-    env_keys: HashSet<String>,
-    errors: Vec<ConfigError>,
-}
-
-impl Reader {
-    fn error(&mut self, key: &str, message: impl Into<String>) {
-        let plain = key.split('[').next().unwrap_or(key);
-        let (file, line) = if self.env_keys.contains(plain) {
-            (
-                format!(
-                    "environment RACKD_{}",
-                    plain.replace('.', "__").to_uppercase()
-                ),
-                None,
-            )
-        } else {
-            (self.file.clone(), self.lines.line_of(key))
-        };
-        self.errors.push(ConfigError {
-            file,
-            line,
-            key: key.to_string(),
-            message: message.into(),
-        });
-    }
-
-    /// A table, reporting keys it does not know.
-    fn table<'a>(
-        &mut self,
-        parent: &'a Json,
-        key: &str,
-        known: &[&str],
-    ) -> Option<&'a Map<String, Json>> {
-        let value = if key.is_empty() {
-            Some(parent)
-        } else {
-            lookup(parent, key)
-        };
-        match value {
-            None => None,
-            Some(Json::Object(map)) => {
-                for k in map.keys() {
-                    if !known.contains(&k.as_str()) {
-                        let full = if key.is_empty() {
-                            k.clone()
-                        } else {
-                            format!("{key}.{k}")
-                        };
-                        self.error(
-                            &full,
-                            format!("unknown key; known keys here: {}", known.join(", ")),
-                        );
-                    }
-                }
-                Some(map)
-            }
-            Some(_) => {
-                self.error(key, "expected a table");
-                None
-            }
-        }
-    }
-
-    /// A table of an array item or its sub-table, with unknown keys reported
-    /// under their full name (`device[1].serial.bogus`).
-    fn item_table(
-        &mut self,
-        value: Option<&Json>,
-        name: &str,
-        known: &[&str],
-    ) -> Option<Map<String, Json>> {
-        match value? {
-            Json::Object(map) => {
-                for k in map.keys() {
-                    if !known.contains(&k.as_str()) {
-                        self.error(
-                            &format!("{name}.{k}"),
-                            format!("unknown key; known keys here: {}", known.join(", ")),
-                        );
-                    }
-                }
-                Some(map.clone())
-            }
-            _ => {
-                self.error(name, "expected a table");
-                None
-            }
-        }
-    }
-
-    fn string(
-        &mut self,
-        map: Option<&Map<String, Json>>,
-        table: &str,
-        key: &str,
-        default: &str,
-    ) -> String {
-        match map.and_then(|m| m.get(key)) {
-            None => default.to_string(),
-            Some(Json::String(s)) => s.clone(),
-            Some(other) => {
-                self.error(
-                    &join(table, key),
-                    format!("expected a string, found {other}"),
-                );
-                default.to_string()
-            }
-        }
-    }
-
-    fn number(
-        &mut self,
-        map: Option<&Map<String, Json>>,
-        table: &str,
-        key: &str,
-        range: (f64, f64),
-    ) -> Option<f64> {
-        let v = map.and_then(|m| m.get(key))?;
-        match v
-            .as_f64()
-            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-        {
-            Some(x) if x >= range.0 && x <= range.1 => Some(x),
-            Some(x) => {
-                self.error(
-                    &join(table, key),
-                    format!("{x} is outside {}..{}", range.0, range.1),
-                );
-                None
-            }
-            None => {
-                self.error(&join(table, key), format!("expected a number, found {v}"));
-                None
-            }
-        }
-    }
-
-    /// An insert's pair of cpal device channels (1-based, L and R): two
-    /// different channels from 3 to `channels` (1 and 2 are the main pair).
-    fn channel_pair(
-        &mut self,
-        map: Option<&Map<String, Json>>,
-        table: &str,
-        key: &str,
-        channels: u16,
-    ) -> Vec<u16> {
-        let Some(value) = map.and_then(|m| m.get(key)) else {
-            return Vec::new();
-        };
-        let numbers: Option<Vec<u16>> = value.as_array().and_then(|items| {
-            items
-                .iter()
-                .map(|v| v.as_u64().and_then(|n| u16::try_from(n).ok()))
-                .collect()
-        });
-        match numbers {
-            Some(pair) if pair.len() == 2 && pair[0] != pair[1] => {
-                if let Some(bad) = pair.iter().find(|&&c| c < 3 || c > channels) {
-                    self.error(
-                        &join(table, key),
-                        format!(
-                            "channel {bad} is not one of 3..{channels} (1 and 2 are the main pair; \
-                             audio.channels opens {channels})"
-                        ),
-                    );
-                    return Vec::new();
-                }
-                pair
-            }
-            _ => {
-                self.error(
-                    &join(table, key),
-                    format!("expected two different channel numbers [L, R], found {value}"),
-                );
-                Vec::new()
-            }
-        }
-    }
-
-    fn strings(
-        &mut self,
-        map: Option<&Map<String, Json>>,
-        table: &str,
-        key: &str,
-    ) -> Option<Vec<String>> {
-        match map.and_then(|m| m.get(key))? {
-            Json::Array(items) => {
-                let mut out = Vec::new();
-                for (i, item) in items.iter().enumerate() {
-                    match item {
-                        Json::String(s) => out.push(s.clone()),
-                        other => self.error(
-                            &format!("{}[{i}]", join(table, key)),
-                            format!("expected a string, found {other}"),
-                        ),
-                    }
-                }
-                Some(out)
-            }
-            Json::String(s) if s.is_empty() => Some(Vec::new()),
-            Json::String(s) => Some(s.split(',').map(|p| p.trim().to_string()).collect()),
-            other => {
-                self.error(
-                    &join(table, key),
-                    format!("expected a list of strings, found {other}"),
-                );
-                None
-            }
-        }
-    }
-
-    fn config(&mut self, root: &Json) -> Config {
-        self.table(
-            root,
-            "",
-            &["daemon", "audio", "osc", "surface", "chain", "device"],
-        );
-
-        let d = self.table(
-            root,
-            "daemon",
-            &["state_dir", "log_level", "autosave_ms", "profile_dirs"],
-        );
-        let state_dir = match d.and_then(|m| m.get("state_dir")) {
-            Some(_) => PathBuf::from(self.string(d, "daemon", "state_dir", "")),
-            None => default_state_dir(),
-        };
-        let log_level = self.string(d, "daemon", "log_level", "info");
-        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
-            self.error(
-                "daemon.log_level",
-                format!("{log_level:?} is not a log filter (try info, debug, rackd=debug)"),
-            );
-        }
-        let autosave_ms = self
-            .number(d, "daemon", "autosave_ms", (0.0, 60_000.0))
-            .unwrap_or(500.0) as u64;
-        let profile_dirs = self
-            .strings(d, "daemon", "profile_dirs")
-            .unwrap_or_default()
-            .into_iter()
-            .map(PathBuf::from)
-            .collect();
-
-        let a = self.table(
-            root,
-            "audio",
-            &[
-                "backend",
-                "client_name",
-                "connect_inputs",
-                "connect_outputs",
-                "sample_rate",
-                "period",
-                "test_tone_db",
-                "ceiling_dbfs",
-                "host",
-                "device",
-                "buffer_size",
-                "channels",
-            ],
-        );
-        let backend = match self.string(a, "audio", "backend", "jack").as_str() {
-            "jack" => BackendKind::Jack,
-            "null" => BackendKind::Null,
-            "cpal" => BackendKind::Cpal,
-            other => {
-                self.error(
-                    "audio.backend",
-                    format!("unknown backend {other:?}; choose jack, cpal or null"),
-                );
-                BackendKind::Null
-            }
-        };
-        let defaults = AudioConfig::default();
-        let client_name = self.string(a, "audio", "client_name", &defaults.client_name);
-        if client_name.is_empty() || client_name.len() > 60 || client_name.contains(':') {
-            self.error("audio.client_name", "must be 1..60 characters without ':'");
-        }
-        let connect_inputs = self
-            .strings(a, "audio", "connect_inputs")
-            .unwrap_or_default();
-        let connect_outputs = self
-            .strings(a, "audio", "connect_outputs")
-            .unwrap_or_default();
-        for (key, list) in [
-            ("connect_inputs", &connect_inputs),
-            ("connect_outputs", &connect_outputs),
-        ] {
-            if list.len() > 2 {
-                self.error(&join("audio", key), "at most two ports (left, right)");
-            }
-        }
-        let sample_rate = self
-            .number(a, "audio", "sample_rate", (8000.0, 384_000.0))
-            .unwrap_or(defaults.sample_rate as f64) as u32;
-        let period = self
-            .number(a, "audio", "period", (16.0, 8192.0))
-            .unwrap_or(defaults.period as f64) as u32;
-        let test_tone_db = self
-            .number(a, "audio", "test_tone_db", (-120.0, 0.0))
-            .map(|x| x as f32);
-        let ceiling_dbfs = self
-            .number(a, "audio", "ceiling_dbfs", (-60.0, 0.0))
-            .unwrap_or(defaults.ceiling_dbfs as f64) as f32;
-        let host = match self.string(a, "audio", "host", "alsa").as_str() {
-            "alsa" => CpalHost::Alsa,
-            "jack" => CpalHost::Jack,
-            other => {
-                self.error(
-                    "audio.host",
-                    format!("unknown cpal host {other:?}; choose alsa or jack"),
-                );
-                CpalHost::Alsa
-            }
-        };
-        let device = Some(self.string(a, "audio", "device", "")).filter(|d| !d.is_empty());
-        let buffer_size = self
-            .number(a, "audio", "buffer_size", (16.0, 8192.0))
-            .map(|x| x as u32);
-        let channels = self
-            .number(a, "audio", "channels", (2.0, 64.0))
-            .map_or(2, |x| x as u16);
-
-        let o = self.table(root, "osc", &["listen", "allow"]);
-        let listen_text = self.string(o, "osc", "listen", "127.0.0.1:7770");
-        let listen = listen_text.parse::<SocketAddr>().unwrap_or_else(|_| {
-            self.error(
-                "osc.listen",
-                format!("{listen_text:?} is not HOST:PORT (e.g. 127.0.0.1:7770)"),
-            );
-            SocketAddr::from(([127, 0, 0, 1], 7770))
-        });
-        let allow_text = self
-            .strings(o, "osc", "allow")
-            .unwrap_or_else(|| vec!["127.0.0.0/8".into(), "::1/128".into()]);
-        let mut allow = Vec::new();
-        for (i, net) in allow_text.iter().enumerate() {
-            match net
-                .parse::<IpNet>()
-                .or_else(|_| net.parse::<std::net::IpAddr>().map(IpNet::from))
-            {
-                Ok(n) => allow.push(n),
-                Err(_) => self.error(
-                    &format!("osc.allow[{i}]"),
-                    format!("{net:?} is not a network (e.g. 192.168.1.0/24)"),
-                ),
-            }
-        }
-
-        let mut surfaces = Vec::new();
-        for (i, item) in array(root, "surface").iter().enumerate() {
-            let key = format!("surface[{i}]");
-            let s = self.table(item, "", &["address", "patterns"]).cloned();
-            let s = s.as_ref();
-            let addr_text = self.string(s, &key, "address", "");
-            let patterns = self.strings(s, &key, "patterns").unwrap_or_default();
-            for (j, p) in patterns.iter().enumerate() {
-                if let Err(e) = rackd_protocol::osc::pattern::validate(p) {
-                    self.error(&format!("{key}.patterns[{j}]"), e.to_string());
-                }
-            }
-            match addr_text.parse::<SocketAddr>() {
-                Ok(address) => surfaces.push(StaticSurface { address, patterns }),
-                Err(_) => self.error(
-                    &format!("{key}.address"),
-                    format!("{addr_text:?} is not HOST:PORT"),
-                ),
-            }
-        }
-
-        let mut chain = Vec::new();
-        let mut ids = HashSet::new();
-        for (i, item) in array(root, "chain").iter().enumerate() {
-            let key = format!("chain[{i}]");
-            let s = self
-                .table(
-                    item,
-                    "",
-                    &[
-                        "id",
-                        "kind",
-                        "send",
-                        "return",
-                        "send_channels",
-                        "return_channels",
-                        "active",
-                    ],
-                )
-                .cloned();
-            let s = s.as_ref();
-            let id = self.string(s, &key, "id", "");
-            let kind_text = self.string(s, &key, "kind", "");
-            let send = self.strings(s, &key, "send").unwrap_or_default();
-            let returns = self.strings(s, &key, "return").unwrap_or_default();
-            let send_channels = self.channel_pair(s, &key, "send_channels", channels);
-            let return_channels = self.channel_pair(s, &key, "return_channels", channels);
-            let active = match s.and_then(|m| m.get("active")) {
-                None => true,
-                Some(Json::Bool(b)) => *b,
-                Some(other) => {
-                    self.error(
-                        &join(&key, "active"),
-                        format!("expected true or false, found {other}"),
-                    );
-                    true
-                }
-            };
-            if !is_address_part(&id) {
-                self.error(
-                    &format!("{key}.id"),
-                    format!("{id:?} must be 1..32 of a-z, 0-9, _ or -"),
-                );
-            } else if id == "in" || id == "out" {
-                self.error(
-                    &format!("{key}.id"),
-                    "\"in\" and \"out\" are the fixed meter points; choose another id",
-                );
-            } else if !ids.insert(id.clone()) {
-                self.error(
-                    &format!("{key}.id"),
-                    format!("slot id {id:?} is used twice"),
-                );
-            }
-            match SlotKind::from_name(&kind_text) {
-                Some(kind) => {
-                    let insert = kind == SlotKind::Insert;
-                    for (name, given) in [
-                        ("send_channels", !send_channels.is_empty()),
-                        ("return_channels", !return_channels.is_empty()),
-                    ] {
-                        if !insert && given {
-                            self.error(
-                                &join(&key, name),
-                                format!("only an insert slot has {name}"),
-                            );
-                        }
-                    }
-                    for (name, ports) in [("send", &send), ("return", &returns)] {
-                        if !insert && !ports.is_empty() {
-                            self.error(
-                                &join(&key, name),
-                                format!("only an insert slot has {name} ports"),
-                            );
-                        } else if ports.len() > 2 {
-                            self.error(
-                                &join(&key, name),
-                                format!(
-                                    "a stereo insert has 2 {name} ports (L, R), not {}",
-                                    ports.len()
-                                ),
-                            );
-                        }
-                    }
-                    chain.push(SlotConfig {
-                        id,
-                        kind,
-                        send,
-                        returns,
-                        send_channels,
-                        return_channels,
-                        active,
-                    })
-                }
-                None => self.error(
-                    &format!("{key}.kind"),
-                    format!(
-                        "unknown slot kind {kind_text:?}; choose one of {}",
-                        SlotKind::NAMES.join(", ")
-                    ),
-                ),
-            }
-        }
-        let mut devices = Vec::new();
-        let mut device_ids = HashSet::new();
-        for (i, item) in array(root, "device").iter().enumerate() {
-            if let Some(dev) = self.device(i, item, &mut device_ids) {
-                devices.push(dev);
-            }
-        }
-
-        Config {
-            file: None,
-            daemon: DaemonConfig {
-                state_dir,
-                log_level,
-                autosave_ms,
-                profile_dirs,
-            },
-            audio: AudioConfig {
-                backend,
-                client_name,
-                connect_inputs,
-                connect_outputs,
-                sample_rate,
-                period,
-                test_tone_db,
-                ceiling_dbfs,
-                host,
-                device,
-                buffer_size,
-                channels,
-            },
-            osc: OscConfig { listen, allow },
-            surfaces,
-            chain,
-            devices,
-        }
-    }
-
-    fn device(&mut self, i: usize, item: &Json, ids: &mut HashSet<String>) -> Option<DeviceConfig> {
-        let key = format!("device[{i}]");
-        let s = self.item_table(
-            Some(item),
-            &key,
-            &["id", "profile", "serial", "osc", "midi", "safe"],
-        );
-        let s = s.as_ref();
-        let id = self.string(s, &key, "id", "");
-        let profile = self.string(s, &key, "profile", "");
-        if !is_address_part(&id) {
-            self.error(
-                &format!("{key}.id"),
-                format!("{id:?} must be 1..32 of a-z, 0-9, _ or -"),
-            );
-        } else if !ids.insert(id.clone()) {
-            self.error(
-                &format!("{key}.id"),
-                format!("device id {id:?} is used twice"),
-            );
-        }
-        if profile.is_empty() {
-            self.error(
-                &format!("{key}.profile"),
-                "missing: the hardware profile id (see `rackd profile list`)",
-            );
-        }
-        let (safe, safe_params) = match s.and_then(|m| m.get("safe")) {
-            None => (false, Vec::new()),
-            Some(Json::Bool(b)) => (*b, Vec::new()),
-            Some(Json::Array(_)) => (false, self.strings(s, &key, "safe").unwrap_or_default()),
-            Some(other) => {
-                self.error(
-                    &format!("{key}.safe"),
-                    format!("expected true, false or a list of parameter ids, found {other}"),
-                );
-                (false, Vec::new())
-            }
-        };
-        let sections: Vec<&str> = ["serial", "osc", "midi"]
-            .into_iter()
-            .filter(|k| s.is_some_and(|m| m.contains_key(*k)))
-            .collect();
-        if sections.len() > 1 {
-            self.error(
-                &key,
-                format!(
-                    "more than one transport ({}); a device has at most one",
-                    sections.join(", ")
-                ),
-            );
-        }
-        let link = match sections.first().copied() {
-            None => DeviceLink::None,
-            Some("serial") => {
-                let t = format!("{key}.serial");
-                let m = self.item_table(item.get("serial"), &t, &["path", "baud", "address"]);
-                let m = m.as_ref();
-                let path = self.string(m, &t, "path", "");
-                if path.is_empty() {
-                    self.error(
-                        &format!("{t}.path"),
-                        "missing: the device node, e.g. /dev/ttyUSB0",
-                    );
-                }
-                DeviceLink::Serial {
-                    path: PathBuf::from(path),
-                    baud: self
-                        .number(m, &t, "baud", (50.0, 4_000_000.0))
-                        .map(|x| x as u32),
-                    address: self.number(m, &t, "address", (0.0, 255.0)).map(|x| x as u8),
-                }
-            }
-            Some("osc") => {
-                let t = format!("{key}.osc");
-                let m = self.item_table(item.get("osc"), &t, &["address", "protocol"]);
-                let m = m.as_ref();
-                let address = self.string(m, &t, "address", "");
-                let port_ok = address
-                    .rsplit_once(':')
-                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
-                if !port_ok {
-                    self.error(
-                        &format!("{t}.address"),
-                        format!("{address:?} is not HOST:PORT (e.g. 192.168.1.20:9000)"),
-                    );
-                }
-                let tcp = match self.string(m, &t, "protocol", "").as_str() {
-                    "" => None,
-                    "udp" => Some(false),
-                    "tcp" => Some(true),
-                    other => {
-                        self.error(
-                            &format!("{t}.protocol"),
-                            format!("{other:?}: OSC devices speak \"udp\" or \"tcp\""),
-                        );
-                        None
-                    }
-                };
-                DeviceLink::Osc { address, tcp }
-            }
-            Some(_) => {
-                let t = format!("{key}.midi");
-                let m = self.item_table(
-                    item.get("midi"),
-                    &t,
-                    &["backend", "port", "input", "channel", "device_id"],
-                );
-                let m = m.as_ref();
-                let backend = match self.string(m, &t, "backend", "jack").as_str() {
-                    "jack" => MidiBackend::Jack,
-                    "alsa" => MidiBackend::Alsa,
-                    other => {
-                        self.error(
-                            &format!("{t}.backend"),
-                            format!("unknown MIDI backend {other:?}; choose jack or alsa"),
-                        );
-                        MidiBackend::Jack
-                    }
-                };
-                let port = self.string(m, &t, "port", "");
-                if port.is_empty() {
-                    self.error(&format!("{t}.port"), "missing: the MIDI port name");
-                }
-                let input = Some(self.string(m, &t, "input", "")).filter(|s| !s.is_empty());
-                DeviceLink::Midi {
-                    backend,
-                    port,
-                    input,
-                    channel: self.number(m, &t, "channel", (1.0, 16.0)).unwrap_or(1.0) as u8,
-                    device_id: self
-                        .number(m, &t, "device_id", (0.0, 127.0))
-                        .map(|x| x as u8),
-                }
-            }
-        };
-        let line = self.lines.line_of(&format!("{key}.profile"));
-        Some(DeviceConfig {
-            id,
-            profile,
-            link,
-            safe,
-            safe_params,
-            file: self.file.clone(),
-            line,
-        })
-    }
-}
-
-fn join(table: &str, key: &str) -> String {
-    if table.is_empty() {
-        key.to_string()
-    } else {
-        format!("{table}.{key}")
-    }
-}
-
-fn lookup<'a>(root: &'a Json, key: &str) -> Option<&'a Json> {
-    key.split('.').try_fold(root, |v, k| v.get(k))
-}
-
-fn array<'a>(root: &'a Json, key: &str) -> &'a [Json] {
-    root.get(key)
-        .and_then(Json::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
-}
-
 /// Whether `s` is usable as one OSC address part for a slot or device id.
 pub fn is_address_part(s: &str) -> bool {
     !s.is_empty()
@@ -1177,232 +590,4 @@ pub fn is_address_part(s: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(text: &str) -> Result<Config, ConfigErrors> {
-        Config::from_toml(text, "rackd.toml", BTreeMap::new())
-    }
-
-    #[test]
-    fn demo_config_is_valid() {
-        let cfg = parse(DEMO_TOML).unwrap();
-        assert_eq!(cfg.chain.len(), 3);
-        assert_eq!(cfg.osc.listen.port(), 7770);
-    }
-
-    #[test]
-    fn reports_every_error_with_line() {
-        let text = "[audio]\nbackend = \"alsa\"\nceiling_dbfs = 3.0\n\n[osc]\nlisten = \"nowhere\"\nbogus = 1\n\n[[chain]]\nid = \"trim\"\nkind = \"fuzz\"\n";
-        let errs = parse(text).unwrap_err().0;
-        let lines: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.starts_with("rackd.toml:2: audio.backend")),
-            "{lines:?}"
-        );
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.starts_with("rackd.toml:3: audio.ceiling_dbfs")),
-            "{lines:?}"
-        );
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.starts_with("rackd.toml:6: osc.listen")),
-            "{lines:?}"
-        );
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.starts_with("rackd.toml:7: osc.bogus")),
-            "{lines:?}"
-        );
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.starts_with("rackd.toml:11: chain[0].kind")),
-            "{lines:?}"
-        );
-        assert_eq!(errs.len(), 5, "{lines:?}");
-    }
-
-    #[test]
-    fn syntax_error_has_line() {
-        let errs = parse("[osc]\nlisten = \n").unwrap_err().0;
-        assert_eq!(errs.len(), 1);
-        assert_eq!(errs[0].line, Some(2), "{errs:?}");
-    }
-
-    #[test]
-    fn environment_overrides_and_is_named_in_errors() {
-        let mut env = BTreeMap::new();
-        env.insert(
-            "RACKD_OSC__LISTEN".to_string(),
-            "127.0.0.1:9999".to_string(),
-        );
-        let cfg = Config::from_toml(DEMO_TOML, "x.toml", env.clone()).unwrap();
-        assert_eq!(cfg.osc.listen.port(), 9999);
-        env.insert("RACKD_OSC__LISTEN".to_string(), "bad".to_string());
-        let errs = Config::from_toml(DEMO_TOML, "x.toml", env).unwrap_err().0;
-        assert!(
-            errs[0]
-                .to_string()
-                .starts_with("environment RACKD_OSC__LISTEN"),
-            "{errs:?}"
-        );
-    }
-
-    #[test]
-    fn devices_parse_with_transport_sections() {
-        let cfg = parse(
-            "[daemon]\nprofile_dirs = [\"/srv/profiles\"]\n\n[[device]]\nid = \"eq1\"\nprofile = \"generic-serial-ascii\"\nserial = { path = \"/dev/ttyUSB0\", baud = 38400 }\n\n[[device]]\nid = \"box\"\nprofile = \"generic-osc-device\"\nosc = { address = \"10.0.0.5:9000\", protocol = \"tcp\" }\nsafe = true\n\n[[device]]\nid = \"pultec\"\nprofile = \"generic-passive-eq-stepped\"\n\n[[device]]\nid = \"cc\"\nprofile = \"generic-midi-cc-eq\"\nmidi = { port = \"a2j:in\", input = \"a2j:out\", channel = 2 }\n",
-        )
-        .unwrap();
-        assert_eq!(
-            cfg.daemon.profile_dirs,
-            vec![PathBuf::from("/srv/profiles")]
-        );
-        assert_eq!(cfg.devices.len(), 4);
-        assert_eq!(
-            cfg.devices[3].link,
-            DeviceLink::Midi {
-                backend: MidiBackend::Jack,
-                port: "a2j:in".into(),
-                input: Some("a2j:out".into()),
-                channel: 2,
-                device_id: None
-            }
-        );
-        assert_eq!(
-            cfg.devices[0].link,
-            DeviceLink::Serial {
-                path: "/dev/ttyUSB0".into(),
-                baud: Some(38400),
-                address: None
-            }
-        );
-        assert!(cfg.devices[1].safe);
-        assert_eq!(
-            cfg.devices[1].link,
-            DeviceLink::Osc {
-                address: "10.0.0.5:9000".into(),
-                tcp: Some(true)
-            }
-        );
-        let errs = parse(
-            "[[device]]\nid = \"b\"\nprofile = \"y\"\nosc = { address = \"h:1\", protocol = \"sctp\" }\n",
-        )
-        .unwrap_err()
-        .0;
-        assert!(
-            errs[0].to_string().contains("\"sctp\": OSC devices speak"),
-            "{errs:?}"
-        );
-        assert_eq!(cfg.devices[2].link, DeviceLink::None);
-        assert_eq!(cfg.devices[0].line, Some(6));
-    }
-
-    #[test]
-    fn device_errors_have_lines() {
-        let errs = parse(
-            "[[device]]\nid = \"EQ\"\nprofile = \"x\"\n[[device]]\nid = \"b\"\nprofile = \"y\"\nosc = { address = \"nowhere\", speed = 3 }\n",
-        )
-        .unwrap_err()
-        .0;
-        let lines: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.starts_with("rackd.toml:2: device[0].id")),
-            "{lines:?}"
-        );
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.starts_with("rackd.toml:7: device[1].osc.address")),
-            "{lines:?}"
-        );
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.starts_with("rackd.toml:7: device[1].osc.speed")),
-            "{lines:?}"
-        );
-        assert_eq!(errs.len(), 3, "{lines:?}");
-    }
-
-    #[test]
-    fn duplicate_slot_ids_refused() {
-        let errs = parse(
-            "[[chain]]\nid = \"a\"\nkind = \"trim\"\n[[chain]]\nid = \"a\"\nkind = \"meter\"\n",
-        )
-        .unwrap_err()
-        .0;
-        assert_eq!(errs.len(), 1);
-        assert_eq!(errs[0].line, Some(5));
-    }
-
-    #[test]
-    fn insert_slots_take_ports_and_others_refuse_them() {
-        let cfg = parse(
-            "[[chain]]
-id = \"gear\"
-kind = \"insert\"
-send = [\"a:1\", \"a:2\"]
-\
-             return = \"b:1,b:2\"
-active = false
-",
-        )
-        .unwrap();
-        assert_eq!(cfg.chain[0].send, ["a:1", "a:2"]);
-        assert_eq!(cfg.chain[0].returns, ["b:1", "b:2"]);
-        assert!(!cfg.chain[0].active);
-        let errs = parse(
-            "[[chain]]\nid = \"t\"\nkind = \"trim\"\nsend = [\"a:1\"]\n\
-             [[chain]]\nid = \"g\"\nkind = \"insert\"\nreturn = [\"a\", \"b\", \"c\"]\nactive = 1\n",
-        )
-        .unwrap_err()
-        .0;
-        let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
-        assert_eq!(errs.len(), 3, "{text:?}");
-        assert!(
-            text[0].contains("only an insert slot has send ports"),
-            "{text:?}"
-        );
-        assert!(
-            text.iter().any(|t| t.contains("2 return ports")),
-            "{text:?}"
-        );
-        assert!(text.iter().any(|t| t.contains("true or false")), "{text:?}");
-
-        let cfg = parse(
-            "[audio]\nchannels = 6\n[[chain]]\nid = \"g\"\nkind = \"insert\"\n\
-             send_channels = [5, 6]\nreturn_channels = [3, 4]\n",
-        )
-        .unwrap();
-        assert_eq!(cfg.audio.channels, 6);
-        assert_eq!(cfg.chain[0].send_channels, [5, 6]);
-        let errs = parse(
-            "[audio]\nchannels = 4\n[[chain]]\nid = \"g\"\nkind = \"insert\"\n\
-             send_channels = [2, 5]\nreturn_channels = [3]\n\
-             [[chain]]\nid = \"t\"\nkind = \"trim\"\nsend_channels = [3, 4]\n",
-        )
-        .unwrap_err()
-        .0;
-        let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
-        assert_eq!(errs.len(), 3, "{text:?}");
-        assert!(text[0].contains("channel 2 is not one of 3..4"), "{text:?}");
-        assert!(
-            text[1].contains("two different channel numbers"),
-            "{text:?}"
-        );
-        assert!(
-            text[2].contains("only an insert slot has send_channels"),
-            "{text:?}"
-        );
-    }
-}
+mod tests;

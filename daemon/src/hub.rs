@@ -6,21 +6,22 @@
 //! Snapshot storage runs on its own thread ([`StoreWorker`]) so SQLite's
 //! fsyncs never stall the async threads.
 
-pub mod tree;
-
-use crate::store::{ImportReport, RevisionInfo, SongExport, SongSummary, Store, StoreError};
+pub use crate::rack::{ParamEntry, ParamTree, Target, play_order};
+use crate::store::{
+    ImportReport, RevisionInfo, SongExport, SongSummary, Store, StoreError, StoreHealth,
+};
+use rackd_protocol::api::address::{is_recall_safe, recall_safe};
+pub use rackd_protocol::api::{DeviceReport, RecallReport};
 use rackd_protocol::osc::pattern;
 use rackd_protocol::param::Value;
 use rackd_protocol::song::{SongError, SongPath, SongRef};
 use rackd_protocol::state::{Change, RackState};
-use serde::Serialize;
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
-pub use tree::{MONITOR_PREFIX, ParamEntry, ParamTree, Target, play_order};
 
 /// Who asked for a change; carried in events for logs and reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +34,8 @@ pub enum Origin {
     Restore,
     /// An outboard device reported the value (readback or a front-panel move).
     Device(String),
+    /// A MIDI control surface (`[[midi_surface]]` id).
+    Midi(String),
 }
 
 impl fmt::Display for Origin {
@@ -42,6 +45,7 @@ impl fmt::Display for Origin {
             Origin::Recall(s) => write!(f, "recall:{s}"),
             Origin::Restore => f.write_str("restore"),
             Origin::Device(d) => write!(f, "device:{d}"),
+            Origin::Midi(s) => write!(f, "midi:{s}"),
         }
     }
 }
@@ -66,10 +70,14 @@ pub enum Event {
         done: usize,
         total: usize,
     },
+    /// A notice for every front end's subscribers that is not a state
+    /// change (a device confirmed by hand, an insert measured, print
+    /// progress), whichever front end the request came through.
+    Notice(rackd_protocol::api::Reply),
 }
 
 /// Why a command failed; the text goes back to the sender in `/rackd/error`.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum HubError {
     /// No parameter at that address (or no match for a pattern).
     #[error("no parameter at {0}")]
@@ -80,50 +88,12 @@ pub enum HubError {
     /// A bad song path or reference.
     #[error("{0}")]
     Song(#[from] SongError),
-    /// The snapshot store failed or found nothing.
-    #[error("{0}")]
-    Store(String),
+    /// The snapshot store failed or found nothing (what kind, it says).
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// The hub has stopped (daemon shutting down).
     #[error("the daemon is shutting down")]
     Stopped,
-}
-
-impl From<StoreError> for HubError {
-    fn from(e: StoreError) -> Self {
-        HubError::Store(e.to_string())
-    }
-}
-
-/// The outcome of a recall, sent to the client and to every observer.
-#[derive(Debug, Clone, Serialize)]
-pub struct RecallReport {
-    /// Song path.
-    pub song: String,
-    /// Revision recalled.
-    pub rev: u32,
-    /// Parameters whose value changed.
-    pub changed: usize,
-    /// Parameters already at the stored value.
-    pub unchanged: usize,
-    /// Stored addresses this rack does not have (saved on a different rack).
-    pub skipped: Vec<String>,
-    /// One line per outboard device (empty without outboard gear).
-    pub devices: Vec<DeviceReport>,
-    /// The revision's own recall safes (`DEVICE`, `DEVICE/PARAM`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub safes: Vec<String>,
-}
-
-/// The outcome of a recall for one outboard device.
-#[derive(Debug, Clone, Serialize)]
-pub struct DeviceReport {
-    /// Device id.
-    pub device: String,
-    /// `set and verified`, `set (no readback)`, `waiting for manual
-    /// confirmation`, `safe (left alone)` or `failed: why`.
-    pub result: String,
-    /// Parameters read back and found right.
-    pub verified: usize,
 }
 
 type Reply<T> = oneshot::Sender<Result<T, HubError>>;
@@ -147,65 +117,179 @@ enum Command {
     Apply {
         state: RackState,
         origin: Origin,
-        reply: oneshot::Sender<(usize, usize, Vec<String>)>,
+        reply: oneshot::Sender<Applied>,
     },
 }
 
 /// Idle time after which the store thread checkpoints the WAL.
 const CHECKPOINT_IDLE: Duration = Duration::from_millis(500);
+/// Longest wait between tries to open or checkpoint a store that fails.
+const STORE_RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// A job for the store thread.
-type StoreJob = Box<dyn FnOnce(&mut Store) + Send>;
+type StoreJob = Box<dyn FnOnce(&mut StoreCell) + Send>;
 
 /// Runs the blocking [`Store`] on its own thread and hands out async calls to it.
 #[derive(Clone)]
 pub struct StoreWorker {
     jobs: std::sync::mpsc::Sender<StoreJob>,
+    health: Arc<std::sync::Mutex<StoreHealth>>,
+}
+
+/// The store thread's side: the database, opened again when a fault that
+/// can pass (permissions fixed, space freed) made it fail.
+pub struct StoreCell {
+    path: PathBuf,
+    store: Option<Store>,
+    health: Arc<std::sync::Mutex<StoreHealth>>,
+}
+
+impl StoreCell {
+    fn set_health(&self, health: StoreHealth) {
+        let mut h = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        if *h != health {
+            match &health.error {
+                None => tracing::info!("snapshot store: ok again"),
+                Some(e) => tracing::error!("snapshot store: {}: {e}", health.health),
+            }
+            *h = health;
+        }
+    }
+
+    /// The open store, opening it first when needed.
+    fn open(&mut self) -> Result<&mut Store, StoreError> {
+        if self.store.is_none() {
+            match Store::open(&self.path) {
+                Ok(store) => self.store = Some(store),
+                Err(e) => {
+                    self.set_health(e.health());
+                    return Err(e);
+                }
+            }
+        }
+        Ok(self.store.as_mut().expect("opened above"))
+    }
+
+    /// Runs `f` on the store; when it fails for a reason that can pass, the
+    /// database is opened again and `f` tried once more.
+    fn run<R>(
+        &mut self,
+        f: &mut dyn FnMut(&mut Store) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let mut result = self.open().and_then(&mut *f);
+        if let Err(e) = &result
+            && e.can_pass()
+        {
+            self.store = None;
+            result = self.open().and_then(&mut *f);
+            if result.as_ref().is_err_and(StoreError::can_pass) {
+                self.store = None;
+            }
+        }
+        if let Some(store) = &self.store {
+            self.set_health(store.health().clone());
+        }
+        result
+    }
+
+    /// Idle work: checkpoint the WAL; while the store fails, open it again.
+    fn idle(&mut self) -> Result<(), StoreError> {
+        let result = self.open().and_then(Store::checkpoint);
+        if result.as_ref().is_err_and(StoreError::can_pass) {
+            self.store = None;
+        }
+        if let Some(store) = &self.store {
+            self.set_health(store.health().clone());
+        }
+        result
+    }
 }
 
 impl StoreWorker {
     /// Opens the database at `path` and starts its thread.
     pub fn start(path: &Path) -> Result<Self, StoreError> {
-        let mut store = Store::open(path)?;
+        let store = Store::open(path)?;
+        Ok(Self::spawn(path, Some(store)))
+    }
+
+    /// Starts the store thread even when the database cannot be opened now
+    /// for a reason that can pass (a read-only state directory): saves fail
+    /// with the reason, and the thread keeps trying, so the store recovers
+    /// once the admin fixes it. Other failures (a newer schema, a file that
+    /// is not a database) are returned.
+    pub fn start_or_retry(path: &Path) -> Result<Self, StoreError> {
+        match Store::open(path) {
+            Ok(store) => Ok(Self::spawn(path, Some(store))),
+            Err(e) if e.can_pass() => {
+                tracing::error!("{e}; rackd runs, but saves fail until this is fixed");
+                let worker = Self::spawn(path, None);
+                *worker.health.lock().unwrap_or_else(|p| p.into_inner()) = e.health();
+                Ok(worker)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn spawn(path: &Path, store: Option<Store>) -> Self {
+        let health = Arc::new(std::sync::Mutex::new(StoreHealth::ok()));
+        let mut cell = StoreCell {
+            path: path.to_path_buf(),
+            store,
+            health: health.clone(),
+        };
         let (jobs, rx) = std::sync::mpsc::channel::<StoreJob>();
-        std::thread::Builder::new()
+        let spawned = std::thread::Builder::new()
             .name("rackd-store".into())
             .spawn(move || {
-                let mut dirty = false;
+                // Checkpoint when idle after writes; while failing, try again
+                // with a growing pause (one log line per change of health).
+                let mut dirty = cell.store.is_none();
+                let mut wait = CHECKPOINT_IDLE;
                 loop {
-                    match rx.recv_timeout(CHECKPOINT_IDLE) {
+                    match rx.recv_timeout(wait) {
                         Ok(job) => {
-                            job(&mut store);
+                            job(&mut cell);
                             dirty = true;
                         }
                         Err(std::sync::mpsc::RecvTimeoutError::Timeout) if dirty => {
-                            if let Err(e) = store.checkpoint() {
-                                tracing::warn!("store checkpoint failed (will retry): {e}");
-                            } else {
-                                dirty = false;
+                            match cell.idle() {
+                                Ok(()) => {
+                                    dirty = false;
+                                    wait = CHECKPOINT_IDLE;
+                                }
+                                Err(_) => wait = (wait * 2).min(STORE_RETRY_MAX),
                             }
                         }
                         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
                     }
                 }
-            })
-            .map_err(|source| StoreError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        Ok(StoreWorker { jobs })
+            });
+        if let Err(e) = spawned {
+            tracing::error!("cannot start the store thread: {e}");
+        }
+        StoreWorker { jobs, health }
     }
 
-    /// Runs `f` on the store thread and waits for its result.
+    /// How the store is doing now.
+    pub fn health(&self) -> StoreHealth {
+        self.health
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Runs `f` on the store thread and waits for its result. `f` may run
+    /// twice: again on a freshly opened database when the first try failed
+    /// for a reason that can pass.
     pub async fn call<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Store) -> Result<R, StoreError> + Send + 'static,
+        mut f: impl FnMut(&mut Store) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, HubError> {
         let (tx, rx) = oneshot::channel();
         self.jobs
-            .send(Box::new(move |store| {
-                let _ = tx.send(f(store));
+            .send(Box::new(move |cell: &mut StoreCell| {
+                let _ = tx.send(cell.run(&mut f));
             }))
             .map_err(|_| HubError::Stopped)?;
         Ok(rx.await.map_err(|_| HubError::Stopped)??)
@@ -289,11 +373,7 @@ impl HubHandle {
 
     /// Applies a stored state through the hub (recall, restore); returns
     /// (changed, unchanged, skipped addresses).
-    pub async fn apply(
-        &self,
-        state: RackState,
-        origin: Origin,
-    ) -> Result<(usize, usize, Vec<String>), HubError> {
+    pub async fn apply(&self, state: RackState, origin: Origin) -> Result<Applied, HubError> {
         self.ask(|reply| Command::Apply {
             state,
             origin,
@@ -323,7 +403,7 @@ impl HubHandle {
     ) -> Result<RevisionInfo, HubError> {
         let song = SongPath::new(song)?;
         for safe in &safes {
-            let prefix = safe_address(safe);
+            let prefix = recall_safe(safe);
             let known = if prefix.ends_with('/') {
                 self.tree.addresses().any(|a| a.starts_with(&prefix))
             } else {
@@ -368,18 +448,21 @@ impl HubHandle {
         let safe: Vec<String> = safe
             .iter()
             .cloned()
-            .chain(revision.safes.iter().map(|s| safe_address(s)))
+            .chain(revision.safes.iter().map(|s| recall_safe(s)))
             .collect();
-        revision.state.values.retain(|a, _| !is_safe(&safe, a));
+        revision
+            .state
+            .values
+            .retain(|a, _| !is_recall_safe(&safe, a));
         let label = format!("{}@{}", revision.info.song, revision.info.rev);
-        let (changed, unchanged, skipped) =
-            self.apply(revision.state, Origin::Recall(label)).await?;
+        let applied = self.apply(revision.state, Origin::Recall(label)).await?;
         let report = RecallReport {
             song: revision.info.song.to_string(),
             rev: revision.info.rev,
-            changed,
-            unchanged,
-            skipped,
+            changed: applied.changed,
+            unchanged: applied.unchanged,
+            skipped: applied.skipped,
+            refused: applied.refused,
             devices: Vec::new(),
             safes: revision.safes,
         };
@@ -428,25 +511,17 @@ impl HubHandle {
     }
 }
 
-/// The address (or, for a whole device, the prefix) of a snapshot's recall
-/// safe: `eq` → `/outboard/eq/`, `eq/low_gain` → `/outboard/eq/low_gain`.
-pub fn safe_address(safe: &str) -> String {
-    if safe.contains('/') {
-        format!("/outboard/{safe}")
-    } else {
-        format!("/outboard/{safe}/")
-    }
-}
-
-/// Whether `address` is in a recall-safe list (entries ending in `/` cover a subtree).
-pub fn is_safe(safe: &[String], address: &str) -> bool {
-    safe.iter().any(|p| {
-        if p.ends_with('/') {
-            address.starts_with(p.as_str())
-        } else {
-            address == p
-        }
-    })
+/// What applying a stored state did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Parameters whose value changed.
+    pub changed: usize,
+    /// Parameters already at the stored value.
+    pub unchanged: usize,
+    /// Stored addresses this rack does not have.
+    pub skipped: Vec<String>,
+    /// Stored values this rack's parameters refuse (`address: why`).
+    pub refused: Vec<String>,
 }
 
 /// The hub task's own state.
@@ -566,31 +641,35 @@ impl Hub {
     /// [`ParamTree::recalled`] says is not the song's: calling up a song must
     /// not change how loud the room listens; a restore at start-up brings it
     /// back like everything else.
-    fn apply(&mut self, state: RackState, origin: &Origin) -> (usize, usize, Vec<String>) {
-        let (mut changed, mut unchanged, mut skipped) = (0, 0, Vec::new());
+    fn apply(&mut self, state: RackState, origin: &Origin) -> Applied {
+        let mut applied = Applied::default();
         let recall = matches!(origin, Origin::Recall(_));
         for (address, value) in state.values {
             if recall && !self.tree.recalled(&address) {
                 continue;
             }
             let Some(entry) = self.tree.get(&address) else {
-                skipped.push(address);
+                applied.skipped.push(address);
                 continue;
             };
             // Stored values pass the spec again: a snapshot from an older rack
-            // with a wider range still lands inside this rack's range.
-            let Ok(value) = entry.spec.accept(&value) else {
-                skipped.push(address);
-                continue;
+            // with a wider range still lands inside this rack's range; a value
+            // it cannot take at all (an enum label it does not have) is refused.
+            let value = match entry.spec.accept(&value) {
+                Ok(v) => v,
+                Err(e) => {
+                    applied.refused.push(format!("{address}: {e}"));
+                    continue;
+                }
             };
             if self.state.values.get(&address) == Some(&value) {
-                unchanged += 1;
+                applied.unchanged += 1;
             } else {
                 self.commit(&address, value, origin);
-                changed += 1;
+                applied.changed += 1;
             }
         }
-        (changed, unchanged, skipped)
+        applied
     }
 }
 
@@ -636,12 +715,24 @@ pub async fn autosave(hub: HubHandle, debounce: Duration) {
                 Err(_) => break,
             }
         }
-        let Ok(state) = hub.state().await else { return };
-        if let Err(e) = hub.store().call(move |s| s.save_current(&state)).await {
-            tracing::error!("autosave failed: {e}");
+        // Until it is on disk: a store that fails now may recover (the
+        // admin fixes permissions); the state saved is the newest each time.
+        let mut retry = AUTOSAVE_RETRY;
+        loop {
+            let Ok(state) = hub.state().await else { return };
+            match hub.store().call(move |s| s.save_current(&state)).await {
+                Ok(()) => break,
+                Err(HubError::Stopped) => return,
+                Err(e) => tracing::debug!("autosave failed (trying again in {retry:?}): {e}"),
+            }
+            tokio::time::sleep(retry).await;
+            retry = (retry * 2).min(STORE_RETRY_MAX);
         }
     }
 }
+
+/// First pause before an autosave that failed is tried again.
+const AUTOSAVE_RETRY: Duration = Duration::from_secs(1);
 
 #[cfg(test)]
 mod tests {

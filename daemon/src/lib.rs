@@ -3,22 +3,17 @@
 //! I/O wiring only: the hard logic is in `rackd-protocol` and `rackd-dsp`.
 //! See ARCHITECTURE.md for the map.
 
-pub mod analyze;
 pub mod audio_file;
 pub mod cli;
 pub mod config;
-pub mod ctl;
-pub mod demo;
 pub mod engine;
+pub mod files;
 pub mod hub;
-pub mod logging;
 pub mod outboard;
 pub mod print;
-pub mod profile_cmd;
 pub mod profiles;
-pub mod render;
-pub mod run;
-pub mod simulate;
+pub mod rack;
+pub mod report;
+pub mod service;
 pub mod store;
 pub mod surface;
-pub mod systemd;

@@ -16,9 +16,7 @@ use crate::hub::{Event, HubHandle, Origin, Target};
 use crate::profiles::Device;
 use rackd_protocol::param::Value;
 use rackd_protocol::profile::{OscProto, TransportKind};
-use rackd_protocol::state::RackState;
 use scheduler::{Link, Pacer, Port, PortDevice};
-use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -100,8 +98,6 @@ pub struct Outboard {
     devices: Vec<Device>,
     status: Vec<Arc<DeviceStatus>>,
     ports: Vec<Option<mpsc::Sender<Job>>>,
-    /// The rack state before the last recall, for undo.
-    undo: Mutex<Option<RackState>>,
 }
 
 impl Outboard {
@@ -186,7 +182,6 @@ impl Outboard {
             devices,
             status,
             ports,
-            undo: Mutex::new(None),
         });
         tokio::spawn(follow_hub(hub, outboard.clone()));
         outboard
@@ -198,20 +193,20 @@ impl Outboard {
     }
 
     /// `/rackd/status` `devices`: each device's state and why.
-    pub fn status_json(&self) -> serde_json::Value {
+    pub fn status(&self) -> Vec<rackd_protocol::api::DeviceStatus> {
         self.devices
             .iter()
             .zip(&self.status)
             .map(|(d, s)| {
                 let (state, why) = s.lock().clone();
-                json!({
-                    "id": d.id,
-                    "profile": d.profile.id(),
-                    "port": s.port,
-                    "state": format!("{state:?}").to_lowercase(),
-                    "error": why,
-                    "safe": d.safe,
-                })
+                rackd_protocol::api::DeviceStatus {
+                    id: d.id.clone(),
+                    profile: d.profile.id().to_string(),
+                    port: s.port.clone(),
+                    state: format!("{state:?}").to_lowercase(),
+                    error: why,
+                    safe: d.safe,
+                }
             })
             .collect()
     }
@@ -219,16 +214,6 @@ impl Outboard {
     /// The device's current state.
     pub fn state(&self, device: usize) -> Option<State> {
         self.status.get(device).map(|s| s.state())
-    }
-
-    /// Keeps the state a recall replaced, so it can be undone.
-    pub fn keep_for_undo(&self, state: RackState) {
-        *self.undo.lock().unwrap_or_else(|e| e.into_inner()) = Some(state);
-    }
-
-    /// The state before the last recall, once.
-    pub fn take_undo(&self) -> Option<RackState> {
-        self.undo.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
     /// Marks a manual device as waiting for confirmation of a recall (`what`).

@@ -7,58 +7,46 @@
 
 use crate::audio_file::{self, WavFormat};
 use crate::engine::EngineControl;
-use crate::hub::{HubHandle, RecallReport};
-use crate::outboard::Outboard;
-use serde::Serialize;
-use std::path::PathBuf;
+use crate::files::{FileRoots, InputFile, OutputFile};
+use crate::hub::HubHandle;
+use crate::outboard::recall::RecallService;
+use rackd_protocol::api::RecallMode;
+pub use rackd_protocol::api::{PrintReport, PrintRequest};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// What to print.
-#[derive(Debug, Clone)]
-pub struct PrintRequest {
-    /// Song to recall first.
-    pub song: String,
-    /// Source file (WAV, FLAC, AIFF; mono or stereo) on the daemon's machine.
-    pub input: PathBuf,
-    /// WAV file to write.
-    pub output: PathBuf,
-    /// 16, 24 or 32 (float).
-    pub bits: u32,
-}
-
-/// What a finished print did.
-#[derive(Debug, Clone, Serialize)]
-pub struct PrintReport {
-    /// Song and revision recalled.
-    pub song: String,
-    /// Revision recalled.
-    pub rev: u32,
-    /// File written.
-    pub output: String,
-    /// Frames written (the source's length).
-    pub frames: usize,
-    /// Sample rate.
-    pub sample_rate: u32,
-    /// Chain latency removed, in samples.
-    pub latency: usize,
-    /// Outboard lines of the recall (what was set, what waits for hands).
-    pub devices: Vec<crate::hub::DeviceReport>,
-}
-
 /// The print under way (one at a time): its cancel flag, set from the start
-/// (file loading and recall included) and shared with the take.
-#[derive(Default)]
+/// (file loading and recall included) and shared with the take; and where
+/// the files a client names may be.
 pub struct Printer {
     current: Mutex<Option<Arc<AtomicBool>>>,
+    files: FileRoots,
 }
+
+/// The longest source a print takes (it is held in memory, twice).
+const MAX_PRINT_SECONDS: u64 = 90 * 60;
+/// How long loading the source may take before the print gives up.
+const MAX_LOAD: Duration = Duration::from_secs(120);
 
 /// How long the chain gets after the recall before the take starts: value
 /// glides (20 ms) and a layout handover (warm-up and crossfade) end well inside it.
 const SETTLE_BEFORE_TAKE: Duration = Duration::from_millis(400);
 
 impl Printer {
+    /// A printer that reads and writes only where `files` says.
+    pub fn new(files: FileRoots) -> Self {
+        Printer {
+            current: Mutex::new(None),
+            files,
+        }
+    }
+
+    /// Where clients' files may be.
+    pub fn files(&self) -> &FileRoots {
+        &self.files
+    }
+
     /// Stops the print under way; false when none runs.
     pub fn cancel(&self) -> bool {
         match self
@@ -87,23 +75,26 @@ impl Printer {
     pub async fn print(
         &self,
         hub: &HubHandle,
-        outboard: Option<&Arc<Outboard>>,
+        recall: &RecallService,
         engine: &Arc<EngineControl>,
         req: &PrintRequest,
         progress: impl Fn(f32),
     ) -> Result<PrintReport, String> {
         let format = WavFormat::from_bits(req.bits)
             .ok_or_else(|| format!("bits {}: choose 16, 24 or 32", req.bits))?;
-        if req.output == req.input {
+        // The default directories are made at start; should the state
+        // directory have been read-only then, make them now.
+        let _ = self.files.create();
+        let output = self
+            .files
+            .output(&req.output, req.overwrite)
+            .map_err(|e| e.to_string())?;
+        let input = self
+            .files
+            .open_input(&req.input)
+            .map_err(|e| e.to_string())?;
+        if output.path() == input.path {
             return Err("the output would overwrite the source; choose another file".into());
-        }
-        let dir = req
-            .output
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
-        if !dir.is_dir() {
-            return Err(format!("{}: no such directory", dir.display()));
         }
         let cancel = Arc::new(AtomicBool::new(false));
         {
@@ -115,69 +106,97 @@ impl Printer {
             }
             *current = Some(cancel.clone());
         }
-        let result = run(hub, outboard, engine, req, format, cancel, progress).await;
+        let files = Files { input, output };
+        let result = run(hub, recall, engine, req, files, format, cancel, progress).await;
         *self.current.lock().unwrap_or_else(|e| e.into_inner()) = None;
         result
     }
 }
 
+/// The print's source, opened, and where its result goes.
+struct Files {
+    input: InputFile,
+    output: OutputFile,
+}
+
+/// Loads the source on a blocking thread; stops when `cancel` is set, the
+/// source is longer than a print takes, or loading takes too long.
+async fn load(
+    input: InputFile,
+    name: &str,
+    cancel: &Arc<AtomicBool>,
+) -> Result<(audio_file::AudioInfo, [Vec<f32>; 2]), String> {
+    let cancel = cancel.clone();
+    let started = Instant::now();
+    let mut why: Option<String> = None;
+    let loaded = tokio::task::spawn_blocking(move || {
+        let (mut left, mut right) = (Vec::new(), Vec::new());
+        let mut stop = None;
+        let info =
+            audio_file::decode_file(input.file, &input.path, 2, false, &mut |rate, planes| {
+                left.extend_from_slice(planes[0]);
+                right.extend_from_slice(planes.get(1).copied().unwrap_or(planes[0]));
+                stop = if cancel.load(Ordering::SeqCst) {
+                    Some("print cancelled; nothing written".to_string())
+                } else if left.len() as u64 > MAX_PRINT_SECONDS * u64::from(rate) {
+                    Some(format!(
+                        "longer than a print takes ({} minutes); split it",
+                        MAX_PRINT_SECONDS / 60
+                    ))
+                } else if started.elapsed() > MAX_LOAD {
+                    Some(format!("loading took longer than {} s", MAX_LOAD.as_secs()))
+                } else {
+                    None
+                };
+                stop.is_none()
+            });
+        (info.map(|i| (i, [left, right])), stop)
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let (result, stop) = loaded;
+    if let Some(stop) = stop {
+        why = Some(stop);
+    }
+    match (result, why) {
+        (_, Some(why)) if why.starts_with("print cancelled") => Err(why),
+        (_, Some(why)) => Err(format!("{name}: {why}")),
+        (Err(e), None) => Err(format!("{name}: {e}")),
+        (Ok(loaded), None) => Ok(loaded),
+    }
+}
+
 /// One print, from loading the source to writing the file.
+#[allow(clippy::too_many_arguments)]
 async fn run(
     hub: &HubHandle,
-    outboard: Option<&Arc<Outboard>>,
+    recall: &RecallService,
     engine: &Arc<EngineControl>,
     req: &PrintRequest,
+    files: Files,
     format: WavFormat,
     cancel: Arc<AtomicBool>,
     progress: impl Fn(f32),
 ) -> Result<PrintReport, String> {
-    let input = req.input.clone();
-    let (info, source) = tokio::task::spawn_blocking(move || {
-        let (mut left, mut right) = (Vec::new(), Vec::new());
-        let info = audio_file::decode(&input, 2, false, &mut |_, planes| {
-            left.extend_from_slice(planes[0]);
-            right.extend_from_slice(planes.get(1).copied().unwrap_or(planes[0]));
-        });
-        info.map(|i| (i, [left, right]))
-    })
-    .await
-    .map_err(|e| e.to_string())?
-    .map_err(|e| format!("{}: {e}", req.input.display()))?;
+    let Files { input, output } = files;
+    let (info, source) = load(input, &req.input, &cancel).await?;
     let frames = source[0].len();
-    if frames == 0 {
-        return Err(format!("{}: no audio in the file", req.input.display()));
-    }
     let running = engine.status().sample_rate.load(Ordering::Relaxed);
     if running != 0 && running != info.sample_rate {
         return Err(format!(
             "{} is at {} Hz but the engine runs at {running} Hz; convert it first",
-            req.input.display(),
-            info.sample_rate
+            req.input, info.sample_rate
         ));
     }
 
-    let report: RecallReport = match outboard {
-        Some(o) => {
-            crate::outboard::recall::recall(
-                hub,
-                o,
-                &req.song,
-                None,
-                crate::outboard::recall::Mode::Full,
-            )
-            .await
-        }
-        None => hub.recall(&req.song, None).await,
-    }
-    .map_err(|e| format!("recall of {}: {e}", req.song))?;
-    if let Some(failed) = report
-        .devices
-        .iter()
-        .find(|d| d.result.starts_with("failed"))
-    {
+    let report = recall
+        .recall(&req.song, None, RecallMode::Full)
+        .await
+        .map_err(|e| format!("recall of {}: {e}", req.song))?;
+    if let Some(failed) = report.failed() {
         return Err(format!(
             "recall of {}: {} {}; nothing printed",
-            req.song, failed.device, failed.result
+            req.song, failed.device, failed.outcome
         ));
     }
     // The engine follows the hub on its own task; make sure the recalled
@@ -199,8 +218,8 @@ async fn run(
         "print of {}: {} frames from {} to {}",
         req.song,
         frames,
-        req.input.display(),
-        req.output.display()
+        req.input,
+        output.path().display()
     );
     let seconds = (frames + job.latency) as f64 / info.sample_rate as f64;
     let deadline = Instant::now() + Duration::from_secs_f64(seconds + 10.0);
@@ -249,11 +268,11 @@ async fn run(
         return Err("the print stopped early; nothing written".into());
     }
     progress(1.0);
-    let output = req.output.clone();
     let rate = info.sample_rate;
+    let written = output.path();
     tokio::task::spawn_blocking(move || {
         let [l, r] = &take.output;
-        audio_file::write_atomically(&output, |path| {
+        output.write(|path| {
             audio_file::write_wav(
                 path,
                 rate,
@@ -265,12 +284,12 @@ async fn run(
     })
     .await
     .map_err(|e| e.to_string())?
-    .map_err(|e| format!("cannot write {}: {e}", req.output.display()))?;
-    tracing::info!("print of {} written to {}", req.song, req.output.display());
+    .map_err(|e| e.to_string())?;
+    tracing::info!("print of {} written to {}", req.song, written.display());
     Ok(PrintReport {
         song: report.song,
         rev: report.rev,
-        output: req.output.display().to_string(),
+        output: written.display().to_string(),
         frames,
         sample_rate: info.sample_rate,
         latency,

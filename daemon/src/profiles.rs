@@ -6,7 +6,7 @@
 
 use crate::config::{Config, ConfigError, ConfigErrors, DeviceConfig, DeviceLink};
 use rackd_protocol::device::DeviceCtx;
-use rackd_protocol::profile::{Profile, ProfileError, TransportKind, load_profile};
+use rackd_protocol::profile::{Profile, ProfileError, TransportKind, load_profile_file};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -83,7 +83,7 @@ impl Library {
     }
 
     fn add(&mut self, text: &str, file: &str, origin: &str) {
-        match load_profile(text, file) {
+        match load_profile_file(text, file) {
             Ok(p) => {
                 self.broken.remove(p.id());
                 self.profiles.insert(

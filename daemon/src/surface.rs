@@ -1,50 +1,54 @@
-//! The OSC surface server: UDP and TCP on one port, the address space of
+//! The OSC front end: UDP and TCP on one port, the address space of
 //! DESIGN.md, subscriptions with leases, feedback and meters.
 //!
-//! Every inbound message becomes a hub command; every hub event becomes
-//! feedback queued per client in an [`outbox::Outbox`], so one slow client
-//! never holds up another. Bad input gets `/rackd/error` and one log line.
+//! Every inbound message is parsed into a typed request
+//! (`rackd_protocol::api::Request`) and handled by the [`RackService`]
+//! facade, which other front ends share; every hub event becomes feedback
+//! queued per client in an [`outbox::Outbox`], so one slow client never holds
+//! up another. Bad input gets `/rackd/error` and one log line.
+//!
+//! - `transport.rs`: the UDP and TCP loops, framing per connection.
+//! - `feedback.rs`: hub events and meters to subscribers, lease expiry.
+//! - `facade.rs`: the service behind every front end.
+//! - `mcu.rs`: Mackie Control surfaces on MIDI ports, another front end.
+//! - `meters.rs`: the meter feed every front end streams from.
+//! - `http.rs`: the HTTP/WebSocket front end (the page, OSCQuery).
 
+mod facade;
+mod feedback;
+pub mod http;
+mod log_limit;
+pub mod mcu;
+pub mod meters;
 pub mod outbox;
+mod transport;
+
+pub use facade::{RackService, ReplyTo, ServiceError};
 
 use crate::config::StaticSurface;
-use crate::engine::EngineControl;
-use crate::hub::{Event, HubError, HubHandle, Origin};
 use ipnet::IpNet;
 use outbox::Outbox;
-use rackd_protocol::osc::codec::{self, arg_to_value, value_to_arg};
-use rackd_protocol::osc::framing::{self, FrameDecoder, Framing};
+use rackd_protocol::api::{ClientCounts, OscCounts, Reply, Request};
+use rackd_protocol::osc::codec;
 use rackd_protocol::osc::pattern::Pattern;
-use rackd_protocol::param::Value;
-use rosc::{OscBundle, OscMessage, OscPacket, OscType};
-use serde_json::json;
+use rosc::{OscBundle, OscMessage, OscPacket};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::mpsc;
+use tokio::net::{TcpListener, UdpSocket};
 
 /// How long a subscription lasts without renewal.
 pub const LEASE: Duration = Duration::from_secs(10);
-/// Meter stream rate: about 25 Hz.
-const METER_PERIOD: Duration = Duration::from_millis(40);
-/// Most TCP connections at once.
-const MAX_TCP: usize = 64;
 /// Farthest a bundle may be scheduled ahead.
 const MAX_SCHEDULE: Duration = Duration::from_secs(60);
+/// Bundles one client (an IP address) may have waiting for their time tag,
+/// and their bytes; and all clients together.
+const MAX_SCHEDULED_PER_CLIENT: (usize, usize) = (256, 1 << 20);
+const MAX_SCHEDULED: (usize, usize) = (4096, 16 << 20);
 /// Largest reply we send over UDP (bigger ones need TCP).
 const MAX_UDP_REPLY: usize = 60_000;
-/// Messages queued per UDP sender before new ones are refused.
-const UDP_QUEUE: usize = 4096;
-/// A UDP sender's task retires after this long without messages.
-const UDP_SENDER_IDLE: Duration = Duration::from_secs(30);
-/// Sender tasks kept before retired ones are swept from the map.
-const MAX_UDP_SENDERS: usize = 1024;
-/// Floor for meter values in dB (silence).
-const METER_FLOOR_DB: f32 = -120.0;
 
 /// What a reload (SIGHUP) can change without a restart.
 #[derive(Debug, Clone)]
@@ -53,6 +57,8 @@ pub struct SurfaceSettings {
     pub allow: Vec<IpNet>,
     /// Fixed feedback destinations.
     pub statics: Vec<StaticSurface>,
+    /// A TCP connection that sends nothing and subscribes to nothing this long is closed.
+    pub idle_timeout: Duration,
 }
 
 /// Where feedback for a client goes.
@@ -81,7 +87,7 @@ impl Subscriber {
     /// Whether this subscriber gets feedback for `address`.
     fn wants(&self, address: &str) -> bool {
         if self.patterns.is_empty() {
-            !address.starts_with("/meter/")
+            !address.starts_with(rackd_protocol::api::address::METER_PREFIX)
         } else {
             self.patterns.iter().any(|p| p.matches(address))
         }
@@ -93,30 +99,56 @@ impl Subscriber {
     }
 }
 
-/// Counters for `/rackd/status`.
+/// Counters for `/rackd/status`, and the resources clients hold.
 #[derive(Debug, Default)]
 struct Stats {
     messages: AtomicU64,
     bad_packets: AtomicU64,
     rejected: AtomicU64,
     tcp_connections: AtomicUsize,
+    /// TCP connections refused (no room).
+    refused_tcp: AtomicU64,
+    /// Bytes held in TCP framing buffers, all connections together.
+    buffered: AtomicUsize,
+    /// Bundles waiting for their time tag, and their bytes.
+    scheduled: AtomicUsize,
+    scheduled_bytes: AtomicUsize,
 }
 
 /// The running OSC server.
 pub struct Surface {
-    hub: HubHandle,
-    engine: Arc<EngineControl>,
+    service: Arc<RackService>,
     udp: Arc<UdpSocket>,
     local: SocketAddr,
     settings: RwLock<SurfaceSettings>,
     subscribers: Mutex<HashMap<Dest, Subscriber>>,
-    connections: Mutex<HashMap<u64, Arc<Outbox>>>,
+    connections: Mutex<HashMap<u64, transport::Connection>>,
     next_conn: AtomicU64,
     stats: Stats,
-    started: Instant,
-    backend: &'static str,
-    outboard: std::sync::OnceLock<Arc<crate::outboard::Outboard>>,
-    printer: crate::print::Printer,
+    /// Bundles waiting, and their bytes, per client address.
+    scheduled: Mutex<HashMap<std::net::IpAddr, (usize, usize)>>,
+    /// Warnings about clients, a few per kind and client at a time.
+    log_limit: log_limit::LogLimit,
+}
+
+/// Replies to one OSC client, notifications to the subscribers.
+struct OscReplyTo {
+    surface: Arc<Surface>,
+    peer: Peer,
+}
+
+impl ReplyTo for OscReplyTo {
+    fn reply(&self, reply: Reply) {
+        self.surface.reply(self.peer, reply);
+    }
+
+    fn broadcast(&self, reply: Reply) {
+        // Through the hub, so the subscribers of every front end get it.
+        self.surface
+            .service
+            .hub()
+            .notify(crate::hub::Event::Notice(reply));
+    }
 }
 
 impl Surface {
@@ -124,35 +156,36 @@ impl Surface {
     pub async fn start(
         listen: SocketAddr,
         settings: SurfaceSettings,
-        hub: HubHandle,
-        engine: Arc<EngineControl>,
-        backend: &'static str,
+        service: Arc<RackService>,
     ) -> anyhow::Result<Arc<Surface>> {
         use anyhow::Context as _;
         let udp = UdpSocket::bind(listen)
             .await
             .with_context(|| format!("cannot bind OSC UDP on {listen}"))?;
         let local = udp.local_addr()?;
+        let granted = transport::enlarge_receive_buffer(&udp);
+        tracing::info!(
+            "OSC UDP receive buffer: {} KiB (net.core.rmem_max caps it)",
+            granted / 1024
+        );
         let tcp = TcpListener::bind(local)
             .await
             .with_context(|| format!("cannot bind OSC TCP on {local}"))?;
         let surface = Arc::new(Surface {
-            hub,
-            engine,
+            service,
             udp: Arc::new(udp),
             local,
             settings: RwLock::new(SurfaceSettings {
                 allow: Vec::new(),
                 statics: Vec::new(),
+                idle_timeout: Duration::from_secs(30),
             }),
             subscribers: Mutex::new(HashMap::new()),
             connections: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
             stats: Stats::default(),
-            started: Instant::now(),
-            backend,
-            outboard: std::sync::OnceLock::new(),
-            printer: crate::print::Printer::default(),
+            scheduled: Mutex::new(HashMap::new()),
+            log_limit: log_limit::LogLimit::default(),
         });
         surface.reload(settings);
         tokio::spawn(surface.clone().udp_loop());
@@ -164,12 +197,7 @@ impl Surface {
         Ok(surface)
     }
 
-    /// Hands recalls and device status to the outboard drivers.
-    pub fn set_outboard(&self, outboard: Arc<crate::outboard::Outboard>) {
-        let _ = self.outboard.set(outboard);
-    }
-
-    /// The bound address (useful when listening on port 0).
+    /// Where it listens.
     pub fn local_addr(&self) -> SocketAddr {
         self.local
     }
@@ -216,13 +244,49 @@ impl Surface {
         }
         drop(subs);
         *self.settings.write().unwrap_or_else(|e| e.into_inner()) = settings;
+        // Whoever the new allow-list no longer admits loses what it holds.
+        let mut subs = self.lock_subscribers();
+        subs.retain(|dest, s| {
+            let keep = match dest {
+                Dest::Udp(addr) => s.expires.is_none() || self.admits(addr),
+                Dest::Tcp(_) => true,
+            };
+            if !keep {
+                tracing::info!("dropping the subscription of {dest:?}: no longer in [osc] allow");
+                s.outbox.close();
+            }
+            keep
+        });
+        drop(subs);
+        for c in self
+            .connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter(|c| !self.admits(&c.addr))
+        {
+            tracing::info!(
+                "closing the OSC TCP connection from {}: no longer in [osc] allow",
+                c.addr
+            );
+            c.close.notify_one();
+        }
+    }
+
+    /// The idle timeout for TCP connections now.
+    fn idle_timeout(&self) -> Duration {
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .idle_timeout
     }
 
     fn lock_subscribers(&self) -> std::sync::MutexGuard<'_, HashMap<Dest, Subscriber>> {
         self.subscribers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn allowed(&self, addr: &SocketAddr) -> bool {
+    /// Whether the allow-list admits `addr` (no counting, no logging).
+    fn admits(&self, addr: &SocketAddr) -> bool {
         let ip = match addr.ip() {
             std::net::IpAddr::V6(v6) => v6
                 .to_ipv4_mapped()
@@ -230,13 +294,17 @@ impl Surface {
                 .unwrap_or(addr.ip()),
             ip => ip,
         };
-        let ok = self
-            .settings
+        self.settings
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .allow
             .iter()
-            .any(|net| net.contains(&ip));
+            .any(|net| net.contains(&ip))
+    }
+
+    /// [`Surface::admits`], counting and (now and then) logging refusals.
+    fn allowed(&self, addr: &SocketAddr) -> bool {
+        let ok = self.admits(addr);
         if !ok {
             let n = self.stats.rejected.fetch_add(1, Ordering::Relaxed);
             // One line for the first and then every 1000th, not one per packet.
@@ -250,206 +318,59 @@ impl Surface {
         ok
     }
 
-    /// A queue plus writer task that sends to a UDP destination.
-    fn udp_writer(&self, to: SocketAddr) -> Arc<Outbox> {
-        let outbox = Arc::new(Outbox::default());
-        let (udp, queue) = (self.udp.clone(), outbox.clone());
-        tokio::spawn(async move {
-            while let Some(packet) = queue.next().await {
-                if let Err(e) = udp.send_to(&codec::encode(&packet), to).await {
-                    tracing::debug!("OSC send to {to} failed: {e}");
-                }
-            }
-        });
-        outbox
-    }
-
-    /// Receives datagrams; each sender's messages are handled in the order
-    /// they arrived (a fader sweep must end on its last value), different
-    /// senders concurrently.
-    async fn udp_loop(self: Arc<Self>) {
-        let mut buf = vec![0u8; 65_536];
-        let mut senders: HashMap<SocketAddr, mpsc::Sender<OscPacket>> = HashMap::new();
-        loop {
-            let (len, from) = match self.udp.recv_from(&mut buf).await {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::debug!("OSC UDP receive error: {e}");
-                    continue;
-                }
-            };
-            if !self.allowed(&from) {
-                continue;
-            }
-            let peer = Peer {
-                addr: from,
-                conn: None,
-            };
-            let packet = match codec::decode(&buf[..len]) {
-                Ok(packet) => packet,
-                Err(e) => {
-                    self.bad_packet(peer, &e.to_string());
-                    continue;
-                }
-            };
-            if senders.len() > MAX_UDP_SENDERS {
-                senders.retain(|_, tx| !tx.is_closed());
-            }
-            let mut packet = Some(packet);
-            // At most two tries: the sender's task may have just retired.
-            for _ in 0..2 {
-                let tx = senders
-                    .entry(from)
-                    .or_insert_with(|| self.clone().udp_sender(peer));
-                match tx.try_send(packet.take().expect("packet present")) {
-                    Ok(()) => break,
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        self.bad_packet(
-                            peer,
-                            "too many messages queued from this client; message dropped",
-                        );
-                        break;
-                    }
-                    Err(mpsc::error::TrySendError::Closed(p)) => {
-                        senders.remove(&from);
-                        packet = Some(p);
-                    }
-                }
-            }
-        }
-    }
-
-    /// A task that handles one UDP sender's packets in order; retires when idle.
-    fn udp_sender(self: Arc<Self>, peer: Peer) -> mpsc::Sender<OscPacket> {
-        let (tx, mut rx) = mpsc::channel::<OscPacket>(UDP_QUEUE);
-        tokio::spawn(async move {
-            loop {
-                match tokio::time::timeout(UDP_SENDER_IDLE, rx.recv()).await {
-                    Ok(Some(packet)) => self.clone().handle_packet(peer, packet).await,
-                    Ok(None) => return,
-                    Err(_) => {
-                        // Refuse new packets, then finish what already arrived.
-                        rx.close();
-                        while let Ok(packet) = rx.try_recv() {
-                            self.clone().handle_packet(peer, packet).await;
-                        }
-                        return;
-                    }
-                }
-            }
-        });
-        tx
-    }
-
-    async fn tcp_loop(self: Arc<Self>, listener: TcpListener) {
-        loop {
-            let (stream, from) = match listener.accept().await {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!("OSC TCP accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            if !self.allowed(&from) {
-                continue;
-            }
-            if self.stats.tcp_connections.load(Ordering::Relaxed) >= MAX_TCP {
-                tracing::warn!(
-                    "refusing OSC TCP connection from {from}: {MAX_TCP} connections already open"
-                );
-                continue;
-            }
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(self.clone().tcp_connection(stream, from));
-        }
-    }
-
-    async fn tcp_connection(self: Arc<Self>, stream: TcpStream, from: SocketAddr) {
-        let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
-        self.stats.tcp_connections.fetch_add(1, Ordering::Relaxed);
-        let (mut reader, mut writer) = stream.into_split();
-        let mut buf = vec![0u8; 16_384];
-        let outbox = Arc::new(Outbox::default());
-        self.connections
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, outbox.clone());
-        let peer = Peer {
-            addr: from,
-            conn: Some(id),
-        };
-        let mut n: usize = reader.read(&mut buf).await.unwrap_or_default();
-        // The first byte tells SLIP (OSC 1.1) from length prefix (OSC 1.0).
-        let framing = Framing::detect(buf[0]);
-        let queue = outbox.clone();
-        let writer_task = tokio::spawn(async move {
-            while let Some(packet) = queue.next().await {
-                let bytes = framing::encode(framing, &codec::encode(&packet));
-                if writer.write_all(&bytes).await.is_err() {
-                    break;
-                }
-            }
-            let _ = writer.shutdown().await;
-        });
-        let mut decoder = FrameDecoder::new(framing, codec::MAX_STREAM_PACKET);
-        'read: while n > 0 {
-            decoder.push(&buf[..n]);
-            while let Some(frame) = decoder.next_frame() {
-                match frame {
-                    Ok(bytes) => match codec::decode_with_limit(&bytes, codec::MAX_STREAM_PACKET) {
-                        Ok(packet) => self.clone().handle_packet(peer, packet).await,
-                        Err(e) => self.bad_packet(peer, &e.to_string()),
-                    },
-                    Err(e) => {
-                        self.bad_packet(peer, &e.to_string());
-                        if e.is_fatal() {
-                            break 'read;
-                        }
-                    }
-                }
-            }
-            n = reader.read(&mut buf).await.unwrap_or_default();
-        }
-        // Give queued replies (an error before a fatal close) a moment to go out.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        outbox.close();
-        let _ = writer_task.await;
-        self.connections
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id);
-        if let Some(s) = self.lock_subscribers().remove(&Dest::Tcp(id)) {
-            s.outbox.close();
-        }
-        self.stats.tcp_connections.fetch_sub(1, Ordering::Relaxed);
+    /// Logs a warning about a client, at most a few per kind and client in
+    /// [`log_limit::WINDOW`], with a count of the rest.
+    fn log_limited(&self, from: SocketAddr, kind: &'static str, line: impl FnOnce() -> String) {
+        self.log_limit.warn(from.ip(), kind, line);
     }
 
     fn bad_packet(&self, peer: Peer, message: &str) {
         self.stats.bad_packets.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!("bad OSC packet from {}: {message}", peer.addr);
-        self.reply(peer, error_message("", message));
+        self.log_limited(peer.addr, "bad packet", || {
+            format!(
+                "bad OSC packet from {}: {}",
+                peer.addr,
+                log_limit::clip(message, 200)
+            )
+        });
+        self.reply(
+            peer,
+            Reply::Error {
+                address: String::new(),
+                message: message.into(),
+            },
+        );
     }
 
     /// Sends a reply to whoever sent a message.
-    fn reply(&self, peer: Peer, packet: OscPacket) {
+    fn reply(&self, peer: Peer, reply: Reply) {
+        let packet = OscPacket::Message(reply.to_message());
         match peer.conn {
             Some(id) => {
-                if let Some(o) = self
+                if let Some(c) = self
                     .connections
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .get(&id)
                 {
-                    o.reply(packet);
+                    c.outbox.reply(packet);
                 }
             }
             None => {
                 let bytes = codec::encode(&packet);
                 let bytes = if bytes.len() > MAX_UDP_REPLY {
-                    codec::encode(&error_message(
-                        &packet_address(&packet),
-                        "the reply is too large for UDP; ask over TCP (rackd ctl does)",
+                    let address = match &packet {
+                        OscPacket::Message(m) => m.addr.clone(),
+                        OscPacket::Bundle(_) => String::new(),
+                    };
+                    codec::encode(&OscPacket::Message(
+                        Reply::Error {
+                            address,
+                            message:
+                                "the reply is too large for UDP; ask over TCP (rackd ctl does)"
+                                    .into(),
+                        }
+                        .to_message(),
                     ))
                 } else {
                     bytes
@@ -492,8 +413,14 @@ impl Surface {
                 );
             }
             Some(delay) => {
+                let bytes = codec::encode(&OscPacket::Bundle(bundle.clone())).len();
+                if let Err(why) = self.schedule(peer, bytes) {
+                    self.bad_packet(peer, &why);
+                    return;
+                }
                 tokio::spawn(async move {
                     tokio::time::sleep(delay).await;
+                    self.unschedule(peer, bytes);
                     for p in bundle.content {
                         self.clone().handle_packet(peer, p).await;
                     }
@@ -502,253 +429,126 @@ impl Surface {
         }
     }
 
+    /// Books a bundle of `bytes` for later, within the client's and the
+    /// daemon's bounds; else says which bound it hit.
+    fn schedule(&self, peer: Peer, bytes: usize) -> Result<(), String> {
+        let mut per_client = self.scheduled.lock().unwrap_or_else(|e| e.into_inner());
+        let mine = per_client.entry(peer.addr.ip()).or_insert((0, 0));
+        let (count, total) = (
+            self.stats.scheduled.load(Ordering::Relaxed),
+            self.stats.scheduled_bytes.load(Ordering::Relaxed),
+        );
+        let (max_n, max_b) = MAX_SCHEDULED_PER_CLIENT;
+        if mine.0 >= max_n || mine.1 + bytes > max_b {
+            return Err(format!(
+                "too many bundles scheduled from {} ({} of at most {max_n}, {} of at most {max_b} bytes); \
+                 send them nearer their time",
+                peer.addr.ip(),
+                mine.0,
+                mine.1
+            ));
+        }
+        if count >= MAX_SCHEDULED.0 || total + bytes > MAX_SCHEDULED.1 {
+            return Err(format!(
+                "the daemon holds {count} scheduled bundles ({total} bytes), its limit; \
+                 send them nearer their time"
+            ));
+        }
+        mine.0 += 1;
+        mine.1 += bytes;
+        self.stats.scheduled.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .scheduled_bytes
+            .fetch_add(bytes, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// A scheduled bundle has come due.
+    fn unschedule(&self, peer: Peer, bytes: usize) {
+        let mut per_client = self.scheduled.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(mine) = per_client.get_mut(&peer.addr.ip()) {
+            mine.0 = mine.0.saturating_sub(1);
+            mine.1 = mine.1.saturating_sub(bytes);
+            if mine.0 == 0 {
+                per_client.remove(&peer.addr.ip());
+            }
+        }
+        self.stats.scheduled.fetch_sub(1, Ordering::Relaxed);
+        self.stats
+            .scheduled_bytes
+            .fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    /// One message: parsed, handled, and on failure answered with
+    /// `/rackd/error` and logged once.
     async fn dispatch(self: Arc<Self>, peer: Peer, msg: OscMessage) {
         self.stats.messages.fetch_add(1, Ordering::Relaxed);
-        let addr = msg.addr.clone();
-        let result = if addr == "/rackd/print" {
-            self.clone().start_print(peer, &msg.args)
-        } else if let Some(cmd) = addr.strip_prefix("/rackd/") {
-            self.command(peer, cmd, &msg.args).await
-        } else if let Some(slot) = addr
-            .strip_prefix("/chain/")
-            .and_then(|a| a.strip_suffix("/measure"))
-        {
-            self.measure(peer, slot, &msg.args).await
-        } else {
-            self.parameter(peer, &addr, &msg.args).await
+        let result = match Request::parse(&msg) {
+            Ok(request) => self
+                .clone()
+                .request(peer, request)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.message),
         };
         if let Err(message) = result {
-            tracing::warn!("OSC from {}: {addr}: {message}", peer.addr);
-            self.reply(peer, error_message(&addr, &message));
+            self.log_limited(peer.addr, "failed message", || {
+                format!(
+                    "OSC from {}: {}: {}",
+                    peer.addr,
+                    log_limit::clip(&msg.addr, 80),
+                    log_limit::clip(&message, 200)
+                )
+            });
+            self.reply(
+                peer,
+                Reply::Error {
+                    address: msg.addr,
+                    message,
+                },
+            );
         }
     }
 
-    /// `/chain/<slot>/measure`: the round trip of an insert, measured, stored
-    /// in `/chain/<slot>/latency` (so compensation uses it) and reported as
-    /// `/chain/<slot>/measured ,iiff samples inverted gain_db confidence_db`.
-    async fn measure(&self, peer: Peer, slot: &str, args: &[OscType]) -> Result<(), String> {
-        if !args.is_empty() {
-            return Err("measure takes no arguments".into());
-        }
-        let tree = self.hub.tree().clone();
-        let index = tree
-            .slot_index(slot)
-            .ok_or_else(|| format!("no chain slot {slot:?}"))?;
-        let engine = self.engine.clone();
-        let measured = tokio::task::spawn_blocking(move || engine.measure(index))
-            .await
-            .map_err(|e| e.to_string())??;
-        let latency_address = format!("/chain/{slot}/latency");
-        self.hub
-            .set(
-                &latency_address,
-                Value::Int(measured.latency as i64),
-                false,
-                Origin::Surface(peer.addr),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        tracing::info!(
-            "insert {slot}: round trip {} samples{}, return {:+.1} dB",
-            measured.latency,
-            if measured.inverted { ", inverted" } else { "" },
-            measured.gain_db
-        );
-        let packet = message(
-            &format!("/chain/{slot}/measured"),
-            vec![
-                OscType::Int(measured.latency as i32),
-                OscType::Int(measured.inverted as i32),
-                OscType::Float(measured.gain_db),
-                OscType::Float(measured.confidence_db),
-            ],
-        );
-        self.reply(peer, packet.clone());
-        if let OscPacket::Message(m) = packet {
-            self.broadcast(&m.addr, m.args);
-        }
-        Ok(())
-    }
-
-    /// `/rackd/print ,sss[i] song input output [bits]`: starts the print pass
-    /// and answers at once with `/rackd/print/started`; progress
-    /// (`/rackd/print/progress ,sf`) and the end (`/rackd/print/done ,s json`
-    /// or `/rackd/error`) follow, to the sender and to subscribers.
-    fn start_print(self: Arc<Self>, peer: Peer, args: &[OscType]) -> Result<(), String> {
-        let song = str_arg(args, 0, "song")?;
-        let input = str_arg(args, 1, "input file")?;
-        let output = str_arg(args, 2, "output file")?;
-        let bits = match args.get(3) {
-            None => 24,
-            Some(a) => int_arg(a).ok_or("bits must be an integer: 16, 24 or 32")?,
-        };
-        for path in [&input, &output] {
-            if !std::path::Path::new(path).is_absolute() {
-                return Err(format!(
-                    "{path:?}: give an absolute path on the daemon's machine"
-                ));
-            }
-        }
-        if self.printer.busy() {
-            return Err("a print is already running; cancel it with /rackd/print/cancel".into());
-        }
-        let req = crate::print::PrintRequest {
-            song: song.clone(),
-            input: input.into(),
-            output: output.into(),
-            bits: bits as u32,
-        };
-        self.reply(
-            peer,
-            message("/rackd/print/started", vec![OscType::String(song.clone())]),
-        );
-        tokio::spawn(async move {
-            let outboard = self.outboard.get().cloned();
-            let progress = |fraction: f32| {
-                let args = vec![OscType::String(song.clone()), OscType::Float(fraction)];
-                self.reply(peer, message("/rackd/print/progress", args.clone()));
-                self.broadcast("/rackd/print/progress", args);
-            };
-            let result = self
-                .printer
-                .print(&self.hub, outboard.as_ref(), &self.engine, &req, progress)
-                .await;
-            match result {
-                Ok(report) => {
-                    let done = json_reply("/rackd/print/done", &report);
-                    self.reply(peer, done.clone());
-                    if let OscPacket::Message(m) = done {
-                        self.broadcast(&m.addr, m.args);
-                    }
+    async fn request(self: Arc<Self>, peer: Peer, request: Request) -> Result<(), ServiceError> {
+        match request {
+            Request::Param {
+                address,
+                norm,
+                value: None,
+            } => {
+                for reply in self.service.get(&address, norm).await? {
+                    self.reply(peer, reply);
                 }
-                Err(e) => {
-                    tracing::warn!("print of {song}: {e}");
-                    self.reply(peer, error_message("/rackd/print", &e));
-                }
-            }
-        });
-        Ok(())
-    }
-
-    /// `/rackd/chain/layout [,s ids...]`: with no argument, the slots now
-    /// playing; with slot ids (several strings, or one with spaces or
-    /// commas), those slots play in that order and every other slot leaves
-    /// the chain. Answers `/rackd/chain/layout ,s...` either way.
-    async fn layout(&self, peer: Peer, args: &[OscType]) -> Result<(), String> {
-        let tree = self.hub.tree().clone();
-        if !args.is_empty() {
-            let mut ids: Vec<String> = Vec::new();
-            for (i, a) in args.iter().enumerate() {
-                let text = text_arg(a).ok_or_else(|| format!("argument {i}: expected slot ids"))?;
-                ids.extend(
-                    text.split([',', ' '])
-                        .filter(|t| !t.is_empty())
-                        .map(str::to_string),
-                );
-            }
-            let mut order = Vec::new();
-            for id in &ids {
-                let slot = tree.slot_index(id).ok_or_else(|| {
-                    let known: Vec<&str> = tree.slots().iter().map(|s| s.id.as_str()).collect();
-                    format!("no chain slot {id:?}; slots are {}", known.join(", "))
-                })?;
-                if order.contains(&slot) {
-                    return Err(format!("slot {id:?} is listed twice"));
-                }
-                order.push(slot);
-            }
-            let mut state = rackd_protocol::state::RackState::default();
-            for (slot, cfg) in tree.slots().iter().enumerate() {
-                let position = order.iter().position(|&s| s == slot);
-                state.values.insert(
-                    format!("/chain/{}/active", cfg.id),
-                    Value::Int(position.is_some() as i64),
-                );
-                if let Some(p) = position {
-                    state
-                        .values
-                        .insert(format!("/chain/{}/position", cfg.id), Value::Int(p as i64));
-                }
-            }
-            self.hub
-                .apply(state, Origin::Surface(peer.addr))
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        let state = self.hub.state().await.map_err(|e| e.to_string())?;
-        let playing = tree
-            .layout(&state)
-            .into_iter()
-            .map(|i| OscType::String(tree.slots()[i].id.clone()))
-            .collect();
-        self.reply(peer, message("/rackd/chain/layout", playing));
-        Ok(())
-    }
-
-    /// Set or query `A` or `A/norm`.
-    async fn parameter(&self, peer: Peer, addr: &str, args: &[OscType]) -> Result<(), String> {
-        let (base, norm) = match addr.strip_suffix("/norm") {
-            Some(base) if !base.is_empty() => (base, true),
-            _ => (addr, false),
-        };
-        let tree = self.hub.tree().clone();
-        let spec_of = |a: &str| tree.get(a).map(|e| e.spec.clone());
-        if args.is_empty() {
-            let values = self.hub.get(base).await.map_err(|e| e.to_string())?;
-            for (a, v) in values {
-                let packet = match (norm, spec_of(&a)) {
-                    (true, Some(spec)) => message(
-                        &format!("{a}/norm"),
-                        vec![OscType::Float(spec.to_norm(&v) as f32)],
-                    ),
-                    _ => message(&a, vec![value_to_arg(&v)]),
-                };
-                self.reply(peer, packet);
-            }
-            return Ok(());
-        }
-        if args.len() > 1 {
-            return Err(format!("expected one value, got {} arguments", args.len()));
-        }
-        let value = arg_to_value(&args[0])
-            .ok_or_else(|| format!("unsupported argument type {:?}", args[0]))?;
-        let taken = self
-            .hub
-            .set(base, value, norm, Origin::Surface(peer.addr))
-            .await
-            .map_err(|e| e.to_string())?;
-        // The sender learns the value taken: through its feedback if it is
-        // subscribed to it, else directly.
-        let dest = peer.conn.map(Dest::Tcp).unwrap_or(Dest::Udp(peer.addr));
-        for (a, v) in taken {
-            let subscribed = self
-                .lock_subscribers()
-                .get(&dest)
-                .is_some_and(|s| s.wants(&a));
-            if !subscribed {
-                self.reply(peer, message(&a, vec![value_to_arg(&v)]));
-            }
-        }
-        Ok(())
-    }
-
-    /// `/rackd/...` commands.
-    async fn command(&self, peer: Peer, cmd: &str, args: &[OscType]) -> Result<(), String> {
-        let hub_err = |e: HubError| e.to_string();
-        match cmd {
-            "subscribe" => self.subscribe(peer, args).await,
-            "chain/layout" => self.layout(peer, args).await,
-            "print/cancel" => {
-                if !self.printer.cancel() {
-                    return Err("no print is running".into());
-                }
-                self.reply(peer, message("/rackd/print/cancelled", vec![]));
                 Ok(())
             }
-            "unsubscribe" => {
-                let port = args.first().and_then(int_arg);
-                let dest = match (peer.conn, port) {
-                    (_, Some(p)) => Dest::Udp(SocketAddr::new(peer.addr.ip(), port_of(p)?)),
+            Request::Param {
+                address,
+                norm,
+                value: Some(value),
+            } => {
+                let taken = self.service.set(&address, value, norm, peer.addr).await?;
+                // The sender learns the value taken: through its feedback if
+                // it is subscribed to it, else directly.
+                let dest = peer.conn.map(Dest::Tcp).unwrap_or(Dest::Udp(peer.addr));
+                for (address, value) in taken {
+                    let subscribed = self
+                        .lock_subscribers()
+                        .get(&dest)
+                        .is_some_and(|s| s.wants(&address));
+                    if !subscribed {
+                        self.reply(peer, Reply::Value { address, value });
+                    }
+                }
+                Ok(())
+            }
+            Request::Subscribe {
+                reply_port,
+                patterns,
+            } => self.subscribe(peer, reply_port, &patterns).await,
+            Request::Unsubscribe { reply_port } => {
+                let dest = match (peer.conn, reply_port) {
+                    (_, Some(p)) => Dest::Udp(SocketAddr::new(peer.addr.ip(), p)),
                     (Some(id), None) => Dest::Tcp(id),
                     (None, None) => Dest::Udp(peer.addr),
                 };
@@ -759,176 +559,75 @@ impl Surface {
                     s.outbox.close();
                 }
                 drop(subs);
-                self.reply(peer, message("/rackd/unsubscribed", vec![]));
+                self.reply(peer, Reply::Unsubscribed);
                 Ok(())
             }
-            "snapshot/save" => {
-                let song = str_arg(args, 0, "song")?;
-                let note = args.get(1).and_then(text_arg).unwrap_or_default();
-                // Further strings: this snapshot's recall safes.
-                let safes = (2..args.len())
-                    .map(|i| str_arg(args, i, "recall safe"))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let info = self
-                    .hub
-                    .save_with_safes(&song, &note, &format!("osc:{}", peer.addr), safes)
-                    .await
-                    .map_err(hub_err)?;
-                self.reply(
+            Request::Ping { args } => {
+                self.reply(peer, Reply::Pong(args));
+                Ok(())
+            }
+            Request::Info => {
+                let info = self.service.info(&self.local.to_string());
+                self.reply(peer, Reply::Info(info));
+                Ok(())
+            }
+            Request::Status => {
+                let (clients, osc) = self.counts();
+                let status = self.service.status(clients, osc);
+                self.reply(peer, Reply::Status(Box::new(status)));
+                Ok(())
+            }
+            other => {
+                let to = Arc::new(OscReplyTo {
+                    surface: self.clone(),
                     peer,
-                    message(
-                        "/rackd/snapshot/saved",
-                        vec![
-                            OscType::String(info.song.to_string()),
-                            OscType::Int(info.rev as i32),
-                        ],
-                    ),
-                );
-                Ok(())
+                });
+                self.service.handle(other, peer.addr, to).await
             }
-            "snapshot/recall" => {
-                use crate::outboard::recall::{self, Mode};
-                let song = str_arg(args, 0, "song")?;
-                let (mut rev, mut mode) = (None, Mode::Full);
-                for a in &args[1..] {
-                    match (int_arg(a), text_arg(a).as_deref()) {
-                        (Some(r), _) => {
-                            rev = Some(
-                                u32::try_from(r)
-                                    .ok()
-                                    .filter(|r| *r > 0)
-                                    .ok_or("revision must be a positive integer")?,
-                            )
-                        }
-                        (_, Some("full")) => mode = Mode::Full,
-                        (_, Some("changed")) => mode = Mode::Changed,
-                        _ => {
-                            return Err(
-                                "expected a revision number, \"full\" or \"changed\"".into()
-                            );
-                        }
-                    }
-                }
-                let report = match self.outboard.get() {
-                    Some(o) => recall::recall(&self.hub, o, &song, rev, mode).await,
-                    None => self.hub.recall(&song, rev).await,
-                }
-                .map_err(hub_err)?;
-                self.reply(peer, json_reply("/rackd/recall/report", &report));
-                Ok(())
-            }
-            "recall/undo" => {
-                let o = self.outboard.get().ok_or("no recall to undo")?;
-                let report = crate::outboard::recall::undo(&self.hub, o)
-                    .await
-                    .map_err(hub_err)?;
-                self.reply(peer, json_reply("/rackd/recall/report", &report));
-                Ok(())
-            }
-            "recall/confirm" => {
-                let device = str_arg(args, 0, "device")?;
-                let o = self.outboard.get().ok_or("no outboard devices")?;
-                o.confirm(&device)?;
-                let confirmed = message("/rackd/recall/confirmed", vec![OscType::String(device)]);
-                self.reply(peer, confirmed.clone());
-                if let OscPacket::Message(m) = confirmed {
-                    self.broadcast(&m.addr, m.args);
-                }
-                Ok(())
-            }
-            "recall/sheet" => {
-                let song = str_arg(args, 0, "song (SONG, SONG@REV or current)")?;
-                let wanted = self.hub.resolve(&song).await.map_err(hub_err)?;
-                let current = self.hub.state().await.map_err(hub_err)?;
-                let sheet = crate::outboard::sheet::sheet(
-                    self.hub.tree().devices(),
-                    &song,
-                    &wanted,
-                    &current,
-                );
-                self.reply(peer, json_reply("/rackd/recall/sheet", &sheet));
-                Ok(())
-            }
-            "snapshot/list" => {
-                let prefix = args.first().and_then(text_arg).unwrap_or_default();
-                let songs = self.hub.list(&prefix).await.map_err(hub_err)?;
-                self.reply(peer, json_reply("/rackd/snapshot/list", &songs));
-                Ok(())
-            }
-            "snapshot/history" => {
-                let song = str_arg(args, 0, "song")?;
-                let history = self.hub.history(&song).await.map_err(hub_err)?;
-                self.reply(peer, json_reply("/rackd/snapshot/history", &history));
-                Ok(())
-            }
-            "snapshot/diff" => {
-                let a = str_arg(args, 0, "first snapshot (SONG, SONG@REV or current)")?;
-                let b = str_arg(args, 1, "second snapshot (SONG, SONG@REV or current)")?;
-                let diff = self.hub.diff(&a, &b).await.map_err(hub_err)?;
-                self.reply(peer, json_reply("/rackd/snapshot/diff", &diff));
-                Ok(())
-            }
-            "snapshot/export" => {
-                let song = str_arg(args, 0, "song")?;
-                let doc = self.hub.export(&song).await.map_err(hub_err)?;
-                self.reply(peer, json_reply("/rackd/snapshot/export", &doc));
-                Ok(())
-            }
-            "snapshot/import" => {
-                let text = str_arg(args, 0, "export document (JSON)")?;
-                let doc = crate::store::SongExport::from_json(&text).map_err(|e| e.to_string())?;
-                let report = self.hub.import(doc).await.map_err(hub_err)?;
-                self.reply(peer, json_reply("/rackd/snapshot/imported", &report));
-                Ok(())
-            }
-            "describe" => {
-                let state = self.hub.state().await.map_err(hub_err)?;
-                let tree = self.hub.tree().describe(&state);
-                self.reply(peer, json_reply("/rackd/describe", &tree));
-                Ok(())
-            }
-            "ping" => {
-                self.reply(peer, message("/rackd/pong", args.to_vec()));
-                Ok(())
-            }
-            "info" => {
-                self.reply(peer, json_reply("/rackd/info", &self.info()));
-                Ok(())
-            }
-            "status" => {
-                self.reply(peer, json_reply("/rackd/status", &self.status()));
-                Ok(())
-            }
-            _ => Err(format!("unknown command /rackd/{cmd}")),
         }
     }
 
-    async fn subscribe(&self, peer: Peer, args: &[OscType]) -> Result<(), String> {
-        let mut rest = args;
-        let port = match rest.first() {
-            Some(a) if int_arg(a).is_some() => {
-                rest = &rest[1..];
-                int_arg(a)
-            }
-            _ => None,
+    /// This front end's counters for `/rackd/status`.
+    pub(crate) fn counts(&self) -> (ClientCounts, OscCounts) {
+        let subs = self.lock_subscribers();
+        let clients = ClientCounts {
+            subscribers: subs.len(),
+            statics: subs.values().filter(|s| s.expires.is_none()).count(),
+            tcp_connections: self.stats.tcp_connections.load(Ordering::Relaxed),
         };
-        let mut patterns = Vec::new();
-        for a in rest {
-            let text = text_arg(a).ok_or("patterns must be strings")?;
-            patterns.push(Pattern::parse(&text).map_err(|e| format!("pattern {text:?}: {e}"))?);
-        }
-        let (dest, outbox) = match (port, peer.conn) {
-            (Some(p), _) => {
-                let to = SocketAddr::new(peer.addr.ip(), port_of(p)?);
-                (Dest::Udp(to), None)
-            }
+        let osc = OscCounts {
+            messages: self.stats.messages.load(Ordering::Relaxed),
+            bad_packets: self.stats.bad_packets.load(Ordering::Relaxed),
+            rejected_not_allowed: self.stats.rejected.load(Ordering::Relaxed),
+            feedback_dropped: subs
+                .values()
+                .map(|s| s.outbox.dropped.load(Ordering::Relaxed))
+                .sum(),
+            refused_connections: self.stats.refused_tcp.load(Ordering::Relaxed),
+            scheduled_bundles: self.stats.scheduled.load(Ordering::Relaxed),
+        };
+        (clients, osc)
+    }
+
+    async fn subscribe(
+        &self,
+        peer: Peer,
+        reply_port: Option<u16>,
+        patterns: &[String],
+    ) -> Result<(), ServiceError> {
+        let patterns: Vec<Pattern> = patterns
+            .iter()
+            .map(|p| Pattern::parse(p).map_err(|e| format!("pattern {p:?}: {e}")))
+            .collect::<Result<_, _>>()?;
+        let (dest, outbox) = match (reply_port, peer.conn) {
+            (Some(p), _) => (Dest::Udp(SocketAddr::new(peer.addr.ip(), p)), None),
             (None, Some(id)) => (
                 Dest::Tcp(id),
                 self.connections
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .get(&id)
-                    .cloned(),
+                    .map(|c| c.outbox.clone()),
             ),
             (None, None) => (Dest::Udp(peer.addr), None),
         };
@@ -963,286 +662,27 @@ impl Surface {
                 }
             }
         };
-        outbox.reply(message(
-            "/rackd/subscribed",
-            vec![OscType::Int(LEASE.as_secs() as i32)],
+        let lease_s = LEASE.as_secs() as u32;
+        outbox.reply(OscPacket::Message(
+            Reply::Subscribed { lease_s }.to_message(),
         ));
         if is_new {
             // A new surface gets the current values it asked for, so its faders match.
-            let state = self.hub.state().await.map_err(|e| e.to_string())?;
+            let state = self.service.hub().state().await?;
             let subs = self.lock_subscribers();
             if let Some(s) = subs.get(&dest) {
-                for (a, v) in &state.values {
-                    if s.wants(a) {
-                        s.outbox.feedback(a, message(a, vec![value_to_arg(v)]));
+                for (address, value) in &state.values {
+                    if s.wants(address) {
+                        let reply = Reply::Value {
+                            address: address.clone(),
+                            value: value.clone(),
+                        };
+                        s.outbox
+                            .feedback(address, OscPacket::Message(reply.to_message()));
                     }
                 }
             }
         }
         Ok(())
     }
-
-    async fn feedback_loop(self: Arc<Self>) {
-        let mut events = self.hub.subscribe();
-        loop {
-            match events.recv().await {
-                Ok(Event::Changed { address, value, .. }) => self.send_value(&address, &value),
-                Ok(Event::Saved(info)) => self.broadcast(
-                    "/rackd/snapshot/saved",
-                    vec![
-                        OscType::String(info.song.to_string()),
-                        OscType::Int(info.rev as i32),
-                    ],
-                ),
-                Ok(Event::Recalled(report)) => self.broadcast(
-                    "/rackd/snapshot/recalled",
-                    vec![
-                        OscType::String(report.song.clone()),
-                        OscType::Int(report.rev as i32),
-                    ],
-                ),
-                Ok(Event::RecallProgress {
-                    device,
-                    done,
-                    total,
-                }) => self.broadcast(
-                    "/rackd/recall/progress",
-                    vec![
-                        OscType::String(device),
-                        OscType::Int(done as i32),
-                        OscType::Int(total as i32),
-                    ],
-                ),
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!("surfaces missed {n} changes; resending the state");
-                    if let Ok(state) = self.hub.state().await {
-                        for (a, v) in &state.values {
-                            self.send_value(a, v);
-                        }
-                    }
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            }
-        }
-    }
-
-    fn send_value(&self, address: &str, value: &Value) {
-        let packet = message(address, vec![value_to_arg(value)]);
-        let norm_address = format!("{address}/norm");
-        let subs = self.lock_subscribers();
-        for s in subs.values() {
-            if s.wants(address) {
-                s.outbox.feedback(address, packet.clone());
-            }
-            if s.wants_exactly(&norm_address)
-                && let Some(entry) = self.hub.tree().get(address)
-            {
-                let n = entry.spec.to_norm(value) as f32;
-                s.outbox.feedback(
-                    &norm_address,
-                    message(&norm_address, vec![OscType::Float(n)]),
-                );
-            }
-        }
-    }
-
-    fn broadcast(&self, address: &str, args: Vec<OscType>) {
-        let packet = message(address, args);
-        for s in self.lock_subscribers().values() {
-            if s.wants(address) {
-                s.outbox.reply(packet.clone());
-            }
-        }
-    }
-
-    async fn meter_loop(self: Arc<Self>) {
-        use crate::engine::Quantity;
-        let mut tick = tokio::time::interval(METER_PERIOD);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let db = |x: f32| {
-            if x > 0.0 {
-                rackd_dsp::gain_to_db(x).max(METER_FLOOR_DB)
-            } else {
-                METER_FLOOR_DB
-            }
-        };
-        // Loudness is −inf in silence; surfaces get the floor instead.
-        let finite = |x: f32| {
-            if x.is_finite() {
-                x.max(METER_FLOOR_DB)
-            } else {
-                METER_FLOOR_DB
-            }
-        };
-        let points = self.engine.meters().points.clone();
-        let addresses: Vec<String> = points
-            .iter()
-            .flat_map(|p| {
-                p.quantities
-                    .iter()
-                    .map(|q| format!("/meter/{}/{}", p.name, q.name()))
-            })
-            .collect();
-        loop {
-            tick.tick().await;
-            let wanted = self
-                .lock_subscribers()
-                .values()
-                .any(|s| addresses.iter().any(|a| s.wants_exactly(a)));
-            for point in &points {
-                // Read every tick, so held peaks never go stale while nobody listens.
-                let r = point.meters.take();
-                if !wanted {
-                    continue;
-                }
-                for q in point.quantities {
-                    let pair =
-                        |v: [f32; 2]| vec![OscType::Float(db(v[0])), OscType::Float(db(v[1]))];
-                    let args = match q {
-                        Quantity::Peak => pair(r.peak),
-                        Quantity::Rms => pair(r.rms),
-                        Quantity::TruePeak => pair(r.true_peak),
-                        Quantity::LufsM => vec![OscType::Float(finite(r.lufs_m))],
-                        Quantity::LufsS => vec![OscType::Float(finite(r.lufs_s))],
-                        Quantity::LufsI => vec![OscType::Float(finite(r.lufs_i))],
-                        Quantity::Lra => {
-                            vec![OscType::Float(if r.lra.is_finite() { r.lra } else { 0.0 })]
-                        }
-                        Quantity::Correlation => vec![OscType::Float(r.correlation)],
-                        Quantity::GainReduction => vec![OscType::Float(r.gain_reduction)],
-                    };
-                    let address = format!("/meter/{}/{}", point.name, q.name());
-                    let packet = message(&address, args);
-                    for s in self.lock_subscribers().values() {
-                        if s.wants_exactly(&address) {
-                            s.outbox.feedback(&address, packet.clone());
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    async fn lease_loop(self: Arc<Self>) {
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
-        loop {
-            tick.tick().await;
-            let now = Instant::now();
-            self.lock_subscribers().retain(|dest, s| {
-                let alive = s.expires.is_none_or(|t| t > now);
-                if !alive {
-                    tracing::info!("subscription of {dest:?} expired");
-                    // TCP outboxes belong to the connection, which may go on.
-                    if matches!(dest, Dest::Udp(_)) {
-                        s.outbox.close();
-                    }
-                }
-                alive
-            });
-        }
-    }
-
-    /// `/rackd/info`: what this daemon is.
-    pub fn info(&self) -> serde_json::Value {
-        json!({
-            "name": "rackd",
-            "version": env!("CARGO_PKG_VERSION"),
-            "osc": self.local.to_string(),
-            "backend": self.backend,
-            "params": self.hub.tree().len(),
-            "chain": self.hub.tree().slots().iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
-        })
-    }
-
-    /// `/rackd/status`: how this daemon is doing.
-    pub fn status(&self) -> serde_json::Value {
-        let st = self.engine.status();
-        let subs = self.lock_subscribers();
-        json!({
-            "uptime_s": self.started.elapsed().as_secs(),
-            "backend": self.backend,
-            "audio": st.state(),
-            "running": st.running.load(Ordering::Relaxed),
-            "sample_rate": st.sample_rate.load(Ordering::Relaxed),
-            "period": st.period.load(Ordering::Relaxed),
-            "latency_samples": st.latency.load(Ordering::Relaxed),
-            "layout": self.engine.layout().iter().map(|&i| self.engine.slots()[i].id.clone()).collect::<Vec<_>>(),
-            "printing": self.printer.busy(),
-            "xruns": st.xruns.load(Ordering::Relaxed),
-            "dsp_load_percent": st.dsp_load_permille.load(Ordering::Relaxed) as f64 / 10.0,
-            "ceiling_engagements": self.engine.ceiling_engagements(),
-            "clients": {
-                "subscribers": subs.len(),
-                "static": subs.values().filter(|s| s.expires.is_none()).count(),
-                "tcp_connections": self.stats.tcp_connections.load(Ordering::Relaxed),
-            },
-            "osc": {
-                "messages": self.stats.messages.load(Ordering::Relaxed),
-                "bad_packets": self.stats.bad_packets.load(Ordering::Relaxed),
-                "rejected_not_allowed": self.stats.rejected.load(Ordering::Relaxed),
-                "feedback_dropped": subs.values().map(|s| s.outbox.dropped.load(Ordering::Relaxed)).sum::<u64>(),
-            },
-            "devices": self.outboard.get().map_or_else(|| json!([]), |o| o.status_json()),
-        })
-    }
-}
-
-/// Builds an OSC message packet.
-pub fn message(address: &str, args: Vec<OscType>) -> OscPacket {
-    OscPacket::Message(OscMessage {
-        addr: address.to_string(),
-        args,
-    })
-}
-
-/// `/rackd/error ,ss address message`.
-fn error_message(address: &str, text: &str) -> OscPacket {
-    message(
-        "/rackd/error",
-        vec![
-            OscType::String(address.to_string()),
-            OscType::String(text.to_string()),
-        ],
-    )
-}
-
-fn json_reply(address: &str, body: &impl serde::Serialize) -> OscPacket {
-    let text =
-        serde_json::to_string(body).unwrap_or_else(|e| json!({"error": e.to_string()}).to_string());
-    message(address, vec![OscType::String(text)])
-}
-
-fn packet_address(p: &OscPacket) -> String {
-    match p {
-        OscPacket::Message(m) => m.addr.clone(),
-        OscPacket::Bundle(_) => String::new(),
-    }
-}
-
-fn int_arg(a: &OscType) -> Option<i64> {
-    match a {
-        OscType::Int(i) => Some(i64::from(*i)),
-        OscType::Long(i) => Some(*i),
-        _ => None,
-    }
-}
-
-fn text_arg(a: &OscType) -> Option<String> {
-    match a {
-        OscType::String(s) => Some(s.clone()),
-        _ => None,
-    }
-}
-
-fn str_arg(args: &[OscType], i: usize, what: &str) -> Result<String, String> {
-    args.get(i)
-        .and_then(text_arg)
-        .ok_or_else(|| format!("argument {} must be a string: {what}", i + 1))
-}
-
-fn port_of(p: i64) -> Result<u16, String> {
-    u16::try_from(p)
-        .ok()
-        .filter(|p| *p > 0)
-        .ok_or_else(|| format!("reply port {p} is not 1..65535"))
 }

@@ -20,16 +20,11 @@ fn audio() -> AudioConfig {
     AudioConfig {
         backend: BackendKind::Cpal,
         client_name: "test".into(),
-        connect_inputs: vec![],
-        connect_outputs: vec![],
-        sample_rate: 48_000,
         period: PERIOD as u32,
-        test_tone_db: None,
         ceiling_dbfs: -1.0,
         host: CpalHost::Jack,
-        device: None,
         buffer_size: Some(PERIOD as u32),
-        channels: 2,
+        ..AudioConfig::default()
     }
 }
 

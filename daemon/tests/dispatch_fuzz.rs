@@ -1,7 +1,8 @@
 //! Property test of decode + dispatch: arbitrary OSC messages (known and
 //! unknown addresses, every argument type, patterns, `/norm`, daemon commands)
 //! and raw garbage sent to a real surface on loopback never take it down,
-//! never leave a value outside its spec, and every failure is answered.
+//! never leave a value outside its spec, and every message is answered:
+//! every failure with `/rackd/error` naming its address.
 
 use proptest::prelude::*;
 use rackd::config::{AudioConfig, BackendKind, SlotConfig};
@@ -35,7 +36,7 @@ fn fixture() -> &'static Fixture {
             ..AudioConfig::default()
         };
         let (surface, hub) = rt
-            .block_on(rackd::run::serve_without_audio(
+            .block_on(rackd::service::serve_without_audio(
                 &chain,
                 &audio,
                 &dir.path().join("rackd.db"),
@@ -92,42 +93,109 @@ fn address() -> impl Strategy<Value = String> {
     ]
 }
 
-fn ping_answers(sock: &UdpSocket, to: SocketAddr) -> bool {
+/// What came back to `sock` for what it just sent, up to the pong of a
+/// ping sent after it (one UDP sender's packets are handled in order, and
+/// replies and errors go out before the next packet is handled). None when
+/// the pong never came.
+fn answers(sock: &UdpSocket, to: SocketAddr, token: i32) -> Option<Vec<OscMessage>> {
     let ping = codec::encode(&OscPacket::Message(OscMessage {
         addr: "/rackd/ping".into(),
-        args: vec![OscType::Int(42)],
+        args: vec![OscType::Int(token)],
     }));
     sock.send_to(&ping, to).unwrap();
+    let mut before = Vec::new();
     let mut buf = [0u8; 65_536];
     while let Ok(n) = sock.recv(&mut buf) {
-        if let Ok(OscPacket::Message(m)) = codec::decode(&buf[..n])
-            && m.addr == "/rackd/pong"
-        {
-            return true;
+        let Ok((_, packet)) = rosc::decoder::decode_udp(&buf[..n]) else {
+            continue;
+        };
+        let mut queue = vec![packet];
+        while let Some(p) = queue.pop() {
+            match p {
+                OscPacket::Message(m)
+                    if m.addr == "/rackd/pong" && m.args == [OscType::Int(token)] =>
+                {
+                    return Some(before);
+                }
+                OscPacket::Message(m) => before.push(m),
+                OscPacket::Bundle(b) => queue.extend(b.content),
+            }
         }
     }
-    false
+    None
+}
+
+/// A `/rackd/error ,ss address message` naming `address`, with a message.
+fn names_error(m: &OscMessage, address: &str) -> bool {
+    m.addr == "/rackd/error"
+        && matches!(&m.args[..], [OscType::String(a), OscType::String(text)] if a == address && !text.is_empty())
+}
+
+/// Whether a subscribe asks for feedback at another port than the sender's
+/// (its `/rackd/subscribed` goes there, so the sender sees nothing).
+fn subscribes_elsewhere(msg: &OscMessage, own: u16) -> bool {
+    msg.addr == "/rackd/subscribe"
+        && match msg.args.first() {
+            Some(OscType::Int(p)) => i64::from(*p) != i64::from(own),
+            Some(OscType::Long(p)) => *p != i64::from(own),
+            _ => false,
+        }
+}
+
+fn fresh_socket() -> UdpSocket {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    sock
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
+    /// Each message and each datagram of garbage from its own socket, then a
+    /// ping: a message is answered before the pong (its value, its reply, or
+    /// `/rackd/error` naming its address; a subscribe's confirmation comes
+    /// through the feedback queue and is waited for), every error names the
+    /// address with a message, garbage that is no OSC packet gets
+    /// `/rackd/error`, and every stored value stays inside its spec.
     #[test]
-    fn arbitrary_messages_never_break_the_daemon(
+    fn arbitrary_messages_are_answered_and_never_break_the_daemon(
         messages in proptest::collection::vec((address(), proptest::collection::vec(arg(), 0..3)), 1..20),
         garbage in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..200), 0..4),
     ) {
         let f = fixture();
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        for (addr, args) in messages {
-            let bytes = codec::encode(&OscPacket::Message(OscMessage { addr, args }));
-            sock.send_to(&bytes, f.addr).unwrap();
+        for (i, (addr, args)) in messages.into_iter().enumerate() {
+            let sock = fresh_socket();
+            let own = sock.local_addr().unwrap().port();
+            let msg = OscMessage { addr, args };
+            sock.send_to(&codec::encode(&OscPacket::Message(msg.clone())), f.addr).unwrap();
+            let got = answers(&sock, f.addr, i as i32);
+            prop_assert!(got.is_some(), "daemon stopped answering after {:?}", msg);
+            let got = got.unwrap();
+            for m in got.iter().filter(|m| m.addr == "/rackd/error") {
+                prop_assert!(names_error(m, &msg.addr), "{:?} got a bad error {:?}", msg, m);
+            }
+            if got.is_empty() {
+                prop_assert!(msg.addr == "/rackd/subscribe", "{:?} got no answer", msg);
+                if !subscribes_elsewhere(&msg, own) {
+                    let mut buf = [0u8; 65_536];
+                    let confirmed = std::iter::from_fn(|| sock.recv(&mut buf).ok().map(|n| buf[..n].to_vec()))
+                        .any(|b| matches!(rosc::decoder::decode_udp(&b), Ok((_, OscPacket::Message(m))) if m.addr == "/rackd/subscribed"));
+                    prop_assert!(confirmed, "{:?} was neither refused nor confirmed", msg);
+                }
+            }
         }
-        for g in garbage {
+        for (i, g) in garbage.into_iter().enumerate() {
+            let sock = fresh_socket();
             sock.send_to(&g, f.addr).unwrap();
+            let got = answers(&sock, f.addr, 1000 + i as i32);
+            prop_assert!(got.is_some(), "daemon stopped answering after garbage {:02x?}", g);
+            if rosc::decoder::decode_udp(&g).is_err() {
+                prop_assert!(
+                    got.unwrap().iter().any(|m| names_error(m, "")),
+                    "garbage {:02x?} got no /rackd/error", g
+                );
+            }
         }
-        prop_assert!(ping_answers(&sock, f.addr), "daemon stopped answering");
         let state = f.rt.block_on(f.hub.state()).unwrap();
         for (address, value) in &state.values {
             let spec = &f.hub.tree().get(address).unwrap().spec;

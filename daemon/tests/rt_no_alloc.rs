@@ -22,12 +22,24 @@ fn audio() -> AudioConfig {
 
 #[test]
 fn audio_thread_process_never_allocates() {
+    process_never_allocates(&audio());
+}
+
+#[test]
+fn audio_thread_with_a_true_peak_ceiling_never_allocates() {
+    process_never_allocates(&AudioConfig {
+        ceiling_mode: rackd_dsp::CeilingMode::TruePeak,
+        ..audio()
+    });
+}
+
+fn process_never_allocates(audio: &AudioConfig) {
     let slots: Vec<SlotConfig> = SlotKind::NAMES
         .iter()
         .enumerate()
         .map(|(i, name)| SlotConfig::new(format!("s{i}"), SlotKind::from_name(name).unwrap()))
         .collect();
-    let control = EngineControl::new(&slots, &audio());
+    let control = EngineControl::new(&slots, audio);
     let mut rt = control.build_rt(48_000, 256);
     let input: Vec<f32> = (0..256).map(|i| ((i as f32) * 0.05).sin() * 0.9).collect();
     let (mut out_l, mut out_r) = (vec![0f32; 256], vec![0f32; 256]);
@@ -130,4 +142,55 @@ fn layout_changes_prints_and_measurements_never_allocate_on_the_audio_thread() {
     run(&mut rt, &mut io, 60);
     let take = control.finished_print().expect("take done");
     assert!(take.complete(), "played {:?}", job.position);
+}
+
+/// The JACK MIDI client's process callback (outboard devices and MIDI
+/// control surfaces): a cycle with full rings both ways allocates nothing.
+#[test]
+fn jack_midi_cycle_never_allocates() {
+    let (mut host, mut rt) = rackd::outboard::midi::rings();
+    let lcd: Vec<u8> = [0xF0, 0, 0, 0x66, 0x14, 0x12, 0x00]
+        .into_iter()
+        .chain([b' '; 112])
+        .chain([0xF7])
+        .collect();
+    for i in 0..100u8 {
+        host.send(&[0xE0, i & 0x7F, 0x40]).unwrap();
+        host.send(&lcd).unwrap();
+    }
+    let from_surface: Vec<Vec<u8>> = (0..300u16)
+        .map(|i| vec![0xE0 | (i % 9) as u8, (i & 0x7F) as u8, 0x20])
+        .chain([vec![0u8; 600]])
+        .collect();
+    let mut written = 0usize;
+    let mut count = 0usize;
+    // A port buffer with room for 150 messages this cycle: the rest waits.
+    assert_no_alloc(|| {
+        rt.cycle(from_surface.iter().map(Vec::as_slice), |b| {
+            if count == 150 {
+                return false;
+            }
+            written += b.len();
+            count += 1;
+            true
+        })
+    });
+    assert_eq!(count, 150);
+    assert_eq!(written, 75 * (3 + lcd.len()));
+    assert_no_alloc(|| {
+        rt.cycle(std::iter::empty(), |b| {
+            written += b.len();
+            count += 1;
+            true
+        })
+    });
+    assert_eq!(count, 200);
+    assert_eq!(written, 100 * (3 + lcd.len()));
+    // The ring holds 256: the rest waits for the host; the oversized one is dropped.
+    let mut got = 0;
+    while let Some(m) = host.try_recv() {
+        assert_eq!(m.len(), 3);
+        got += 1;
+    }
+    assert_eq!(got, 256);
 }

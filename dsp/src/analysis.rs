@@ -199,9 +199,9 @@ pub fn streaming_preview(integrated: f64, true_peak: f64) -> Vec<Preview> {
 
 /// A run of this many identical loud samples is a flat top: clipped at full
 /// scale, or clipped below it by a converter, plug-in or bounce.
-const FLAT_RUN: u32 = 3;
+pub const FLAT_RUN: u32 = 3;
 /// Flat tops only count above this magnitude (−6 dBFS).
-const FLAT_LEVEL: f32 = 0.5;
+pub const FLAT_LEVEL: f32 = 0.5;
 /// Silence threshold for head and tail, dBFS.
 pub const SILENCE_DBFS: f64 = -60.0;
 

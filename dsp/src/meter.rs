@@ -148,7 +148,8 @@ impl Meters {
     }
 }
 
-/// A chain slot that measures and passes audio through untouched.
+/// A chain slot that measures and passes audio through untouched (NaN/Inf
+/// samples go on as silence).
 pub struct MeterProcessor {
     meters: Arc<Meters>,
     mean_square: [f32; 2],
@@ -187,6 +188,17 @@ impl Processor for MeterProcessor {
 
     fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
         self.measure(left, right);
+        // Measured as silence above; passed on as silence, not as NaN/Inf.
+        let mut bad = false;
+        for x in left.iter_mut().chain(right.iter_mut()) {
+            if !x.is_finite() {
+                *x = 0.0;
+                bad = true;
+            }
+        }
+        if bad {
+            self.meters.report_nonfinite();
+        }
     }
 
     fn reset(&mut self) {

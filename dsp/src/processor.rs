@@ -137,7 +137,7 @@ impl SlotKind {
         // Every processor here works sample by sample; no block buffers needed.
         let _ = max_block;
         match self {
-            SlotKind::Trim => Box::new(crate::trim::Trim::new(sample_rate)),
+            SlotKind::Trim => Box::new(crate::trim::Trim::new(sample_rate).reporting_to(meters)),
             SlotKind::Meter => Box::new(crate::meter::MeterProcessor::new(meters, sample_rate)),
             SlotKind::Eq => Box::new(crate::eq::Equalizer::new(sample_rate, meters)),
             SlotKind::Compressor => {

@@ -7,7 +7,8 @@ use crate::truepeak::TruePeak;
 use crate::{Meters, Processor};
 use std::sync::Arc;
 
-/// Full programme metering on one chain point; passes audio through untouched.
+/// Full programme metering on one chain point; passes audio through untouched
+/// (NaN/Inf samples go on as silence).
 pub struct ProgramMeter {
     meters: Arc<Meters>,
     basic: MeterProcessor,
@@ -114,6 +115,14 @@ impl Processor for ProgramMeter {
             self.integrated,
             self.lra,
         );
+        if bad_in {
+            // Measured as silence above; passed on as silence, not as NaN/Inf.
+            for x in left.iter_mut().chain(right.iter_mut()) {
+                if !x.is_finite() {
+                    *x = 0.0;
+                }
+            }
+        }
         if bad_in || bad_state {
             self.meters.report_nonfinite();
         }

@@ -1,13 +1,16 @@
 //! Trim: gain in dB and polarity, smoothed.
 
-use crate::{Processor, Smoother, db_to_gain};
+use crate::{Meters, Processor, Smoother, db_to_gain, sanitize};
 use rackd_protocol::param::{ParamSpec, Unit};
+use std::sync::Arc;
 
 /// Gain stage with polarity invert; the simplest slot and the first one in most chains.
 pub struct Trim {
     gain: Smoother,
     /// +1 or −1, glided so that flipping polarity never clicks.
     sign: Smoother,
+    /// Where a block with NaN/Inf is counted.
+    meters: Arc<Meters>,
 }
 
 impl Trim {
@@ -21,7 +24,13 @@ impl Trim {
         Trim {
             gain: Smoother::new(1.0, sample_rate, 0.02),
             sign: Smoother::new(1.0, sample_rate, 0.01),
+            meters: Meters::new(),
         }
+    }
+
+    /// The same trim, counting blocks with NaN/Inf in `meters` (as a chain slot does).
+    pub fn reporting_to(self, meters: Arc<Meters>) -> Self {
+        Trim { meters, ..self }
     }
 
     /// The trim's parameters.
@@ -43,10 +52,15 @@ impl Processor for Trim {
     }
 
     fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
+        let mut bad = false;
         for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+            bad |= !(l.is_finite() && r.is_finite());
             let g = self.gain.next() * self.sign.next();
-            *l *= g;
-            *r *= g;
+            *l = sanitize(*l) * g;
+            *r = sanitize(*r) * g;
+        }
+        if bad {
+            self.meters.report_nonfinite();
         }
     }
 }

@@ -1,6 +1,7 @@
-//! Processor behaviour: EQ magnitude against the analytic design, limiter
+//! Processor behaviour: EQ mid/side bands and band switching, limiter
 //! ceiling on adversarial input, dither statistics, NaN/Inf recovery and
-//! denormal-free silence, for every slot kind the hub can build.
+//! denormal-free silence, for every slot kind the hub can build. (The EQ's
+//! magnitude response against the published formulas is `eq_cookbook.rs`.)
 
 use rackd_dsp::dither::Rng;
 use rackd_dsp::eq::Equalizer;
@@ -46,61 +47,6 @@ fn amplitude(y: &[f32], freq: f64, fs: f64, start: usize) -> f64 {
 
 fn eq_index(band: usize, param: usize) -> usize {
     band * rackd_dsp::eq::PARAMS_PER_BAND + param
-}
-
-#[test]
-fn eq_magnitude_within_001_db_of_analytic_design() {
-    for fs in [44_100.0f64, 48_000.0, 96_000.0] {
-        let meters = Meters::new();
-        let mut eq = Equalizer::new(fs as f32, meters);
-        // on, type, freq, gain, q, slope, channel
-        let bands: [(f32, f32, f32, f32, f32); 8] = [
-            (4.0, 25.0, 0.0, 0.707, 3.0),     // high pass 48 dB/oct
-            (1.0, 90.0, 3.0, 0.8, 0.0),       // low shelf
-            (0.0, 250.0, -4.0, 1.5, 0.0),     // bell
-            (5.0, 600.0, 0.0, 8.0, 0.0),      // notch
-            (0.0, 2500.0, 2.5, 0.7, 0.0),     // bell
-            (2.0, 9000.0, -2.0, 0.7, 0.0),    // high shelf
-            (3.0, 19_000.0, 0.0, 0.707, 1.0), // low pass 24 dB/oct
-            (0.0, 5000.0, 6.0, 3.0, 0.0),     // bell
-        ];
-        for (b, &(ty, f, g, q, slope)) in bands.iter().enumerate() {
-            eq.set_param(eq_index(b, 0), 1.0);
-            eq.set_param(eq_index(b, 1), ty);
-            eq.set_param(eq_index(b, 2), f);
-            eq.set_param(eq_index(b, 3), g);
-            eq.set_param(eq_index(b, 4), q);
-            eq.set_param(eq_index(b, 5), slope);
-        }
-        let settle = fs as usize;
-        let n = (fs * 0.25) as usize;
-        let mut freq = 40.0;
-        let mut checked = 0;
-        while freq < fs * 0.45 {
-            eq.reset();
-            let x: Vec<f32> = (0..settle + n)
-                .map(|i| (0.25 * (2.0 * PI * freq * i as f64 / fs).sin()) as f32)
-                .collect();
-            let mut l = x.clone();
-            let mut r = x.clone();
-            for (cl, cr) in l.chunks_mut(256).zip(r.chunks_mut(256)) {
-                eq.process(cl, cr);
-            }
-            let want = eq.analytic_db(freq);
-            if want > -60.0 {
-                for y in [&l, &r] {
-                    let got = 20.0 * (amplitude(&y[settle..], freq, fs, settle) / 0.25).log10();
-                    assert!(
-                        (got - want).abs() < 0.01,
-                        "fs {fs} at {freq:.1} Hz: {got:.4} dB vs analytic {want:.4}"
-                    );
-                }
-                checked += 1;
-            }
-            freq *= 1.12;
-        }
-        assert!(checked > 40, "{checked}");
-    }
 }
 
 #[test]
@@ -503,34 +449,54 @@ fn dither_error_has_no_dc_and_input_independent_power() {
     }
 }
 
-#[test]
-fn every_slot_recovers_from_nan_and_inf_within_one_block_and_reports_it() {
-    for &name in SlotKind::NAMES {
-        let kind = SlotKind::from_name(name).unwrap();
-        let (mut p, meters) = build(kind, 48_000.0);
-        if kind == SlotKind::Eq {
-            for b in 0..8 {
-                p.set_param(eq_index(b, 0), 1.0);
-                p.set_param(eq_index(b, 3), 6.0);
-            }
+/// A slot built as the daemon builds it, with every EQ band in (so the EQ has state to poison).
+fn build_for_bad_input(kind: SlotKind) -> (Box<dyn Processor>, std::sync::Arc<Meters>) {
+    let (mut p, meters) = build(kind, 48_000.0);
+    if kind == SlotKind::Eq {
+        for b in 0..8 {
+            p.set_param(eq_index(b, 0), 1.0);
+            p.set_param(eq_index(b, 3), 6.0);
         }
-        let mut l: Vec<f32> = (0..256).map(|i| (i as f32 * 0.1).sin() * 0.5).collect();
-        let mut r = l.clone();
+    }
+    (p, meters)
+}
+
+/// README: "NaN/Inf met by any processor is cleared within the block and
+/// counted". Every slot kind gets a block with a NaN and two infinities:
+/// that block's own output is finite everywhere, equal to a clean run's up
+/// to the first bad sample (nothing travels back in time), the block is
+/// counted, and the blocks after it are finite too.
+#[test]
+fn every_slot_clears_nan_and_inf_within_the_block_and_reports_it() {
+    let block = || -> Vec<f32> { (0..256).map(|i| (i as f32 * 0.1).sin() * 0.5).collect() };
+    for kind in SlotKind::ALL {
+        let name = kind.name();
+        let (mut p, meters) = build_for_bad_input(kind);
+        let (mut clean, _) = build_for_bad_input(kind);
+        let (mut cl, mut cr) = (block(), block());
+        clean.process(&mut cl, &mut cr);
+
+        let (mut l, mut r) = (block(), block());
         l[100] = f32::NAN;
         r[130] = f32::INFINITY;
         l[131] = f32::NEG_INFINITY;
         p.process(&mut l, &mut r);
-        let before = meters.peek().nonfinite;
-        let mut l: Vec<f32> = (0..256).map(|i| (i as f32 * 0.1).sin() * 0.5).collect();
-        let mut r = l.clone();
-        p.process(&mut l, &mut r);
-        p.process(&mut l, &mut r);
-        assert!(
-            l.iter().chain(&r).all(|v| v.is_finite()),
-            "{name}: output not finite after a bad block"
+        if let Some(i) = l.iter().chain(&r).position(|v| !v.is_finite()) {
+            panic!("{name}: the bad block's output is not finite at {i}");
+        }
+        assert_eq!(
+            (&l[..100], &r[..100]),
+            (&cl[..100], &cr[..100]),
+            "{name}: output before the first bad sample changed"
         );
-        if !matches!(kind, SlotKind::Trim | SlotKind::Meter) {
-            assert!(before >= 1, "{name}: NaN/Inf not reported");
+        assert!(meters.peek().nonfinite >= 1, "{name}: NaN/Inf not reported");
+        for n in 0..3 {
+            let (mut l, mut r) = (block(), block());
+            p.process(&mut l, &mut r);
+            assert!(
+                l.iter().chain(&r).all(|v| v.is_finite()),
+                "{name}: block {n} after the bad one is not finite"
+            );
         }
     }
 }

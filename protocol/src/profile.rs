@@ -6,12 +6,11 @@
 //! `file:line: message`, so a profile author fixes a file in one pass.
 
 pub mod template;
-mod tree;
 mod validate;
 
 use crate::param::{OutOfRange, ParamKind, ParamSpec, Taper, Unit, Value};
+use crate::toml_tree::{self as tree, Kind, Node, line_of, strip_unknown};
 use serde::{Deserialize, Serialize};
-use tree::{Kind, Node, from_node, line_of, strip_unknown};
 
 /// One problem in a profile file, shown as `file:line: message`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,8 +76,15 @@ pub struct Identity {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
-    /// Title of the manual or specification (with page or section).
+    /// Title of the manual or specification.
     pub title: String,
+    /// Its edition, revision or date as printed on it; required for named products,
+    /// so a reader can tell which version of the manual the facts come from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edition: Option<String>,
+    /// The pages or sections the facts were read from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
     /// Where it is published; required for named products.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -319,6 +325,21 @@ pub enum ParamType {
     Enum,
 }
 
+/// What the front panel of a hand-set device shows for a control, so the
+/// recall sheet says how the engineer finds the position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PanelMark {
+    /// Every position (or the real-unit scale) is printed on the panel.
+    Printed,
+    /// Detented, but the document gives no legend for the positions: the
+    /// engineer counts clicks from the fully counter-clockwise end.
+    Counted,
+    /// A pot without a printed scale: the value is its rotation, 0 % fully
+    /// counter-clockwise, 100 % fully clockwise.
+    Rotation,
+}
+
 /// How the device's integer range maps onto the real range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -372,6 +393,18 @@ pub struct ParamDef {
     /// Value on a fresh rack (default: min, off, first label).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<Value>,
+    /// Manual devices: what the panel shows (default: rotation for a
+    /// continuous control, printed for the others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub panel: Option<PanelMark>,
+    /// Manual devices: what the document says the fully counter-clockwise and
+    /// fully clockwise ends of a continuous control do (`["off", "+30 dB"]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends: Option<Vec<String>>,
+    /// A short remark from the document the engineer needs at the control
+    /// ("0 to +24 dB", "active in MANUAL"), shown on sheets and by `profile show`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// MIDI mapping.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub midi: Option<MidiMap>,
@@ -602,6 +635,14 @@ impl ParamDef {
         spec
     }
 
+    /// What the front panel shows for this control (the default when unset).
+    pub fn panel_mark(&self) -> PanelMark {
+        self.panel.unwrap_or(match self.kind {
+            ParamType::Continuous => PanelMark::Rotation,
+            _ => PanelMark::Printed,
+        })
+    }
+
     /// First and last position of a stepped control (detents alone imply 0..n-1).
     pub fn stepped_range(&self) -> (i64, i64) {
         let n = self.detents.as_ref().map_or(0, Vec::len) as i64;
@@ -718,6 +759,33 @@ const TOP_KEYS: &[&str] = &[
     "device", "pacing", "midi", "osc", "serial", "manual", "param",
 ];
 
+/// [`load_profile`] of a profile file: also refuses a file whose name is not
+/// its id (`eq-1.toml` holding `id = "eq-2"`), since profiles are found by
+/// file name and a mismatch shadows or hides another.
+pub fn load_profile_file(text: &str, file: &str) -> Result<Profile, Vec<ProfileError>> {
+    let profile = load_profile(text, file)?;
+    let stem = std::path::Path::new(file)
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    if stem != profile.id() {
+        let line = Node::parse(text)
+            .ok()
+            .and_then(|root| root.get("device")?.entry("id").map(|(span, _)| span.start))
+            .map_or(1, |offset| line_of(text, offset));
+        return Err(vec![ProfileError {
+            file: file.to_string(),
+            line,
+            message: format!(
+                "the id {:?} is not the file's name {stem:?}: name the file {}.toml or change the id",
+                profile.id(),
+                profile.id()
+            ),
+        }]);
+    }
+    Ok(profile)
+}
+
 /// Parses and checks a profile; on failure returns every problem found, in file order.
 pub fn load_profile(text: &str, file: &str) -> Result<Profile, Vec<ProfileError>> {
     let err = |offset: usize, message: String| ProfileError {
@@ -754,6 +822,8 @@ pub fn load_profile(text: &str, file: &str) -> Result<Profile, Vec<ProfileError>
     for e in stripped {
         de(&mut errors, e);
     }
+    // Every wrong type of a section is reported and the section still read
+    // without it, so the checks after (duplicate ids, placeholders) run too.
     fn section<T: for<'de> Deserialize<'de>>(
         root: &Node,
         key: &str,
@@ -761,7 +831,11 @@ pub fn load_profile(text: &str, file: &str) -> Result<Profile, Vec<ProfileError>
         de: &impl Fn(&mut Vec<ProfileError>, tree::DeError),
     ) -> Option<T> {
         let node = root.get(key)?;
-        from_node(node).map_err(|e| de(errors, e)).ok()
+        let (value, found) = tree::from_node_all::<T>(node);
+        for f in found {
+            de(errors, f.error);
+        }
+        value
     }
     let device: Option<Identity> = section(&root, "device", &mut errors, &de);
     if root.get("device").is_none() {
@@ -787,12 +861,13 @@ pub fn load_profile(text: &str, file: &str) -> Result<Profile, Vec<ProfileError>
             ..
         }) => {
             for node in items {
-                match from_node::<ParamDef>(node) {
-                    Ok(p) => {
-                        params.push(p);
-                        param_nodes.push(node);
-                    }
-                    Err(e) => de(&mut errors, e),
+                let (param, found) = tree::from_node_all::<ParamDef>(node);
+                for f in found {
+                    de(&mut errors, f.error);
+                }
+                if let Some(p) = param {
+                    params.push(p);
+                    param_nodes.push(node);
                 }
             }
         }
@@ -812,6 +887,8 @@ pub fn load_profile(text: &str, file: &str) -> Result<Profile, Vec<ProfileError>
             description: String::new(),
             source: Source {
                 title: String::new(),
+                edition: None,
+                section: None,
                 url: None,
             },
         }),

@@ -354,6 +354,134 @@ fn alto_control30_volume() {
     assert_eq!(p.pacing.max_per_second, 2);
 }
 
+/// RME ADI-8 QS, user's guide table 18.3: trims "4..28, 0.5dB steps, 4 = -6dB,
+/// 16 = 0dB, 28 = +6dB"; Output Level 0..48 on the output level table.
+#[test]
+fn rme_adi_8_qs_sysex_from_the_manual() {
+    let p = lib("rme-adi-8-qs");
+    let mut c = ctx(&p);
+    let head = [0xF0, 0x00, 0x20, 0x0D, 0x41];
+    let msg = |dev: u8, nn: u8, oo: u8| [&head[..], &[dev, 0x20, nn, oo, 0xF7]].concat();
+    assert_eq!(
+        midi_bytes(&p, "trim_out_1", Value::Float(-6.0), &c),
+        msg(0, 0x01, 4)
+    );
+    assert_eq!(
+        midi_bytes(&p, "trim_out_8", Value::Float(0.0), &c),
+        msg(0, 0x08, 16)
+    );
+    assert_eq!(
+        midi_bytes(&p, "trim_in_1", Value::Float(6.0), &c),
+        msg(0, 0x09, 28)
+    );
+    assert_eq!(
+        midi_bytes(&p, "trim_in_8", Value::Float(-0.4), &c),
+        msg(0, 0x10, 15),
+        "quantized to 0.5 dB"
+    );
+    // Bank 2, device 5 is 25h (the manual's example).
+    c.device_id = 0x25;
+    assert_eq!(
+        midi_bytes(&p, "output_level", Value::Int(0), &c),
+        msg(0x25, 0x00, 0)
+    );
+    assert_eq!(
+        midi_bytes(&p, "reference_level", Value::Int(48), &c),
+        msg(0x25, 0x1A, 48)
+    );
+    let out = p.param("output_level").unwrap();
+    for (pos, label) in [
+        (0, "-∞"),
+        (1, "-98"),
+        (13, "-50"),
+        (14, "-48"),
+        (28, "-20"),
+        (29, "-19"),
+        (47, "-1"),
+        (48, "0"),
+    ] {
+        assert_eq!(
+            out.label_of(&Value::Int(pos)).as_deref(),
+            Some(label),
+            "position {pos}"
+        );
+    }
+    assert!(!has_readback(&p, "trim_out_1"));
+}
+
+/// RME OctaMic XTC, user's guide 24.1-24.3: index, LSB, MSB, set-flags; the
+/// manual's example sets mic 2 to 37 dB with LSB 1C and Pad with MSB 08.
+#[test]
+fn rme_octamic_xtc_sysex_from_the_manual() {
+    let p = lib("rme-octamic-xtc");
+    let c = ctx(&p);
+    let msg = |idx: u8, lsb: u8, msb: u8, flags: u8| {
+        vec![
+            0xF0, 0x00, 0x20, 0x0D, 0x69, 0x00, 0x20, idx, lsb, msb, flags, 0xF7,
+        ]
+    };
+    // "0: 0dB, 1: 10dB...56:65dB": 37 dB is 28 = 1Ch, the 29th position.
+    let gain = p.param("gain_2").unwrap();
+    assert_eq!(gain.label_of(&Value::Int(28)).as_deref(), Some("37"));
+    assert_eq!(
+        midi_bytes(&p, "gain_2", Value::Int(28), &c),
+        msg(0x01, 0x1C, 0x00, 0x01)
+    );
+    assert_eq!(
+        midi_bytes(&p, "gain_8", Value::Int(56), &c),
+        msg(0x07, 0x38, 0x00, 0x01)
+    );
+    assert_eq!(
+        midi_bytes(&p, "phase_1", Value::Int(1), &c),
+        msg(0x00, 0x40, 0x00, 0x02)
+    );
+    assert_eq!(
+        midi_bytes(&p, "mute_3", Value::Int(1), &c),
+        msg(0x02, 0x00, 0x01, 0x04)
+    );
+    assert_eq!(
+        midi_bytes(&p, "autoset_4", Value::Int(1), &c),
+        msg(0x03, 0x00, 0x02, 0x08)
+    );
+    assert_eq!(
+        midi_bytes(&p, "phantom_5", Value::Int(1), &c),
+        msg(0x04, 0x00, 0x04, 0x10)
+    );
+    assert_eq!(
+        midi_bytes(&p, "pad_2", Value::Int(1), &c),
+        msg(0x01, 0x00, 0x08, 0x20)
+    );
+    assert_eq!(
+        midi_bytes(&p, "instrument_6", Value::Int(0), &c),
+        msg(0x05, 0x00, 0x00, 0x20)
+    );
+    assert!(p.param("pad_5").is_none() && p.param("instrument_4").is_none());
+}
+
+/// RME ADI-648, user's guide table 1: 20h clock source, 4xh matrix outputs.
+#[test]
+fn rme_adi_648_sysex_from_the_manual() {
+    let p = lib("rme-adi-648");
+    let c = ctx(&p);
+    let msg = |nn: u8, oo: u8| vec![0xF0, 0x00, 0x20, 0x0D, 0x64, 0x00, 0x20, nn, oo, 0xF7];
+    assert_eq!(
+        midi_bytes(&p, "clock_source", Value::Text("MADI".into()), &c),
+        msg(0x20, 4)
+    );
+    assert_eq!(
+        midi_bytes(&p, "madi_input", Value::Text("optical".into()), &c),
+        msg(0x00, 1)
+    );
+    assert_eq!(
+        midi_bytes(&p, "matrix_out_1", Value::Text("none".into()), &c),
+        msg(0x40, 16)
+    );
+    assert_eq!(
+        midi_bytes(&p, "matrix_out_13", Value::Text("15".into()), &c),
+        msg(0x4C, 15)
+    );
+}
+
 #[test]
 fn serial_ascii_set_query_and_replies() {
     let p = lib("generic-serial-ascii");
@@ -550,6 +678,212 @@ fn osc_device_messages() {
             args: vec![]
         })]
     );
+}
+
+#[test]
+fn serial_insert_switcher_set_query_and_replies() {
+    let p = lib("generic-insert-switcher-serial");
+    let c = ctx(&p);
+    // Enum values are their labels; the set template "INS {code} {value}\n"
+    // with code "3" and label "ON" is the nine bytes
+    // 49 4E 53 20 33 20 4F 4E 0A.
+    assert_eq!(
+        serial_bytes(&p, "insert_3", Value::Text("ON".into())),
+        [0x49, 0x4E, 0x53, 0x20, 0x33, 0x20, 0x4F, 0x4E, 0x0A]
+    );
+    assert_eq!(
+        serial_bytes(&p, "insert_8", Value::Text("OFF".into())),
+        b"INS 8 OFF\n"
+    );
+    // "ORD {value}\n" with the second label.
+    assert_eq!(
+        serial_bytes(&p, "order", Value::Text("REVERSE".into())),
+        b"ORD REVERSE\n"
+    );
+    assert_eq!(
+        encode_query(&p, "insert_3", &c).unwrap(),
+        DeviceMessage::Serial(b"INS 3 ?\n".to_vec())
+    );
+    assert_eq!(
+        serial::parse_readback(&p, "insert_3", b"INS 3 ON", &c),
+        Ok(Value::Text("ON".into()))
+    );
+    // Insert 4's reply is not insert 3's readback.
+    assert!(serial::parse_readback(&p, "insert_3", b"INS 4 ON", &c).is_err());
+    assert_eq!(serial::classify(&p, b"ACK", &c), Reply::Ack);
+    assert_eq!(
+        serial::classify(&p, b"NAK 2 relay fault", &c),
+        Reply::Error("NAK 2 relay fault".into())
+    );
+}
+
+/// One hand-computed set message per shipped profile with a remote
+/// transport, derived from the profile's documented encoding (not from the
+/// encoder): a new remote profile without a line here fails the test.
+#[test]
+fn every_shipped_remote_profile_has_a_hand_computed_vector() {
+    let osc = |bytes: &[u8]| bytes.to_vec();
+    let vectors: &[(&str, &str, Value, u8, Vec<u8>)] = &[
+        // 0 dB on -15..+12 over CC values 0..54: 15/27 * 54 = 30; CC 7, channel 1.
+        (
+            "alto-control30",
+            "volume",
+            Value::Float(0.0),
+            0,
+            vec![0xB0, 0x07, 30],
+        ),
+        // A switch on a CC uses the full range: on = 127; CC 102 = 0x66.
+        (
+            "generic-insert-switcher-midi",
+            "insert_1",
+            Value::Int(1),
+            0,
+            vec![0xB0, 0x66, 0x7F],
+        ),
+        // "INS {code} {value}\n", code 2, label ON.
+        (
+            "generic-insert-switcher-serial",
+            "insert_2",
+            Value::Text("ON".into()),
+            0,
+            b"INS 2 ON\n".to_vec(),
+        ),
+        // +5 dB on -20..20 -> 25/40 * 16000 = 10000 = 78 * 128 + 16: CC 16 MSB, CC 48 LSB (running status).
+        (
+            "generic-midi-14bit",
+            "input_left",
+            Value::Float(5.0),
+            0,
+            vec![0xB0, 16, 78, 48, 16],
+        ),
+        // -12..12 dB on 16..112: -6 dB is 1/4 of the way: 16 + 24 = 40; CC 20 on channel 3.
+        (
+            "generic-midi-cc-eq",
+            "low_gain",
+            Value::Float(-6.0),
+            2,
+            vec![0xB2, 20, 40],
+        ),
+        // -10 dB on -40..0 over 0..400 -> 300 = 2 * 128 + 44; NRPN 0x0100 -> 99 = 2, 98 = 0.
+        (
+            "generic-nrpn-compressor",
+            "threshold",
+            Value::Float(-10.0),
+            0,
+            vec![0xB0, 99, 2, 0xB0, 98, 0, 0xB0, 6, 2, 0xB0, 38, 44],
+        ),
+        // "/input/gain" + NUL (12 bytes), ",f" + 2 NULs, -3.5 as IEEE 754 big-endian C0 60 00 00.
+        (
+            "generic-osc-device",
+            "input",
+            Value::Float(-3.5),
+            0,
+            osc(&[
+                0x2F, 0x69, 0x6E, 0x70, 0x75, 0x74, 0x2F, 0x67, 0x61, 0x69, 0x6E, 0x00, 0x2C, 0x66,
+                0x00, 0x00, 0xC0, 0x60, 0x00, 0x00,
+            ]),
+        ),
+        // Unit 7 (device id below): "#{dev:02}:LV={value:03X}\r", +3 dB on -12..12 over 0..240 = 150 = 0x096.
+        (
+            "generic-rs485-bus",
+            "level",
+            Value::Float(3.0),
+            0,
+            b"#07:LV=096\r".to_vec(),
+        ),
+        // "SET LG {value:+.1}\r".
+        (
+            "generic-serial-ascii",
+            "low_gain",
+            Value::Float(-2.5),
+            0,
+            b"SET LG -2.5\r".to_vec(),
+        ),
+        // "02 | {dev} 53 {addr} {value:16be} {xor} 03": device 01, address 01, -20 dB on
+        // -50..10 over 0..600 = 300 = 01 2C, XOR 01^53^01^01^2C = 7E.
+        (
+            "generic-serial-binary-xor",
+            "threshold",
+            Value::Float(-20.0),
+            0,
+            vec![0x02, 0x01, 0x53, 0x01, 0x01, 0x2C, 0x7E, 0x03],
+        ),
+        // -12..12 over 0..240: -4.5 dB -> 75 = 0x4B -> nibbles 04 0B; address 10 00 00;
+        // Roland checksum 128 - (0x10 + 0 + 0 + 0x04 + 0x0B) % 128 = 128 - 31 = 0x61.
+        (
+            "generic-sysex-roland",
+            "low_gain",
+            Value::Float(-4.5),
+            0,
+            vec![
+                0xF0, 0x7D, 0x10, 0x12, 0x10, 0x00, 0x00, 0x04, 0x0B, 0x61, 0xF7,
+            ],
+        ),
+        // RME ADI-8 QS (user's guide table 18.3): F0 00 20 0D 41 <dev> 20 <nn> <oo> F7;
+        // trim_out_1 is nn 01, 0 dB is oo 16 = 0x10.
+        (
+            "rme-adi-8-qs",
+            "trim_out_1",
+            Value::Float(0.0),
+            0,
+            vec![0xF0, 0x00, 0x20, 0x0D, 0x41, 0x00, 0x20, 0x01, 0x10, 0xF7],
+        ),
+        // RME ADI-648 (user's guide table 1): clock source nn 20, MADI is oo 4.
+        (
+            "rme-adi-648",
+            "clock_source",
+            Value::Text("MADI".into()),
+            0,
+            vec![0xF0, 0x00, 0x20, 0x0D, 0x64, 0x00, 0x20, 0x20, 0x04, 0xF7],
+        ),
+        // RME OctaMic XTC (user's guide 24.1-24.3): index 01 for mic 2, gain LSB 1C
+        // (37 dB), MSB 00, set-flag 01 for gain: the manual's own example message.
+        (
+            "rme-octamic-xtc",
+            "gain_2",
+            Value::Int(28),
+            0,
+            vec![
+                0xF0, 0x00, 0x20, 0x0D, 0x69, 0x00, 0x20, 0x01, 0x1C, 0x00, 0x01, 0xF7,
+            ],
+        ),
+    ];
+    let mut covered = Vec::new();
+    for (id, param, value, channel, want) in vectors {
+        let p = lib(id);
+        let mut c = ctx(&p);
+        c.channel = *channel;
+        if *id == "generic-rs485-bus" {
+            c.device_id = 7;
+        }
+        let got = match encode_set(&p, param, value, &c).unwrap().as_slice() {
+            [DeviceMessage::Midi(b)] | [DeviceMessage::Serial(b)] => b.clone(),
+            [DeviceMessage::Osc(m)] => {
+                rosc::encoder::encode(&rosc::OscPacket::Message(m.clone())).unwrap()
+            }
+            other => panic!("{id}: not one message: {other:?}"),
+        };
+        assert_eq!(&got, want, "{id} {param} = {value:?}");
+        covered.push(id.to_string());
+    }
+    for p in all_profiles() {
+        if p.transport() == TransportKind::Manual {
+            assert!(
+                matches!(
+                    encode_set(&p, &p.params[0].id, &Value::Int(1), &ctx(&p)),
+                    Err(EncodeError::Manual { .. })
+                ),
+                "{}",
+                p.id()
+            );
+        } else {
+            assert!(
+                covered.iter().any(|c| c == p.id()),
+                "{} has no hand-computed vector in this test",
+                p.id()
+            );
+        }
+    }
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! right `file:line: message`.
 
 use rackd_protocol::param::{ParamKind, Value};
-use rackd_protocol::profile::{Profile, TransportKind, load_profile};
+use rackd_protocol::profile::{PanelMark, ParamType, Profile, TransportKind, load_profile};
 use std::path::PathBuf;
 
 fn library() -> Vec<(String, String)> {
@@ -98,13 +98,56 @@ fn library_covers_every_transport_and_encoding() {
             .filter_map(|d| d.serial.as_ref())
             .any(|s| s.set.contains("{xor}"))
     );
-    let named: Vec<_> = profiles.iter().filter(|p| !p.device.generic).collect();
+}
+
+/// The library the issue asks for: at least 30 profiles, 16 of them named
+/// products, each citing its document with a title, an edition and where it
+/// is published; remote and hand-set gear both among them.
+#[test]
+fn library_holds_named_gear_with_cited_sources() {
+    let profiles: Vec<Profile> = library()
+        .iter()
+        .map(|(f, t)| load_profile(t, f).unwrap())
+        .collect();
+    assert!(profiles.len() >= 30, "{} profiles", profiles.len());
+    let named: Vec<&Profile> = profiles.iter().filter(|p| !p.device.generic).collect();
+    assert!(named.len() >= 16, "{} named products", named.len());
     for p in &named {
+        let src = &p.device.source;
+        let nonempty = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.trim().is_empty());
+        assert!(!src.title.trim().is_empty(), "{}: no source title", p.id());
+        assert!(nonempty(&src.edition), "{}: no edition or date", p.id());
+        let url = src.url.as_deref().unwrap_or("");
         assert!(
-            p.device.source.url.is_some(),
-            "{} cites no document",
+            url.starts_with("http://") || url.starts_with("https://"),
+            "{}: source is not a published address: {url:?}",
             p.id()
         );
+        assert_ne!(p.device.vendor, "Generic", "{}", p.id());
+    }
+    let manual = named
+        .iter()
+        .filter(|p| p.transport() == TransportKind::Manual)
+        .count();
+    assert!(manual >= 10, "{manual} named hand-set profiles");
+    assert!(named.len() - manual >= 3, "named remote profiles");
+    // Every hand-set control says how the engineer finds it on the panel:
+    // pots are rotation, detented controls show their legends or are counted.
+    for p in profiles
+        .iter()
+        .filter(|p| p.transport() == TransportKind::Manual)
+    {
+        for d in &p.params {
+            match d.kind {
+                ParamType::Continuous => assert_ne!(d.panel_mark(), PanelMark::Counted),
+                _ => assert!(
+                    d.detents.is_some() || d.labels.is_some() || d.kind == ParamType::Switch,
+                    "{}/{}",
+                    p.id(),
+                    d.id
+                ),
+            }
+        }
     }
 }
 
@@ -492,4 +535,116 @@ mod fuzz {
             }
         }
     }
+}
+
+/// A small valid hand-set profile for the panel-mark checks.
+const MANUAL: &str = r#"[device]
+id = "t"
+vendor = "Generic"
+model = "Test"
+kind = "compressor"
+generic = true
+source = { title = "test" }
+
+[manual]
+[[manual.row]]
+controls = ["gain", "ratio"]
+
+[[param]]
+id = "gain"
+name = "Gain"
+unit = "percent"
+min = 0.0
+max = 100.0
+
+[[param]]
+id = "ratio"
+name = "Ratio"
+type = "stepped"
+detents = ["2:1", "4:1"]
+"#;
+
+#[test]
+fn panel_marks_fit_their_controls() {
+    assert_eq!(errors(MANUAL), Vec::<String>::new());
+    let p = load_profile(MANUAL, "t.toml").unwrap();
+    assert_eq!(p.param("gain").unwrap().panel_mark(), PanelMark::Rotation);
+    assert_eq!(p.param("ratio").unwrap().panel_mark(), PanelMark::Printed);
+    let ok = MANUAL
+        .replace(
+            "max = 100.0\n",
+            "max = 100.0\nends = [\"off\", \"+30 dB\"]\nnote = \"after the gain cell\"\n",
+        )
+        .replace("detents = [", "panel = \"counted\"\ndetents = [");
+    assert_eq!(errors(&ok), Vec::<String>::new());
+    let counted_pot = MANUAL.replace("max = 100.0\n", "max = 100.0\npanel = \"counted\"\n");
+    assert_error(
+        &counted_pot,
+        19,
+        "panel = \"counted\" is for a stepped control",
+    );
+    let rotation_steps = MANUAL.replace("detents = [", "panel = \"rotation\"\ndetents = [");
+    assert_error(
+        &rotation_steps,
+        24,
+        "panel = \"rotation\" is for a continuous control",
+    );
+    let one_end = MANUAL.replace("max = 100.0\n", "max = 100.0\nends = [\"off\"]\n");
+    assert_error(&one_end, 19, "two non-empty labels");
+    let stepped_ends = MANUAL.replace("detents = [", "ends = [\"a\", \"b\"]\ndetents = [");
+    assert_error(&stepped_ends, 24, "`ends` is for a continuous control");
+    let long = MANUAL.replace(
+        "max = 100.0\n",
+        &format!("max = 100.0\nnote = \"{}\"\n", "x".repeat(61)),
+    );
+    assert_error(&long, 19, "a note is 1..60 characters");
+    let bad = MANUAL.replace("max = 100.0\n", "max = 100.0\npanel = \"etched\"\n");
+    assert_error(&bad, 19, "unknown variant `etched`");
+    // A remote device has no front panel to describe.
+    let remote = BASE.replace("max = 12.0\n", "max = 12.0\npanel = \"rotation\"\n");
+    assert_error(&remote, 17, "describes a hand-set front panel");
+}
+
+#[test]
+fn a_named_product_cites_title_edition_and_address() {
+    let named = MANUAL
+        .replace("vendor = \"Generic\"", "vendor = \"Maker\"")
+        .replace(
+            "generic = true\nsource = { title = \"test\" }\n",
+            "source = { title = \"Owner's manual\" }\n",
+        );
+    assert_error(&named, 6, "a named product needs source.url");
+    assert_error(&named, 6, "a named product needs source.edition");
+    let cited = named.replace(
+        "source = { title = \"Owner's manual\" }",
+        "source = { title = \"Owner's manual\", edition = \"rev. 2\", section = \"p. 4\", url = \"https://example.com/m.pdf\" }",
+    );
+    assert_eq!(errors(&cited), Vec::<String>::new());
+}
+
+#[test]
+fn a_type_error_does_not_hide_a_duplicate_id_or_a_template_without_value() {
+    // A second param with the same id, whose `max` is of the wrong type, and a
+    // SysEx template without {value} on a third whose `step` is wrong.
+    let text = format!(
+        "{BASE}\n[[param]]\nid = \"gain\"\nname = \"Gain 2\"\nunit = \"db\"\nmin = -12.0\nmax = \"lots\"\nmidi = {{ cc = 21 }}\n\
+         \n[[param]]\nid = \"mode\"\nname = \"Mode\"\nunit = \"db\"\nmin = -12.0\nmax = 12.0\nstep = \"fine\"\nmidi = {{ sysex = \"F0 7D 01 F7\" }}\n"
+    );
+    assert_error(&text, 24, "invalid type");
+    assert_error(&text, 20, "duplicate parameter id `gain`");
+    assert_error(&text, 33, "invalid type");
+    assert_error(&text, 34, "has no {value}");
+}
+
+#[test]
+fn a_profile_file_named_other_than_its_id_is_refused() {
+    use rackd_protocol::profile::load_profile_file;
+    assert!(load_profile_file(BASE, "dir/t.toml").is_ok());
+    let errs = load_profile_file(BASE, "dir/eq-one.toml").unwrap_err();
+    assert_eq!(errs.len(), 1);
+    let shown = errs[0].to_string();
+    assert!(
+        shown.starts_with("dir/eq-one.toml:2: ") && shown.contains("name the file t.toml"),
+        "{shown}"
+    );
 }

@@ -1,7 +1,7 @@
-//! Recall of a realistic rack against its lower bound: five remote devices on
-//! four ports (three serial lines on socat pty pairs, one of them an RS-485
-//! bus with two units, and two OSC devices), played by `rackd profile
-//! simulate`. The bound per port is the sum over its messages (every set and
+//! Recall of a realistic rack against its lower bound: six remote devices on
+//! five ports (three serial lines on socat pty pairs, one of them an RS-485
+//! bus with two units, and two OSC devices on loopback), played by `rackd
+//! profile simulate`. The bound per port is the sum over its messages (every set and
 //! every readback query) of the larger of the device's pacing gap and the
 //! message's time on the wire at the line's baud rate (the last message of a
 //! device: its wire time only); across ports, the largest. Run: `cargo build --release -p rackd && cargo bench -p rackd-tests --bench recall`.
@@ -62,7 +62,6 @@ fn main() {
     let eq_pty = PtyPair::start(dir.path(), "eq");
     let bus_pty = PtyPair::start(dir.path(), "bus");
     let comp_pty = PtyPair::start(dir.path(), "comp");
-    let (fx1, fx2) = (free_port(), free_port());
     let _sims = [
         Simulator::start(
             "generic-serial-ascii",
@@ -83,15 +82,10 @@ fn main() {
             "generic-serial-binary-xor",
             &["--serial", &comp_pty.b.to_string_lossy()],
         ),
-        Simulator::start(
-            "generic-osc-device",
-            &["--osc", &format!("127.0.0.1:{fx1}")],
-        ),
-        Simulator::start(
-            "generic-osc-device",
-            &["--osc", &format!("127.0.0.1:{fx2}")],
-        ),
     ];
+    let (fx1_sim, fx1) = Simulator::start_osc("generic-osc-device", &[]);
+    let (fx2_sim, fx2) = Simulator::start_osc("generic-osc-device", &[]);
+    let _osc_sims = [fx1_sim, fx2_sim];
     let serial = |id: &str, p: &str, pty: &std::path::Path, extra: &str| {
         device_toml(
             id,

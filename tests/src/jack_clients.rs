@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::{WAIT, wait_for};
@@ -39,6 +39,76 @@ fn audio_out(client: &jack::Client, name: &str) -> jack::Port<jack::AudioOut> {
         .unwrap_or_else(|e| panic!("cannot register output port {name}: {e}"))
 }
 
+/// Follows a client's process calls on JACK's frame clock. When the machine
+/// cannot keep up, dummy jackd in non-realtime mode runs a late client twice
+/// in one period or not at all; either shows as a call whose first frame is
+/// not the previous call's first frame plus its length. Such a break glitches
+/// whatever passes through the client for a period or two (delay lines keep
+/// their length), so a recording that spans one is not a measurement of rackd.
+#[derive(Clone, Default)]
+pub struct CycleWatch {
+    breaks: Arc<AtomicU64>,
+    xruns: Arc<AtomicU64>,
+    reorders: Arc<AtomicU64>,
+}
+
+impl CycleWatch {
+    /// Breaks in the frame clock seen so far.
+    pub fn breaks(&self) -> u64 {
+        self.breaks.load(Ordering::SeqCst)
+    }
+
+    /// Xrun notifications from the server seen so far (any client's).
+    pub fn xruns(&self) -> u64 {
+        self.xruns.load(Ordering::SeqCst)
+    }
+
+    /// Breaks plus xruns: what [`undisturbed`] watches.
+    pub fn disturbances(&self) -> u64 {
+        self.breaks() + self.xruns()
+    }
+
+    /// Graph reorders the server announced so far (any connection changed).
+    pub fn reorders(&self) -> u64 {
+        self.reorders.load(Ordering::SeqCst)
+    }
+}
+
+/// The process-callback side of a [`CycleWatch`]: no allocation, atomics only.
+struct CycleClock {
+    watch: CycleWatch,
+    next: Option<u32>,
+}
+
+impl CycleClock {
+    fn new(watch: CycleWatch) -> Self {
+        CycleClock { watch, next: None }
+    }
+
+    fn tick(&mut self, ps: &jack::ProcessScope) {
+        let first = ps.last_frame_time();
+        if self.next.is_some_and(|next| next != first) {
+            self.watch.breaks.fetch_add(1, Ordering::SeqCst);
+        }
+        self.next = Some(first.wrapping_add(ps.n_frames()));
+    }
+}
+
+/// Counts the server's xrun and graph-reorder notifications into a [`CycleWatch`].
+struct XrunCounter(CycleWatch);
+
+impl jack::NotificationHandler for XrunCounter {
+    fn xrun(&mut self, _: &jack::Client) -> jack::Control {
+        self.0.xruns.fetch_add(1, Ordering::SeqCst);
+        jack::Control::Continue
+    }
+
+    fn graph_reorder(&mut self, _: &jack::Client) -> jack::Control {
+        self.0.reorders.fetch_add(1, Ordering::SeqCst);
+        jack::Control::Continue
+    }
+}
+
 // ---------------------------------------------------------------- gear stand-in
 
 struct GearProcess {
@@ -49,10 +119,19 @@ struct GearProcess {
     pos: usize,
     gain: f32,
     silent: Arc<AtomicBool>,
+    clock: CycleClock,
+    /// Milliseconds to stall the next cycle for (then 0).
+    stall_ms: Arc<AtomicU32>,
 }
 
 impl jack::ProcessHandler for GearProcess {
     fn process(&mut self, _: &jack::Client, ps: &jack::ProcessScope) -> jack::Control {
+        self.clock.tick(ps);
+        let stall = self.stall_ms.swap(0, Ordering::SeqCst);
+        if stall > 0 {
+            // On purpose: this client plays gear whose computer cannot keep up.
+            std::thread::sleep(Duration::from_millis(stall.into()));
+        }
         let silent = self.silent.load(Ordering::Relaxed);
         let gain = if silent { 0.0 } else { self.gain };
         let start = self.pos;
@@ -89,9 +168,11 @@ impl jack::ProcessHandler for GearProcess {
 /// outputs its input (`in_l`, `in_r`) on `out_l`, `out_r` delayed by exactly
 /// `delay` samples, scaled by `gain_db` and optionally inverted.
 pub struct GearStandIn {
-    client: Option<jack::AsyncClient<(), GearProcess>>,
+    client: Option<jack::AsyncClient<XrunCounter, GearProcess>>,
     name: String,
     silent: Arc<AtomicBool>,
+    watch: CycleWatch,
+    stall_ms: Arc<AtomicU32>,
 }
 
 impl GearStandIn {
@@ -103,6 +184,8 @@ impl GearStandIn {
             "GearStandIn delay {delay} is unreasonably long"
         );
         let client = open_client(name);
+        let watch = CycleWatch::default();
+        let stall_ms = Arc::new(AtomicU32::new(0));
         let silent = Arc::new(AtomicBool::new(false));
         let sign = if invert { -1.0 } else { 1.0 };
         let process = GearProcess {
@@ -112,16 +195,31 @@ impl GearStandIn {
             pos: 0,
             gain: sign * 10f32.powf(gain_db / 20.0),
             silent: silent.clone(),
+            clock: CycleClock::new(watch.clone()),
+            stall_ms: stall_ms.clone(),
         };
         let name = client.name().to_string();
         let active = client
-            .activate_async((), process)
+            .activate_async(XrunCounter(watch.clone()), process)
             .unwrap_or_else(|e| panic!("cannot activate GearStandIn {name}: {e}"));
         GearStandIn {
             client: Some(active),
             name,
             silent,
+            watch,
+            stall_ms,
         }
+    }
+
+    /// Makes its next process call take `ms` milliseconds longer than a
+    /// period allows: JACK reports an xrun and runs the graph late.
+    pub fn stall(&self, ms: u32) {
+        self.stall_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// Its process calls on JACK's frame clock.
+    pub fn cycles(&self) -> &CycleWatch {
+        &self.watch
     }
 
     /// The JACK client name actually used (its ports are `"<name>:in_l"` etc.).
@@ -180,6 +278,9 @@ struct TapProcess {
     to_rt: rtrb::Consumer<ToRt>,
     from_rt: rtrb::Producer<Box<Job>>,
     job: Option<Box<Job>>,
+    clock: CycleClock,
+    /// Frames the job under way has recorded.
+    recorded: Arc<AtomicUsize>,
 }
 
 impl TapProcess {
@@ -194,6 +295,7 @@ impl TapProcess {
 
 impl jack::ProcessHandler for TapProcess {
     fn process(&mut self, _: &jack::Client, ps: &jack::ProcessScope) -> jack::Control {
+        self.clock.tick(ps);
         while let Ok(msg) = self.to_rt.pop() {
             match msg {
                 ToRt::Start(job) => {
@@ -247,6 +349,7 @@ impl jack::ProcessHandler for TapProcess {
             job.rec[ch][job.rec_pos..job.rec_pos + k].copy_from_slice(&inp[..k]);
         }
         job.rec_pos += k;
+        self.recorded.store(job.rec_pos, Ordering::SeqCst);
         let done = !job.looped && job.play_pos == len && job.rec_pos == cap;
         let finished = if done { self.job.take() } else { None };
         if let Some(job) = finished {
@@ -260,6 +363,8 @@ struct TapCtl {
     to_rt: rtrb::Producer<ToRt>,
     from_rt: rtrb::Consumer<Box<Job>>,
     looping: bool,
+    /// Frames played plus recorded of the take under way (`start_take`).
+    take_frames: Option<usize>,
 }
 
 impl TapCtl {
@@ -290,9 +395,11 @@ impl TapCtl {
 /// ports, aligned: recording frame 0 is the JACK frame in which playback frame
 /// 0 was written. Its ports are `out_l`, `out_r` and `in_l`, `in_r`.
 pub struct JackTap {
-    client: Option<jack::AsyncClient<(), TapProcess>>,
+    client: Option<jack::AsyncClient<XrunCounter, TapProcess>>,
     name: String,
     ctl: Mutex<TapCtl>,
+    watch: CycleWatch,
+    recorded: Arc<AtomicUsize>,
 }
 
 impl JackTap {
@@ -313,6 +420,8 @@ impl JackTap {
     /// first, then its inputs. It outputs silence until asked to play.
     pub fn start(name: &str, play_to: &[String; 2], record_from: &[String; 2]) -> JackTap {
         let client = open_client(name);
+        let watch = CycleWatch::default();
+        let recorded = Arc::new(AtomicUsize::new(0));
         let (to_rt_tx, to_rt_rx) = rtrb::RingBuffer::new(RING);
         let (from_rt_tx, from_rt_rx) = rtrb::RingBuffer::new(RING);
         let process = TapProcess {
@@ -321,10 +430,12 @@ impl JackTap {
             to_rt: to_rt_rx,
             from_rt: from_rt_tx,
             job: None,
+            clock: CycleClock::new(watch.clone()),
+            recorded: recorded.clone(),
         };
         let me = client.name().to_string();
         let active = client
-            .activate_async((), process)
+            .activate_async(XrunCounter(watch.clone()), process)
             .unwrap_or_else(|e| panic!("cannot activate JackTap {me}: {e}"));
         let c = active.as_client();
         wait_for(WAIT, || {
@@ -353,8 +464,50 @@ impl JackTap {
                 to_rt: to_rt_tx,
                 from_rt: from_rt_rx,
                 looping: false,
+                take_frames: None,
             }),
+            watch,
+            recorded,
         }
+    }
+
+    /// Frames recorded so far by the playback or loop under way (or the
+    /// last one): a test waits on it instead of sleeping.
+    pub fn recorded(&self) -> usize {
+        self.recorded.load(Ordering::SeqCst)
+    }
+
+    /// Waits until the recording under way has `frames` frames.
+    pub fn wait_recorded(&self, frames: usize) {
+        let rate = self.sample_rate().max(1) as f64;
+        let timeout = Duration::from_secs_f64(frames as f64 / rate + 20.0);
+        wait_for(timeout, || (self.recorded() >= frames).then_some(()))
+            .unwrap_or_else(|| panic!("JackTap: {frames} frames not recorded within {timeout:?}"));
+    }
+
+    /// Waits until `frames` frames of audio have passed on JACK's clock
+    /// (the tap plays silence meanwhile), e.g. for a glide to land.
+    pub fn wait_frames(&self, frames: usize) {
+        let _ = self.play_and_record(&[], &[], frames);
+    }
+
+    /// Disconnects `src -> dst` (any two ports on the server).
+    pub fn disconnect(&self, src: &str, dst: &str) {
+        self.client()
+            .disconnect_ports_by_name(src, dst)
+            .unwrap_or_else(|e| panic!("JackTap: disconnect {src} -> {dst}: {e}"));
+    }
+
+    /// Connects `src -> dst` (any two ports on the server).
+    pub fn connect(&self, src: &str, dst: &str) {
+        self.client()
+            .connect_ports_by_name(src, dst)
+            .unwrap_or_else(|e| panic!("JackTap: connect {src} -> {dst}: {e}"));
+    }
+
+    /// Its process calls on JACK's frame clock.
+    pub fn cycles(&self) -> &CycleWatch {
+        &self.watch
     }
 
     /// The JACK client name actually used.
@@ -395,14 +548,34 @@ impl JackTap {
         right: &[f32],
         record_frames: usize,
     ) -> [Vec<f32>; 2] {
-        let rate = self.sample_rate().max(1) as f64;
-        let timeout = Duration::from_secs_f64((left.len() + record_frames) as f64 / rate + 20.0);
+        self.start_take(left, right, record_frames);
+        self.finish_take()
+    }
+
+    /// [`JackTap::play_and_record`] without waiting: the take starts at the
+    /// next period; [`JackTap::recorded`] follows it, [`JackTap::finish_take`]
+    /// waits for it.
+    pub fn start_take(&self, left: &[f32], right: &[f32], record_frames: usize) {
         let mut ctl = self.ctl();
         assert!(
-            !ctl.looping,
-            "JackTap: play_and_record while a loop runs (call stop_loop first)"
+            !ctl.looping && ctl.take_frames.is_none(),
+            "JackTap: a take while a loop or another take runs"
         );
+        self.recorded.store(0, Ordering::SeqCst);
         ctl.send(ToRt::Start(Self::job(left, right, false, record_frames)));
+        ctl.take_frames = Some(left.len() + record_frames);
+    }
+
+    /// Waits for the take [`JackTap::start_take`] started and returns its
+    /// recording. Panics after (length + record_frames) / rate + 20 s.
+    pub fn finish_take(&self) -> [Vec<f32>; 2] {
+        let rate = self.sample_rate().max(1) as f64;
+        let mut ctl = self.ctl();
+        let frames = ctl
+            .take_frames
+            .take()
+            .expect("JackTap: finish_take without start_take");
+        let timeout = Duration::from_secs_f64(frames as f64 / rate + 20.0);
         let job = ctl.wait_job(timeout, "play_and_record");
         let [l, r] = job.rec;
         [l, r]
@@ -413,7 +586,11 @@ impl JackTap {
     pub fn start_loop(&self, left: &[f32], right: &[f32], capacity: usize) {
         assert!(!left.is_empty(), "JackTap: empty loop");
         let mut ctl = self.ctl();
-        assert!(!ctl.looping, "JackTap: a loop is already running");
+        assert!(
+            !ctl.looping && ctl.take_frames.is_none(),
+            "JackTap: a loop while a loop or a take runs"
+        );
+        self.recorded.store(0, Ordering::SeqCst);
         ctl.send(ToRt::Start(Self::job(left, right, true, capacity)));
         ctl.looping = true;
     }
@@ -449,5 +626,47 @@ impl Drop for JackTap {
         if let Some(c) = self.client.take() {
             let _ = c.deactivate();
         }
+    }
+}
+
+// ---------------------------------------------------------------- clean takes
+
+/// How long [`undisturbed`] keeps trying before it gives up.
+pub const CLEAN_TAKE_DEADLINE: Duration = Duration::from_secs(180);
+
+/// Runs `take` (a recording, a measurement) again until nothing disturbed it:
+/// `disturbances` (a sum of frame-clock breaks and xruns of every client on
+/// the path, see [`CycleWatch`]) must not move while it runs. Dummy jackd in
+/// non-realtime mode on a loaded machine runs clients late, twice or not at
+/// all; such a take says nothing about rackd, so it neither passes nor fails
+/// a test. Panics only when no clean take came within
+/// [`CLEAN_TAKE_DEADLINE`], saying so.
+pub fn undisturbed<T>(
+    what: &str,
+    disturbances: impl Fn() -> u64,
+    mut take: impl FnMut() -> T,
+) -> T {
+    let deadline = Instant::now() + CLEAN_TAKE_DEADLINE;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let before = disturbances();
+        let result = take();
+        let after = disturbances();
+        if after == before {
+            if attempts > 1 {
+                eprintln!("{what}: clean on attempt {attempts}");
+            }
+            return result;
+        }
+        eprintln!(
+            "{what}: attempt {attempts} disturbed ({} breaks/xruns on the JACK path); again",
+            after - before
+        );
+        assert!(
+            Instant::now() < deadline,
+            "{what}: no undisturbed take in {attempts} attempts within {CLEAN_TAKE_DEADLINE:?}: \
+             the machine cannot run dummy jackd's graph in time"
+        );
     }
 }

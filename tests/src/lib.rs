@@ -7,8 +7,9 @@
 //! daemon's log so the failure can be read without re-running.
 
 pub mod jack_clients;
+pub mod midi_surface;
 pub mod wav;
-pub use jack_clients::{GearStandIn, JackTap};
+pub use jack_clients::{GearStandIn, JackTap, undisturbed};
 
 use rosc::{OscMessage, OscPacket, OscType};
 use std::collections::HashSet;
@@ -62,10 +63,60 @@ pub fn have_program(name: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Whether a tool a test needs is there. Without it the test is skipped
+/// (returns false, with a line saying so) on a developer's machine, and
+/// fails when `CI` is set: `scripts/install-deps --test` installs every
+/// tool the tests use, so a skip in CI would hide a gap.
+pub fn require_program(name: &str, package: &str) -> bool {
+    if have_program(name) {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{name} is not installed and CI is set: scripts/install-deps --test installs {package}"
+    );
+    eprintln!("skipped: {name} is not installed (apt-get install {package})");
+    false
+}
+
+/// Whether `python3` can import `module`; like [`require_program`], fails
+/// instead of skipping when `CI` is set.
+pub fn require_python_module(module: &str, package: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "python module {module} is missing and CI is set: scripts/install-deps --test installs {package}"
+    );
+    eprintln!("skipped: python module {module} is missing (pip install {package})");
+    false
+}
+
+/// Removes `RACKD_*` overrides inherited from the shell that runs the tests,
+/// so every process a test starts sees only the configuration it was given.
+pub fn without_rackd_env(cmd: &mut Command) -> &mut Command {
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("RACKD_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
 static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
 
 /// A loopback port that is free for both UDP and TCP right now, and not handed
-/// out before by this process (so parallel tests do not collide).
+/// out before by this process (so parallel tests do not collide). It is
+/// released before use, so another process can take it first: whatever binds
+/// it must retry on a bind failure ([`Daemon`], [`Background::oscdump`]) or,
+/// better, bind port 0 and say which port it got ([`Simulator::start_osc`]).
 pub fn free_port() -> u16 {
     for _ in 0..200 {
         let Ok(tcp) = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)) else {
@@ -161,18 +212,29 @@ pub struct Jackd {
     /// Server name (`-n`), for `JACK_DEFAULT_SERVER`.
     pub name: String,
     log: PathBuf,
+    /// Frames per cycle.
+    period: usize,
     _dir: tempfile::TempDir,
 }
 
 impl Jackd {
-    /// Starts a dummy server named `name` and waits until a client can connect.
+    /// Starts a dummy server named `name` (48 kHz, 256-frame periods) and
+    /// waits until a client can connect.
     pub fn start(name: &str) -> Jackd {
+        Self::start_with_period(name, 256)
+    }
+
+    /// [`Jackd::start`] with `period` frames per cycle. Tests that need clean
+    /// takes on a busy machine use long periods: fewer cycles to miss, and
+    /// more time for each.
+    pub fn start_with_period(name: &str, period: usize) -> Jackd {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = dir.path().join("jackd.log");
         let mut j = Jackd {
             child: None,
             name: name.to_string(),
             log,
+            period,
             _dir: dir,
         };
         j.spawn();
@@ -187,7 +249,7 @@ impl Jackd {
             .expect("jackd log");
         let child = Command::new("jackd")
             .args(["--no-realtime", "-n", &self.name, "-d", "dummy"])
-            .args(["-r", "48000", "-p", "256"])
+            .args(["-r", "48000", "-p", &self.period.to_string()])
             .stdout(out.try_clone().expect("dup"))
             .stderr(out)
             .stdin(Stdio::null())
@@ -285,10 +347,14 @@ pub struct Setup {
     pub test_tone_db: Option<f32>,
     /// `audio.ceiling_dbfs`.
     pub ceiling_dbfs: f32,
+    /// `audio.ceiling_mode`, when set (`sample_peak`, `true_peak`).
+    pub ceiling_mode: Option<String>,
     /// `daemon.autosave_ms`.
     pub autosave_ms: u64,
     /// `osc.allow`.
     pub allow: Vec<String>,
+    /// `osc.idle_timeout_s`, when set.
+    pub idle_timeout_s: Option<u32>,
     /// `[[surface]]` entries: (address, patterns).
     pub surfaces: Vec<(String, Vec<String>)>,
     /// `[[chain]]` entries: (id, kind).
@@ -297,6 +363,14 @@ pub struct Setup {
     pub env: Vec<(String, String)>,
     /// Raw TOML appended to the config (`[[device]]` tables).
     pub extra: String,
+    /// `[http]` keys besides `listen` (tokens…): the page and OSCQuery on
+    /// [`Setup::http_host`]:[`Setup::http_port`]. `None`: HTTP on any free
+    /// loopback port, which the test does not use.
+    pub http: Option<String>,
+    /// Address HTTP listens on when [`Setup::http`] is set.
+    pub http_host: String,
+    /// Port HTTP listens on when [`Setup::http`] is set (the daemon picks a free one).
+    pub http_port: u16,
 }
 
 impl Default for Setup {
@@ -307,8 +381,10 @@ impl Default for Setup {
             client_name: unique_name("rackd"),
             test_tone_db: None,
             ceiling_dbfs: -0.3,
+            ceiling_mode: None,
             autosave_ms: 200,
             allow: vec!["127.0.0.0/8".into(), "::1/128".into()],
+            idle_timeout_s: None,
             surfaces: Vec::new(),
             chain: vec![
                 ("trim".into(), "trim".into()),
@@ -316,6 +392,9 @@ impl Default for Setup {
             ],
             env: Vec::new(),
             extra: String::new(),
+            http: None,
+            http_host: "127.0.0.1".into(),
+            http_port: 0,
         }
     }
 }
@@ -358,10 +437,28 @@ impl Setup {
         if let Some(db) = self.test_tone_db {
             t += &format!("test_tone_db = {db:.1}\n");
         }
-        t += &format!("ceiling_dbfs = {:.1}\n\n", self.ceiling_dbfs);
+        t += &format!("ceiling_dbfs = {:.1}\n", self.ceiling_dbfs);
+        if let Some(mode) = &self.ceiling_mode {
+            t += &format!("ceiling_mode = {}\n", toml_str(mode));
+        }
+        t += "\n";
         t += "[osc]\n";
         t += &format!("listen = \"127.0.0.1:{port}\"\n");
-        t += &format!("allow = {}\n\n", toml_list(&self.allow));
+        t += &format!("allow = {}\n", toml_list(&self.allow));
+        if let Some(s) = self.idle_timeout_s {
+            t += &format!("idle_timeout_s = {s}\n");
+        }
+        t += "\n";
+        t += "[http]\n";
+        match &self.http {
+            Some(extra) => {
+                t += &format!(
+                    "listen = \"{}:{}\"\n{extra}\n\n",
+                    self.http_host, self.http_port
+                )
+            }
+            None => t += "listen = \"127.0.0.1:0\"\n\n",
+        }
         for (address, patterns) in &self.surfaces {
             t += "[[surface]]\n";
             t += &format!("address = {}\n", toml_str(address));
@@ -429,6 +526,10 @@ impl Daemon {
             .tempdir()
             .expect("tempdir");
         let port = free_port();
+        let mut setup = setup;
+        if setup.http.is_some() {
+            setup.http_port = free_port();
+        }
         let config = dir.path().join("rackd.toml");
         std::fs::write(&config, setup.toml(port, state_dir)).expect("write config");
         let log = dir.path().join("rackd.log");
@@ -468,11 +569,7 @@ impl Daemon {
             .env_remove("WATCHDOG_PID")
             .env_remove("JOURNAL_STREAM")
             .env("NO_COLOR", "1");
-        for (k, _) in std::env::vars() {
-            if k.starts_with("RACKD_") {
-                cmd.env_remove(k);
-            }
-        }
+        without_rackd_env(&mut cmd);
         if let Some(server) = &self.setup.jack_server {
             cmd.env("JACK_DEFAULT_SERVER", server)
                 .env("JACK_NO_START_SERVER", "1");
@@ -509,6 +606,9 @@ impl Daemon {
                     eprintln!("port {} was taken; starting rackd on another", self.port);
                     self.child = None;
                     self.port = free_port();
+                    if self.setup.http.is_some() {
+                        self.setup.http_port = free_port();
+                    }
                     std::fs::write(&self.config, self.setup.toml(self.port, &self.state_dir))
                         .expect("write config");
                     self.spawn();
@@ -571,6 +671,15 @@ impl Daemon {
         wait_for(timeout, || self.log_text().contains(needle).then_some(())).is_some()
     }
 
+    /// `http://127.0.0.1:PORT` of the page and OSCQuery (with [`Setup::http`]).
+    pub fn http_url(&self) -> String {
+        assert!(
+            self.setup.http.is_some(),
+            "this daemon was started without Setup::http"
+        );
+        format!("http://127.0.0.1:{}", self.setup.http_port)
+    }
+
     /// A UDP OSC client aimed at this daemon.
     pub fn udp(&self) -> OscUdp {
         OscUdp::new(self.port)
@@ -602,6 +711,49 @@ impl Daemon {
             .recv_until(WAIT, |m| m.addr == "/rackd/status")
             .expect("no /rackd/status reply");
         json_arg(&m)
+    }
+
+    /// A counter of `/rackd/status` (`xruns`, `cycle_breaks`, `changes_taken`…).
+    pub fn status_count(&self, key: &str) -> u64 {
+        let st = self.status();
+        st[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("status has no counter {key:?}: {st}"))
+    }
+
+    /// `rackd ctl set PATH VALUE`, then waits until the audio thread has
+    /// taken the change (status `changes_taken`), so what is recorded next
+    /// plays it (after the parameter's own glide).
+    pub fn set_playing(&self, path: &str, value: &str) {
+        let before = self.status_count("changes_taken");
+        self.ctl_ok(&["set", path, value]);
+        wait_for(WAIT, || {
+            (self.status_count("changes_taken") > before).then_some(())
+        })
+        .unwrap_or_else(|| {
+            panic!("the audio thread did not take {path} = {value} within {WAIT:?}")
+        });
+    }
+
+    /// `rackd ctl layout SLOT...`, then waits until the audio thread has
+    /// handed over to it (status `layout_changes`), when it changed. Returns
+    /// the layout ctl printed.
+    pub fn layout_playing(&self, slots: &[&str]) -> String {
+        let st = self.status();
+        let before = st["layout_changes"].as_u64().expect("layout_changes");
+        let same = st["layout"].as_array().is_some_and(|l| {
+            l.iter()
+                .map(|s| s.as_str().unwrap_or(""))
+                .eq(slots.iter().copied())
+        });
+        let out = self.ctl_ok(&[&["layout"][..], slots].concat());
+        if !same {
+            wait_for(WAIT, || {
+                (self.status_count("layout_changes") > before).then_some(())
+            })
+            .unwrap_or_else(|| panic!("layout {slots:?} was not handed over within {WAIT:?}"));
+        }
+        out.trim().to_string()
     }
 
     /// Queries one parameter over UDP; returns its value as f32.
@@ -639,7 +791,7 @@ pub fn ctl(connect: &str, args: &[&str]) -> Output {
 /// Runs `rackd ARGS...` to completion (killed after 60 s).
 pub fn run_rackd(args: &[&str]) -> Output {
     run_with_timeout(
-        Command::new(rackd_bin()).args(args).env("NO_COLOR", "1"),
+        without_rackd_env(Command::new(rackd_bin()).args(args).env("NO_COLOR", "1")),
         Duration::from_secs(60),
     )
 }
@@ -746,36 +898,86 @@ pub struct Simulator {
 
 impl Simulator {
     /// Starts `rackd profile simulate PROFILE ARGS...` (e.g. `--serial PTY`,
-    /// `--osc 127.0.0.1:PORT`, `--silent`) and waits for its first line.
+    /// `--silent`) and waits for its first line. For OSC devices use
+    /// [`Simulator::start_osc`], which lets the simulator pick its port.
     pub fn start(profile: &str, args: &[&str]) -> Simulator {
         Self::start_env(profile, args, &[])
     }
 
     /// `start` with extra environment (`JACK_DEFAULT_SERVER` for `--midi`).
     pub fn start_env(profile: &str, args: &[&str], env: &[(&str, &str)]) -> Simulator {
+        Self::try_start(profile, args, env)
+            .unwrap_or_else(|log| panic!("simulator did not start: {log}"))
+    }
+
+    /// An OSC device on a loopback port the simulator binds itself (port 0),
+    /// so no other process can take it between choosing and binding; with
+    /// `--tcp` among `args` it listens on TCP. Returns it and its port.
+    pub fn start_osc(profile: &str, args: &[&str]) -> (Simulator, u16) {
+        let sim = Self::start(profile, &[&["--osc", "127.0.0.1:0"], args].concat());
+        let port = sim.osc_port();
+        (sim, port)
+    }
+
+    /// Starts a simulator; `Err` with its output when it stopped before
+    /// saying it runs (a port it was told to bind was taken, say).
+    pub fn try_start(
+        profile: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Simulator, String> {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = dir.path().join("sim.log");
         let out = std::fs::File::create(&log).expect("log");
-        let child = Command::new(rackd_bin())
-            .args(["profile", "simulate", profile])
-            .args(args)
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().expect("log"))
-            .stderr(out)
-            .spawn()
-            .expect("rackd profile simulate");
-        let sim = Simulator {
+        let child = without_rackd_env(
+            Command::new(rackd_bin())
+                .args(["profile", "simulate", profile])
+                .args(args)
+                .envs(env.iter().copied()),
+        )
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().expect("log"))
+        .stderr(out)
+        .spawn()
+        .expect("rackd profile simulate");
+        let mut sim = Simulator {
             child: Some(child),
             log,
             _dir: dir,
         };
-        assert!(
-            sim.wait_log("simulating", Duration::from_secs(10)),
-            "simulator did not start: {}",
-            sim.log_text()
-        );
-        sim
+        let started = wait_for(Duration::from_secs(10), || {
+            if sim.log_text().contains("simulating") {
+                return Some(true);
+            }
+            let exited = sim
+                .child
+                .as_mut()
+                .is_some_and(|c| c.try_wait().ok().flatten().is_some());
+            exited.then_some(false)
+        });
+        match started {
+            Some(true) => Ok(sim),
+            _ => {
+                sim.stop();
+                Err(sim.log_text())
+            }
+        }
+    }
+
+    /// The UDP or TCP port of an OSC simulator, from its first line
+    /// (`simulating ID on udp 127.0.0.1:PORT`).
+    pub fn osc_port(&self) -> u16 {
+        let log = self.log_text();
+        log.lines()
+            .find_map(|l| {
+                let rest = l
+                    .split_once(" on udp ")
+                    .or_else(|| l.split_once(" on tcp "))?
+                    .1;
+                let addr = rest.split_whitespace().next()?;
+                addr.parse::<SocketAddr>().ok().map(|a| a.port())
+            })
+            .unwrap_or_else(|| panic!("no OSC address in the simulator's output: {log}"))
     }
 
     /// Everything it printed (one line per command it acted on).
@@ -937,6 +1139,7 @@ impl OscUdp {
                 {
                     return None;
                 }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => panic!("udp receive: {e}"),
             }
         }
@@ -984,6 +1187,32 @@ impl OscUdp {
             m.addr == "/rackd/pong" && m.args.first() == Some(&OscType::Int(token))
         })
         .expect("no /rackd/pong");
+    }
+
+    /// For absence checks: has `setter` subscribe this client (its port) to
+    /// `/chain/meter/*` only and then change `/chain/meter/bypass` to 1 (the rack needs a
+    /// `meter` slot, its bypass off: once per test). Feedback already queued
+    /// for this client goes out before that marker, so what arrives up to it
+    /// (returned) is everything it was sent: no waiting for a quiet window
+    /// that a loaded machine would pass.
+    pub fn until_marker(&self, setter: &OscUdp) -> Vec<OscMessage> {
+        // Both from the setter (this client may have no daemon as its
+        // target), so the daemon handles them in this order.
+        setter.send(
+            "/rackd/subscribe",
+            vec![
+                OscType::Int(self.port() as i32),
+                OscType::String("/chain/meter/*".into()),
+            ],
+        );
+        setter.send("/chain/meter/bypass", vec![OscType::Int(1)]);
+        let mut seen = Vec::new();
+        self.recv_until(WAIT, |m| {
+            seen.push(m.clone());
+            is_value(m, "/chain/meter/bypass", 1.0, 0.0)
+        })
+        .expect("the marker /chain/meter/bypass 1 never arrived");
+        seen
     }
 
     /// Subscribes with this socket as the reply port, waiting for `/rackd/subscribed`.
@@ -1151,6 +1380,7 @@ impl OscTcp {
                 {
                     return None;
                 }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) => self.closed = true,
             }
         }
@@ -1235,7 +1465,7 @@ impl Background {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("out.txt");
         let f = File::create(&out).expect("out file");
-        let child = cmd
+        let child = without_rackd_env(cmd)
             .stdin(Stdio::null())
             .stdout(f.try_clone().expect("dup"))
             .stderr(f)
@@ -1251,6 +1481,53 @@ impl Background {
     /// Output so far.
     pub fn text(&self) -> String {
         std::fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    /// PID of the process.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("not running").id()
+    }
+
+    /// Waits for the process to end, up to `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let child = self.child.as_mut()?;
+        wait_child(child, timeout)
+    }
+
+    /// Whether the process has ended.
+    pub fn exited(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_none_or(|c| c.try_wait().ok().flatten().is_some())
+    }
+
+    /// liblo's `oscdump -L PORT`, listening for certain: a probe message sent
+    /// to it has shown up in its output. A port taken by another process
+    /// before oscdump bound it makes oscdump exit; then it starts again on
+    /// another port. Returns it and its port.
+    pub fn oscdump() -> (Background, u16) {
+        let probe = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind udp");
+        for _ in 0..5 {
+            let port = free_port();
+            let mut dump =
+                Background::spawn(Command::new("oscdump").args(["-L", &port.to_string()]));
+            let listening = wait_for(WAIT, || {
+                if dump.exited() {
+                    return Some(false);
+                }
+                let _ = probe.send_to(
+                    &encode("/rackd-test/probe", vec![]),
+                    (Ipv4Addr::LOCALHOST, port),
+                );
+                dump.text().contains("/rackd-test/probe").then_some(true)
+            });
+            match listening {
+                Some(true) => return (dump, port),
+                Some(false) => eprintln!("oscdump could not bind {port}: {}", dump.text()),
+                None => panic!("oscdump on {port} never printed the probe: {}", dump.text()),
+            }
+        }
+        panic!("oscdump could not bind a free port in 5 tries");
     }
 
     /// Waits until the output has a line satisfying `pred`.
@@ -1343,8 +1620,13 @@ pub struct JackProbe {
 /// Starts a dummy jackd named after `prefix` and points this process's JACK
 /// clients at it (see [`use_jack_server`]); keep the `Jackd` alive.
 pub fn jack_server(prefix: &str) -> (Jackd, String) {
+    jack_server_with_period(prefix, 256)
+}
+
+/// [`jack_server`] with `period` frames per cycle (see [`Jackd::start_with_period`]).
+pub fn jack_server_with_period(prefix: &str, period: usize) -> (Jackd, String) {
     let server = unique_name(prefix);
-    let jackd = Jackd::start(&server);
+    let jackd = Jackd::start_with_period(&server, period);
     use_jack_server(&server);
     (jackd, server)
 }

@@ -3,23 +3,30 @@
 
 use std::path::Path;
 
-/// Writes `left`/`right` as a 32-bit float stereo WAV.
-pub fn write_float_wav(path: &Path, rate: u32, left: &[f32], right: &[f32]) {
-    let frames = left.len().min(right.len());
-    let data = (frames * 8) as u32;
+/// The canonical 44-byte header: `tag` 1 (PCM) or 3 (float).
+fn header(tag: u16, channels: u16, rate: u32, bits: u16, frames: usize) -> Vec<u8> {
+    let bytes = bits / 8;
+    let data = frames as u32 * channels as u32 * bytes as u32;
     let mut b = Vec::with_capacity(44 + data as usize);
     b.extend_from_slice(b"RIFF");
     b.extend_from_slice(&(36 + data).to_le_bytes());
     b.extend_from_slice(b"WAVEfmt ");
     b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&3u16.to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&tag.to_le_bytes());
+    b.extend_from_slice(&channels.to_le_bytes());
     b.extend_from_slice(&rate.to_le_bytes());
-    b.extend_from_slice(&(rate * 8).to_le_bytes());
-    b.extend_from_slice(&8u16.to_le_bytes());
-    b.extend_from_slice(&32u16.to_le_bytes());
+    b.extend_from_slice(&(rate * channels as u32 * bytes as u32).to_le_bytes());
+    b.extend_from_slice(&(channels * bytes).to_le_bytes());
+    b.extend_from_slice(&bits.to_le_bytes());
     b.extend_from_slice(b"data");
     b.extend_from_slice(&data.to_le_bytes());
+    b
+}
+
+/// Writes `left`/`right` as a 32-bit float stereo WAV.
+pub fn write_float_wav(path: &Path, rate: u32, left: &[f32], right: &[f32]) {
+    let frames = left.len().min(right.len());
+    let mut b = header(3, 2, rate, 32, frames);
     for i in 0..frames {
         b.extend_from_slice(&left[i].to_le_bytes());
         b.extend_from_slice(&right[i].to_le_bytes());
@@ -74,4 +81,20 @@ pub fn best_lag(reference: &[f32], recorded: &[f32], max_lag: usize) -> (usize, 
         }
     }
     best
+}
+
+/// Writes integer PCM (16 or 24 bit) from planar channels in −1..1, rounded
+/// and clipped to the format, any channel count.
+pub fn write_pcm_wav(path: &Path, rate: u32, bits: u16, chans: &[Vec<f64>]) {
+    let frames = chans.iter().map(|c| c.len()).min().unwrap_or(0);
+    let bytes = bits / 8;
+    let mut b = header(1, chans.len() as u16, rate, bits, frames);
+    let scale = (1i64 << (bits - 1)) as f64;
+    for i in 0..frames {
+        for c in chans {
+            let s = (c[i] * scale).round().clamp(-scale, scale - 1.0) as i32;
+            b.extend_from_slice(&s.to_le_bytes()[..bytes as usize]);
+        }
+    }
+    std::fs::write(path, b).expect("write wav");
 }

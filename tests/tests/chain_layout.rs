@@ -7,7 +7,7 @@
 use rackd_tests::wav::{noise, read_float_wav, write_float_wav};
 use rackd_tests::*;
 use rosc::OscType;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 fn layout(d: &Daemon, ids: &[&str]) -> String {
@@ -90,24 +90,26 @@ fn layout_print_and_measure_on_the_null_backend() {
     d.ctl_ok(&["recall", "album/03 song"]);
     assert_eq!(layout(&d, &[]), "eq > trim > limiter");
 
-    // A restart brings the live layout back (autosave).
+    // A restart brings the live layout back (saved at SIGTERM at the latest).
     layout(&d, &["limiter", "eq"]);
-    std::thread::sleep(Duration::from_millis(600));
     assert!(d.stop().success());
     d.restart();
     assert_eq!(layout(&d, &[]), "limiter > eq");
 
-    // The print pass of a digital chain equals the offline render.
+    // The print pass of a digital chain equals the offline render. Sources
+    // and results are in the daemon's default file directories.
     let dir = tempfile::tempdir().unwrap();
-    let source = dir.path().join("mix.wav");
+    let sources = d.state_dir.join("sources");
+    let prints = d.state_dir.join("prints");
+    let source = sources.join("mix.wav");
     let (l, r) = (noise(24_000, 0.9, 7), noise(24_000, 0.9, 8));
     write_float_wav(&source, 48_000, &l, &r);
-    let printed = dir.path().join("printed.wav");
+    let printed = prints.join("printed.wav");
     let out = d.ctl_ok(&[
         "print",
         "album/03 song",
-        source.to_str().unwrap(),
-        printed.to_str().unwrap(),
+        "mix.wav",
+        "printed.wav",
         "--bits",
         "32",
     ]);
@@ -153,23 +155,29 @@ fn layout_print_and_measure_on_the_null_backend() {
     // Bad print requests: a clear error, no file.
     fails(
         &d,
-        &[
-            "print",
-            "album/03 song",
-            "/nonexistent/mix.wav",
-            "/tmp/never.wav",
-        ],
-        "cannot open",
+        &["print", "album/03 song", "nothing-here.wav", "never.wav"],
+        "no readable audio file",
     );
+    fails(
+        &d,
+        &["print", "no/such song", "mix.wav", "never.wav"],
+        "no/such song",
+    );
+    fails(
+        &d,
+        &["print", "album/03 song", "mix.wav", "../mix.wav"],
+        "..",
+    );
+    let elsewhere = dir.path().join("never.wav");
     fails(
         &d,
         &[
             "print",
-            "no/such song",
-            source.to_str().unwrap(),
-            "/tmp/never.wav",
+            "album/03 song",
+            "mix.wav",
+            elsewhere.to_str().unwrap(),
         ],
-        "no/such song",
+        "outside the directories",
     );
     osc.send(
         "/rackd/print",
@@ -177,61 +185,56 @@ fn layout_print_and_measure_on_the_null_backend() {
             OscType::String("album/03 song".into()),
             OscType::String("mix.wav".into()),
             OscType::String("out.wav".into()),
+            OscType::Int(-1),
         ],
     );
     let err = osc
         .recv_until(WAIT, |m| m.addr == "/rackd/error")
-        .expect("relative paths are refused");
+        .expect("bits -1 is refused");
     assert!(
-        format!("{:?}", err.args).contains("absolute path"),
+        format!("{:?}", err.args).contains("bits -1: choose 16, 24 or 32"),
         "{err:?}"
     );
     fails(
         &d,
-        &[
-            "print",
-            "album/03 song",
-            source.to_str().unwrap(),
-            source.to_str().unwrap(),
-        ],
-        "overwrite",
+        &["print", "album/03 song", "mix.wav", "../sources/mix.wav"],
+        "..",
     );
-    assert!(!std::path::Path::new("/tmp/never.wav").exists());
+    fails(
+        &d,
+        &["print", "album/03 song", "mix.wav", "printed.wav"],
+        "exists",
+    );
+    assert!(!elsewhere.exists() && !prints.join("never.wav").exists());
 
     // Ctrl-C on `rackd ctl print` cancels the print; nothing is written.
-    let long = dir.path().join("long.wav");
+    let long = sources.join("long.wav");
     let (l, r) = (noise(48_000 * 20, 0.1, 9), noise(48_000 * 20, 0.1, 10));
     write_float_wav(&long, 48_000, &l, &r);
-    let cancelled = dir.path().join("cancelled.wav");
-    let mut child = Command::new(rackd_bin())
-        .args([
-            "ctl",
-            "--connect",
-            &format!("127.0.0.1:{}", d.port),
-            "print",
-        ])
-        .args([
-            "album/03 song",
-            long.to_str().unwrap(),
-            cancelled.to_str().unwrap(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    assert!(
-        wait_for(Duration::from_secs(20), || d.status()["printing"]
-            .as_bool()
-            .filter(|b| *b))
-        .is_some(),
-        "the print did not start"
+    let cancelled = prints.join("cancelled.wav");
+    let progress = d.udp();
+    progress.subscribe(&["/rackd/print/*"]);
+    // Owned by a guard: stopped (by PID) should the test fail before it ends.
+    let mut child = Background::spawn(
+        Command::new(rackd_bin())
+            .args([
+                "ctl",
+                "--connect",
+                &format!("127.0.0.1:{}", d.port),
+                "print",
+            ])
+            .args(["album/03 song", "long.wav", "cancelled.wav"]),
     );
-    std::thread::sleep(Duration::from_millis(1500));
-    signal(child.id(), libc::SIGINT);
-    let status =
-        wait_child(&mut child, Duration::from_secs(20)).expect("ctl print ends after Ctrl-C");
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    // Cancel in the middle: once the take reports progress.
+    let under_way = progress.recv_until(Duration::from_secs(30), |m| {
+        m.addr == "/rackd/print/progress" && m.args.get(1).is_some_and(|f| as_f32(f) > 0.0)
+    });
+    assert!(under_way.is_some(), "the print never made progress");
+    signal(child.pid(), libc::SIGINT);
+    let status = child
+        .wait_exit(Duration::from_secs(20))
+        .expect("ctl print ends after Ctrl-C");
+    let err = child.text();
     assert!(!status.success(), "{err}");
     assert!(err.contains("cancelled"), "{err}");
     assert!(!cancelled.exists(), "a cancelled print wrote a file");

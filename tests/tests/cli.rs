@@ -107,8 +107,7 @@ fn shipped_example_config_passes_check() {
 
 #[test]
 fn shipped_systemd_unit_passes_systemd_analyze_verify() {
-    if !have_program("systemd-analyze") {
-        eprintln!("SKIPPED: systemd-analyze is not installed (apt install systemd)");
+    if !require_program("systemd-analyze", "systemd") {
         return;
     }
     let unit = std::fs::read_to_string(workspace_dir().join("systemd/rackd.service")).unwrap();
@@ -133,5 +132,115 @@ fn shipped_systemd_unit_passes_systemd_analyze_verify() {
         out.status,
         text(&out.stdout),
         text(&out.stderr)
+    );
+}
+
+#[test]
+fn client_environment_is_not_config_for_check_run_and_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rackd.toml");
+    let port = free_port();
+    std::fs::write(&file, Setup::default().toml(port, dir.path())).unwrap();
+    let with_ctl_env = |args: &[&str]| {
+        let mut cmd = Command::new(rackd_bin());
+        cmd.args(args).env("RACKD_CONNECT", "127.0.0.1:9");
+        cmd
+    };
+    let out = run_with_timeout(
+        &mut with_ctl_env(&["check", "--config", file.to_str().unwrap()]),
+        WAIT,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // run and demo start and answer with it set.
+    let demo_port = free_port().to_string();
+    let demo_http = free_port().to_string();
+    let demo_state = tempfile::tempdir().unwrap();
+    for (args, port) in [
+        (
+            vec!["run", "--config", file.to_str().unwrap()],
+            port.to_string(),
+        ),
+        (
+            vec![
+                "demo",
+                "--no-jack",
+                "--osc-port",
+                &demo_port,
+                "--http-port",
+                &demo_http,
+                "--state-dir",
+                demo_state.path().to_str().unwrap(),
+            ],
+            demo_port.clone(),
+        ),
+    ] {
+        let mut child = with_ctl_env(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let answered = wait_for(WAIT, || {
+            ctl(&format!("127.0.0.1:{port}"), &["status"])
+                .status
+                .success()
+                .then_some(())
+        });
+        let exited = child.try_wait().unwrap();
+        stop_child(&mut child, libc::SIGTERM, WAIT);
+        assert!(
+            answered.is_some(),
+            "rackd {args:?} with RACKD_CONNECT set did not answer (exit: {exited:?})"
+        );
+    }
+}
+
+#[test]
+fn check_of_a_file_with_many_errors_is_quick_and_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("many.toml");
+    let mut body = String::from("[osc]\n");
+    for i in 0..40_000 {
+        body += &format!("bogus_{i} = {i}\n");
+    }
+    std::fs::write(&file, body).unwrap();
+    let started = std::time::Instant::now();
+    let out = run_rackd(&["check", "--config", file.to_str().unwrap()]);
+    let took = started.elapsed();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 201, "200 problems and a count");
+    assert!(
+        lines[0].ends_with(
+            "many.toml:2: osc.bogus_0: unknown key; known keys here: listen, allow, idle_timeout_s"
+        ),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(lines[200], "… and 39800 more");
+    eprintln!("rackd check of 40 000 unknown keys took {took:?}");
+    // A file far larger than any config is refused without being read through.
+    let huge = dir.path().join("huge.toml");
+    std::fs::write(&huge, "# x\n".repeat(13 << 20)).unwrap();
+    let out = run_rackd(&["check", "--config", huge.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("is this the right file"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn check_of_an_empty_file_says_what_it_assumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("empty.toml");
+    std::fs::write(&file, "").unwrap();
+    let out = run_rackd(&["check", "--config", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("warning:") && err.contains("assuming backend Jack"),
+        "{err}"
     );
 }

@@ -10,16 +10,34 @@ const SONG: &str = "client/album/01 intro";
 
 #[test]
 fn demo_recalls_its_simulated_outboard() {
-    let port = free_port();
     let state = tempfile::tempdir().unwrap();
-    let demo = Background::spawn(
-        Command::new(rackd_bin())
-            .args(["demo", "--no-jack", "--osc-port", &port.to_string()])
-            .arg("--state-dir")
-            .arg(state.path())
-            .env("NO_COLOR", "1"),
-    );
-    let connect = format!("127.0.0.1:{port}");
+    // The demo binds the port it is given; should another process have taken
+    // it after free_port chose it, the demo exits and starts again on another.
+    let (demo, connect) = (0..5)
+        .find_map(|_| {
+            let port = free_port();
+            let mut demo = Background::spawn(
+                Command::new(rackd_bin())
+                    .args(["demo", "--no-jack", "--osc-port", &port.to_string()])
+                    .args(["--http-port", &free_port().to_string()])
+                    .arg("--state-dir")
+                    .arg(state.path())
+                    .env("NO_COLOR", "1"),
+            );
+            let connect = format!("127.0.0.1:{port}");
+            let up = wait_for(Duration::from_secs(20), || {
+                if demo.exited() {
+                    return Some(false);
+                }
+                ctl(&connect, &["status"]).status.success().then_some(true)
+            });
+            match up {
+                Some(true) => Some((demo, connect)),
+                Some(false) if demo.text().contains("cannot bind") => None,
+                _ => panic!("the demo never answered:\n{}", demo.text()),
+            }
+        })
+        .expect("the demo could not bind a free port in 5 tries");
     let ok = |args: &[&str]| {
         let out = ctl(&connect, args);
         assert!(
@@ -30,10 +48,6 @@ fn demo_recalls_its_simulated_outboard() {
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    wait_for(Duration::from_secs(20), || {
-        ctl(&connect, &["status"]).status.success().then_some(())
-    })
-    .expect("the demo never answered");
     let banner = demo.text();
     for line in [
         "generic-osc-device",

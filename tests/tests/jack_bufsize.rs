@@ -45,8 +45,7 @@ fn assert_passes(probe: &JackProbe, when: &str) {
 
 #[test]
 fn audio_keeps_passing_across_buffer_size_changes() {
-    if !have_program("jack_bufsize") {
-        eprintln!("skipped: no jack_bufsize (jackd2 example tools)");
+    if !require_program("jack_bufsize", "jackd2") {
         return;
     }
     let server = unique_name("rackd-test-bufsize");

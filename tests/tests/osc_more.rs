@@ -6,6 +6,9 @@ use rackd_tests::*;
 use rosc::{OscBundle, OscMessage, OscPacket, OscTime, OscType};
 use std::time::{Duration, SystemTime};
 
+/// How late a time-tagged bundle may take effect, as seen by a subscriber.
+const BUNDLE_LATE: Duration = Duration::from_millis(500);
+
 const GAIN: &str = "/chain/trim/gain";
 
 fn bundle_bytes(time: OscTime, msgs: Vec<(&str, Vec<OscType>)>) -> Vec<u8> {
@@ -87,10 +90,14 @@ fn bundles_apply_now_or_at_their_time_tag() {
     assert_eq!(c.get_f32(GAIN), -2.0);
     assert_eq!(c.get_f32("/chain/trim/invert"), 1.0);
 
-    // A time tag three seconds ahead: not applied at once, applied later.
-    let later = OscTime::try_from(SystemTime::now() + Duration::from_secs(3)).unwrap();
+    // A time tag 1.5 s ahead: not applied at once, and applied at its time:
+    // a subscriber sees the change no earlier than the tag and at most
+    // BUNDLE_LATE after it.
+    let watcher = d.udp();
+    watcher.subscribe(&[GAIN]);
+    let due = SystemTime::now() + Duration::from_millis(1500);
     c.send_packet(&bundle_bytes(
-        later,
+        OscTime::try_from(due).unwrap(),
         vec![(GAIN, vec![OscType::Float(-4.0)])],
     ));
     c.sync();
@@ -99,10 +106,22 @@ fn bundles_apply_now_or_at_their_time_tag() {
         -2.0,
         "a bundle for later was applied at once"
     );
-    wait_for(Duration::from_secs(15), || {
-        (d.get_f32(GAIN) == -4.0).then_some(())
-    })
-    .expect("the scheduled bundle was never applied");
+    watcher
+        .recv_until(Duration::from_secs(15), |m| is_value(m, GAIN, -4.0, 0.0))
+        .expect("the scheduled bundle was never applied");
+    let seen = SystemTime::now();
+    // The time tag's resolution is 2^-32 s; allow a millisecond of rounding.
+    let early = due.duration_since(seen).unwrap_or_default();
+    assert!(
+        early <= Duration::from_millis(1),
+        "the bundle was applied {early:?} before its time tag"
+    );
+    let late = seen.duration_since(due).unwrap_or_default();
+    println!("time-tagged bundle seen {late:?} after its time tag");
+    assert!(
+        late <= BUNDLE_LATE,
+        "the bundle took effect {late:?} after its time tag (tolerance {BUNDLE_LATE:?})"
+    );
 
     // Too far ahead is refused with an error.
     let far = OscTime::try_from(SystemTime::now() + Duration::from_secs(3600)).unwrap();
@@ -112,11 +131,9 @@ fn bundles_apply_now_or_at_their_time_tag() {
     assert_eq!(c.get_f32(GAIN), -4.0);
 }
 
-/// Known daemon bug (see the test report): the UDP loop spawns one task per
-/// datagram, so a burst from one client is applied out of order and a fader
-/// sweep can end on the next-to-last value. Run with `--ignored` once fixed.
+/// A fader sweep over UDP from one client: each sender's datagrams are
+/// handled in order, so the gain always ends on the burst's last value.
 #[test]
-
 fn latest_value_wins_in_a_udp_burst() {
     let d = Daemon::start(Setup::default());
     let c = d.udp();
@@ -151,10 +168,19 @@ fn unsubscribe_stops_feedback() {
     s.send("/rackd/unsubscribe", vec![OscType::Int(s.port() as i32)]);
     s.recv_until(WAIT, |m| m.addr == "/rackd/unsubscribed")
         .expect("no /rackd/unsubscribed");
+    // A witness still subscribed: once it has -2, the feedback of -2 has been
+    // queued for every subscriber; a marker to `s` now must not come after it.
+    let witness = d.udp();
+    witness.subscribe(&[GAIN]);
     setter.send(GAIN, vec![OscType::Float(-2.0)]);
-    setter.recv_until(WAIT, |m| m.addr == GAIN).expect("reply");
-    for m in s.collect(Duration::from_millis(500)) {
-        assert_ne!(m.addr, GAIN, "feedback after unsubscribe: {m:?}");
+    witness
+        .recv_until(WAIT, |m| is_value(m, GAIN, -2.0, 0.0))
+        .expect("the witness got no feedback");
+    for m in s.until_marker(&setter) {
+        assert!(
+            !is_value(&m, GAIN, -2.0, 0.0),
+            "feedback after unsubscribe: {m:?}"
+        );
     }
 }
 

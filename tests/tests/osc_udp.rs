@@ -55,8 +55,7 @@ fn set_query_and_norm_report_the_value_taken() {
 #[test]
 fn feedback_reaches_every_matching_subscriber_including_liblo() {
     let d = Daemon::start(Setup::default());
-    let dump_port = free_port();
-    let dump = Background::spawn(Command::new("oscdump").args(["-L", &dump_port.to_string()]));
+    let (dump, dump_port) = Background::oscdump();
     let target = d.port.to_string();
     let oscsend = |args: &[&str]| {
         let out = run_with_timeout(
@@ -68,13 +67,9 @@ fn feedback_reaches_every_matching_subscriber_including_liblo() {
         );
         assert!(out.status.success(), "oscsend {args:?}: {out:?}");
     };
-    // oscdump may not be listening yet: renew until its subscription is confirmed.
-    let confirmed = wait_for(WAIT, || {
-        oscsend(&["/rackd/subscribe", "i", &dump_port.to_string()]);
-        dump.wait_line(Duration::from_millis(500), |l| {
-            l.contains("/rackd/subscribed")
-        })
-    });
+    // oscdump is listening (Background::oscdump saw its probe arrive).
+    oscsend(&["/rackd/subscribe", "i", &dump_port.to_string()]);
+    let confirmed = dump.wait_line(WAIT, |l| l.contains("/rackd/subscribed"));
     assert!(confirmed.is_some(), "oscdump never got /rackd/subscribed");
 
     let all = d.udp();
@@ -89,22 +84,18 @@ fn feedback_reaches_every_matching_subscriber_including_liblo() {
     let m = all.recv_until(WAIT, |m| is_value(m, GAIN, -3.5, 0.0));
     assert!(m.is_some(), "unfiltered rosc subscriber got no feedback");
 
-    // The filtered one gets its own match, and never the gain.
+    // The filtered one gets its own match, and never the gain: the gain's
+    // feedback went out (the unfiltered subscriber has it) before this
+    // change, so had it been queued for the filtered one it would come first.
     oscsend(&["/chain/meter/bypass", "i", "1"]);
     let got = filtered.recv_until(WAIT, |m| {
-        assert!(
-            !is_value(m, GAIN, -3.5, 0.0),
-            "filtered subscriber got {m:?}"
-        );
-        m.addr == "/chain/meter/bypass"
+        assert_ne!(m.addr, GAIN, "filtered subscriber got {m:?}");
+        is_value(m, "/chain/meter/bypass", 1.0, 0.0)
     });
     assert!(
         got.is_some(),
         "filtered subscriber got no /chain/meter/bypass"
     );
-    for m in filtered.collect(Duration::from_millis(300)) {
-        assert_ne!(m.addr, GAIN, "filtered subscriber got {m:?}");
-    }
 }
 
 #[test]
@@ -141,6 +132,7 @@ fn lease_expires_without_renewal_and_renewed_one_keeps_feedback() {
         (n == Some(1)).then(|| start.elapsed())
     })
     .expect("the unrenewed subscription never expired");
+    println!("the unrenewed 10 s lease was gone after {expired:?}");
     assert!(
         expired >= Duration::from_secs(9),
         "lease expired after {expired:?}, before its 10 s"
@@ -154,8 +146,13 @@ fn lease_expires_without_renewal_and_renewed_one_keeps_feedback() {
             .is_some(),
         "renewed subscriber lost feedback"
     );
-    for m in lapsing.collect(Duration::from_millis(500)) {
-        assert_ne!(m.addr, GAIN, "expired subscriber still gets {m:?}");
+    // The feedback of -2 has gone to every subscriber (the renewed one has
+    // it); a marker sent to the expired one now must not come after it.
+    for m in lapsing.until_marker(&setter) {
+        assert!(
+            !is_value(&m, GAIN, -2.0, 0.0),
+            "expired subscriber still gets {m:?}"
+        );
     }
 }
 
@@ -204,7 +201,7 @@ fn static_surfaces_get_feedback_and_sighup_applies_a_new_surface_list() {
         keep.recv_until(WAIT, |m| is_value(m, GAIN, -5.0, 0.0))
             .is_some()
     );
-    for m in drop_me.collect(Duration::from_millis(500)) {
+    for m in drop_me.until_marker(&setter) {
         assert!(!is_value(&m, GAIN, -5.0, 0.0), "removed surface got {m:?}");
     }
     assert_eq!(d.pid(), pid);
@@ -224,12 +221,23 @@ fn meters_stream_only_to_subscribers_that_asked() {
     meters
         .recv_until(WAIT, |m| m.addr == "/meter/out/peak")
         .expect("no /meter/out/peak");
-    let got = meters.collect(Duration::from_secs(1));
-    let peaks: Vec<_> = got.iter().filter(|m| m.addr == "/meter/out/peak").collect();
+    // The rate the issue asks for is "about 25 Hz": 25 peaks timed, with a
+    // generous window for a loaded machine.
+    let start = Instant::now();
+    let mut got = Vec::new();
+    let mut peaks = Vec::new();
+    while peaks.len() < 25 {
+        let m = meters.recv(WAIT).expect("meters stopped streaming");
+        if m.addr == "/meter/out/peak" {
+            peaks.push(m.clone());
+        }
+        got.push(m);
+    }
+    let rate = 25.0 / start.elapsed().as_secs_f64();
+    println!("/meter/out/peak at {rate:.1} Hz");
     assert!(
-        peaks.len() >= 10,
-        "only {} peak messages in 1 s (expected ~25)",
-        peaks.len()
+        (8.0..=60.0).contains(&rate),
+        "/meter/out/peak at {rate:.1} Hz, expected about 25"
     );
     for m in &peaks {
         assert_eq!(m.args.len(), 2, "{m:?}");
@@ -248,8 +256,25 @@ fn meters_stream_only_to_subscribers_that_asked() {
             "unexpected message {m:?}"
         );
     }
-    // The default subscriber's socket has had a second of meters sent to it, if any.
-    for m in plain.collect(Duration::from_millis(300)) {
+    // Meters have been sent for a second; a change now reaches the default
+    // subscriber after anything queued for it before.
+    let setter = d.udp();
+    set_gain(&setter, -1.5);
+    let mut seen = Vec::new();
+    let got = plain.recv_until(WAIT, |m| {
+        seen.push(m.clone());
+        is_value(m, GAIN, -1.5, 0.0)
+    });
+    assert!(
+        got.is_some(),
+        "the default subscriber got no feedback; it got {} messages: {:?}",
+        seen.len(),
+        seen.iter()
+            .map(|m| m.addr.as_str())
+            .filter(|a| !a.starts_with("/meter"))
+            .collect::<Vec<_>>()
+    );
+    for m in &seen {
         assert!(
             !m.addr.starts_with("/meter/"),
             "default subscriber got {m:?}"
@@ -316,7 +341,9 @@ fn bad_packets_get_an_error_and_change_nothing() {
     let mut d = d;
     assert!(d.is_running(), "daemon died");
     assert_eq!(d.get_f32(GAIN), -7.0, "stored state changed");
-    assert!(d.status()["osc"]["bad_packets"].as_u64().unwrap_or(0) >= 3);
+    // Four malformed datagrams (garbage, truncated, bad type tag, maximal
+    // garbage); the huge string and the refused messages decoded fine.
+    assert_eq!(d.status()["osc"]["bad_packets"], 4, "{}", d.status());
 
     // TCP: a connection announcing a huge frame is closed; others go on.
     let mut good = OscTcp::connect(d.port, Framing::LengthPrefix);
@@ -333,6 +360,7 @@ fn bad_packets_get_an_error_and_change_nothing() {
         .recv_until(WAIT, |m| m.addr == GAIN)
         .expect("good TCP client lost");
     assert_eq!(as_f32(&m.args[0]), -7.0);
+    assert_eq!(d.status()["osc"]["bad_packets"], 5, "{}", d.status());
     assert!(d.is_running());
 }
 
@@ -352,15 +380,14 @@ fn clients_outside_the_allow_list_are_ignored_and_counted() {
     let c = d.udp();
     c.send("/rackd/ping", vec![OscType::Int(1)]);
     c.send(GAIN, vec![OscType::Float(-9.0)]);
-    assert!(
-        c.recv(Duration::from_secs(1)).is_none(),
-        "a client outside the allow-list got an answer"
-    );
+    // A refused TCP connection is closed at once, with nothing sent on it.
     let mut t = OscTcp::connect(d.port, Framing::Slip);
     let _ = t.send_raw(&frame(Framing::Slip, &encode("/rackd/ping", vec![])));
+    let answer = t.recv(WAIT);
     assert!(
-        t.recv(Duration::from_secs(2)).is_none(),
-        "TCP client outside the allow-list got an answer"
+        answer.is_none() && t.closed,
+        "TCP client outside the allow-list: {answer:?}, closed {}",
+        t.closed
     );
 
     // Let loopback in again with a reload, then read the counters.
@@ -368,9 +395,19 @@ fn clients_outside_the_allow_list_are_ignored_and_counted() {
     std::fs::write(&d.config, setup.toml(d.port, &d.state_dir)).unwrap();
     d.signal(libc::SIGHUP);
     assert!(d.wait_log("reloaded", WAIT), "no reload logged");
+    // The same UDP client now gets answers; nothing may come before its pong
+    // (one sender's datagrams are handled in order, so answers to the two
+    // refused ones would have come first).
+    c.send("/rackd/ping", vec![OscType::Int(2)]);
+    let first = c.recv(WAIT).expect("no answer after the reload");
+    assert_eq!(
+        (first.addr.as_str(), &first.args[..]),
+        ("/rackd/pong", &[OscType::Int(2)][..]),
+        "a client outside the allow-list got an answer"
+    );
     let st = d.status();
-    let rejected = st["osc"]["rejected_not_allowed"].as_u64().unwrap_or(0);
-    assert!(rejected >= 2, "rejected_not_allowed = {rejected}: {st}");
+    // Two datagrams and one TCP connection.
+    assert_eq!(st["osc"]["rejected_not_allowed"], 3, "{st}");
     assert_eq!(d.get_f32(GAIN), 0.0, "a rejected client changed state");
     assert!(d.log_text().contains("not in [osc] allow"));
 }
@@ -412,11 +449,32 @@ fn sighup_with_a_broken_config_keeps_the_running_one() {
 
 #[test]
 fn environment_overrides_the_config_file() {
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut d = Daemon::spawn_env(Setup::default(), &[("RACKD_OSC__LISTEN", &listen)]);
-    d.port = port;
-    d.wait_ready();
-    let c = d.udp();
-    assert_eq!(set_gain(&c, 1.5), 1.5);
+    // The port comes from the environment, so a taken port means another
+    // start with another port (the harness's own retry rewrites the file).
+    for _ in 0..5 {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut d = Daemon::spawn_env(Setup::default(), &[("RACKD_OSC__LISTEN", &listen)]);
+        let up = wait_for(Duration::from_secs(20), || {
+            if !d.is_running() {
+                return Some(false);
+            }
+            d.log_text().contains("ready:").then_some(true)
+        });
+        match up {
+            Some(true) => {
+                assert!(
+                    d.log_text().contains(&format!("udp+tcp {listen}")),
+                    "{}",
+                    d.log_text()
+                );
+                let c = OscUdp::new(port);
+                assert_eq!(set_gain(&c, 1.5), 1.5);
+                return;
+            }
+            Some(false) if d.log_text().contains("cannot bind") => continue,
+            _ => panic!("rackd did not start:\n{}", d.log_text()),
+        }
+    }
+    panic!("no free port in 5 tries");
 }

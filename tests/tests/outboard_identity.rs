@@ -58,7 +58,6 @@ fn another_model_on_the_port_is_reported_as_the_wrong_device() {
         PtyPair::start(dir.path(), "wrong"),
         PtyPair::start(dir.path(), "right"),
     );
-    let wrong_osc = free_port();
     let _s1 = Simulator::start(
         "other-serial-eq",
         &[&dirs[..], &["--serial", wrong_pty.b.to_str().unwrap()]].concat(),
@@ -67,10 +66,7 @@ fn another_model_on_the_port_is_reported_as_the_wrong_device() {
         "generic-serial-ascii",
         &["--serial", right_pty.b.to_str().unwrap()],
     );
-    let _s3 = Simulator::start(
-        "other-osc-device",
-        &[&dirs[..], &["--osc", &format!("127.0.0.1:{wrong_osc}")]].concat(),
-    );
+    let (_s3, wrong_osc) = Simulator::start_osc("other-osc-device", &dirs);
     let serial = |id: &str, pty: &Path| {
         device_toml(
             id,

@@ -1,19 +1,25 @@
 //! MIDI gear on JACK MIDI ports of a dummy jackd: a SysEx device with
 //! readback and a CC device on channel 2, each played by `rackd profile
 //! simulate --midi`, which prints every message it captures: the bytes are
-//! the profile's encoding; the recall sets both and verifies the one that can
-//! answer.
+//! compared with ones worked out by hand from the profiles; the recall sets
+//! both and verifies the one that can answer, with the readback request's
+//! bytes also worked out by hand.
 //! One test per binary: JACK servers are per test.
 
-use rackd_protocol::device::midi::hex;
-use rackd_protocol::device::{DeviceCtx, DeviceMessage, encode_set};
-use rackd_protocol::param::Value;
-use rackd_protocol::profile::load_profile;
 use rackd_tests::*;
 use rosc::OscType;
 use std::time::Duration;
 
 const SONG: &str = "client/album/03 song";
+
+/// Bytes as the simulator prints them: upper-case hex pairs, space-separated.
+fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
 
 #[test]
 fn midi_devices_recall_over_jack() {
@@ -65,19 +71,28 @@ fn midi_devices_recall_over_jack() {
         "{}",
         rol_sim.log_text()
     );
-    // The bytes on the JACK MIDI port are the profile's encoding.
-    for (sim, id, channel, value) in [
-        (&rol_sim, "generic-sysex-roland", 0, -4.5),
-        (&cc_sim, "generic-midi-cc-eq", 1, 3.0),
+    // The bytes on the JACK MIDI ports, worked out by hand from the profiles'
+    // documented encodings (not with the daemon's encoder):
+    // - generic-sysex-roland, device id 0x10, DT1 "F0 7D {dev} 12 | {addr}
+    //   {value:nib2} {roland} F7" at address 10 00 00: -4.5 dB on -12..12
+    //   over 0..240 is 7.5 / 24 * 240 = 75 = 0x4B, nibbles 04 0B; Roland
+    //   checksum 128 - (0x10 + 0 + 0 + 0x04 + 0x0B) = 128 - 31 = 0x61.
+    // - generic-midi-cc-eq on channel 2: control change B1, CC 20 = 0x14;
+    //   +3 dB on -12..12 over 16..112 is 16 + 15 / 24 * 96 = 76 = 0x4C.
+    // - Both were first asked who they are: the MIDI identity request to
+    //   every device, F0 7E 7F 06 01 F7.
+    for (sim, bytes) in [
+        (
+            &rol_sim,
+            [
+                0xF0, 0x7D, 0x10, 0x12, 0x10, 0x00, 0x00, 0x04, 0x0B, 0x61, 0xF7,
+            ]
+            .as_slice(),
+        ),
+        (&cc_sim, [0xB1, 0x14, 0x4C].as_slice()),
+        (&rol_sim, [0xF0, 0x7E, 0x7F, 0x06, 0x01, 0xF7].as_slice()),
+        (&cc_sim, [0xF0, 0x7E, 0x7F, 0x06, 0x01, 0xF7].as_slice()),
     ] {
-        let path = workspace_dir().join(format!("hardware-profiles/{id}.toml"));
-        let profile = load_profile(&std::fs::read_to_string(&path).unwrap(), id).unwrap();
-        let mut ctx = DeviceCtx::for_profile(&profile);
-        ctx.channel = channel;
-        let msgs = encode_set(&profile, "low_gain", &Value::Float(value), &ctx).unwrap();
-        let DeviceMessage::Midi(bytes) = &msgs[0] else {
-            panic!("{msgs:?}")
-        };
         let want = format!("rx {}", hex(bytes));
         assert!(
             sim.wait_log(&want, Duration::from_secs(5)),
@@ -108,6 +123,19 @@ fn midi_devices_recall_over_jack() {
             .to_string()
     };
     assert_eq!(result("rol"), "set and verified", "{report}");
+    // The readback: RQ1 "F0 7D {dev} 11 | {addr} 00 00 02 {roland} F7" for
+    // two bytes at 10 00 00; checksum 128 - (0x10 + 0x02) = 128 - 18 = 0x6E.
+    let rq1 = format!(
+        "rx {}",
+        hex(&[
+            0xF0, 0x7D, 0x10, 0x11, 0x10, 0x00, 0x00, 0x00, 0x00, 0x02, 0x6E, 0xF7
+        ])
+    );
+    assert!(
+        rol_sim.log_text().contains(&rq1),
+        "{rq1} not captured:\n{}",
+        rol_sim.log_text()
+    );
     assert_eq!(result("cc"), "set (no readback)", "{report}");
     let log = rol_sim.log_text();
     assert_eq!(

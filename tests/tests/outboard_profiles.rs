@@ -25,17 +25,52 @@ fn list_shows_every_shipped_profile_and_show_prints_one() {
     let out = run_rackd(&["profile", "list"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let listed = text(&out.stdout);
-    for f in shipped() {
-        let id = std::path::Path::new(&f)
-            .file_stem()
+    // Grouped by kind under a heading that counts remote and hand-set gear;
+    // each line says how the device is recalled.
+    let mut heading = "";
+    let mut seen = 0;
+    for line in listed.lines() {
+        if !line.starts_with(' ') {
+            heading = line;
+            continue;
+        }
+        let mut words = line.split_whitespace();
+        let id = words.next().unwrap();
+        let how: Vec<&str> = words.take(2).collect();
+        let file = workspace_dir().join(format!("hardware-profiles/{id}.toml"));
+        let profile = std::fs::read_to_string(&file).unwrap();
+        let manual = profile.contains("\n[manual]");
+        assert_eq!(how[0] == "by", manual, "{line}");
+        if !manual {
+            assert!(["midi", "osc", "serial"].contains(&how[1]), "{line}");
+            assert!(profile.contains(&format!("\n[{}]", how[1])), "{line}");
+        }
+        let kind = profile
+            .lines()
+            .find_map(|l| l.strip_prefix("kind = \""))
             .unwrap()
-            .to_string_lossy()
-            .to_string();
+            .trim_end_matches('"');
+        let group = match kind {
+            "eq" => "Equalizers",
+            "compressor" => "Compressors",
+            "limiter" => "Limiters",
+            "converter" => "Converters",
+            "preamp" => "Preamps",
+            "switcher" => "Insert and routing switchers",
+            _ => "Other processors",
+        };
         assert!(
-            listed.lines().any(|l| l.starts_with(&format!("{id} "))),
-            "{id} not listed:\n{listed}"
+            heading.starts_with(group),
+            "{id} ({kind}) under {heading:?}"
         );
+        seen += 1;
     }
+    assert_eq!(seen, shipped().len(), "{listed}");
+    let compressors = listed
+        .lines()
+        .find(|l| l.starts_with("Compressors"))
+        .unwrap();
+    assert!(compressors.contains("remote,") && compressors.contains("by hand)"));
     let out = run_rackd(&["profile", "show", "generic-serial-ascii"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let shown = text(&out.stdout);
@@ -45,6 +80,25 @@ fn list_shows_every_shipped_profile_and_show_prints_one() {
             .lines()
             .any(|l| l.trim_start().starts_with("low_gain") && l.contains("readback")),
         "{shown}"
+    );
+    // A named product's source: title, edition, pages and where it is published.
+    let out = run_rackd(&["profile", "show", "api-2500-plus"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let named = text(&out.stdout);
+    for needle in [
+        "source: 2500+ Stereo Bus Compressor Operator's Manual",
+        "edition: Rev. ©2019",
+        "section: 3.0 Overview (p. 8)",
+        "published at: http://",
+        "recalled: by hand",
+    ] {
+        assert!(named.contains(needle), "{needle} not in:\n{named}");
+    }
+    assert!(
+        named
+            .lines()
+            .any(|l| l.trim_start().starts_with("threshold") && l.ends_with("rotation")),
+        "{named}"
     );
     let out = run_rackd(&["profile", "show", "no-such-device"]);
     assert_eq!(out.status.code(), Some(2));
@@ -183,14 +237,21 @@ fn resolved_devices_are_reported_and_describe_lists_them() {
         addrs.iter().any(|a| a.starts_with("/outboard/pultec/")),
         "{addrs:?}"
     );
-    // Outboard parameters take values like any other.
+    // Outboard parameters take values like any other: one client sets, the
+    // setter gets the value taken, another client subscribed sees the change.
     c.subscribe(&["/outboard/*/*"]);
-    c.send("/outboard/pultec/low_boost", vec![OscType::Int(3)]);
+    let setter = d.udp();
+    let low_boost = |m: &rosc::OscMessage| {
+        m.addr == "/outboard/pultec/low_boost" && m.args == [OscType::Int(3)]
+    };
+    setter.send("/outboard/pultec/low_boost", vec![OscType::Int(3)]);
     assert!(
-        c.recv_until(std::time::Duration::from_secs(5), |m| m.addr
-            == "/outboard/pultec/low_boost"
-            && m.args == [OscType::Int(3)])
-            .is_some()
+        setter.recv_until(WAIT, low_boost).is_some(),
+        "the setter got no reply"
+    );
+    assert!(
+        c.recv_until(WAIT, low_boost).is_some(),
+        "the subscriber got no feedback"
     );
     assert_eq!(d.status()["devices"][0]["state"], "manual");
 }

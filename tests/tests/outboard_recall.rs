@@ -59,18 +59,37 @@ fn recall(d: &Daemon) -> (serde_json::Value, Vec<(String, i32, i32)>) {
     let report = c
         .recall_report(&mut progress)
         .expect("no /rackd/recall/report");
-    // Progress is feedback, the report a reply: the last steps may come after it.
-    for m in c.collect(Duration::from_millis(300)) {
-        if let [
-            OscType::String(dev),
-            OscType::Int(done),
-            OscType::Int(total),
-        ] = m.args.as_slice()
-        {
-            progress.push((dev.clone(), *done, *total));
-        }
-    }
+    // Progress goes through this subscriber's queue, the report straight back:
+    // the last steps may come after it. A renewal's `/rackd/subscribed` goes
+    // through the same queue, so once it is here every step queued before is.
+    c.send(
+        "/rackd/subscribe",
+        vec![
+            OscType::Int(c.port() as i32),
+            OscType::String("/rackd/recall/*".into()),
+        ],
+    );
+    c.recv_until(WAIT, |m| {
+        progress.extend(progress_step(m));
+        m.addr == "/rackd/subscribed"
+    })
+    .expect("no /rackd/subscribed after the recall");
     (report, progress)
+}
+
+/// `/rackd/recall/progress ,sii device done total` as a tuple.
+fn progress_step(m: &rosc::OscMessage) -> Option<(String, i32, i32)> {
+    match (m.addr.as_str(), m.args.as_slice()) {
+        (
+            "/rackd/recall/progress",
+            [
+                OscType::String(dev),
+                OscType::Int(done),
+                OscType::Int(total),
+            ],
+        ) => Some((dev.clone(), *done, *total)),
+        _ => None,
+    }
 }
 
 trait RecallReply {
@@ -80,15 +99,7 @@ trait RecallReply {
 impl RecallReply for OscUdp {
     fn recall_report(&self, progress: &mut Vec<(String, i32, i32)>) -> Option<serde_json::Value> {
         let m = self.recv_until(Duration::from_secs(30), |m| {
-            if m.addr == "/rackd/recall/progress"
-                && let [
-                    OscType::String(dev),
-                    OscType::Int(done),
-                    OscType::Int(total),
-                ] = m.args.as_slice()
-            {
-                progress.push((dev.clone(), *done, *total));
-            }
+            progress.extend(progress_step(m));
             m.addr == "/rackd/recall/report"
         })?;
         Some(json_arg(&m))
@@ -112,7 +123,6 @@ fn rack_of_six_devices_on_five_ports_recalls_verified() {
     let eq_pty = PtyPair::start(dir.path(), "eq");
     let bus_pty = PtyPair::start(dir.path(), "bus");
     let comp_pty = PtyPair::start(dir.path(), "comp");
-    let (fx1_port, fx2_port) = (free_port(), free_port());
     let eq = Simulator::start(
         "generic-serial-ascii",
         &["--serial", &eq_pty.b.to_string_lossy()],
@@ -132,14 +142,8 @@ fn rack_of_six_devices_on_five_ports_recalls_verified() {
         "generic-serial-binary-xor",
         &["--serial", &comp_pty.b.to_string_lossy()],
     );
-    let fx1 = Simulator::start(
-        "generic-osc-device",
-        &["--osc", &format!("127.0.0.1:{fx1_port}")],
-    );
-    let fx2 = Simulator::start(
-        "generic-osc-device",
-        &["--osc", &format!("127.0.0.1:{fx2_port}")],
-    );
+    let (fx1, fx1_port) = Simulator::start_osc("generic-osc-device", &[]);
+    let (fx2, fx2_port) = Simulator::start_osc("generic-osc-device", &[]);
     let setup = Setup {
         extra: [
             serial("eq", "generic-serial-ascii", &eq_pty.a, ""),
@@ -186,7 +190,8 @@ fn rack_of_six_devices_on_five_ports_recalls_verified() {
 
     let started = Instant::now();
     let (report, progress) = recall(&d);
-    let took = started.elapsed();
+    // Speed is the recall benchmark's (benches/recall.rs); here only printed.
+    println!("recall of six devices took {:?}", started.elapsed());
     for id in remote {
         assert_eq!(result_of(&report, id), "set and verified", "{report}");
     }
@@ -211,7 +216,6 @@ fn rack_of_six_devices_on_five_ports_recalls_verified() {
             .unwrap();
         assert!(verified > 0, "{id}: {report}");
     }
-    assert!(took < Duration::from_secs(10), "recall took {took:?}");
     // The gear holds the song's values.
     for (sim, line) in [
         (&eq, "set low_gain -3.5"),
@@ -237,7 +241,6 @@ fn silent_and_garbage_devices_fail_while_the_others_complete() {
     let dir = tempfile::tempdir().unwrap();
     let mute_pty = PtyPair::start(dir.path(), "mute");
     let noisy_pty = PtyPair::start(dir.path(), "noisy");
-    let fx_port = free_port();
     let _mute = Simulator::start(
         "generic-serial-ascii",
         &["--serial", &mute_pty.b.to_string_lossy(), "--silent"],
@@ -246,10 +249,7 @@ fn silent_and_garbage_devices_fail_while_the_others_complete() {
         "generic-serial-ascii",
         &["--serial", &noisy_pty.b.to_string_lossy(), "--garbage"],
     );
-    let _fx = Simulator::start(
-        "generic-osc-device",
-        &["--osc", &format!("127.0.0.1:{fx_port}")],
-    );
+    let (_fx, fx_port) = Simulator::start_osc("generic-osc-device", &[]);
     let setup = Setup {
         extra: [
             serial("mute", "generic-serial-ascii", &mute_pty.a, ""),
@@ -266,9 +266,8 @@ fn silent_and_garbage_devices_fail_while_the_others_complete() {
 
     let started = Instant::now();
     let (report, _) = recall(&d);
-    assert!(
-        started.elapsed() < Duration::from_secs(15),
-        "took {:?}",
+    println!(
+        "recall with a silent and a garbage device took {:?}",
         started.elapsed()
     );
     assert_eq!(result_of(&report, "fx"), "set and verified", "{report}");
@@ -336,7 +335,6 @@ fn unplugged_device_comes_back_without_a_restart() {
 fn front_panel_moves_reach_the_hub() {
     let dir = tempfile::tempdir().unwrap();
     let pty = PtyPair::start(dir.path(), "eq");
-    let fx_port = free_port();
     let _eq = Simulator::start(
         "generic-serial-ascii",
         &[
@@ -346,20 +344,10 @@ fn front_panel_moves_reach_the_hub() {
             "low_gain=4.5",
         ],
     );
-    let _fx = Simulator::start(
-        "generic-osc-device",
-        &[
-            "--osc",
-            &format!("127.0.0.1:{fx_port}"),
-            "--report",
-            "input=-9",
-        ],
-    );
-    let tcp_addr = format!("127.0.0.1:{}", free_port());
-    let _tcp = Simulator::start(
-        "generic-osc-device",
-        &["--osc", &tcp_addr, "--tcp", "--report", "input=-12"],
-    );
+    let (_fx, fx_port) = Simulator::start_osc("generic-osc-device", &["--report", "input=-9"]);
+    let (_tcp, tcp_port) =
+        Simulator::start_osc("generic-osc-device", &["--tcp", "--report", "input=-12"]);
+    let tcp_addr = format!("127.0.0.1:{tcp_port}");
     let setup = Setup {
         extra: [
             serial("eq", "generic-serial-ascii", &pty.a, ""),
@@ -441,15 +429,11 @@ fn changed_only_recall_and_undo() {
 fn recall_safes_leave_devices_and_parameters_alone() {
     let dir = tempfile::tempdir().unwrap();
     let pty = PtyPair::start(dir.path(), "eq");
-    let fx_port = free_port();
     let sim = Simulator::start(
         "generic-serial-ascii",
         &["--serial", &pty.b.to_string_lossy()],
     );
-    let _fx = Simulator::start(
-        "generic-osc-device",
-        &["--osc", &format!("127.0.0.1:{fx_port}")],
-    );
+    let (_fx, fx_port) = Simulator::start_osc("generic-osc-device", &[]);
     let d = Daemon::start(Setup {
         extra: [
             serial("eq", "generic-serial-ascii", &pty.a, "")
@@ -494,19 +478,12 @@ fn recall_safes_leave_devices_and_parameters_alone() {
 fn snapshot_safes_are_stored_with_the_revision_and_honoured() {
     let dir = tempfile::tempdir().unwrap();
     let pty = PtyPair::start(dir.path(), "eq");
-    let (fx_port, dyn_port) = (free_port(), free_port());
     let sim = Simulator::start(
         "generic-serial-ascii",
         &["--serial", &pty.b.to_string_lossy()],
     );
-    let _fx = Simulator::start(
-        "generic-osc-device",
-        &["--osc", &format!("127.0.0.1:{fx_port}")],
-    );
-    let _dyn = Simulator::start(
-        "generic-osc-device",
-        &["--osc", &format!("127.0.0.1:{dyn_port}")],
-    );
+    let (_fx, fx_port) = Simulator::start_osc("generic-osc-device", &[]);
+    let (_dyn, dyn_port) = Simulator::start_osc("generic-osc-device", &[]);
     let d = Daemon::start(Setup {
         extra: [
             serial("eq", "generic-serial-ascii", &pty.a, ""),
@@ -599,9 +576,8 @@ fn snapshot_safes_are_stored_with_the_revision_and_honoured() {
 /// away it is marked offline, and it comes back when it listens again.
 #[test]
 fn osc_device_over_tcp_recalls_and_reconnects() {
-    let port = free_port();
+    let (mut sim, port) = Simulator::start_osc("generic-osc-device", &["--tcp"]);
     let addr = format!("127.0.0.1:{port}");
-    let mut sim = Simulator::start("generic-osc-device", &["--osc", &addr, "--tcp"]);
     assert!(sim.log_text().contains("on tcp"), "{}", sim.log_text());
     let d = Daemon::start(Setup {
         extra: device_toml(
@@ -635,7 +611,12 @@ fn osc_device_over_tcp_recalls_and_reconnects() {
         (d.status()["devices"][0]["state"] == "offline").then_some(())
     });
     assert!(gone.is_some(), "{}", d.status());
-    let sim = Simulator::start("generic-osc-device", &["--osc", &addr, "--tcp"]);
+    // The same address again (the daemon's config names it); should another
+    // process have taken the port meanwhile, try until it is free.
+    let sim = wait_for(WAIT, || {
+        Simulator::try_start("generic-osc-device", &["--osc", &addr, "--tcp"], &[]).ok()
+    })
+    .expect("the simulator could not listen on its port again");
     wait_online(&d, &["fx"]);
     assert!(
         sim.wait_log("set input 1", Duration::from_secs(10)),

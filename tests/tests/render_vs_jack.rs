@@ -9,21 +9,20 @@
 //! silence, and the tap starts at a period boundary as the render starts at
 //! block 0, so every per-block step (filter-state flushes) lines up too.
 //!
-//! A dummy jackd in non-realtime mode has xruns now and then; an xrun can
-//! drop a period for one client, so a mismatch during which the daemon
-//! counted xruns is retried rather than tolerated.
+//! A dummy jackd in non-realtime mode on a busy machine runs late clients
+//! twice or not at all; a take during which the daemon's or the tap's frame
+//! clock broke, or an xrun was announced, is taken again ([`undisturbed`]):
+//! it neither passes nor fails the test.
 //! One test per binary: the JACK server is chosen through the environment.
 
 use rackd_tests::wav::{best_lag, noise, read_float_wav, write_float_wav};
 use rackd_tests::*;
 use std::f32::consts::TAU;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const SONG: &str = "album/02 song";
 /// The limiter's ceiling in the snapshot, dBTP.
 const LIMITER_CEILING_DB: f32 = -1.5;
-/// Recordings with xruns in them are retried up to this many takes.
-const TAKES: usize = 4;
 /// Where the lag search probes the signal (in the quiet first part) and how long.
 const PROBE_AT: usize = 4096;
 const PROBE_LEN: usize = 1024;
@@ -71,8 +70,6 @@ struct Take {
     worst: f32,
     /// Recording frame of the render's frame 0.
     lag: usize,
-    /// Xruns the daemon counted during the take.
-    xruns: u64,
     /// First recording frame that differs, and how many do.
     first_bad: Option<usize>,
     bad_frames: usize,
@@ -80,13 +77,22 @@ struct Take {
 
 fn take(d: &Daemon, tap: &JackTap, input: &[Vec<f32>; 2], rendered: &[Vec<f32>; 2]) -> Take {
     let frames = input[0].len();
-    let xruns = |d: &Daemon| d.status()["xruns"].as_u64().expect("status xruns");
-    let before = xruns(d);
-    let rec = tap.play_and_record(&input[0], &input[1], frames + MAX_LAG);
-    let xruns = xruns(d) - before;
+    let disturbances = || d.status_count("cycle_breaks") + tap.cycles().disturbances();
+    let mut first = true;
+    let rec = undisturbed("render vs JACK take", disturbances, || {
+        if !first {
+            // The take before left envelopes and filters ringing down; the
+            // render starts from a settled chain. A layout change there and
+            // back builds fresh, settled processors.
+            d.layout_playing(&["trim", "eq", "comp"]);
+            d.layout_playing(&["trim", "eq", "comp", "lim"]);
+        }
+        first = false;
+        tap.play_and_record(&input[0], &input[1], frames + MAX_LAG)
+    });
     let probe = &rendered[0][PROBE_AT..PROBE_AT + PROBE_LEN];
     let (lag, probe_err) = best_lag(probe, &rec[0][PROBE_AT..], MAX_LAG);
-    eprintln!("take: lag {lag}, probe error {probe_err:e}, {xruns} xrun(s)");
+    eprintln!("take: lag {lag}, probe error {probe_err:e}");
     // Before the lag the chain was still playing out the silence before the
     // signal: exactly zero. From the lag on: the render.
     let mut worst = 0f32;
@@ -107,7 +113,6 @@ fn take(d: &Daemon, tap: &JackTap, input: &[Vec<f32>; 2], rendered: &[Vec<f32>; 
     Take {
         worst,
         lag,
-        xruns,
         first_bad,
         bad_frames,
     }
@@ -116,7 +121,8 @@ fn take(d: &Daemon, tap: &JackTap, input: &[Vec<f32>; 2], rendered: &[Vec<f32>; 
 #[test]
 fn render_equals_the_real_time_path_through_jack() {
     let started = Instant::now();
-    let (_jackd, server) = jack_server("rackd-test-render");
+    // Long periods: on a busy machine a clean take is then far more likely.
+    let (_jackd, server) = jack_server_with_period("rackd-test-render", 1024);
     let setup = Setup {
         chain: vec![
             ("trim".into(), "trim".into()),
@@ -136,8 +142,9 @@ fn render_equals_the_real_time_path_through_jack() {
         "the chain of the config"
     );
 
-    // Settings away from every default, then time for the smoothers (the
-    // slowest, the EQ's 30 ms glides, land on their targets within ~60 ms).
+    // Settings away from every default, each taken by the audio thread, then
+    // a quarter second of audio for the smoothers (the slowest, the EQ's
+    // 30 ms glides, land on their targets within ~60 ms).
     for (path, value) in [
         ("/chain/trim/gain", "3.5"),
         ("/chain/eq/b2_on", "1"),
@@ -162,9 +169,9 @@ fn render_equals_the_real_time_path_through_jack() {
         ("/chain/lim/release", "50"),
         ("/chain/lim/lookahead", "2"),
     ] {
-        d.ctl_ok(&["set", path, value]);
+        d.set_playing(path, value);
     }
-    std::thread::sleep(Duration::from_millis(500));
+    tap.wait_frames(rate / 4);
     d.ctl_ok(&["save", SONG]);
     let latency = d.status()["latency_samples"]
         .as_u64()
@@ -232,28 +239,15 @@ fn render_equals_the_real_time_path_through_jack() {
 
     // The same signal through JACK. The goal is float32 identity: the same
     // code, the same settings, the same block boundaries and state.
-    let mut takes = 0;
-    let result = loop {
-        takes += 1;
-        let t = take(&d, &tap, &input, &rendered);
-        if t.worst == 0.0 || t.xruns == 0 || takes == TAKES {
-            break t;
-        }
-        eprintln!(
-            "take {takes}: largest difference {:e} with {} xrun(s) during it; again",
-            t.worst, t.xruns
-        );
-    };
     let Take {
         worst,
         lag,
-        xruns,
         first_bad,
         bad_frames,
-    } = result;
+    } = take(&d, &tap, &input, &rendered);
     eprintln!(
         "render vs JACK: period {period}, rate {rate}, chain latency {latency}, lag {lag} \
-         ({} period(s) of JACK), {takes} take(s), largest difference {worst:e} over {frames} \
+         ({} period(s) of JACK), largest difference {worst:e} over {frames} \
          frames, {:.1} s in all",
         lag.saturating_sub(latency) as f64 / period as f64,
         started.elapsed().as_secs_f64()
@@ -272,6 +266,6 @@ fn render_equals_the_real_time_path_through_jack() {
     );
     assert_eq!(
         worst, 0.0,
-        "the JACK path differs from the render by up to {worst:e} ({xruns} xrun(s) in the last take)"
+        "the JACK path differs from the render by up to {worst:e}"
     );
 }

@@ -65,8 +65,14 @@ fn notify_socket_gets_ready_watchdog_reloading_and_stopping() {
             .any(|l| l.starts_with("STATUS=") && l.len() > 7),
         "READY=1 without a STATUS= line: {ready:?}"
     );
-    // READY means OSC answers.
-    d.wait_ready();
+    // READY means OSC listens: one ping sent now, never repeated, is
+    // answered (had READY come before the bind, the datagram would be lost).
+    let osc = d.udp();
+    osc.send("/rackd/ping", vec![rosc::OscType::Int(1)]);
+    assert!(
+        osc.recv_until(WAIT, |m| m.addr == "/rackd/pong").is_some(),
+        "a ping sent right after READY=1 was not answered"
+    );
 
     n.wait(Duration::from_secs(3), |m| has(m, "WATCHDOG=1"))
         .unwrap_or_else(|| panic!("no WATCHDOG=1 within 3 s; got {:?}", n.seen));

@@ -121,10 +121,17 @@ struct Process {
     out_l: ::jack::Port<::jack::AudioOut>,
     out_r: ::jack::Port<::jack::AudioOut>,
     inserts: Vec<InsertPortSet>,
+    /// The first frame the next cycle should start at, on JACK's frame clock.
+    next_frame: Option<::jack::Frames>,
 }
 
 impl ::jack::ProcessHandler for Process {
     fn process(&mut self, _: &::jack::Client, ps: &::jack::ProcessScope) -> ::jack::Control {
+        let first = ps.last_frame_time();
+        if self.next_frame.is_some_and(|next| next != first) {
+            self.status.cycle_breaks.fetch_add(1, Ordering::Relaxed);
+        }
+        self.next_frame = Some(first.wrapping_add(ps.n_frames()));
         // JACK does not clear output buffers; a bypassed or removed insert sends silence.
         for set in &mut self.inserts {
             for port in &mut set.sends {
@@ -188,15 +195,17 @@ impl ::jack::NotificationHandler for Notifications {
 /// pointers. Owned by `run_client`, which keeps it until the client is closed.
 ///
 /// The main path adds the chain latency: `out_l`/`out_r` report the union of
-/// `in_l`/`in_r`'s capture ranges plus the chain latency (either output can
-/// carry either input: mono monitoring), and `in_l`/`in_r` the union of
-/// `out_l`/`out_r`'s playback ranges plus the chain latency. The hardware
+/// `in_l`/`in_r`'s capture ranges plus the chain and monitor latency (either
+/// output can carry either input: mono monitoring), and `in_l`/`in_r` the
+/// union of `out_l`/`out_r`'s playback ranges plus the same. The hardware
 /// insert ports pass through with nothing added (as JACK's default would):
 /// sends report the main inputs' capture range, returns the main outputs'
 /// playback range. The gear's round trip is already part of the chain latency
 /// once measured.
 struct PortLatency {
     latency: Arc<AtomicU32>,
+    /// The monitor path's own latency after the chain (a true-peak ceiling).
+    monitor: u32,
     inputs: [*mut ::jack::jack_sys::jack_port_t; 2],
     outputs: [*mut ::jack::jack_sys::jack_port_t; 2],
     sends: Vec<*mut ::jack::jack_sys::jack_port_t>,
@@ -246,7 +255,10 @@ impl PortLatency {
     /// # Safety
     /// As for [`PortLatency::union`].
     unsafe fn update(&self, mode: ::jack::jack_sys::jack_latency_callback_mode_t) {
-        let chain = self.latency.load(Ordering::Relaxed);
+        let chain = self
+            .latency
+            .load(Ordering::Relaxed)
+            .saturating_add(self.monitor);
         let plus = |(min, max): (u32, u32)| (min.saturating_add(chain), max.saturating_add(chain));
         // SAFETY: the ports are valid while the client is open (caller).
         unsafe {
@@ -341,11 +353,13 @@ impl JackBackend {
             out_l: client.register_port("out_l", ::jack::AudioOut::default())?,
             out_r: client.register_port("out_r", ::jack::AudioOut::default())?,
             inserts,
+            next_frame: None,
         };
         // Declared before `active`, and every way out below closes the client
         // first (deactivate or drop), so it outlives the callback's use of it.
         let port_latency = Box::new(PortLatency {
             latency: status.latency.clone(),
+            monitor: process.rt.monitor_latency() as u32,
             inputs: [process.in_l.raw(), process.in_r.raw()],
             outputs: [process.out_l.raw(), process.out_r.raw()],
             sends: process
@@ -467,7 +481,8 @@ impl JackBackend {
     }
 }
 
-fn connect(client: &::jack::Client, src: &str, dst: &str) {
+/// Connects two JACK ports, logging the outcome (a missing port is not fatal).
+pub(super) fn connect(client: &::jack::Client, src: &str, dst: &str) {
     match client.connect_ports_by_name(src, dst) {
         Ok(()) => tracing::info!("connected {src} -> {dst}"),
         Err(e) => tracing::warn!("cannot connect {src} -> {dst}: {e}"),

@@ -8,9 +8,10 @@
 //! over) and a print take (a file played through the chain in place of the
 //! inputs, with the chain's output recorded).
 
+use super::EngineStatus;
 use rackd_dsp::{Chain, InsertIo, Monitor, Processor, SafetyCeiling};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// A change for the audio thread; `Copy` so the queue never allocates.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -131,8 +132,9 @@ pub struct RtProcess {
     /// Program meter after the safety ceiling.
     output_meter: Box<dyn Processor>,
     safety: SafetyCeiling,
-    /// The chain latency, published for port latency reports and status.
-    latency_out: Arc<AtomicU32>,
+    /// Where the chain latency (for port latency reports) and the audio
+    /// thread's counters are published; atomics only.
+    status: Arc<EngineStatus>,
     scratch: [Vec<f32>; 2],
     /// Offline render: the output is the chain's, as a print records it
     /// (the monitor section and the room's safety ceiling are not the file's),
@@ -151,10 +153,15 @@ impl RtProcess {
         input_meter: Box<dyn Processor>,
         output_meter: Box<dyn Processor>,
         safety: SafetyCeiling,
-        latency_out: Arc<AtomicU32>,
+        status: Arc<EngineStatus>,
     ) -> Self {
         let rate = chain.sample_rate();
-        latency_out.store(chain.latency() as u32, Ordering::Relaxed);
+        status
+            .latency
+            .store(chain.latency() as u32, Ordering::Relaxed);
+        status
+            .monitor_latency
+            .store(safety.latency() as u32, Ordering::Relaxed);
         RtProcess {
             chain,
             handover: None,
@@ -165,7 +172,7 @@ impl RtProcess {
             input_meter,
             output_meter,
             safety,
-            latency_out,
+            status,
             scratch: [vec![0.0; SCRATCH], vec![0.0; SCRATCH]],
             files_only: false,
             fade_len: ((LAYOUT_FADE_SECONDS * rate) as usize).max(1),
@@ -179,12 +186,22 @@ impl RtProcess {
     /// runs exactly as on the audio thread.
     pub fn chain_output_only(mut self) -> Self {
         self.files_only = true;
+        self.status.monitor_latency.store(0, Ordering::Relaxed);
         self
     }
 
     /// Latency of the chain now playing, in samples.
     pub fn latency(&self) -> usize {
         self.chain.latency()
+    }
+
+    /// Latency of the monitor path after the chain (the safety ceiling's), in samples.
+    pub fn monitor_latency(&self) -> usize {
+        if self.files_only {
+            0
+        } else {
+            self.safety.latency()
+        }
     }
 
     /// Whether a layout change is still being handed over.
@@ -239,12 +256,14 @@ impl RtProcess {
             self.safety.process(out_l, out_r);
             self.output_meter.process(out_l, out_r);
         }
-        self.latency_out
+        self.status
+            .latency
             .store(self.chain.latency() as u32, Ordering::Relaxed);
     }
 
     fn take_commands(&mut self) {
         while let Ok(cmd) = self.rings.commands.pop() {
+            self.status.changes_taken.fetch_add(1, Ordering::Relaxed);
             let incoming = self.handover.as_mut().map(|h| &mut h.chain);
             let pending = self.pending.as_mut().map(|p| &mut p.chain);
             for chain in std::iter::once(&mut self.chain)
@@ -381,6 +400,7 @@ impl RtProcess {
             let old = std::mem::replace(&mut self.chain, h.chain);
             // Room was checked before the handover started.
             let _ = self.rings.retired.push(old);
+            self.status.layout_changes.fetch_add(1, Ordering::Relaxed);
         }
     }
 

@@ -24,32 +24,96 @@ struct Packet {
     data: [u8; MAX_MESSAGE],
 }
 
+/// The process callback's ends of the rings: all it touches besides its ports.
+pub struct RtSide {
+    from_host: rtrb::Consumer<Packet>,
+    to_host: rtrb::Producer<Packet>,
+}
+
+/// The host's ends of the rings.
+pub struct HostSide {
+    to_jack: rtrb::Producer<Packet>,
+    from_jack: rtrb::Consumer<Packet>,
+}
+
+/// A pair of rings between the host and a process callback.
+pub fn rings() -> (HostSide, RtSide) {
+    let (to_jack, from_host) = rtrb::RingBuffer::new(RING);
+    let (to_host, from_jack) = rtrb::RingBuffer::new(RING);
+    (
+        HostSide { to_jack, from_jack },
+        RtSide { from_host, to_host },
+    )
+}
+
+impl RtSide {
+    /// One process cycle: what the host queued goes to `write` until it
+    /// says the port's buffer is full (the rest waits for the next cycle),
+    /// what came in goes to the host (a message longer than
+    /// [`MAX_MESSAGE`], or one that finds the ring full, is dropped).
+    /// Allocates nothing.
+    pub fn cycle<'a>(
+        &mut self,
+        incoming: impl Iterator<Item = &'a [u8]>,
+        mut write: impl FnMut(&[u8]) -> bool,
+    ) {
+        while let Ok(p) = self.from_host.peek() {
+            if !write(&p.data[..p.len as usize]) {
+                break;
+            }
+            let _ = self.from_host.pop();
+        }
+        for bytes in incoming {
+            if bytes.len() <= MAX_MESSAGE {
+                let mut p = Packet {
+                    len: bytes.len() as u16,
+                    data: [0; MAX_MESSAGE],
+                };
+                p.data[..bytes.len()].copy_from_slice(bytes);
+                let _ = self.to_host.push(p);
+            }
+        }
+    }
+}
+
+impl HostSide {
+    /// Queues one message for the next cycle.
+    pub fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+        if bytes.len() > MAX_MESSAGE {
+            return Err(format!("a {} byte message is too long", bytes.len()));
+        }
+        let mut p = Packet {
+            len: bytes.len() as u16,
+            data: [0; MAX_MESSAGE],
+        };
+        p.data[..bytes.len()].copy_from_slice(bytes);
+        self.to_jack
+            .push(p)
+            .map_err(|_| "the JACK MIDI queue is full".to_string())
+    }
+
+    /// The next message received, if any.
+    pub fn try_recv(&mut self) -> Option<Vec<u8>> {
+        self.from_jack
+            .pop()
+            .ok()
+            .map(|p| p.data[..p.len as usize].to_vec())
+    }
+}
+
 struct Process {
     out: jack::Port<jack::MidiOut>,
     input: jack::Port<jack::MidiIn>,
-    from_host: rtrb::Consumer<Packet>,
-    to_host: rtrb::Producer<Packet>,
+    rt: RtSide,
 }
 
 impl jack::ProcessHandler for Process {
     fn process(&mut self, _: &jack::Client, ps: &jack::ProcessScope) -> jack::Control {
         let mut w = self.out.writer(ps);
-        while let Ok(p) = self.from_host.pop() {
-            let _ = w.write(&jack::RawMidi {
-                time: 0,
-                bytes: &p.data[..p.len as usize],
+        self.rt
+            .cycle(self.input.iter(ps).map(|ev| ev.bytes), |bytes| {
+                w.write(&jack::RawMidi { time: 0, bytes }).is_ok()
             });
-        }
-        for ev in self.input.iter(ps) {
-            if ev.bytes.len() <= MAX_MESSAGE {
-                let mut p = Packet {
-                    len: ev.bytes.len() as u16,
-                    data: [0; MAX_MESSAGE],
-                };
-                p.data[..ev.bytes.len()].copy_from_slice(ev.bytes);
-                let _ = self.to_host.push(p);
-            }
-        }
         jack::Control::Continue
     }
 }
@@ -65,8 +129,7 @@ impl jack::NotificationHandler for Gone {
 /// An active JACK client with a MIDI `out` and `in` port.
 pub struct JackMidi {
     client: jack::AsyncClient<Gone, Process>,
-    to_jack: rtrb::Producer<Packet>,
-    from_jack: rtrb::Consumer<Packet>,
+    host: HostSide,
     gone: Arc<AtomicBool>,
 }
 
@@ -89,26 +152,12 @@ impl JackMidi {
         let input = client
             .register_port("in", jack::MidiIn::default())
             .map_err(|e| e.to_string())?;
-        let (to_jack, from_host) = rtrb::RingBuffer::new(RING);
-        let (to_host, from_jack) = rtrb::RingBuffer::new(RING);
+        let (host, rt) = rings();
         let gone = Arc::new(AtomicBool::new(false));
         let client = client
-            .activate_async(
-                Gone(gone.clone()),
-                Process {
-                    out,
-                    input,
-                    from_host,
-                    to_host,
-                },
-            )
+            .activate_async(Gone(gone.clone()), Process { out, input, rt })
             .map_err(|e| e.to_string())?;
-        let jm = JackMidi {
-            client,
-            to_jack,
-            from_jack,
-            gone,
-        };
+        let jm = JackMidi { client, host, gone };
         jm.connect(send_to, receive_from)?;
         Ok(jm)
     }
@@ -138,6 +187,16 @@ impl JackMidi {
         Ok(())
     }
 
+    /// How long a new connection takes to carry messages: JACK switches
+    /// to a changed graph at a cycle boundary, so a message queued in the
+    /// cycle under way could still go the old way. Three periods.
+    pub fn settle_time(&self) -> Duration {
+        let c = self.client.as_client();
+        let rate = c.sample_rate().max(1) as u64;
+        Duration::from_micros(3 * u64::from(c.buffer_size()) * 1_000_000 / rate)
+            .min(Duration::from_millis(200))
+    }
+
     /// The client's name, as JACK made it.
     pub fn name(&self) -> String {
         self.client.as_client().name().to_string()
@@ -148,25 +207,12 @@ impl JackMidi {
         if self.gone.load(Ordering::SeqCst) {
             return Err("the JACK server went away".into());
         }
-        if bytes.len() > MAX_MESSAGE {
-            return Err(format!("a {} byte message is too long", bytes.len()));
-        }
-        let mut p = Packet {
-            len: bytes.len() as u16,
-            data: [0; MAX_MESSAGE],
-        };
-        p.data[..bytes.len()].copy_from_slice(bytes);
-        self.to_jack
-            .push(p)
-            .map_err(|_| "the JACK MIDI queue is full".to_string())
+        self.host.send(bytes)
     }
 
     /// The next message received, if any.
     pub fn try_recv(&mut self) -> Option<Vec<u8>> {
-        self.from_jack
-            .pop()
-            .ok()
-            .map(|p| p.data[..p.len as usize].to_vec())
+        self.host.try_recv()
     }
 
     /// Whether the server has shut the client down.

@@ -1,6 +1,7 @@
 //! Per-client outgoing queues: bounded, and for feedback only the latest value
 //! per address is kept, so a slow or vanished client never blocks the others
-//! and never makes the daemon's memory grow.
+//! and never makes the daemon's memory grow. OSC clients queue packets; the
+//! WebSocket front end queues frames already encoded once for all its clients.
 
 use rosc::OscPacket;
 use std::collections::{HashMap, VecDeque};
@@ -13,29 +14,42 @@ const MAX_FEEDBACK: usize = 4096;
 /// Most replies (errors, query answers) held for one client.
 const MAX_REPLIES: usize = 256;
 
-#[derive(Default)]
-struct Inner {
+struct Inner<P> {
     /// Feedback addresses in first-queued order.
     order: VecDeque<String>,
     /// Latest feedback packet per address.
-    latest: HashMap<String, OscPacket>,
+    latest: HashMap<String, P>,
     /// Replies in order; never coalesced.
-    replies: VecDeque<OscPacket>,
+    replies: VecDeque<P>,
     closed: bool,
 }
 
 /// One client's queue; the writer task drains it with [`Outbox::next`].
-#[derive(Default)]
-pub struct Outbox {
-    inner: Mutex<Inner>,
+pub struct Outbox<P = OscPacket> {
+    inner: Mutex<Inner<P>>,
     ready: Notify,
     /// Packets dropped or replaced because the client did not keep up.
     pub dropped: AtomicU64,
 }
 
-impl Outbox {
+impl<P> Default for Outbox<P> {
+    fn default() -> Self {
+        Outbox {
+            inner: Mutex::new(Inner {
+                order: VecDeque::new(),
+                latest: HashMap::new(),
+                replies: VecDeque::new(),
+                closed: false,
+            }),
+            ready: Notify::new(),
+            dropped: AtomicU64::new(0),
+        }
+    }
+}
+
+impl<P> Outbox<P> {
     /// Queues feedback for `address`, replacing a value not yet sent.
-    pub fn feedback(&self, address: &str, packet: OscPacket) {
+    pub fn feedback(&self, address: &str, packet: P) {
         {
             let mut inner = self.lock();
             if inner.closed {
@@ -57,7 +71,7 @@ impl Outbox {
     }
 
     /// Queues a reply (dropping the oldest when the client is far behind).
-    pub fn reply(&self, packet: OscPacket) {
+    pub fn reply(&self, packet: P) {
         {
             let mut inner = self.lock();
             if inner.closed {
@@ -79,29 +93,55 @@ impl Outbox {
     }
 
     /// Waits for the next packet to send; replies go first.
-    pub async fn next(&self) -> Option<OscPacket> {
+    pub async fn next(&self) -> Option<P> {
         loop {
-            {
-                let mut inner = self.lock();
-                if inner.closed {
-                    return None;
-                }
-                if let Some(p) = inner.replies.pop_front() {
-                    return Some(p);
-                }
-                while let Some(addr) = inner.order.pop_front() {
-                    if let Some(p) = inner.latest.remove(&addr) {
-                        return Some(p);
-                    }
-                }
+            match self.take() {
+                Taken::Packet(p) => return Some(p),
+                Taken::Closed => return None,
+                Taken::Empty => self.ready.notified().await,
             }
-            self.ready.notified().await;
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    /// The next packet if one is queued now (a writer sending a batch).
+    pub fn try_next(&self) -> Option<P> {
+        match self.take() {
+            Taken::Packet(p) => Some(p),
+            Taken::Closed | Taken::Empty => None,
+        }
+    }
+
+    /// Whether [`Outbox::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    fn take(&self) -> Taken<P> {
+        let mut inner = self.lock();
+        if inner.closed {
+            return Taken::Closed;
+        }
+        if let Some(p) = inner.replies.pop_front() {
+            return Taken::Packet(p);
+        }
+        while let Some(addr) = inner.order.pop_front() {
+            if let Some(p) = inner.latest.remove(&addr) {
+                return Taken::Packet(p);
+            }
+        }
+        Taken::Empty
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner<P>> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// What [`Outbox::take`] found.
+enum Taken<P> {
+    Packet(P),
+    Empty,
+    Closed,
 }
 
 #[cfg(test)]
@@ -118,7 +158,7 @@ mod tests {
 
     #[tokio::test]
     async fn keeps_latest_value_per_address() {
-        let o = Outbox::default();
+        let o: Outbox = Outbox::default();
         for i in 0..1000 {
             o.feedback("/a", msg("/a", i as f32));
         }
@@ -132,7 +172,7 @@ mod tests {
 
     #[tokio::test]
     async fn bounded_when_client_never_reads() {
-        let o = Outbox::default();
+        let o: Outbox = Outbox::default();
         for i in 0..(MAX_FEEDBACK * 3) {
             o.feedback(&format!("/p/{i}"), msg("/x", 0.0));
         }

@@ -251,9 +251,13 @@ pub fn decode(bytes: &[u8]) -> Result<OscPacket, OscError> {
     decode_with_limit(bytes, MAX_PACKET)
 }
 
-/// Largest packet accepted over a TCP stream: snapshot exports and imports
-/// of songs with many revisions travel as one message.
+/// Largest packet a client accepts over a TCP stream: snapshot exports of
+/// songs with many revisions travel as one reply.
 pub const MAX_STREAM_PACKET: usize = 32 * 1024 * 1024;
+
+/// Largest message the daemon accepts over a TCP stream: an import of a
+/// song export is the biggest thing a client sends.
+pub const MAX_REQUEST: usize = 8 * 1024 * 1024;
 
 /// Like [`decode`] with another size limit (streams carry larger packets than datagrams).
 pub fn decode_with_limit(bytes: &[u8], limit: usize) -> Result<OscPacket, OscError> {

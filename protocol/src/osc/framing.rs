@@ -161,6 +161,11 @@ impl FrameDecoder {
         self.framing
     }
 
+    /// Bytes held: pushed and not yet cut, plus the frame being assembled.
+    pub fn buffered(&self) -> usize {
+        self.input.len() + self.frame.len()
+    }
+
     /// Whether a fatal error was reported and the connection should be closed.
     pub fn is_dead(&self) -> bool {
         self.dead

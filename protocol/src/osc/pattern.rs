@@ -476,17 +476,30 @@ mod tests {
         assert_eq!(expand("/chain/trim/gain", known), vec!["/chain/trim/gain"]);
     }
 
+    /// A backtracking matcher needs about C(5000, 200) steps for the first
+    /// case and never finishes; the position-set one does 200 × 5000. So the
+    /// bound is "finishes at all" (60 s, on a thread), not a speed figure.
     #[test]
-    fn adversarial_pattern_is_fast() {
-        let pattern = format!("/{}b", "*a".repeat(200));
-        let address = format!("/{}", "a".repeat(5000));
-        let start = std::time::Instant::now();
-        assert!(!matches(&pattern, &address));
-        let with_b = format!("/{}b", "a".repeat(5000));
-        assert!(matches(&pattern, &with_b));
-        let braces = format!("/{}", "{a,aa,aaa}".repeat(200));
-        assert!(!matches(&braces, &address));
-        assert!(start.elapsed() < std::time::Duration::from_secs(2));
+    fn adversarial_pattern_finishes() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            let pattern = format!("/{}b", "*a".repeat(200));
+            let address = format!("/{}", "a".repeat(5000));
+            let with_b = format!("/{}b", "a".repeat(5000));
+            let braces = format!("/{}", "{a,aa,aaa}".repeat(200));
+            let results = (
+                matches(&pattern, &address),
+                matches(&pattern, &with_b),
+                matches(&braces, &address),
+            );
+            let _ = tx.send((results, start.elapsed()));
+        });
+        let (results, took) = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("adversarial patterns did not finish within 60 s");
+        println!("adversarial patterns matched in {took:?}");
+        assert_eq!(results, (false, true, false));
     }
 
     proptest! {

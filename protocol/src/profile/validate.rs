@@ -2,9 +2,9 @@
 //! encoding can carry, templates, duplicate ids, defaults, mappings.
 
 use super::template::{BinTemplate, BinToken, TextTemplate};
-use super::tree::Node;
-use super::{Curve, ParamDef, ParamType, Profile, SerialFormat, TransportKind};
+use super::{Curve, PanelMark, ParamDef, ParamType, Profile, SerialFormat, TransportKind};
 use crate::param::Value;
+use crate::toml_tree::Node;
 use std::collections::HashMap;
 
 /// Finds the byte offset of keys so errors point at the right line.
@@ -61,6 +61,9 @@ impl Locator<'_> {
 
 type Errors = Vec<(usize, String)>;
 
+/// Longest note that fits under a control on a recall sheet (two short lines).
+const MAX_NOTE: usize = 60;
+
 /// More positions than any knob or selector has; beyond it a range is a typo.
 const MAX_POSITIONS: i64 = 65536;
 
@@ -101,6 +104,7 @@ pub(crate) fn check(p: &Profile, at: &Locator<'_>, device_ok: bool) -> Errors {
         }
         check_range(def, i, at, &mut e);
         check_default(def, i, at, &mut e);
+        check_panel_mark(def, i, transport, at, &mut e);
         if let Some(t) = transport {
             check_mapping(p, def, i, t, at, &mut e);
         }
@@ -124,6 +128,17 @@ fn check_device(p: &Profile, at: &Locator<'_>, e: &mut Errors) {
         e.push((
             at.top(&["device", "source"]),
             "a named product needs source.url: the manufacturer's published document the facts come from (or set generic = true)".into(),
+        ));
+    }
+    if !d.generic
+        && d.source
+            .edition
+            .as_deref()
+            .is_none_or(|t| t.trim().is_empty())
+    {
+        e.push((
+            at.top(&["device", "source"]),
+            "a named product needs source.edition: the revision or date printed on the document, so readers know which version the facts come from".into(),
         ));
     }
     if d.source.title.trim().is_empty() {
@@ -455,6 +470,63 @@ fn check_range(def: &ParamDef, i: usize, at: &Locator<'_>, e: &mut Errors) {
                     }
                 }
             }
+        }
+    }
+}
+
+/// `panel` and `ends` describe a hand-set front panel: only manual devices
+/// have them, and each fits only some kinds of control.
+fn check_panel_mark(
+    def: &ParamDef,
+    i: usize,
+    transport: Option<TransportKind>,
+    at: &Locator<'_>,
+    e: &mut Errors,
+) {
+    let name = &def.id;
+    if let Some(n) = &def.note
+        && (n.trim().is_empty() || n.chars().count() > MAX_NOTE)
+    {
+        e.push((
+            at.param(i, &["note"]),
+            format!(
+                "`{name}`: a note is 1..{MAX_NOTE} characters, to fit under the control on a sheet"
+            ),
+        ));
+    }
+    if def.panel.is_none() && def.ends.is_none() {
+        return;
+    }
+    if transport.is_some_and(|t| t != TransportKind::Manual) {
+        let k = if def.panel.is_some() { "panel" } else { "ends" };
+        e.push((
+            at.param(i, &[k]),
+            format!("`{name}`: `{k}` describes a hand-set front panel; this device is remote"),
+        ));
+        return;
+    }
+    match (def.panel, def.kind) {
+        (Some(PanelMark::Rotation), k) if k != ParamType::Continuous => e.push((
+            at.param(i, &["panel"]),
+            format!("`{name}`: panel = \"rotation\" is for a continuous control (pot); this one has positions"),
+        )),
+        (Some(PanelMark::Counted), k) if k != ParamType::Stepped => e.push((
+            at.param(i, &["panel"]),
+            format!("`{name}`: panel = \"counted\" is for a stepped control whose positions have no printed legend"),
+        )),
+        _ => {}
+    }
+    if let Some(ends) = &def.ends {
+        if def.kind != ParamType::Continuous {
+            e.push((
+                at.param(i, &["ends"]),
+                format!("`{name}`: `ends` is for a continuous control; a stepped one names its positions in `detents`"),
+            ));
+        } else if ends.len() != 2 || ends.iter().any(|s| s.trim().is_empty()) {
+            e.push((
+                at.param(i, &["ends"]),
+                format!("`{name}`: `ends` is [fully counter-clockwise, fully clockwise], two non-empty labels"),
+            ));
         }
     }
 }

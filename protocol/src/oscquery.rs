@@ -1,0 +1,640 @@
+//! OSCQuery, as the public proposal (Vidvox, "OSCQuery Proposal", 3rd
+//! revision) defines it: the namespace as JSON nodes (`FULL_PATH`,
+//! `CONTENTS`, `TYPE`, `VALUE`, `RANGE`, `ACCESS`, `UNIT`, `CLIPMODE`,
+//! `DESCRIPTION`), single-attribute queries, `HOST_INFO`, and the WebSocket
+//! commands (`LISTEN`, `IGNORE`, `PATH_CHANGED`). Pure: the daemon fills in
+//! the leaves from the parameter tree and serves the JSON.
+
+use crate::api::DescribedParam;
+use crate::param::{OutOfRange, ParamKind, Unit, Value};
+use serde_json::{Map, Value as Json, json};
+use std::collections::BTreeMap;
+
+/// `ACCESS`: no value (a container).
+pub const ACCESS_NONE: u8 = 0;
+/// `ACCESS`: the value can be read (and LISTENed to), not set (meters).
+pub const ACCESS_READ: u8 = 1;
+/// `ACCESS`: read and set (parameters).
+pub const ACCESS_READ_WRITE: u8 = 3;
+
+/// The optional attributes and streaming features this server provides,
+/// for `HOST_INFO`'s `EXTENSIONS`. `LABELS` (a stepped control's printed
+/// detent labels, one per position of `RANGE`'s `VALS`) is rackd's own.
+pub const EXTENSIONS: &[&str] = &[
+    "ACCESS",
+    "VALUE",
+    "RANGE",
+    "DESCRIPTION",
+    "UNIT",
+    "CLIPMODE",
+    "LISTEN",
+    "PATH_CHANGED",
+    "LABELS",
+];
+
+/// Attributes a client may ask for one at a time (`/path?VALUE`).
+const ATTRIBUTES: &[&str] = &[
+    "FULL_PATH",
+    "CONTENTS",
+    "TYPE",
+    "VALUE",
+    "RANGE",
+    "ACCESS",
+    "UNIT",
+    "CLIPMODE",
+    "DESCRIPTION",
+    "LABELS",
+];
+
+/// The proposal's unit name of a real unit (its `units.md` list), when it has one.
+pub fn unit_name(unit: Unit) -> Option<&'static str> {
+    match unit {
+        Unit::Db | Unit::Dbfs => Some("gain.db"),
+        Unit::Hz => Some("time.hz"),
+        Unit::Ms => Some("time.ms"),
+        Unit::Ratio | Unit::Percent | Unit::None => None,
+    }
+}
+
+/// The OSC type tag a parameter is set with and reported in.
+pub fn type_tag(kind: &ParamKind) -> &'static str {
+    match kind {
+        ParamKind::Continuous { .. } => "f",
+        ParamKind::Stepped { .. } | ParamKind::Switch => "i",
+        ParamKind::Enum { .. } => "s",
+    }
+}
+
+fn value_json(value: &Value) -> Json {
+    match value {
+        Value::Int(i) => json!(i),
+        Value::Float(x) => json!(x),
+        Value::Text(s) => json!(s),
+    }
+}
+
+/// One OSC method of the namespace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Leaf {
+    /// Its OSC address.
+    pub address: String,
+    /// OSC type tag string (`f`, `ff`, `s`).
+    pub type_tag: String,
+    /// [`ACCESS_READ`] or [`ACCESS_READ_WRITE`].
+    pub access: u8,
+    /// One JSON item per type tag; empty while it has no value yet.
+    pub value: Vec<Json>,
+    /// One range object per type tag.
+    pub range: Vec<Json>,
+    /// One unit name per type tag, when it has a unit.
+    pub unit: Option<&'static str>,
+    /// `both` when values outside the range are clamped.
+    pub clipmode: Option<&'static str>,
+    /// What it is, for people.
+    pub description: String,
+    /// Printed detent labels of a stepped control.
+    pub labels: Vec<String>,
+}
+
+impl Leaf {
+    /// A parameter, as `rackd ctl describe` describes it.
+    pub fn param(p: &DescribedParam) -> Leaf {
+        let range = match &p.spec.kind {
+            ParamKind::Continuous { min, max, .. } => json!({ "MIN": min, "MAX": max }),
+            ParamKind::Stepped { min, max } if !p.detents.is_empty() => {
+                json!({ "MIN": min, "MAX": max, "VALS": (*min..=*max).collect::<Vec<_>>() })
+            }
+            ParamKind::Stepped { min, max } => json!({ "MIN": min, "MAX": max }),
+            ParamKind::Switch => json!({ "MIN": 0, "MAX": 1, "VALS": [0, 1] }),
+            ParamKind::Enum { labels } => json!({ "VALS": labels }),
+        };
+        let clamps = p.spec.out_of_range == OutOfRange::Clamp
+            && !matches!(p.spec.kind, ParamKind::Enum { .. });
+        let unit_suffix = p.spec.unit.suffix();
+        Leaf {
+            address: p.address.clone(),
+            type_tag: type_tag(&p.spec.kind).into(),
+            access: ACCESS_READ_WRITE,
+            value: vec![value_json(&p.value)],
+            range: vec![range],
+            unit: unit_name(p.spec.unit),
+            clipmode: clamps.then_some("both"),
+            description: if unit_suffix.is_empty() || unit_suffix == ":1" {
+                p.spec.name.clone()
+            } else {
+                format!("{} ({unit_suffix})", p.spec.name)
+            },
+            labels: p.detents.clone(),
+        }
+    }
+
+    /// A read-only stream of `values.len()` floats (a meter), with its last reading.
+    pub fn meter(address: &str, values: &[f32], unit: Option<&'static str>, what: &str) -> Leaf {
+        Leaf {
+            address: address.into(),
+            type_tag: "f".repeat(values.len()),
+            access: ACCESS_READ,
+            value: values.iter().map(|v| json!(v)).collect(),
+            range: Vec::new(),
+            unit,
+            clipmode: None,
+            description: what.into(),
+            labels: Vec::new(),
+        }
+    }
+
+    fn attributes(&self, out: &mut Map<String, Json>) {
+        let n = self.type_tag.len();
+        out.insert("TYPE".into(), json!(self.type_tag));
+        out.insert("ACCESS".into(), json!(self.access));
+        if !self.value.is_empty() {
+            out.insert("VALUE".into(), json!(self.value));
+        }
+        if !self.range.is_empty() {
+            out.insert("RANGE".into(), json!(self.range));
+        }
+        if let Some(unit) = self.unit {
+            out.insert("UNIT".into(), json!(vec![unit; n]));
+        }
+        if let Some(mode) = self.clipmode {
+            out.insert("CLIPMODE".into(), json!(vec![mode; n]));
+        }
+        if !self.labels.is_empty() {
+            out.insert("LABELS".into(), json!(self.labels));
+        }
+    }
+}
+
+/// Writes JSON text straight into a buffer (a namespace is written per
+/// request: no intermediate tree of maps).
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn value<T: serde::Serialize + ?Sized>(&mut self, v: &T) {
+        // Writing into a Vec cannot fail; serializing these types cannot either.
+        let _ = serde_json::to_writer(&mut self.0, v);
+    }
+
+    fn key<T: serde::Serialize + ?Sized>(&mut self, first: bool, key: &str, v: &T) {
+        if !first {
+            self.0.push(b',');
+        }
+        self.value(key);
+        self.0.push(b':');
+        self.value(v);
+    }
+}
+
+impl Leaf {
+    fn write(&self, w: &mut Writer) {
+        let n = self.type_tag.len();
+        w.key(false, "TYPE", &self.type_tag);
+        w.key(false, "ACCESS", &self.access);
+        if !self.value.is_empty() {
+            w.key(false, "VALUE", &self.value);
+        }
+        if !self.range.is_empty() {
+            w.key(false, "RANGE", &self.range);
+        }
+        if let Some(unit) = self.unit {
+            w.key(false, "UNIT", &vec![unit; n]);
+        }
+        if let Some(mode) = self.clipmode {
+            w.key(false, "CLIPMODE", &vec![mode; n]);
+        }
+        if !self.labels.is_empty() {
+            w.key(false, "LABELS", &self.labels);
+        }
+    }
+}
+
+/// A node: a container (with children) or a method (with a leaf).
+#[derive(Debug, Clone, Default)]
+struct Node {
+    full_path: String,
+    description: String,
+    children: BTreeMap<String, Node>,
+    leaf: Option<Leaf>,
+}
+
+impl Node {
+    /// The same object as [`Node::to_json`], as text.
+    fn write(&self, w: &mut Writer) {
+        w.0.push(b'{');
+        w.key(true, "FULL_PATH", &self.full_path);
+        if !self.description.is_empty() {
+            w.key(false, "DESCRIPTION", &self.description);
+        }
+        match &self.leaf {
+            Some(leaf) => leaf.write(w),
+            None => w.key(false, "ACCESS", &ACCESS_NONE),
+        }
+        if !self.children.is_empty() || self.leaf.is_none() {
+            w.0.extend_from_slice(b",\"CONTENTS\":{");
+            for (i, (name, child)) in self.children.iter().enumerate() {
+                if i > 0 {
+                    w.0.push(b',');
+                }
+                w.value(name);
+                w.0.push(b':');
+                child.write(w);
+            }
+            w.0.push(b'}');
+        }
+        w.0.push(b'}');
+    }
+
+    fn to_json(&self) -> Json {
+        let mut out = Map::new();
+        out.insert("FULL_PATH".into(), json!(self.full_path));
+        if !self.description.is_empty() {
+            out.insert("DESCRIPTION".into(), json!(self.description));
+        }
+        match &self.leaf {
+            Some(leaf) => leaf.attributes(&mut out),
+            None => {
+                out.insert("ACCESS".into(), json!(ACCESS_NONE));
+            }
+        }
+        if !self.children.is_empty() || self.leaf.is_none() {
+            out.insert("CONTENTS".into(), self.contents());
+        }
+        Json::Object(out)
+    }
+
+    fn contents(&self) -> Json {
+        Json::Object(
+            self.children
+                .iter()
+                .map(|(name, child)| (name.clone(), child.to_json()))
+                .collect(),
+        )
+    }
+}
+
+/// Why a query has no answer; each maps to the HTTP status the proposal names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// 404: no container or method at that path.
+    #[error("no OSC node at {0}")]
+    NotFound(String),
+    /// 204: the attribute exists but this node cannot give it (the VALUE of a container).
+    #[error("{0} has no value")]
+    NoValue(String),
+    /// 400: an attribute this server does not know or serve.
+    #[error("unknown attribute {0:?}; this server serves {1}")]
+    UnknownAttribute(String, String),
+}
+
+impl QueryError {
+    /// The HTTP status code of this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            QueryError::NotFound(_) => 404,
+            QueryError::NoValue(_) => 204,
+            QueryError::UnknownAttribute(..) => 400,
+        }
+    }
+}
+
+/// The whole namespace.
+#[derive(Debug, Clone, Default)]
+pub struct Namespace {
+    root: Node,
+}
+
+impl Namespace {
+    /// The namespace of `leaves`, with a description for the root and for
+    /// any container (`/chain/eq` → "eq slot, plays 2nd").
+    pub fn new(
+        root_description: &str,
+        leaves: Vec<Leaf>,
+        containers: &BTreeMap<String, String>,
+    ) -> Namespace {
+        let mut root = Node {
+            full_path: "/".into(),
+            description: root_description.into(),
+            ..Node::default()
+        };
+        for leaf in leaves {
+            let mut node = &mut root;
+            let mut path = String::new();
+            for part in leaf.address.split('/').filter(|p| !p.is_empty()) {
+                path.push('/');
+                path.push_str(part);
+                node = node
+                    .children
+                    .entry(part.to_string())
+                    .or_insert_with(|| Node {
+                        full_path: path.clone(),
+                        description: containers.get(&path).cloned().unwrap_or_default(),
+                        ..Node::default()
+                    });
+            }
+            node.description.clone_from(&leaf.description);
+            node.leaf = Some(leaf);
+        }
+        Namespace { root }
+    }
+
+    fn node(&self, path: &str) -> Result<&Node, QueryError> {
+        let mut node = &self.root;
+        for part in path.split('/').filter(|p| !p.is_empty()) {
+            node = node
+                .children
+                .get(part)
+                .ok_or_else(|| QueryError::NotFound(path.to_string()))?;
+        }
+        Ok(node)
+    }
+
+    /// `GET /path`: the node and everything under it.
+    pub fn get(&self, path: &str) -> Result<Json, QueryError> {
+        Ok(self.node(path)?.to_json())
+    }
+
+    /// [`Namespace::get`] as JSON text, written without building the tree
+    /// of JSON values (what `GET /` of a large rack sends).
+    pub fn get_text(&self, path: &str) -> Result<Vec<u8>, QueryError> {
+        let mut w = Writer(Vec::with_capacity(64 * 1024));
+        self.node(path)?.write(&mut w);
+        Ok(w.0)
+    }
+
+    /// `GET /path?ATTRIBUTE`: `{ATTRIBUTE: value}`, or `{}` when the node
+    /// does not have it (the TYPE of a container).
+    pub fn attribute(&self, path: &str, name: &str) -> Result<Json, QueryError> {
+        if !ATTRIBUTES.contains(&name) {
+            return Err(QueryError::UnknownAttribute(
+                name.into(),
+                ATTRIBUTES.join(", "),
+            ));
+        }
+        let node = self.node(path)?;
+        if name == "VALUE" && node.leaf.as_ref().is_none_or(|l| l.access & 1 == 0) {
+            return Err(QueryError::NoValue(node.full_path.clone()));
+        }
+        let Json::Object(mut all) = node.to_json() else {
+            unreachable!("a node is an object")
+        };
+        Ok(match all.remove(name) {
+            Some(v) => json!({ name: v }),
+            None => json!({}),
+        })
+    }
+}
+
+/// What `?HOST_INFO` tells a client about this server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostInfo {
+    /// `NAME`.
+    pub name: String,
+    /// `OSC_IP`: where the OSC server listens (`None`: this host).
+    pub osc_ip: Option<String>,
+    /// `OSC_PORT`.
+    pub osc_port: u16,
+    /// `WS_PORT` (the same port as HTTP).
+    pub ws_port: u16,
+}
+
+impl HostInfo {
+    /// The `HOST_INFO` object.
+    pub fn to_json(&self) -> Json {
+        let mut out = Map::new();
+        out.insert("NAME".into(), json!(self.name));
+        out.insert(
+            "EXTENSIONS".into(),
+            Json::Object(
+                EXTENSIONS
+                    .iter()
+                    .map(|e| (e.to_string(), json!(true)))
+                    .collect(),
+            ),
+        );
+        if let Some(ip) = &self.osc_ip {
+            out.insert("OSC_IP".into(), json!(ip));
+        }
+        out.insert("OSC_PORT".into(), json!(self.osc_port));
+        out.insert("OSC_TRANSPORT".into(), json!("UDP"));
+        out.insert("WS_PORT".into(), json!(self.ws_port));
+        Json::Object(out)
+    }
+}
+
+/// A command a client sends in a WebSocket text frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WsCommand {
+    /// Stream what is sent to this address (or, rackd's extension, every
+    /// address an OSC pattern matches: `/chain/*/gain`).
+    Listen(String),
+    /// Stop streaming it.
+    Ignore(String),
+}
+
+impl WsCommand {
+    /// Parses `{"COMMAND": "LISTEN", "DATA": "/foo"}`.
+    pub fn parse(text: &str) -> Result<WsCommand, String> {
+        let json: Json =
+            serde_json::from_str(text).map_err(|e| format!("not a JSON command: {e}"))?;
+        let command = json
+            .get("COMMAND")
+            .and_then(Json::as_str)
+            .ok_or("a command needs a \"COMMAND\" string")?;
+        let data = json
+            .get("DATA")
+            .and_then(Json::as_str)
+            .ok_or("LISTEN and IGNORE need a \"DATA\" string: an OSC address")?;
+        if !data.starts_with('/') {
+            return Err(format!("{data:?} is not an OSC address"));
+        }
+        match command {
+            "LISTEN" => Ok(WsCommand::Listen(data.into())),
+            "IGNORE" => Ok(WsCommand::Ignore(data.into())),
+            other => Err(format!(
+                "unknown command {other:?}; this server takes LISTEN and IGNORE"
+            )),
+        }
+    }
+}
+
+/// The `PATH_CHANGED` notice for `path` (a WebSocket text frame).
+pub fn path_changed(path: &str) -> String {
+    json!({ "COMMAND": "PATH_CHANGED", "DATA": path }).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::param::ParamSpec;
+
+    fn described(address: &str, spec: ParamSpec, value: Value, labels: &[&str]) -> DescribedParam {
+        DescribedParam {
+            spec,
+            address: address.into(),
+            value,
+            detents: labels.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn namespace() -> Namespace {
+        let leaves = vec![
+            Leaf::param(&described(
+                "/chain/trim/gain",
+                ParamSpec::linear("gain", "Gain", Unit::Db, -24.0, 24.0, 0.0),
+                Value::Float(-3.5),
+                &[],
+            )),
+            Leaf::param(&described(
+                "/chain/eq/b1_type",
+                ParamSpec::choice("b1_type", "Band 1 type", &["bell", "notch"], "bell"),
+                Value::Text("notch".into()),
+                &[],
+            )),
+            Leaf::param(&described(
+                "/outboard/passive/low_freq",
+                ParamSpec::stepped("low_freq", "Low frequency", 0, 2, 0),
+                Value::Int(1),
+                &["20", "30", "60"],
+            )),
+            Leaf::param(&described(
+                "/chain/trim/bypass",
+                ParamSpec::switch("bypass", "Bypass", false),
+                Value::Int(0),
+                &[],
+            )),
+            Leaf::meter(
+                "/meter/out/peak",
+                &[-6.0, -7.5],
+                Some("gain.db"),
+                "Sample peak",
+            ),
+        ];
+        let mut containers = BTreeMap::new();
+        containers.insert("/chain/trim".to_string(), "trim slot".to_string());
+        Namespace::new("rackd", leaves, &containers)
+    }
+
+    #[test]
+    fn the_tree_has_the_proposals_attributes() {
+        let ns = namespace();
+        let root = ns.get("/").unwrap();
+        assert_eq!(root["FULL_PATH"], "/");
+        assert_eq!(root["ACCESS"], 0);
+        let gain = &root["CONTENTS"]["chain"]["CONTENTS"]["trim"]["CONTENTS"]["gain"];
+        assert_eq!(
+            *gain,
+            json!({
+                "FULL_PATH": "/chain/trim/gain",
+                "DESCRIPTION": "Gain (dB)",
+                "TYPE": "f",
+                "ACCESS": 3,
+                "VALUE": [-3.5],
+                "RANGE": [{"MIN": -24.0, "MAX": 24.0}],
+                "UNIT": ["gain.db"],
+                "CLIPMODE": ["both"],
+            })
+        );
+        assert_eq!(
+            root["CONTENTS"]["chain"]["CONTENTS"]["trim"]["DESCRIPTION"],
+            "trim slot"
+        );
+        let kind = ns.get("/chain/eq/b1_type").unwrap();
+        assert_eq!(kind["TYPE"], "s");
+        assert_eq!(kind["RANGE"], json!([{"VALS": ["bell", "notch"]}]));
+        assert!(kind.get("CLIPMODE").is_none());
+        let stepped = ns.get("/outboard/passive/low_freq").unwrap();
+        assert_eq!(stepped["TYPE"], "i");
+        assert_eq!(
+            stepped["RANGE"],
+            json!([{"MIN": 0, "MAX": 2, "VALS": [0, 1, 2]}])
+        );
+        assert_eq!(stepped["LABELS"], json!(["20", "30", "60"]));
+        assert!(stepped.get("UNIT").is_none());
+        let meter = ns.get("/meter/out/peak").unwrap();
+        assert_eq!(meter["TYPE"], "ff");
+        assert_eq!(meter["ACCESS"], 1);
+        assert_eq!(meter["UNIT"], json!(["gain.db", "gain.db"]));
+        assert!(meter.get("CONTENTS").is_none());
+    }
+
+    #[test]
+    fn the_text_is_the_tree() {
+        let ns = namespace();
+        for path in ["/", "/chain", "/chain/trim/gain", "/meter/out/peak"] {
+            let text = ns.get_text(path).unwrap();
+            let parsed: Json = serde_json::from_slice(&text).unwrap();
+            assert_eq!(parsed, ns.get(path).unwrap(), "{path}");
+        }
+        assert_eq!(ns.get_text("/nope").unwrap_err().status(), 404);
+    }
+
+    #[test]
+    fn single_attributes_and_their_errors() {
+        let ns = namespace();
+        assert_eq!(
+            ns.attribute("/chain/trim/gain", "VALUE").unwrap(),
+            json!({"VALUE": [-3.5]})
+        );
+        assert_eq!(
+            ns.attribute("/chain/trim/gain", "RANGE").unwrap(),
+            json!({"RANGE": [{"MIN": -24.0, "MAX": 24.0}]})
+        );
+        assert_eq!(ns.attribute("/chain", "TYPE").unwrap(), json!({}));
+        assert_eq!(ns.attribute("/chain", "VALUE").unwrap_err().status(), 204);
+        assert_eq!(ns.attribute("/nothing", "TYPE").unwrap_err().status(), 404);
+        assert_eq!(
+            ns.attribute("/chain/trim/gain", "BOGUS")
+                .unwrap_err()
+                .status(),
+            400
+        );
+        assert_eq!(ns.get("/chain/trim/gain/deeper").unwrap_err().status(), 404);
+    }
+
+    #[test]
+    fn host_info_lists_what_is_served() {
+        let info = HostInfo {
+            name: "rackd".into(),
+            osc_ip: Some("127.0.0.1".into()),
+            osc_port: 7770,
+            ws_port: 7771,
+        }
+        .to_json();
+        assert_eq!(info["OSC_PORT"], 7770);
+        assert_eq!(info["OSC_TRANSPORT"], "UDP");
+        assert_eq!(info["WS_PORT"], 7771);
+        for e in [
+            "LISTEN",
+            "PATH_CHANGED",
+            "VALUE",
+            "RANGE",
+            "UNIT",
+            "CLIPMODE",
+        ] {
+            assert_eq!(info["EXTENSIONS"][e], true, "{e}");
+        }
+    }
+
+    #[test]
+    fn websocket_commands() {
+        assert_eq!(
+            WsCommand::parse(r#"{"COMMAND":"LISTEN","DATA":"/chain/trim/gain"}"#),
+            Ok(WsCommand::Listen("/chain/trim/gain".into()))
+        );
+        assert_eq!(
+            WsCommand::parse(r#"{"COMMAND":"IGNORE","DATA":"/a"}"#),
+            Ok(WsCommand::Ignore("/a".into()))
+        );
+        for bad in [
+            "",
+            "[]",
+            r#"{"COMMAND":"LISTEN"}"#,
+            r#"{"COMMAND":"DANCE","DATA":"/a"}"#,
+            r#"{"COMMAND":"LISTEN","DATA":"a"}"#,
+        ] {
+            assert!(WsCommand::parse(bad).is_err(), "{bad}");
+        }
+        let notice: Json = serde_json::from_str(&path_changed("/chain")).unwrap();
+        assert_eq!(notice, json!({"COMMAND": "PATH_CHANGED", "DATA": "/chain"}));
+    }
+}
