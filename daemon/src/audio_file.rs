@@ -280,31 +280,10 @@ pub fn decode_ahead(
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<(u32, Vec<Vec<f32>>)>(AHEAD);
         let decoder = scope.spawn(move || {
-            let mut gathered: Option<(u32, Vec<Vec<f32>>)> = None;
-            let info = decode(path, max_channels, progress, &mut |rate, planes| {
-                let (_, g) = gathered.get_or_insert_with(|| {
-                    (
-                        rate,
-                        planes
-                            .iter()
-                            .map(|_| Vec::with_capacity(2 * AHEAD_FRAMES))
-                            .collect(),
-                    )
-                });
-                for (g, p) in g.iter_mut().zip(planes) {
-                    g.extend_from_slice(p);
-                }
-                if g[0].len() >= AHEAD_FRAMES
-                    && let Some(block) = gathered.take()
-                {
-                    // The receiver only goes away with this scope.
-                    let _ = tx.send(block);
-                }
-            });
-            if let Some(block) = gathered.take() {
-                let _ = tx.send(block);
-            }
-            info
+            decode_gathered(path, max_channels, progress, &mut |rate, block| {
+                // The receiver only goes away with this scope.
+                let _ = tx.send((rate, block));
+            })
         });
         for (rate, planes) in rx {
             let planes: Vec<&[f32]> = planes.iter().map(Vec::as_slice).collect();
@@ -312,6 +291,40 @@ pub fn decode_ahead(
         }
         decoder.join().expect("decoder thread")
     })
+}
+
+/// [`decode`] handing over owned blocks of at least [`AHEAD_FRAMES`] frames
+/// (the last one may be shorter), for passing on to other threads.
+pub fn decode_gathered(
+    path: &Path,
+    max_channels: usize,
+    progress: bool,
+    on_block: &mut dyn FnMut(u32, Vec<Vec<f32>>),
+) -> Result<AudioInfo, String> {
+    let mut gathered: Option<(u32, Vec<Vec<f32>>)> = None;
+    let info = decode(path, max_channels, progress, &mut |rate, planes| {
+        let (_, g) = gathered.get_or_insert_with(|| {
+            (
+                rate,
+                planes
+                    .iter()
+                    .map(|_| Vec::with_capacity(2 * AHEAD_FRAMES))
+                    .collect(),
+            )
+        });
+        for (g, p) in g.iter_mut().zip(planes) {
+            g.extend_from_slice(p);
+        }
+        if g[0].len() >= AHEAD_FRAMES
+            && let Some((rate, block)) = gathered.take()
+        {
+            on_block(rate, block);
+        }
+    });
+    if let Some((rate, block)) = gathered.take() {
+        on_block(rate, block);
+    }
+    info
 }
 
 /// Frames [`decode_ahead`] gathers before handing them over.
