@@ -8,8 +8,9 @@
 //!    period, as an audio thread does) and the thread asks for SCHED_FIFO
 //!    like JACK's; without it, preemption by other work shows in "worst".
 //!    Peers in the same run: the same slots in a bare `rackd_dsp::Chain`
-//!    (no queue, monitor, ceiling or in/out meters), and a bare copy (what
-//!    the machine's scheduling alone costs).
+//!    (no queue, monitor, ceiling or in/out meters), the `in` and `out`
+//!    programme meters alone, and a bare copy (what the machine's
+//!    scheduling alone costs).
 //! 2. Offline render real-time factor of the same chain (`render::render`
 //!    over a generated 60 s WAV, decode and write included).
 //!
@@ -19,7 +20,7 @@ use rackd::audio_file::{self, WavFormat};
 use rackd::config::Config;
 use rackd::engine::EngineControl;
 use rackd::hub::{ParamTree, Target};
-use rackd_dsp::{Chain, Meters};
+use rackd_dsp::{Chain, Meters, SlotKind};
 use rackd_protocol::param::Value;
 use rackd_protocol::state::RackState;
 use std::time::{Duration, Instant};
@@ -196,6 +197,20 @@ fn dsp_load(config: &Config, state: &RackState, sample_rate: u32, n: usize) {
         chain.process(ol, or);
     });
     report("peer: bare rackd_dsp::Chain", &times, period);
+    // The `in` and `out` programme meters alone (BS.1770 loudness, 4x true
+    // peak, correlation each), as RtProcess runs them.
+    let mut meters = [
+        SlotKind::Loudness.build(sr, n, Meters::new()),
+        SlotKind::Loudness.build(sr, n, Meters::new()),
+    ];
+    let times = time_periods(&input, n, period, |l, r, ol, or| {
+        ol.copy_from_slice(l);
+        or.copy_from_slice(r);
+        for m in &mut meters {
+            m.process(ol, or);
+        }
+    });
+    report("part: in + out programme meters", &times, period);
     let times = time_periods(&input, n, period, |l, r, ol, or| {
         ol.copy_from_slice(l);
         or.copy_from_slice(r);

@@ -265,6 +265,71 @@ pub fn decode_file(
     })
 }
 
+/// [`decode`] on a thread of its own: `on_block` runs on the caller's
+/// thread while the next blocks decode, so decoding and what is done with
+/// the audio overlap. The blocks come in order, gathered into blocks of at
+/// least [`AHEAD_FRAMES`] frames (fewer hand-overs between the threads).
+pub fn decode_ahead(
+    path: &Path,
+    max_channels: usize,
+    progress: bool,
+    on_block: &mut dyn FnMut(u32, &[&[f32]]),
+) -> Result<AudioInfo, String> {
+    /// Blocks decoded ahead at most (bounds the memory).
+    const AHEAD: usize = 8;
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(u32, Vec<Vec<f32>>)>(AHEAD);
+        let decoder = scope.spawn(move || {
+            decode_gathered(path, max_channels, progress, &mut |rate, block| {
+                // The receiver only goes away with this scope.
+                let _ = tx.send((rate, block));
+            })
+        });
+        for (rate, planes) in rx {
+            let planes: Vec<&[f32]> = planes.iter().map(Vec::as_slice).collect();
+            on_block(rate, &planes);
+        }
+        decoder.join().expect("decoder thread")
+    })
+}
+
+/// [`decode`] handing over owned blocks of at least [`AHEAD_FRAMES`] frames
+/// (the last one may be shorter), for passing on to other threads.
+pub fn decode_gathered(
+    path: &Path,
+    max_channels: usize,
+    progress: bool,
+    on_block: &mut dyn FnMut(u32, Vec<Vec<f32>>),
+) -> Result<AudioInfo, String> {
+    let mut gathered: Option<(u32, Vec<Vec<f32>>)> = None;
+    let info = decode(path, max_channels, progress, &mut |rate, planes| {
+        let (_, g) = gathered.get_or_insert_with(|| {
+            (
+                rate,
+                planes
+                    .iter()
+                    .map(|_| Vec::with_capacity(2 * AHEAD_FRAMES))
+                    .collect(),
+            )
+        });
+        for (g, p) in g.iter_mut().zip(planes) {
+            g.extend_from_slice(p);
+        }
+        if g[0].len() >= AHEAD_FRAMES
+            && let Some((rate, block)) = gathered.take()
+        {
+            on_block(rate, block);
+        }
+    });
+    if let Some((rate, block)) = gathered.take() {
+        on_block(rate, block);
+    }
+    info
+}
+
+/// Frames [`decode_ahead`] gathers before handing them over.
+pub const AHEAD_FRAMES: usize = 16_384;
+
 /// A WAV file whose `data` chunk comes before its `fmt ` chunk, read as a
 /// canonical one (`RIFF`, `fmt `, `data`) so symphonia can decode it.
 struct RiffInOrder {
@@ -421,37 +486,81 @@ pub fn write_wav(
     right: &[f32],
 ) -> std::io::Result<()> {
     let frames = left.len().min(right.len());
-    let bytes = format.bytes();
-    let data_len = frames * 2 * bytes;
-    u32::try_from(36 + data_len).map_err(|_| {
+    u32::try_from(36 + frames * 2 * format.bytes()).map_err(|_| {
         std::io::Error::new(std::io::ErrorKind::InvalidInput, "WAV output over 4 GiB")
     })?;
-    let tag: u16 = if format == WavFormat::Float32 { 3 } else { 1 };
-    let mut w = BufWriter::new(File::create(path)?);
-    w.write_all(&wav_header(
-        sample_rate,
-        tag,
-        bytes as u16 * 8,
-        data_len as u32,
-    ))?;
-    for i in 0..frames {
-        for x in [left[i], right[i]] {
-            match format {
-                WavFormat::Float32 => w.write_all(&x.to_le_bytes())?,
-                WavFormat::Pcm16 => {
-                    let v = (x as f64 * 32768.0).round().clamp(-32768.0, 32767.0) as i16;
-                    w.write_all(&v.to_le_bytes())?;
-                }
-                WavFormat::Pcm24 => {
-                    let v = (x as f64 * 8_388_608.0)
-                        .round()
-                        .clamp(-8_388_608.0, 8_388_607.0) as i32;
-                    w.write_all(&v.to_le_bytes()[..3])?;
+    let mut w = WavWriter::create(path, sample_rate, format)?;
+    w.write(&left[..frames], &right[..frames])?;
+    w.finish()
+}
+
+/// A stereo WAV file written block by block as audio comes (so a long file
+/// is never held whole in memory); `finish` fills in the sizes.
+pub struct WavWriter {
+    file: BufWriter<File>,
+    format: WavFormat,
+    data_len: u64,
+    bytes: Vec<u8>,
+}
+
+impl WavWriter {
+    /// Creates `path` and writes the header (sizes still 0).
+    pub fn create(path: &Path, sample_rate: u32, format: WavFormat) -> std::io::Result<Self> {
+        let tag: u16 = if format == WavFormat::Float32 { 3 } else { 1 };
+        let mut w = BufWriter::with_capacity(1 << 16, File::create(path)?);
+        w.write_all(&wav_header(sample_rate, tag, format.bytes() as u16 * 8, 0))?;
+        Ok(WavWriter {
+            file: w,
+            format,
+            data_len: 0,
+            bytes: Vec::new(),
+        })
+    }
+
+    /// Appends frames (both channels the same length).
+    pub fn write(&mut self, left: &[f32], right: &[f32]) -> std::io::Result<()> {
+        let frames = left.len().min(right.len());
+        let size = self.format.bytes();
+        self.data_len += (frames * 2 * size) as u64;
+        if 36 + self.data_len > u32::MAX as u64 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "WAV output over 4 GiB",
+            ));
+        }
+        self.bytes.clear();
+        self.bytes.reserve(frames * 2 * size);
+        for (&l, &r) in left.iter().zip(right) {
+            for x in [l, r] {
+                match self.format {
+                    WavFormat::Float32 => self.bytes.extend_from_slice(&x.to_le_bytes()),
+                    WavFormat::Pcm16 => {
+                        let v = (x as f64 * 32768.0).round().clamp(-32768.0, 32767.0) as i16;
+                        self.bytes.extend_from_slice(&v.to_le_bytes());
+                    }
+                    WavFormat::Pcm24 => {
+                        let v = (x as f64 * 8_388_608.0)
+                            .round()
+                            .clamp(-8_388_608.0, 8_388_607.0)
+                            as i32;
+                        self.bytes.extend_from_slice(&v.to_le_bytes()[..3]);
+                    }
                 }
             }
         }
+        self.file.write_all(&self.bytes)
     }
-    w.flush()
+
+    /// Fills in the sizes and flushes.
+    pub fn finish(mut self) -> std::io::Result<()> {
+        use std::io::{Seek, SeekFrom};
+        let data_len = self.data_len as u32;
+        self.file.seek(SeekFrom::Start(4))?;
+        self.file.write_all(&(36 + data_len).to_le_bytes())?;
+        self.file.seek(SeekFrom::Start(40))?;
+        self.file.write_all(&data_len.to_le_bytes())?;
+        self.file.flush()
+    }
 }
 
 /// The canonical 44-byte header of a stereo WAV file: format `tag` (1 PCM,

@@ -343,7 +343,7 @@ impl OutputFile {
 
 /// Writes a file the local user named (a CLI's output) through a temporary
 /// file next to it, renamed at the end, so a crash never leaves half a file
-/// under the final name.
+/// under the final name; the temporary file is removed when `write` fails.
 pub fn write_atomically(
     path: &Path,
     write: impl FnOnce(&Path) -> io::Result<()>,
@@ -351,7 +351,10 @@ pub fn write_atomically(
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".partial");
     let tmp = PathBuf::from(tmp);
-    write(&tmp)?;
+    if let Err(e) = write(&tmp) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     std::fs::rename(&tmp, path)
 }
 

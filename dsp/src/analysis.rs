@@ -59,12 +59,25 @@ impl Scan {
 
     /// Feeds planar audio (one slice per channel, equally long).
     pub fn push(&mut self, input: &[&[f32]]) {
-        self.loudness.process(input);
+        self.push_folding(input, None);
+    }
+
+    /// [`Scan::push`] for stereo that also measures the fold-down
+    /// `gain · (L + R)` into `fold` (see [`Loudness::process_with_fold`]).
+    fn push_folding(&mut self, input: &[&[f32]], fold: Option<(&mut Loudness, f64)>) {
+        match (fold, input) {
+            (Some((fold, gain)), &[l, r]) => {
+                self.loudness.process_with_fold([l, r], fold, gain);
+            }
+            _ => {
+                self.loudness.process(input);
+            }
+        }
         for (ch, data) in input.iter().enumerate().take(self.tp.len()) {
             let floor = self.true_peak[ch];
             let m = self.tp[ch].block_max(data, floor);
             self.true_peak[ch] = self.true_peak[ch].max(m);
-            let sp = data.iter().fold(0f32, |m, x| m.max(x.abs()));
+            let sp = crate::truepeak::sample_peak(data);
             self.sample_peak[ch] = self.sample_peak[ch].max(sp);
         }
         self.frames += input.first().map_or(0, |c| c.len()) as u64;
@@ -205,6 +218,59 @@ struct ChannelStats {
     not_24bit: bool,
 }
 
+impl ChannelStats {
+    /// Which of the 24 bits the samples use; any sample between 24-bit
+    /// steps marks the data as more than 24 bits (float).
+    fn bits(&mut self, data: &[f32]) {
+        if self.not_24bit {
+            return;
+        }
+        let (mut mask, mut between) = (0u32, false);
+        for &x in data {
+            let scaled = x * 8_388_608.0;
+            // A whole number of 24-bit steps (`fract() == 0`, without the call).
+            let whole = scaled as i32;
+            let step = scaled.abs() <= 8_388_608.0 && whole as f32 == scaled;
+            mask |= if step { whole as u32 } else { 0 };
+            between |= !step;
+        }
+        self.bits_mask |= mask;
+        self.not_24bit |= between;
+    }
+
+    /// Runs of identical loud samples (clipped or brick-walled stretches).
+    fn flat_runs(&mut self, data: &[f32]) {
+        let Some(&last) = data.last() else {
+            return;
+        };
+        if crate::truepeak::sample_peak(data) < FLAT_LEVEL {
+            // Nothing loud (NaN is not loud either): every sample starts a
+            // run of one.
+            self.run = 1;
+            self.last = last;
+            return;
+        }
+        for &x in data {
+            let a = x.abs();
+            if a >= FLAT_LEVEL && x == self.last {
+                self.run += 1;
+            } else {
+                self.run = 1;
+            }
+            if a >= FLAT_LEVEL && self.run == FLAT_RUN {
+                self.clipped_runs += 1;
+                self.clipped_samples += FLAT_RUN as u64;
+            } else if a >= FLAT_LEVEL && self.run > FLAT_RUN {
+                self.clipped_samples += 1;
+            }
+            if self.run >= FLAT_RUN {
+                self.longest_run = self.longest_run.max(self.run);
+            }
+            self.last = x;
+        }
+    }
+}
+
 /// Everything `rackd analyze` reports for one file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
@@ -243,8 +309,8 @@ pub struct Report {
 /// A whole-programme analyzer: feed planar blocks, then call [`Analyzer::finish`].
 pub struct Analyzer {
     scan: Scan,
+    /// Loudness of the mono fold-down (stereo only), fed by the scan.
     mono: Option<Loudness>,
-    mono_buf: Vec<f32>,
     stats: Vec<ChannelStats>,
     cross: f64,
     first_loud: Option<u64>,
@@ -260,7 +326,6 @@ impl Analyzer {
         Analyzer {
             scan: Scan::new(sample_rate, channels),
             mono: (channels == 2).then(|| Loudness::exact(sample_rate, 1)),
-            mono_buf: Vec::new(),
             stats: vec![ChannelStats::default(); channels],
             cross: 0.0,
             first_loud: None,
@@ -274,57 +339,51 @@ impl Analyzer {
     pub fn push(&mut self, input: &[&[f32]]) {
         let n = input.iter().map(|c| c.len()).min().unwrap_or(0);
         let input: Vec<&[f32]> = input.iter().map(|c| &c[..n]).collect();
-        self.scan.push(&input);
-        for (ch, data) in input.iter().enumerate().take(self.stats.len()) {
-            let st = &mut self.stats[ch];
-            for &x in data.iter() {
-                let xd = x as f64;
-                st.sum += xd;
-                st.sum_sq += xd * xd;
-                let scaled = x * 8_388_608.0;
-                if scaled.fract() == 0.0 && scaled.abs() <= 8_388_608.0 {
-                    st.bits_mask |= scaled as i32 as u32;
-                } else {
-                    st.not_24bit = true;
+        // (L+R)/2 on both speakers carries the energy of (L+R)/√2 on one.
+        let fold = std::f64::consts::FRAC_1_SQRT_2;
+        self.scan
+            .push_folding(&input, self.mono.as_mut().map(|m| (m, fold)));
+        let chans = input.len().min(self.stats.len());
+        if chans == 2 {
+            // Both channels and their product in one pass: the sums run side
+            // by side, each in sample order.
+            let [a, b] = &mut self.stats[..] else {
+                unreachable!("two channels")
+            };
+            let (mut s0, mut q0, mut s1, mut q1) = (a.sum, a.sum_sq, b.sum, b.sum_sq);
+            let mut cross = 0.0;
+            for (&l, &r) in input[0].iter().zip(input[1]) {
+                let (l, r) = (l as f64, r as f64);
+                s0 += l;
+                q0 += l * l;
+                s1 += r;
+                q1 += r * r;
+                cross += l * r;
+            }
+            (a.sum, a.sum_sq, b.sum, b.sum_sq) = (s0, q0, s1, q1);
+            self.cross += cross;
+        } else {
+            for (st, data) in self.stats.iter_mut().zip(&input) {
+                for &x in data.iter() {
+                    let xd = x as f64;
+                    st.sum += xd;
+                    st.sum_sq += xd * xd;
                 }
-                // A clipped or brick-walled stretch repeats the same loud value.
-                let a = x.abs();
-                if a >= FLAT_LEVEL && x == st.last {
-                    st.run += 1;
-                } else {
-                    st.run = 1;
-                }
-                if a >= FLAT_LEVEL && st.run == FLAT_RUN {
-                    st.clipped_runs += 1;
-                    st.clipped_samples += FLAT_RUN as u64;
-                } else if a >= FLAT_LEVEL && st.run > FLAT_RUN {
-                    st.clipped_samples += 1;
-                }
-                if st.run >= FLAT_RUN {
-                    st.longest_run = st.longest_run.max(st.run);
-                }
-                st.last = x;
             }
         }
-        for i in 0..n {
-            if input.iter().any(|c| c[i].abs() > self.silence) {
-                let at = self.frames + i as u64;
-                self.first_loud.get_or_insert(at);
-                self.last_loud = at;
-            }
+        for (st, data) in self.stats.iter_mut().zip(&input) {
+            st.bits(data);
+            st.flat_runs(data);
         }
-        if let Some(mono) = &mut self.mono {
-            self.mono_buf.clear();
-            let s = std::f32::consts::FRAC_1_SQRT_2;
-            // (L+R)/2 on both speakers carries the energy of (L+R)/√2 on one.
-            self.mono_buf
-                .extend(input[0].iter().zip(input[1]).map(|(l, r)| (l + r) * s));
-            mono.process(&[&self.mono_buf]);
-            self.cross += input[0]
-                .iter()
-                .zip(input[1])
-                .map(|(&l, &r)| l as f64 * r as f64)
-                .sum::<f64>();
+        // Only the first loud frame ever and the last one matter.
+        let loud = |i: usize| input.iter().any(|c| c[i].abs() > self.silence);
+        if self.first_loud.is_none()
+            && let Some(i) = (0..n).find(|&i| loud(i))
+        {
+            self.first_loud = Some(self.frames + i as u64);
+        }
+        if let Some(i) = (0..n).rev().find(|&i| loud(i)) {
+            self.last_loud = self.frames + i as u64;
         }
         self.frames += n as u64;
     }

@@ -6,7 +6,9 @@
 //! at the prewarped frequency. Changes glide: frequency, gain and Q are
 //! smoothed and the sections redesigned every 32 samples while they move.
 
-use crate::biquad::{Biquad, Shape, analytic_magnitude, butterworth_qs, design};
+use crate::biquad::{
+    Biquad, PairCoeffs, Shape, analytic_magnitude, butterworth_qs, design, tick_pair,
+};
 use crate::{Meters, Processor};
 use rackd_protocol::param::{ParamSpec, Unit};
 use std::sync::Arc;
@@ -118,6 +120,13 @@ impl Glide {
         if (self.current - self.target).abs() < 1e-6 {
             self.current = self.target;
         }
+    }
+}
+
+impl Band {
+    /// In, not fading, on both channels: runs as a plain filter.
+    fn plain(&self) -> bool {
+        self.settings.on && self.mix.is_settled() && self.settings.channel == BandChannel::Stereo
     }
 }
 
@@ -271,6 +280,43 @@ impl Equalizer {
             }
         }
     }
+
+    /// Plain bands (in, not fading, both channels) sample by sample through
+    /// all their sections, left and right side by side: the same operations
+    /// per section and channel as [`Equalizer::run_sections`], but the
+    /// sections' recurrences overlap instead of each waiting for its own
+    /// previous sample.
+    fn run_plain(bands: &mut [Band], left: &mut [f32], right: &mut [f32]) {
+        let mut coeffs = [PairCoeffs::IDENTITY; BANDS * 4];
+        let mut state = [[[0f64; 2]; 2]; BANDS * 4];
+        let mut n = 0;
+        for band in bands.iter().filter(|b| b.settings.on) {
+            for k in 0..band.count {
+                let [l, r] = [band.sections[0][k].state(), band.sections[1][k].state()];
+                coeffs[n] = PairCoeffs::new(&band.sections[0][k].c);
+                state[n] = [[l[0], r[0]], [l[1], r[1]]];
+                n += 1;
+            }
+        }
+        let (coeffs, state_n) = (&coeffs[..n], &mut state[..n]);
+        for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+            let mut v = [*l, *r];
+            for (c, z) in coeffs.iter().zip(state_n.iter_mut()) {
+                let y = tick_pair(c, z, [v[0] as f64, v[1] as f64]);
+                v = [y[0] as f32, y[1] as f32];
+            }
+            [*l, *r] = v;
+        }
+        let mut n = 0;
+        for band in bands.iter_mut().filter(|b| b.settings.on) {
+            for k in 0..band.count {
+                let z = state[n];
+                band.sections[0][k].set_state([z[0][0], z[1][0]]);
+                band.sections[1][k].set_state([z[0][1], z[1][1]]);
+                n += 1;
+            }
+        }
+    }
 }
 
 impl Processor for Equalizer {
@@ -331,9 +377,15 @@ impl Processor for Equalizer {
                 right[i] = crate::sanitize(right[i]);
             }
         }
+        // Redesigns and fades go in steps of UPDATE; with nothing moving the
+        // block is one step (the same sums either way).
+        let moving = self.bands.iter().any(|b| {
+            !(b.freq.is_settled() && b.gain.is_settled() && b.q.is_settled() && b.mix.is_settled())
+        });
+        let step = if moving { UPDATE } else { n.max(1) };
         let mut start = 0;
         while start < n {
-            let end = (start + UPDATE).min(n);
+            let end = (start + step).min(n);
             for b in 0..BANDS {
                 let band = &mut self.bands[b];
                 if !band.freq.is_settled() || !band.gain.is_settled() || !band.q.is_settled() {
@@ -342,10 +394,33 @@ impl Processor for Equalizer {
                     band.q.advance(end - start);
                     self.redesign(b);
                 }
-                let band = &mut self.bands[b];
+            }
+            let mut b = 0;
+            while b < BANDS {
+                let band = &self.bands[b];
                 if !band.settings.on && band.mix.is_settled() {
+                    b += 1;
                     continue;
                 }
+                if band.plain() {
+                    // A run of plain bands (off ones in between play no part).
+                    let mut e = b + 1;
+                    while e < BANDS
+                        && (self.bands[e].plain()
+                            || (!self.bands[e].settings.on && self.bands[e].mix.is_settled()))
+                    {
+                        e += 1;
+                    }
+                    Self::run_plain(
+                        &mut self.bands[b..e],
+                        &mut left[start..end],
+                        &mut right[start..end],
+                    );
+                    b = e;
+                    continue;
+                }
+                let band = &mut self.bands[b];
+                b += 1;
                 let (l, r) = (&mut left[start..end], &mut right[start..end]);
                 let fading = !band.mix.is_settled();
                 let mut dry = [[0f32; UPDATE]; 2];

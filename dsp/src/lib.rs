@@ -53,7 +53,8 @@ pub fn gain_to_db(gain: f32) -> f32 {
 /// Replaces NaN/Inf and denormals with 0 so one bad sample cannot poison filter state.
 #[inline]
 pub fn sanitize(x: f32) -> f32 {
-    if x.is_finite() && (x == 0.0 || x.abs() >= f32::MIN_POSITIVE) {
+    // `&` and `|`, not `&&` and `||`: no branches, so loops over it vectorize.
+    if x.is_finite() & ((x == 0.0) | (x.abs() >= f32::MIN_POSITIVE)) {
         x
     } else {
         0.0

@@ -6,7 +6,7 @@
 //! read at a fine hop (EBU Tech 3341 asks for it); gating blocks follow every
 //! 100 ms exactly as BS.1770 defines them, aligned to the start of the stream.
 
-use crate::biquad::{Biquad, Coeffs};
+use crate::biquad::Coeffs;
 
 /// Most channels a loudness meter accepts (7.1).
 pub const MAX_CHANNELS: usize = 8;
@@ -215,6 +215,84 @@ impl GateStore {
     }
 }
 
+/// One channel's K-weighting state: both sections in direct form I, whose
+/// output depends on the previous output through one multiply and one
+/// subtraction, so consecutive samples overlap more than in transposed form.
+#[derive(Debug, Clone, Copy, Default)]
+struct KState {
+    /// Inputs x[n-1], x[n-2].
+    x: [f64; 2],
+    /// Shelf outputs (the high pass's inputs) y[n-1], y[n-2].
+    y: [f64; 2],
+    /// High-pass outputs w[n-1], w[n-2].
+    w: [f64; 2],
+}
+
+impl KState {
+    /// Clears tiny or non-finite state (so silence never runs on denormals
+    /// and one bad sample cannot ring forever); true if it was non-finite.
+    fn flush(&mut self) -> bool {
+        let mut bad = false;
+        for v in self.x.iter_mut().chain(&mut self.y).chain(&mut self.w) {
+            bad |= !v.is_finite();
+            if !v.is_finite() || v.abs() < 1e-25 {
+                *v = 0.0;
+            }
+        }
+        if bad {
+            *self = KState::default();
+        }
+        bad
+    }
+}
+
+/// K-weights `N` channels side by side over equally long slices and adds
+/// each one's sum of squares to `acc` (non-finite samples count as 0). With
+/// `FOLD` (two channels), `fold` also gets the sum of squares of
+/// `gain · (left + right)`, weighted: K-weighting is linear, so that is the
+/// fold-down's own weighted signal (to rounding) without filtering it again.
+#[inline(always)]
+fn k_weight<const N: usize, const FOLD: bool>(
+    k: &[Coeffs; 2],
+    states: &mut [KState; N],
+    input: [&[f32]; N],
+    acc: &mut [f64; N],
+    fold: (&mut f64, f64),
+) {
+    let [s, h] = k;
+    let mut st = *states;
+    let len = input.iter().map(|c| c.len()).min().unwrap_or(0);
+    let mut sum = [0f64; N];
+    let (fold_acc, gain) = fold;
+    let mut folded = 0f64;
+    // Sample i of every channel in turn: the channels run side by side.
+    #[allow(clippy::needless_range_loop)]
+    for i in 0..len {
+        let mut out = [0f64; N];
+        for c in 0..N {
+            let x = input[c][i];
+            let x = if x.is_finite() { x as f64 } else { 0.0 };
+            let t = &mut st[c];
+            let y = (s.b0 * x + s.b1 * t.x[0] + s.b2 * t.x[1] - s.a2 * t.y[1]) - s.a1 * t.y[0];
+            let w = (h.b0 * y + h.b1 * t.y[0] + h.b2 * t.y[1] - h.a2 * t.w[1]) - h.a1 * t.w[0];
+            t.x = [x, t.x[0]];
+            t.y = [y, t.y[0]];
+            t.w = [w, t.w[0]];
+            sum[c] += w * w;
+            out[c] = w;
+        }
+        if FOLD {
+            let m = gain * (out[0] + out[N - 1]);
+            folded += m * m;
+        }
+    }
+    *fold_acc += folded;
+    *states = st;
+    for c in 0..N {
+        acc[c] += sum[c];
+    }
+}
+
 /// Sub-blocks (10 ms each) in the short-term window.
 const SUBS_S: usize = 300;
 /// Sub-blocks in the momentary window.
@@ -229,7 +307,8 @@ const LRA_HOP: u64 = 100;
 pub struct Loudness {
     channels: usize,
     weights: [f64; MAX_CHANNELS],
-    filters: [[Biquad; 2]; MAX_CHANNELS],
+    k: [Coeffs; 2],
+    filters: [KState; MAX_CHANNELS],
     sub_len: usize,
     sub_pos: usize,
     sub_acc: [f64; MAX_CHANNELS],
@@ -256,7 +335,8 @@ impl Loudness {
         Loudness {
             channels,
             weights,
-            filters: [[Biquad::new(k[0]), Biquad::new(k[1])]; MAX_CHANNELS],
+            k,
+            filters: [KState::default(); MAX_CHANNELS],
             sub_len: ((sample_rate + 50.0) / 100.0) as usize,
             sub_pos: 0,
             sub_acc: [0.0; MAX_CHANNELS],
@@ -298,9 +378,7 @@ impl Loudness {
 
     /// Clears all state and measurements.
     pub fn reset(&mut self) {
-        for f in self.filters.iter_mut().flatten() {
-            f.reset();
-        }
+        self.filters = [KState::default(); MAX_CHANNELS];
         self.sub_pos = 0;
         self.sub_acc = [0.0; MAX_CHANNELS];
         self.ring = [0.0; SUBS_S];
@@ -317,30 +395,99 @@ impl Loudness {
     /// Non-finite samples count as silence. Returns true when a non-finite
     /// sample or filter state had to be cleared.
     pub fn process(&mut self, input: &[&[f32]]) -> bool {
+        self.process_folding(input, None)
+    }
+
+    /// [`Loudness::process`] for a stereo meter that also feeds `fold`, a
+    /// one-channel meter of the fold-down `gain · (L + R)`, from the same
+    /// K-weighted samples (so the fold-down costs no filtering of its own).
+    /// `fold` must have seen exactly the frames this meter has.
+    pub fn process_with_fold(
+        &mut self,
+        input: [&[f32]; 2],
+        fold: &mut Loudness,
+        gain: f64,
+    ) -> bool {
+        self.process_folding(&input, Some((fold, gain)))
+    }
+
+    fn process_folding(
+        &mut self,
+        input: &[&[f32]],
+        mut fold: Option<(&mut Loudness, f64)>,
+    ) -> bool {
         let n = input.iter().map(|c| c.len()).min().unwrap_or(0);
         let chans = input.len().min(self.channels);
         let mut bad = false;
+        // The weighted channels, taken in pairs that run side by side.
+        let mut active = [0usize; MAX_CHANNELS];
+        let mut count = 0;
+        for ch in 0..chans {
+            if self.weights[ch] != 0.0 {
+                active[count] = ch;
+                count += 1;
+            }
+        }
+        let folding = fold.is_some() && count == 2;
         let mut start = 0;
         while start < n {
             let run = (self.sub_len - self.sub_pos).min(n - start);
-            for (ch, data) in input.iter().enumerate().take(chans) {
-                if self.weights[ch] == 0.0 {
-                    continue;
+            let piece = |ch: usize| &input[ch][start..start + run];
+            let mut folded = 0f64;
+            for pair in active[..count].chunks(2) {
+                let mut acc = [0f64; 2];
+                if let &[a, b] = pair {
+                    let mut st = [self.filters[a], self.filters[b]];
+                    let pieces = [piece(a), piece(b)];
+                    match &fold {
+                        Some((_, gain)) if folding => k_weight::<2, true>(
+                            &self.k,
+                            &mut st,
+                            pieces,
+                            &mut acc,
+                            (&mut folded, *gain),
+                        ),
+                        _ => k_weight::<2, false>(
+                            &self.k,
+                            &mut st,
+                            pieces,
+                            &mut acc,
+                            (&mut folded, 0.0),
+                        ),
+                    }
+                    [self.filters[a], self.filters[b]] = st;
+                } else {
+                    let mut st = [self.filters[pair[0]]];
+                    let mut one = [0f64; 1];
+                    k_weight::<1, false>(
+                        &self.k,
+                        &mut st,
+                        [piece(pair[0])],
+                        &mut one,
+                        (&mut folded, 0.0),
+                    );
+                    self.filters[pair[0]] = st[0];
+                    acc[0] = one[0];
                 }
-                let [f1, f2] = &mut self.filters[ch];
-                let mut acc = 0.0f64;
-                for &x in &data[start..start + run] {
-                    let x = if x.is_finite() { x as f64 } else { 0.0 };
-                    let y = f2.tick(f1.tick(x));
-                    acc += y * y;
+                for (&ch, mut acc) in pair.iter().zip(acc) {
+                    if !acc.is_finite() {
+                        acc = 0.0;
+                        self.filters[ch] = KState::default();
+                        bad = true;
+                    }
+                    self.sub_acc[ch] += acc;
                 }
-                if !acc.is_finite() {
-                    acc = 0.0;
-                    f1.reset();
-                    f2.reset();
+            }
+            if let Some((f, _)) = fold.as_mut() {
+                if !folded.is_finite() {
+                    folded = 0.0;
                     bad = true;
                 }
-                self.sub_acc[ch] += acc;
+                f.sub_acc[0] += folded;
+                f.sub_pos += run;
+                if f.sub_pos >= f.sub_len {
+                    f.finish_sub();
+                }
             }
             self.sub_pos += run;
             start += run;
@@ -349,8 +496,7 @@ impl Loudness {
             }
         }
         for ch in 0..chans {
-            let [f1, f2] = &mut self.filters[ch];
-            bad |= f1.flush() | f2.flush();
+            bad |= self.filters[ch].flush();
         }
         bad
     }
@@ -423,6 +569,15 @@ impl Loudness {
     /// 10 ms steps completed.
     pub fn steps(&self) -> u64 {
         self.subs
+    }
+
+    /// Short-term blocks offered to the loudness range so far (one a second
+    /// after the first 3 s): the range can only change when this does.
+    pub fn range_blocks(&self) -> u64 {
+        match self.subs.checked_sub(SUBS_S as u64) {
+            Some(after) => after / LRA_HOP + 1,
+            None => 0,
+        }
     }
 }
 

@@ -15,6 +15,8 @@ pub struct ProgramMeter {
     tp: [TruePeak; 2],
     loudness: Loudness,
     steps_published: u64,
+    /// Range blocks the published LRA includes.
+    range_published: u64,
     /// Running means of L·R, L² and R² over ~300 ms.
     corr: [f64; 3],
     corr_coeff: f64,
@@ -31,6 +33,7 @@ impl ProgramMeter {
             tp: [TruePeak::new(), TruePeak::new()],
             loudness: Loudness::live(sample_rate as f64, 2),
             steps_published: 0,
+            range_published: 0,
             corr: [0.0; 3],
             corr_coeff: (-1.0 / (0.3 * sample_rate as f64)).exp(),
             lra: 0.0,
@@ -52,8 +55,20 @@ impl Processor for ProgramMeter {
         self.basic.measure(left, right);
         let mut tp = [0f32; 2];
         for (ch, buf) in [&*left, &*right].into_iter().enumerate() {
-            for &x in buf {
-                tp[ch] = tp[ch].max(self.tp[ch].push(crate::sanitize(x)));
+            if buf
+                .iter()
+                .any(|&x| crate::sanitize(x).to_bits() != x.to_bits())
+            {
+                // NaN/Inf and denormals never reach the detector: clean a copy.
+                let mut clean = [0f32; 256];
+                for piece in buf.chunks(clean.len()) {
+                    for (c, &x) in clean.iter_mut().zip(piece) {
+                        *c = crate::sanitize(x);
+                    }
+                    tp[ch] = tp[ch].max(self.tp[ch].block_max(&clean[..piece.len()], 0.0));
+                }
+            } else {
+                tp[ch] = self.tp[ch].block_max(buf, 0.0);
             }
         }
         self.meters.publish_true_peak(tp);
@@ -84,11 +99,16 @@ impl Processor for ProgramMeter {
             .publish_correlation(corr.clamp(-1.0, 1.0) as f32);
         let steps = self.loudness.steps();
         if steps / 10 != self.steps_published / 10 {
-            // Gated values change only with a new 100 ms block.
+            // Integrated loudness changes only with a new 100 ms block,
             self.integrated = self.loudness.integrated() as f32;
-            self.lra = self.loudness.loudness_range() as f32;
         }
         self.steps_published = steps;
+        let range = self.loudness.range_blocks();
+        if range != self.range_published {
+            // and the range only with a new short-term block, once a second.
+            self.lra = self.loudness.loudness_range() as f32;
+            self.range_published = range;
+        }
         self.meters.publish_loudness(
             self.loudness.momentary() as f32,
             self.loudness.short_term() as f32,
@@ -116,6 +136,7 @@ impl Processor for ProgramMeter {
         self.loudness.reset();
         self.corr = [0.0; 3];
         self.steps_published = 0;
+        self.range_published = 0;
         self.lra = 0.0;
         self.integrated = f32::NEG_INFINITY;
     }

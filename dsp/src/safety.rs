@@ -152,7 +152,10 @@ impl Processor for SafetyCeiling {
                 self.gain = c / peak;
                 engaged = true;
             } else {
-                self.gain += (1.0 - self.gain) * self.release;
+                // Back to exactly 1 once a single-precision step no longer
+                // moves (it would stall about 1e-4 short of unity).
+                let next = self.gain + (1.0 - self.gain) * self.release;
+                self.gain = if next == self.gain { 1.0 } else { next };
             }
             *l = (x * self.gain).clamp(-c, c);
             *r = (y * self.gain).clamp(-c, c);
@@ -262,6 +265,18 @@ mod tests {
             assert_eq!(&y[lat..], &x[..x.len() - lat]);
             assert_eq!(s.engaged_counter().load(Ordering::Relaxed), 0);
         }
+    }
+
+    #[test]
+    fn sample_mode_comes_back_to_unity_after_engaging() {
+        let mut s = SafetyCeiling::new(-1.0, 48_000.0);
+        let mut spike = vec![0.0f32; 256];
+        spike[10] = 1.0;
+        run(&mut s, &spike);
+        // Two seconds of release (20 time constants), then quiet material.
+        run(&mut s, &vec![0.0f32; 96_000]);
+        let x: Vec<f32> = (0..4800).map(|i| 0.05 * (i as f32 * 0.01).sin()).collect();
+        assert_eq!(run(&mut s, &x), x);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! shows at those times.
 
 use crate::analysis::{FLAT_LEVEL, FLAT_RUN};
-use crate::biquad::{Biquad, Shape, butterworth_qs, design};
+use crate::biquad::{PairCoeffs, Shape, butterworth_qs, design, tick_pair};
 use crate::loudness::{Loudness, MAX_CHANNELS};
 use crate::truepeak::TruePeak;
 
@@ -262,13 +262,38 @@ impl SeriesData {
     }
 }
 
+/// Σ x² in f64, four sums side by side (the vector unit's order).
+fn sum_of_squares(x: &[f32]) -> f64 {
+    let mut lanes = [0f64; 4];
+    let mut chunks = x.chunks_exact(4);
+    for c in &mut chunks {
+        for (s, &v) in lanes.iter_mut().zip(c) {
+            *s += v as f64 * v as f64;
+        }
+    }
+    let tail: f64 = chunks
+        .remainder()
+        .iter()
+        .map(|&v| v as f64 * v as f64)
+        .sum();
+    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + tail
+}
+
+/// The low end's two low-pass sections with both channels side by side.
+struct LowEnd {
+    c: [PairCoeffs; 2],
+    /// Per section `[z1, z2]`, each per channel.
+    z: [[[f64; 2]; 2]; 2],
+}
+
 /// Collects [`SeriesData`] from planar blocks.
 pub struct Series {
     data: SeriesData,
     loudness: Loudness,
     tp: Vec<TruePeak>,
     clip: Vec<ClipState>,
-    low: Vec<[Biquad; 2]>,
+    /// Stereo only.
+    low: Option<LowEnd>,
     pos: usize,
     frames: u64,
     peak: Vec<f32>,
@@ -291,7 +316,7 @@ impl Series {
         let hop = 10 * step;
         let hop_s = hop as f64 / sample_rate;
         let qs: Vec<f64> = butterworth_qs(4).collect();
-        let lp = |q: f64| Biquad::new(design(Shape::LowPass, LOW_END_HZ, 0.0, q, sample_rate));
+        let lp = |q: f64| PairCoeffs::new(&design(Shape::LowPass, LOW_END_HZ, 0.0, q, sample_rate));
         let stereo = channels == 2;
         Series {
             data: SeriesData {
@@ -317,11 +342,10 @@ impl Series {
             loudness: Loudness::exact(sample_rate, channels),
             tp: (0..channels).map(|_| TruePeak::new()).collect(),
             clip: vec![ClipState::default(); channels],
-            low: if stereo {
-                (0..2).map(|_| [lp(qs[0]), lp(qs[1])]).collect()
-            } else {
-                Vec::new()
-            },
+            low: stereo.then(|| LowEnd {
+                c: [lp(qs[0]), lp(qs[1])],
+                z: [[[0.0; 2]; 2]; 2],
+            }),
             pos: 0,
             frames: 0,
             peak: vec![0.0; channels],
@@ -360,18 +384,24 @@ impl Series {
         self.loudness.process(seg);
         let at = self.frames;
         for (ch, data) in seg.iter().enumerate() {
-            let mut peak = self.peak[ch];
-            let mut sq = 0.0f64;
-            let mut clipped = 0;
-            let clip = &mut self.clip[ch];
-            for (i, &x) in data.iter().enumerate() {
-                peak = peak.max(x.abs());
-                sq += (x as f64) * (x as f64);
-                clipped += clip.push(x, at + i as u64);
-            }
+            let piece_peak = crate::truepeak::sample_peak(data);
+            let peak = self.peak[ch].max(piece_peak);
             self.peak[ch] = peak;
-            self.sum_sq[ch] += sq;
-            self.clipped_now[ch] += clipped;
+            self.sum_sq[ch] += sum_of_squares(data);
+            let clip = &mut self.clip[ch];
+            if piece_peak < FLAT_LEVEL {
+                // No loud sample: each one ends a run, as `push` has it.
+                if let Some(&x) = data.last() {
+                    clip.run = 1;
+                    clip.last = x;
+                }
+            } else {
+                let mut clipped = 0;
+                for (i, &x) in data.iter().enumerate() {
+                    clipped += clip.push(x, at + i as u64);
+                }
+                self.clipped_now[ch] += clipped;
+            }
             // The window's true peak is at least its sample peak, so pieces
             // whose samples cannot interpolate above it skip the filter
             // (`block_max` decides per call): same result, less work.
@@ -381,7 +411,7 @@ impl Series {
             }
             self.tp_now[ch] = best;
         }
-        if let ([l, r], [fl, fr]) = (seg, self.low.as_mut_slice()) {
+        if let ([l, r], Some(LowEnd { c, z })) = (seg, self.low.as_mut()) {
             let s = &mut self.sums_now;
             let scope = self.data.scope.as_mut().expect("stereo has a scope");
             let half = (SCOPE_CELLS / 2) as f32;
@@ -391,10 +421,8 @@ impl Series {
                 s[0] += x * y;
                 s[1] += x * x;
                 s[2] += y * y;
-                let lx = fl[0].tick(x);
-                let lx = fl[1].tick(lx);
-                let ly = fr[0].tick(y);
-                let ly = fr[1].tick(ly);
+                let low = tick_pair(&c[0], &mut z[0], [x, y]);
+                let [lx, ly] = tick_pair(&c[1], &mut z[1], low);
                 s[3] += lx * ly;
                 s[4] += lx * lx;
                 s[5] += ly * ly;
@@ -404,8 +432,17 @@ impl Series {
                 let row = (up as usize).min(top);
                 scope.counts[row * SCOPE_CELLS + c] += 1;
             }
-            for f in fl.iter_mut().chain(fr.iter_mut()) {
-                f.flush();
+            // As `Biquad::flush`: silence never runs on denormals, and a bad
+            // sample does not ring forever.
+            for [z1, z2] in z.iter_mut() {
+                for ch in 0..2 {
+                    let bad = !(z1[ch].is_finite() && z2[ch].is_finite());
+                    for v in [&mut z1[ch], &mut z2[ch]] {
+                        if bad || v.abs() < 1e-25 {
+                            *v = 0.0;
+                        }
+                    }
+                }
             }
         }
         self.frames += seg.first().map_or(0, |c| c.len()) as u64;

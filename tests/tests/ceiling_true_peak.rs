@@ -76,7 +76,15 @@ fn true_peak_ceiling_holds_the_reconstruction_and_reports_its_latency() {
     let amp = 10f64.powf(-1.5 / 20.0) * SQRT_2;
     input.extend((0..2 * rate).map(|i| (amp * (FRAC_PI_2 * i as f64 + FRAC_PI_4).sin()) as f32));
     let disturbances = || d.status_count("cycle_breaks") + tap.cycles().disturbances();
+    // A take again after a disturbed one starts while the ceiling still
+    // releases from that take's over (100 ms one-pole): a second and a half
+    // of silence first brings its gain back to exactly 1.
+    let rest = vec![0f32; 3 * rate / 2];
+    let mut again = false;
     let rec = undisturbed("true-peak take", disturbances, || {
+        if std::mem::replace(&mut again, true) {
+            tap.play_and_record(&rest, &rest, 0);
+        }
         tap.play_and_record(&input, &input, input.len() + 8192)
     });
 

@@ -153,6 +153,7 @@ fn client_environment_is_not_config_for_check_run_and_demo() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     // run and demo start and answer with it set.
     let demo_port = free_port().to_string();
+    let demo_http = free_port().to_string();
     let demo_state = tempfile::tempdir().unwrap();
     for (args, port) in [
         (
@@ -165,6 +166,8 @@ fn client_environment_is_not_config_for_check_run_and_demo() {
                 "--no-jack",
                 "--osc-port",
                 &demo_port,
+                "--http-port",
+                &demo_http,
                 "--state-dir",
                 demo_state.path().to_str().unwrap(),
             ],

@@ -132,6 +132,7 @@ use serde_json::{Value, json};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// Arguments of `rackd analyze`.
 #[derive(clap::Args, Debug)]
@@ -307,44 +308,88 @@ pub fn run_to(args: &AnalyzeArgs, out: &mut dyn Write) -> anyhow::Result<ExitCod
     Ok(code)
 }
 
+/// A decoded block, shared by the threads that measure it.
+type Block = Arc<(u32, Vec<Vec<f32>>)>;
+
+/// A measurement of a file, fed on a thread of its own by [`measure_on`].
+trait Measure: Send {
+    fn push_planes(&mut self, planes: &[&[f32]]);
+}
+
+impl Measure for Analyzer {
+    fn push_planes(&mut self, planes: &[&[f32]]) {
+        self.push(planes);
+    }
+}
+
+impl Measure for Series {
+    fn push_planes(&mut self, planes: &[&[f32]]) {
+        self.push(planes);
+    }
+}
+
+impl Measure for Spectrum {
+    fn push_planes(&mut self, planes: &[&[f32]]) {
+        self.push(planes);
+    }
+}
+
+/// Starts a thread that builds a measurement with `new` (rate, channels)
+/// at the first block and feeds it every block sent to `senders`' new end.
+fn measure_on<'s, T: Measure + 's>(
+    scope: &'s std::thread::Scope<'s, '_>,
+    senders: &mut Vec<std::sync::mpsc::SyncSender<Block>>,
+    new: fn(f64, usize) -> T,
+) -> std::thread::ScopedJoinHandle<'s, Option<T>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Block>(4);
+    senders.push(tx);
+    scope.spawn(move || {
+        let mut m: Option<T> = None;
+        for block in rx {
+            let (rate, planes) = &*block;
+            let planes: Vec<&[f32]> = planes.iter().map(Vec::as_slice).collect();
+            m.get_or_insert_with(|| new(*rate as f64, planes.len()))
+                .push_planes(&planes);
+        }
+        m
+    })
+}
+
 /// Decodes and measures one file; the error is a sentence for the engineer.
 fn analyze_file(path: &Path, progress: bool) -> Result<Analyzed, String> {
-    // The 100 ms series (the costliest part) run on a second thread beside
-    // decoding, the analyzer and the spectrum.
-    let mut measures: Option<(Analyzer, Spectrum)> = None;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<(u32, Vec<Vec<f32>>)>(32);
-    let (info, series) = std::thread::scope(|scope| {
-        let worker = scope.spawn(move || {
-            let mut series: Option<Series> = None;
-            for (rate, block) in rx {
-                let planes: Vec<&[f32]> = block.iter().map(Vec::as_slice).collect();
-                series
-                    .get_or_insert_with(|| Series::new(rate as f64, planes.len()))
-                    .push(&planes);
-            }
-            series.map(|mut s| s.finish())
-        });
-        let info = crate::audio_file::decode(
+    // Decoding on this thread; the analyzer, the 100 ms series and the
+    // spectrum each on a thread of its own, reading the same blocks.
+    let mut to_workers = Vec::new();
+    let (info, analyzer, series, spectrum) = std::thread::scope(|scope| {
+        let analyzer = measure_on(scope, &mut to_workers, Analyzer::new);
+        let series = measure_on(scope, &mut to_workers, Series::new);
+        let spectrum = measure_on(scope, &mut to_workers, Spectrum::new);
+        let info = crate::audio_file::decode_gathered(
             path,
             rackd_dsp::loudness::MAX_CHANNELS,
             progress,
             &mut |rate, planes| {
-                let _ = tx.send((rate, planes.iter().map(|p| p.to_vec()).collect()));
-                let (a, f) = measures.get_or_insert_with(|| {
-                    let (rate, chans) = (rate as f64, planes.len());
-                    (Analyzer::new(rate, chans), Spectrum::new(rate, chans))
-                });
-                a.push(planes);
-                f.push(planes);
+                let block = Arc::new((rate, planes));
+                for tx in &to_workers {
+                    // A worker only stops with this scope.
+                    let _ = tx.send(block.clone());
+                }
             },
         );
-        drop(tx);
-        let series = worker.join().expect("series thread");
-        (info, series)
+        to_workers.clear();
+        (
+            info,
+            analyzer.join().expect("analyzer thread"),
+            series.join().expect("series thread"),
+            spectrum.join().expect("spectrum thread"),
+        )
     });
     let info = info?;
-    let ((mut analyzer, mut spectrum), series) =
-        measures.zip(series).ok_or("no audio in the file")?;
+    let (Some(mut analyzer), Some(mut series), Some(mut spectrum)) = (analyzer, series, spectrum)
+    else {
+        return Err("no audio in the file".into());
+    };
+    let series = series.finish();
     let mut a = Analyzed {
         path: path.to_path_buf(),
         sample_rate: info.sample_rate,

@@ -13,6 +13,7 @@ use crate::store::Store;
 use rackd_protocol::api::address::MONITOR_PREFIX;
 use rackd_protocol::song::SongPath;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, sync_channel};
 
 /// Arguments of `rackd render`.
 #[derive(clap::Args, Debug, Clone)]
@@ -108,7 +109,9 @@ pub fn run(args: &RenderArgs) -> Result<Rendered, Failure> {
     })
 }
 
-/// Renders `input` through the config's chain set to `state`.
+/// Renders `input` through the config's chain set to `state`, block by
+/// block as the file decodes (memory stays that of one block), into
+/// `output` through a `.partial` file renamed at the end.
 pub fn render(
     config: &Config,
     state: &rackd_protocol::state::RackState,
@@ -117,14 +120,6 @@ pub fn render(
     format: WavFormat,
     block: usize,
 ) -> Result<Rendered, Failure> {
-    let mut left = Vec::new();
-    let mut right = Vec::new();
-    let info = audio_file::decode(input, 2, false, &mut |_, planes| {
-        left.extend_from_slice(planes[0]);
-        right.extend_from_slice(planes.get(1).copied().unwrap_or(planes[0]));
-    })
-    .map_err(|e| Failure::Invalid(format!("{}: {e}", input.display())))?;
-
     let tree = ParamTree::from_chain(&config.chain);
     let control = EngineControl::new(&config.chain, &config.audio);
     let mut state = state.clone();
@@ -142,45 +137,188 @@ pub fn render(
         )));
     }
     control.apply_state(&tree, &state);
-    // The chain's output, as a print records it: the monitor section and the
-    // room's safety ceiling are about the speakers, not the file.
-    let mut rt = control
-        .build_rt(info.sample_rate, block)
-        .chain_output_only();
-    let latency = rt.latency();
 
-    // Feed the file and then `latency` frames of silence; drop the first
-    // `latency` output frames, so OUT is IN's length and aligned with it.
-    let frames = left.len();
-    left.resize(frames + latency, 0.0);
-    right.resize(frames + latency, 0.0);
-    let mut out_l = vec![0f32; left.len()];
-    let mut out_r = vec![0f32; right.len()];
-    let mut start = 0;
-    while start < left.len() {
-        let end = (start + block).min(left.len());
-        rt.process(
-            &left[start..end],
-            &right[start..end],
-            &mut out_l[start..end],
-            &mut out_r[start..end],
-        );
-        start = end;
+    // What went wrong inside, when something did (the writer only carries
+    // I/O errors out).
+    let mut failure = None;
+    let mut rendered = None;
+    let written = crate::files::write_atomically(output, |partial| {
+        match stream_file(&control, input, partial, format, block) {
+            Ok(r) => {
+                rendered = Some(r);
+                Ok(())
+            }
+            Err(e) => {
+                failure = Some(e);
+                Err(std::io::Error::other("render failed"))
+            }
+        }
+    });
+    match (written, failure, rendered) {
+        (_, Some(e), _) => Err(e),
+        (Err(e), None, _) => Err(Failure::Runtime(format!(
+            "cannot write {}: {e}",
+            output.display()
+        ))),
+        (Ok(()), None, Some(r)) => Ok(r),
+        (Ok(()), None, None) => Err(Failure::Runtime("render produced nothing".into())),
     }
-    audio_file::write_wav(
-        output,
-        info.sample_rate,
-        format,
-        &out_l[latency..],
-        &out_r[latency..],
-    )
-    .map_err(|e| Failure::Runtime(format!("cannot write {}: {e}", output.display())))?;
-    Ok(Rendered {
-        snapshot: String::new(),
-        frames,
-        sample_rate: info.sample_rate,
-        latency,
+}
+
+/// Decoded blocks waiting on their way from the decoder to the chain, and
+/// rendered ones on their way to the writer (bounds the memory either side).
+const IN_FLIGHT: usize = 16;
+
+/// Decodes `input` into the chain block by block and writes `path`: the
+/// decoder, the chain and the writer each on a thread of their own, so a
+/// render takes about the time of the slowest of them, not of their sum.
+fn stream_file(
+    control: &EngineControl,
+    input: &Path,
+    path: &Path,
+    format: WavFormat,
+    block: usize,
+) -> Result<Rendered, Failure> {
+    let io_error =
+        |e: std::io::Error| Failure::Runtime(format!("cannot write {}: {e}", path.display()));
+    std::thread::scope(|scope| {
+        let (to_writer, from_chain) = sync_channel::<[Vec<f32>; 2]>(IN_FLIGHT);
+        let mut from_chain = Some(from_chain);
+        let mut writer = None;
+        let mut chain: Option<Stream> = None;
+        let mut failed = None;
+        let info = audio_file::decode_ahead(input, 2, false, &mut |rate, planes| {
+            if failed.is_some() {
+                return;
+            }
+            if chain.is_none() {
+                match audio_file::WavWriter::create(path, rate, format) {
+                    Ok(file) => {
+                        let blocks = from_chain.take().expect("one writer");
+                        writer = Some(scope.spawn(move || write_all(file, blocks)));
+                        chain = Some(Stream::new(control, rate, block));
+                    }
+                    Err(e) => {
+                        failed = Some(io_error(e));
+                        return;
+                    }
+                }
+            }
+            let s = chain.as_mut().expect("built with the writer");
+            let right = planes.get(1).copied().unwrap_or(planes[0]);
+            // A writer that stopped says why when it is joined.
+            if to_writer.send(s.push(planes[0], right)).is_err() {
+                failed = Some(Failure::Runtime(format!("cannot write {}", path.display())));
+            }
+        });
+        if let Some(s) = chain.as_mut()
+            && failed.is_none()
+        {
+            let _ = to_writer.send(s.finish());
+        }
+        drop(to_writer);
+        let written = writer.map(|w| w.join().expect("writer thread"));
+        let info = info.map_err(|e| Failure::Invalid(format!("{}: {e}", input.display())))?;
+        match (written, failed, chain) {
+            (Some(Err(e)), _, _) => Err(io_error(e)),
+            (_, Some(e), _) => Err(e),
+            (Some(Ok(())), None, Some(s)) => Ok(Rendered {
+                snapshot: String::new(),
+                frames: info.frames as usize,
+                sample_rate: info.sample_rate,
+                latency: s.latency,
+            }),
+            _ => Err(Failure::Invalid(format!(
+                "{}: no audio in the file",
+                input.display()
+            ))),
+        }
     })
+}
+
+/// The writer's side: blocks to the file until the chain is done.
+fn write_all(
+    mut file: audio_file::WavWriter,
+    blocks: Receiver<[Vec<f32>; 2]>,
+) -> std::io::Result<()> {
+    for [l, r] in blocks {
+        file.write(&l, &r)?;
+    }
+    file.finish()
+}
+
+/// The chain of a render under way and the frames waiting for a whole block.
+struct Stream {
+    rt: crate::engine::rt::RtProcess,
+    block: usize,
+    /// The chain's latency: this many frames of its output come before the
+    /// input's first frame, and this many frames of silence follow the file.
+    latency: usize,
+    /// Output frames still to drop from the start.
+    skip: usize,
+    pending: [Vec<f32>; 2],
+}
+
+impl Stream {
+    fn new(control: &EngineControl, rate: u32, block: usize) -> Self {
+        // The chain's output, as a print records it: the monitor section and
+        // the room's safety ceiling are about the speakers, not the file.
+        let rt = control.build_rt(rate, block).chain_output_only();
+        let latency = rt.latency();
+        Stream {
+            rt,
+            block,
+            latency,
+            skip: latency,
+            pending: [Vec::with_capacity(2 * block), Vec::with_capacity(2 * block)],
+        }
+    }
+
+    /// Takes decoded frames; returns the output of every whole block.
+    fn push(&mut self, left: &[f32], right: &[f32]) -> [Vec<f32>; 2] {
+        self.pending[0].extend_from_slice(left);
+        self.pending[1].extend_from_slice(right);
+        self.run(false)
+    }
+
+    /// Blocks of `block` frames from frame 0, as a JACK period would be;
+    /// with `last`, also the shorter block at the end.
+    fn run(&mut self, last: bool) -> [Vec<f32>; 2] {
+        let n = self.pending[0].len();
+        let whole = if last { n } else { n - n % self.block };
+        let mut out = [vec![0f32; whole], vec![0f32; whole]];
+        let mut start = 0;
+        while start < whole {
+            let m = self.block.min(whole - start);
+            let [pl, pr] = &self.pending;
+            let [ol, or] = &mut out;
+            self.rt.process(
+                &pl[start..start + m],
+                &pr[start..start + m],
+                &mut ol[start..start + m],
+                &mut or[start..start + m],
+            );
+            start += m;
+        }
+        for p in &mut self.pending {
+            p.drain(..whole);
+        }
+        let drop = self.skip.min(whole);
+        self.skip -= drop;
+        for o in &mut out {
+            o.drain(..drop);
+        }
+        out
+    }
+
+    /// Feeds the latency's silence, so the output is the input's length and
+    /// aligned with it; returns the last output.
+    fn finish(&mut self) -> [Vec<f32>; 2] {
+        for p in &mut self.pending {
+            p.resize(p.len() + self.latency, 0.0);
+        }
+        self.run(true)
+    }
 }
 
 #[cfg(test)]
@@ -326,6 +464,48 @@ mod tests {
         assert_eq!(
             l, x,
             "a -6 dBFS sine passes a -12 dBFS room ceiling into the file"
+        );
+    }
+
+    #[test]
+    fn failures_leave_the_output_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, cfg) = config(dir.path());
+        let out = dir.path().join("out.wav");
+        // Not audio: refused, the earlier file untouched, nothing left over.
+        let bad = dir.path().join("bad.wav");
+        std::fs::write(&bad, b"RIFF....not a wave").unwrap();
+        std::fs::write(&out, b"an earlier render").unwrap();
+        let got = render(
+            &cfg,
+            &RackState::default(),
+            &bad,
+            &out,
+            WavFormat::Float32,
+            256,
+        );
+        assert!(
+            matches!(&got, Err(Failure::Invalid(m)) if m.contains("bad.wav")),
+            "{got:?}"
+        );
+        assert_eq!(std::fs::read(&out).unwrap(), b"an earlier render");
+        assert!(!dir.path().join("out.wav.partial").exists());
+        // An output that cannot be written: a runtime failure that says where.
+        let good = dir.path().join("good.wav");
+        let x = sine(4_800, 0.25);
+        audio_file::write_wav(&good, 48_000, WavFormat::Pcm24, &x, &x).unwrap();
+        let nowhere = dir.path().join("missing").join("out.wav");
+        let got = render(
+            &cfg,
+            &RackState::default(),
+            &good,
+            &nowhere,
+            WavFormat::Pcm24,
+            256,
+        );
+        assert!(
+            matches!(&got, Err(Failure::Runtime(m)) if m.contains("missing")),
+            "{got:?}"
         );
     }
 

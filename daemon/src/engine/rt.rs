@@ -147,7 +147,8 @@ pub struct RtProcess {
     status: Arc<EngineStatus>,
     scratch: [Vec<f32>; 2],
     /// Offline render: the output is the chain's, as a print records it
-    /// (the monitor section and the room's safety ceiling are not the file's).
+    /// (the monitor section and the room's safety ceiling are not the file's),
+    /// and nobody reads the `in`/`out` meters.
     files_only: bool,
     fade_len: usize,
     warm_base: usize,
@@ -190,7 +191,9 @@ impl RtProcess {
     }
 
     /// For the offline render: outputs the chain's signal, without the
-    /// monitor section and safety ceiling (what a print records).
+    /// monitor section and safety ceiling (what a print records), and skips
+    /// the `in`/`out` programme meters, which only surfaces read. The chain
+    /// runs exactly as on the audio thread.
     pub fn chain_output_only(mut self) -> Self {
         self.files_only = true;
         self.status.monitor_latency.store(0, Ordering::Relaxed);
@@ -253,14 +256,16 @@ impl RtProcess {
                 out_r.copy_from_slice(&in_r[..n]);
             }
         }
-        self.input_meter.process(out_l, out_r);
+        if !self.files_only {
+            self.input_meter.process(out_l, out_r);
+        }
         self.run_chain(out_l, out_r, io);
         self.record_take(out_l, out_r);
         if !self.files_only {
             self.monitor.process(out_l, out_r);
             self.safety.process(out_l, out_r);
+            self.output_meter.process(out_l, out_r);
         }
-        self.output_meter.process(out_l, out_r);
         self.status
             .latency
             .store(self.chain.latency() as u32, Ordering::Relaxed);
