@@ -15,5 +15,5 @@ pub(crate) mod profiles;
 pub(crate) mod rack;
 pub(crate) mod report;
 pub mod service;
-pub(crate) mod store;
+pub mod store;
 pub mod surface;
