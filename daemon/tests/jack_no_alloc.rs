@@ -22,11 +22,22 @@ use std::time::{Duration, Instant};
 #[global_allocator]
 static ALLOCATOR: AllocDisabler = AllocDisabler;
 
-/// The jackd this test started; killed by its PID when dropped.
+/// The jackd this test started; stopped by its PID when dropped: SIGTERM
+/// first, so it frees its slot in JACK's server registry (a SIGKILLed server
+/// keeps it, and JACK allows eight), SIGKILL after 5 s.
 struct Jackd(Child);
 
 impl Drop for Jackd {
     fn drop(&mut self) {
+        // SAFETY: kill(2) on the PID of the child this guard owns.
+        unsafe { libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
