@@ -1773,3 +1773,35 @@ impl JackProbe {
             .unwrap_or_default()
     }
 }
+
+/// `rackd demo --no-jack` with its state in `state_dir`, on free OSC and HTTP
+/// ports, once it answers `rackd ctl status`; returns it and its
+/// `127.0.0.1:PORT`. The demo binds the ports it is given; should another
+/// process have taken one after `free_port` chose it, the demo exits and
+/// starts again on others.
+pub fn start_demo(state_dir: &Path) -> (Background, String) {
+    for _ in 0..5 {
+        let port = free_port();
+        let mut demo = Background::spawn(
+            Command::new(rackd_bin())
+                .args(["demo", "--no-jack", "--osc-port", &port.to_string()])
+                .args(["--http-port", &free_port().to_string()])
+                .arg("--state-dir")
+                .arg(state_dir)
+                .env("NO_COLOR", "1"),
+        );
+        let connect = format!("127.0.0.1:{port}");
+        let up = wait_for(Duration::from_secs(20), || {
+            if demo.exited() {
+                return Some(false);
+            }
+            ctl(&connect, &["status"]).status.success().then_some(true)
+        });
+        match up {
+            Some(true) => return (demo, connect),
+            Some(false) if demo.text().contains("cannot bind") => continue,
+            _ => panic!("the demo never answered:\n{}", demo.text()),
+        }
+    }
+    panic!("the demo could not bind a free port in 5 tries");
+}

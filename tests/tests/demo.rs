@@ -3,41 +3,13 @@
 //! and verified over real transports inside the demo process.
 
 use rackd_tests::*;
-use std::process::Command;
-use std::time::Duration;
 
 const SONG: &str = "client/album/01 intro";
 
 #[test]
 fn demo_recalls_its_simulated_outboard() {
     let state = tempfile::tempdir().unwrap();
-    // The demo binds the port it is given; should another process have taken
-    // it after free_port chose it, the demo exits and starts again on another.
-    let (demo, connect) = (0..5)
-        .find_map(|_| {
-            let port = free_port();
-            let mut demo = Background::spawn(
-                Command::new(rackd_bin())
-                    .args(["demo", "--no-jack", "--osc-port", &port.to_string()])
-                    .args(["--http-port", &free_port().to_string()])
-                    .arg("--state-dir")
-                    .arg(state.path())
-                    .env("NO_COLOR", "1"),
-            );
-            let connect = format!("127.0.0.1:{port}");
-            let up = wait_for(Duration::from_secs(20), || {
-                if demo.exited() {
-                    return Some(false);
-                }
-                ctl(&connect, &["status"]).status.success().then_some(true)
-            });
-            match up {
-                Some(true) => Some((demo, connect)),
-                Some(false) if demo.text().contains("cannot bind") => None,
-                _ => panic!("the demo never answered:\n{}", demo.text()),
-            }
-        })
-        .expect("the demo could not bind a free port in 5 tries");
+    let (demo, connect) = start_demo(state.path());
     let ok = |args: &[&str]| {
         let out = ctl(&connect, args);
         assert!(

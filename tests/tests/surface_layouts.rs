@@ -9,7 +9,6 @@
 use rackd_tests::*;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::time::Duration;
 
 fn export(args: &[&str]) -> Vec<u8> {
     let out = run_rackd(&[&["surface", "export"][..], args].concat());
@@ -223,31 +222,7 @@ profile = "generic-passive-eq-stepped"
 #[test]
 fn demo_rack_layouts_match_their_golden_files() {
     let state = tempfile::tempdir().unwrap();
-    let (_demo, connect) = (0..5)
-        .find_map(|_| {
-            let port = free_port();
-            let mut demo = Background::spawn(
-                Command::new(rackd_bin())
-                    .args(["demo", "--no-jack", "--osc-port", &port.to_string()])
-                    .args(["--http-port", &free_port().to_string()])
-                    .arg("--state-dir")
-                    .arg(state.path())
-                    .env("NO_COLOR", "1"),
-            );
-            let connect = format!("127.0.0.1:{port}");
-            let up = wait_for(Duration::from_secs(20), || {
-                if demo.exited() {
-                    return Some(false);
-                }
-                ctl(&connect, &["status"]).status.success().then_some(true)
-            });
-            match up {
-                Some(true) => Some((demo, connect)),
-                Some(false) if demo.text().contains("cannot bind") => None,
-                _ => panic!("the demo never answered:\n{}", demo.text()),
-            }
-        })
-        .expect("the demo could not bind a free port in 5 tries");
+    let (_demo, connect) = start_demo(state.path());
     let golden = crate_dir().join("golden");
     for (format, file) in [
         ("open-stage-control", "demo-open-stage-control.json"),
