@@ -23,7 +23,7 @@ struct FileSource(Reader);
 
 impl SourceReader for FileSource {
     fn read(&mut self, l: &mut [f32], r: &mut [f32]) -> Result<usize, String> {
-        self.0.read_stereo(l, r)
+        self.0.read_stereo(l, r).map_err(|e| e.to_string())
     }
 }
 

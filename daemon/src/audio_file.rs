@@ -12,6 +12,35 @@ use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
+/// Why a file could not be decoded: one readable line each, for the
+/// command or the report that names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum AudioFileError {
+    #[error("cannot open: {0}")]
+    Open(#[source] std::io::Error),
+    #[error("not a WAV, FLAC or AIFF file this build can read ({0})")]
+    NotAudio(#[source] SymphoniaError),
+    #[error("no audio track")]
+    NoAudioTrack,
+    #[error("sample rate not stated")]
+    NoSampleRate,
+    #[error("channel count not stated")]
+    NoChannelCount,
+    #[error("{channels} channels; this command takes 1 to {max}")]
+    Channels { channels: usize, max: usize },
+    #[error("unsupported encoding ({0})")]
+    Encoding(#[source] SymphoniaError),
+    #[error("read error after {frames} frames ({source})")]
+    Read { frames: u64, source: SymphoniaError },
+    #[error("corrupt audio after {frames} frames ({source})")]
+    Corrupt { frames: u64, source: SymphoniaError },
+    /// The caller's callback asked to stop.
+    #[error("stopped")]
+    Stopped,
+    #[error("no audio in the file")]
+    Empty,
+}
+
 /// What a decoded file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AudioInfo {
@@ -47,14 +76,18 @@ pub struct Reader {
 impl Reader {
     /// Opens `path`; `max_channels` bounds what the caller can handle.
     /// Errors are one readable line.
-    pub fn open(path: &Path, max_channels: usize) -> Result<Reader, String> {
-        let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    pub fn open(path: &Path, max_channels: usize) -> Result<Reader, AudioFileError> {
+        let file = File::open(path).map_err(AudioFileError::Open)?;
         Self::from_file(file, path, max_channels)
     }
 
     /// [`Reader::open`] of a file already open (a print's source, opened
     /// once where it was checked); `path` names it and gives the format hint.
-    pub fn from_file(file: File, path: &Path, max_channels: usize) -> Result<Reader, String> {
+    pub fn from_file(
+        file: File,
+        path: &Path,
+        max_channels: usize,
+    ) -> Result<Reader, AudioFileError> {
         match Self::open_source(path, max_channels, Box::new(file)) {
             Ok(r) => Ok(r),
             // symphonia wants `fmt ` before `data`; RIFF allows any order.
@@ -69,7 +102,7 @@ impl Reader {
         path: &Path,
         max_channels: usize,
         source: Box<dyn symphonia::core::io::MediaSource>,
-    ) -> Result<Reader, String> {
+    ) -> Result<Reader, AudioFileError> {
         let mss = MediaSourceStream::new(source, Default::default());
         let mut hint = Hint::new();
         if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
@@ -82,24 +115,25 @@ impl Reader {
                 &FormatOptions::default(),
                 &MetadataOptions::default(),
             )
-            .map_err(|e| format!("not a WAV, FLAC or AIFF file this build can read ({e})"))?;
+            .map_err(AudioFileError::NotAudio)?;
         let format = probed.format;
         let track = format
             .tracks()
             .iter()
             .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-            .ok_or("no audio track")?;
+            .ok_or(AudioFileError::NoAudioTrack)?;
         let track_id = track.id;
         let params = track.codec_params.clone();
-        let sample_rate = params.sample_rate.ok_or("sample rate not stated")?;
+        let sample_rate = params.sample_rate.ok_or(AudioFileError::NoSampleRate)?;
         let channels = params
             .channels
             .map(|c| c.count())
-            .ok_or("channel count not stated")?;
+            .ok_or(AudioFileError::NoChannelCount)?;
         if channels == 0 || channels > max_channels {
-            return Err(format!(
-                "{channels} channels; this command takes 1 to {max_channels}"
-            ));
+            return Err(AudioFileError::Channels {
+                channels,
+                max: max_channels,
+            });
         }
         let float = matches!(
             params.sample_format,
@@ -110,7 +144,7 @@ impl Reader {
         );
         let decoder = symphonia::default::get_codecs()
             .make(&params, &DecoderOptions::default())
-            .map_err(|e| format!("unsupported encoding ({e})"))?;
+            .map_err(AudioFileError::Encoding)?;
         Ok(Reader {
             format,
             decoder,
@@ -130,7 +164,7 @@ impl Reader {
     }
 
     /// The next decoded block as planar f32 channels, or `None` at the end.
-    pub fn next_block(&mut self) -> Result<Option<Vec<&[f32]>>, String> {
+    pub fn next_block(&mut self) -> Result<Option<Vec<&[f32]>>, AudioFileError> {
         if !self.fill()? {
             return Ok(None);
         }
@@ -142,7 +176,7 @@ impl Reader {
     }
 
     /// Decodes packets until some frames are pending; false at the end.
-    fn fill(&mut self) -> Result<bool, String> {
+    fn fill(&mut self) -> Result<bool, AudioFileError> {
         while self.buf.as_ref().is_none_or(|b| self.pos >= b.frames()) {
             if self.ended {
                 return Ok(false);
@@ -160,16 +194,22 @@ impl Reader {
                     continue;
                 }
                 Err(e) => {
-                    return Err(format!("read error after {} frames ({e})", self.decoded));
+                    return Err(AudioFileError::Read {
+                        frames: self.decoded,
+                        source: e,
+                    });
                 }
             };
             if packet.track_id() != self.track_id {
                 continue;
             }
-            let decoded = self
-                .decoder
-                .decode(&packet)
-                .map_err(|e| format!("corrupt audio after {} frames ({e})", self.decoded))?;
+            let decoded =
+                self.decoder
+                    .decode(&packet)
+                    .map_err(|source| AudioFileError::Corrupt {
+                        frames: self.decoded,
+                        source,
+                    })?;
             let spec = *decoded.spec();
             let need = decoded.capacity() as u64;
             let b = match &mut self.buf {
@@ -185,7 +225,11 @@ impl Reader {
 
     /// Fills up to `left.len()` frames, planar stereo (a mono file on both
     /// sides); returns how many, 0 at the end.
-    pub fn read_stereo(&mut self, left: &mut [f32], right: &mut [f32]) -> Result<usize, String> {
+    pub fn read_stereo(
+        &mut self,
+        left: &mut [f32],
+        right: &mut [f32],
+    ) -> Result<usize, AudioFileError> {
         let mut n = 0;
         while n < left.len() {
             if !self.fill()? {
@@ -213,8 +257,8 @@ pub fn decode(
     max_channels: usize,
     progress: bool,
     on_block: &mut dyn FnMut(u32, &[&[f32]]),
-) -> Result<AudioInfo, String> {
-    let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+) -> Result<AudioInfo, AudioFileError> {
+    let file = File::open(path).map_err(AudioFileError::Open)?;
     decode_file(file, path, max_channels, progress, &mut |rate, planes| {
         on_block(rate, planes);
         true
@@ -230,7 +274,7 @@ pub fn decode_file(
     max_channels: usize,
     progress: bool,
     on_block: &mut dyn FnMut(u32, &[&[f32]]) -> bool,
-) -> Result<AudioInfo, String> {
+) -> Result<AudioInfo, AudioFileError> {
     let mut reader = Reader::from_file(file, path, max_channels)?;
     let sample_rate = reader.info.sample_rate;
     let total = reader.info.frames;
@@ -243,7 +287,7 @@ pub fn decode_file(
     while let Some(planes) = reader.next_block()? {
         frames += planes[0].len() as u64;
         if !on_block(sample_rate, &planes) {
-            return Err("stopped".into());
+            return Err(AudioFileError::Stopped);
         }
         if progress && total > 0 {
             let pct = (frames * 100 / total).min(100);
@@ -257,7 +301,7 @@ pub fn decode_file(
         eprint!("\r{}\r", " ".repeat(name.len() + 8));
     }
     if frames == 0 {
-        return Err("no audio in the file".into());
+        return Err(AudioFileError::Empty);
     }
     Ok(AudioInfo {
         frames,
@@ -274,7 +318,7 @@ pub fn decode_ahead(
     max_channels: usize,
     progress: bool,
     on_block: &mut dyn FnMut(u32, &[&[f32]]),
-) -> Result<AudioInfo, String> {
+) -> Result<AudioInfo, AudioFileError> {
     /// Blocks decoded ahead at most (bounds the memory).
     const AHEAD: usize = 8;
     std::thread::scope(|scope| {
@@ -300,7 +344,7 @@ pub fn decode_gathered(
     max_channels: usize,
     progress: bool,
     on_block: &mut dyn FnMut(u32, Vec<Vec<f32>>),
-) -> Result<AudioInfo, String> {
+) -> Result<AudioInfo, AudioFileError> {
     let mut gathered: Option<(u32, Vec<Vec<f32>>)> = None;
     let info = decode(path, max_channels, progress, &mut |rate, planes| {
         let (_, g) = gathered.get_or_insert_with(|| {

@@ -93,6 +93,17 @@ pub enum Job {
     },
 }
 
+/// Why a manual recall could not be confirmed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfirmError {
+    #[error("no device {0:?}")]
+    NoDevice(String),
+    #[error("{0}: no recall is waiting for confirmation")]
+    NothingWaiting(String),
+    #[error("{0} is not a manual device")]
+    NotManual(String),
+}
+
 /// The running outboard drivers.
 pub struct Outboard {
     devices: Vec<Device>,
@@ -227,20 +238,20 @@ impl Outboard {
     }
 
     /// The engineer has set a manual device by hand (`/rackd/recall/confirm`).
-    pub fn confirm(&self, id: &str) -> Result<(), String> {
+    pub fn confirm(&self, id: &str) -> Result<(), ConfirmError> {
         let i = self
             .devices
             .iter()
             .position(|d| d.id == id)
-            .ok_or_else(|| format!("no device {id:?}"))?;
+            .ok_or_else(|| ConfirmError::NoDevice(id.to_string()))?;
         match self.status[i].state() {
             State::Waiting => {
                 self.status[i].set(State::Manual, None);
                 tracing::info!("outboard {id}: manual recall confirmed");
                 Ok(())
             }
-            State::Manual => Err(format!("{id}: no recall is waiting for confirmation")),
-            _ => Err(format!("{id} is not a manual device")),
+            State::Manual => Err(ConfirmError::NothingWaiting(id.to_string())),
+            _ => Err(ConfirmError::NotManual(id.to_string())),
         }
     }
 

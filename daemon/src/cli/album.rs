@@ -331,7 +331,7 @@ enum Opened {
 impl SourceReader for Opened {
     fn read(&mut self, left: &mut [f32], right: &mut [f32]) -> Result<usize, String> {
         match self {
-            Opened::File(r) => r.read_stereo(left, right),
+            Opened::File(r) => r.read_stereo(left, right).map_err(|e| e.to_string()),
             Opened::Raw(r) => r.read(left, right),
         }
     }
@@ -339,7 +339,9 @@ impl SourceReader for Opened {
 
 fn open(src: &Source) -> Result<Opened, String> {
     match src.kind {
-        SourceKind::File => Ok(Opened::File(Box::new(Reader::open(&src.path, 2)?))),
+        SourceKind::File => Ok(Opened::File(Box::new(
+            Reader::open(&src.path, 2).map_err(|e| e.to_string())?,
+        ))),
         SourceKind::RawLittle | SourceKind::RawBig => {
             let f = File::open(&src.path).map_err(|e| format!("cannot open: {e}"))?;
             Ok(Opened::Raw(RawReader {

@@ -384,7 +384,7 @@ fn analyze_file(path: &Path, progress: bool) -> Result<Analyzed, String> {
             spectrum.join().expect("spectrum thread"),
         )
     });
-    let info = info?;
+    let info = info.map_err(|e| e.to_string())?;
     let (Some(mut analyzer), Some(mut series), Some(mut spectrum)) = (analyzer, series, spectrum)
     else {
         return Err("no audio in the file".into());

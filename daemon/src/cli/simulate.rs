@@ -414,7 +414,8 @@ fn midi(mut sim: Sim, name: &str, args: &SimulateArgs) -> Result<(), String> {
     let Some(transport) = sim.profile.midi.clone() else {
         return Err(format!("{} is not a MIDI device", sim.profile.id()));
     };
-    let mut port = crate::outboard::midi::JackMidi::open(name, None, None)?;
+    let mut port =
+        crate::outboard::midi::JackMidi::open(name, None, None).map_err(|e| e.to_string())?;
     let me = port.name();
     println!(
         "simulating {} on jack {me}:in / {me}:out{}",
@@ -437,7 +438,8 @@ fn midi(mut sim: Sim, name: &str, args: &SimulateArgs) -> Result<(), String> {
             continue;
         }
         if args.garbage {
-            port.send(&[0xF0, 0x00, 0x7F, 0x7F, 0xF7])?;
+            port.send(&[0xF0, 0x00, 0x7F, 0x7F, 0xF7])
+                .map_err(|e| e.to_string())?;
             continue;
         }
         if device::midi::parse_identity_reply(&bytes).is_none()
@@ -446,12 +448,13 @@ fn midi(mut sim: Sim, name: &str, args: &SimulateArgs) -> Result<(), String> {
             && bytes[3..5] == [0x06, 0x01]
         {
             println!("identity");
-            port.send(&device::midi::identity_reply(&transport, sim.ctx.device_id))?;
+            port.send(&device::midi::identity_reply(&transport, sim.ctx.device_id))
+                .map_err(|e| e.to_string())?;
             continue;
         }
         for cmd in decoder.feed_commands(&bytes) {
             if let Some(DeviceMessage::Midi(reply)) = sim.act(cmd) {
-                port.send(&reply)?;
+                port.send(&reply).map_err(|e| e.to_string())?;
             }
         }
     }

@@ -22,14 +22,36 @@ const WATCH: Duration = Duration::from_secs(1);
 const SEQUENCER: &str = "/dev/snd/seq";
 const CLIENT: &str = "rackd";
 
+/// Why an ALSA MIDI port could not be found or opened; each says what to
+/// change (the port name in the config, or the machine).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AlsaMidiError {
+    #[error("no port name given")]
+    NoPortName,
+    #[error("no ALSA MIDI port at {wanted}; {listed}")]
+    NoPortAt { wanted: String, listed: String },
+    #[error("no ALSA MIDI port matches {wanted:?}; {listed}")]
+    NoMatch { wanted: String, listed: String },
+    #[error(
+        "{wanted:?} matches several ALSA MIDI ports ({matches}); give more of the name or client:port"
+    )]
+    Several { wanted: String, matches: String },
+    #[error("ALSA sequencer unavailable: {0}; is this a machine with MIDI hardware?")]
+    Unavailable(String),
+    #[error("cannot connect to {port}: {why}")]
+    ConnectTo { port: String, why: String },
+    #[error("cannot connect from {port}: {why}")]
+    ConnectFrom { port: String, why: String },
+}
+
 /// Which of `names` (ALSA ports as midir lists them: `Client:Port C:P`)
 /// `wanted` means: a `client:port` address (`20:0`) matches that address; a
 /// name matches exactly, or else the one name containing it (case
 /// insensitive). Gives the index, or why none.
-pub fn match_port(names: &[String], wanted: &str) -> Result<usize, String> {
+pub fn match_port(names: &[String], wanted: &str) -> Result<usize, AlsaMidiError> {
     let wanted = wanted.trim();
     if wanted.is_empty() {
-        return Err("no port name given".into());
+        return Err(AlsaMidiError::NoPortName);
     }
     let listed = || {
         if names.is_empty() {
@@ -42,7 +64,10 @@ pub fn match_port(names: &[String], wanted: &str) -> Result<usize, String> {
         return names
             .iter()
             .position(|n| n.rsplit(' ').next() == Some(wanted))
-            .ok_or_else(|| format!("no ALSA MIDI port at {wanted}; {}", listed()));
+            .ok_or_else(|| AlsaMidiError::NoPortAt {
+                wanted: wanted.to_string(),
+                listed: listed(),
+            });
     }
     // The name without midir's ` C:P` suffix, for exact matches.
     let bare = |n: &str| match n.rsplit_once(' ') {
@@ -58,17 +83,18 @@ pub fn match_port(names: &[String], wanted: &str) -> Result<usize, String> {
         .collect();
     match hits.as_slice() {
         [i] => Ok(*i),
-        [] => Err(format!(
-            "no ALSA MIDI port matches {wanted:?}; {}",
-            listed()
-        )),
-        many => Err(format!(
-            "{wanted:?} matches several ALSA MIDI ports ({}); give more of the name or client:port",
-            many.iter()
+        [] => Err(AlsaMidiError::NoMatch {
+            wanted: wanted.to_string(),
+            listed: listed(),
+        }),
+        many => Err(AlsaMidiError::Several {
+            wanted: wanted.to_string(),
+            matches: many
+                .iter()
                 .map(|&i| names[i].as_str())
                 .collect::<Vec<_>>()
-                .join(", ")
-        )),
+                .join(", "),
+        }),
     }
 }
 
@@ -82,17 +108,12 @@ fn is_address(s: &str) -> bool {
     })
 }
 
-/// Why the ALSA sequencer cannot be opened on this machine.
-fn unavailable(why: &str) -> String {
-    format!("ALSA sequencer unavailable: {why}; is this a machine with MIDI hardware?")
-}
-
 /// Opens the sequencer as a midir client, or says why not (the device node
 /// is looked at first, so a machine without one does not make alsa-lib
 /// print its own error on every retry).
-fn sequencer<T>(open: impl FnOnce() -> Result<T, midir::InitError>) -> Result<T, String> {
+fn sequencer<T>(open: impl FnOnce() -> Result<T, midir::InitError>) -> Result<T, AlsaMidiError> {
     if let Err(e) = std::fs::metadata(SEQUENCER) {
-        return Err(unavailable(&format!("{SEQUENCER}: {e}")));
+        return Err(AlsaMidiError::Unavailable(format!("{SEQUENCER}: {e}")));
     }
     open().map_err(|e| {
         let detail = match std::fs::OpenOptions::new()
@@ -103,7 +124,7 @@ fn sequencer<T>(open: impl FnOnce() -> Result<T, midir::InitError>) -> Result<T,
             Err(os) => format!("{SEQUENCER}: {os}"),
             Ok(_) => e.to_string(),
         };
-        unavailable(&detail)
+        AlsaMidiError::Unavailable(detail)
     })
 }
 
@@ -159,14 +180,17 @@ impl AlsaMidiLink {
         }
     }
 
-    fn connect(&self) -> Result<Open, String> {
+    fn connect(&self) -> Result<Open, AlsaMidiError> {
         let out = sequencer(|| MidiOutput::new(CLIENT))?;
         let (ports, names) = output_names(&out);
         let i = match_port(&names, &self.port)?;
         let out_id = ports[i].id();
         let out = out
             .connect(&ports[i], "out")
-            .map_err(|e| format!("cannot connect to {}: {e}", names[i]))?;
+            .map_err(|e| AlsaMidiError::ConnectTo {
+                port: names[i].clone(),
+                why: e.to_string(),
+            })?;
 
         let mut inp = sequencer(|| MidiInput::new(CLIENT))?;
         // SysEx (identity replies, readback) is what the device answers with.
@@ -186,7 +210,10 @@ impl AlsaMidiLink {
                     },
                     (),
                 )
-                .map_err(|e| format!("cannot connect from {}: {e}", names[i]))?,
+                .map_err(|e| AlsaMidiError::ConnectFrom {
+                    port: names[i].clone(),
+                    why: e.to_string(),
+                })?,
             ),
             Err(e) if self.input.is_some() => return Err(e),
             Err(_) => {
@@ -308,18 +335,18 @@ mod tests {
     #[test]
     fn unmatched_and_ambiguous_ports_say_why() {
         let n = names();
-        let e = match_port(&n, "MIDI4x4").unwrap_err();
+        let e = match_port(&n, "MIDI4x4").unwrap_err().to_string();
         assert!(e.contains("matches several"), "{e}");
         assert!(e.contains("24:0") && e.contains("24:1"), "{e}");
-        let e = match_port(&n, "Scarlett").unwrap_err();
+        let e = match_port(&n, "Scarlett").unwrap_err().to_string();
         assert!(
             e.starts_with("no ALSA MIDI port matches \"Scarlett\""),
             "{e}"
         );
         assert!(e.contains("UM-ONE:UM-ONE MIDI 1 20:0"), "{e}");
-        let e = match_port(&n, "30:0").unwrap_err();
+        let e = match_port(&n, "30:0").unwrap_err().to_string();
         assert!(e.starts_with("no ALSA MIDI port at 30:0"), "{e}");
-        let e = match_port(&[], "UM-ONE").unwrap_err();
+        let e = match_port(&[], "UM-ONE").unwrap_err().to_string();
         assert!(e.contains("there are no ALSA MIDI ports"), "{e}");
         assert!(match_port(&n, " ").is_err());
     }
@@ -340,7 +367,8 @@ mod tests {
         let e = AlsaMidiLink::new("UM-ONE".into(), None)
             .connect()
             .err()
-            .unwrap();
+            .unwrap()
+            .to_string();
         assert!(
             e.starts_with("ALSA sequencer unavailable: /dev/snd/seq"),
             "{e}"

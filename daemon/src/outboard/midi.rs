@@ -17,6 +17,26 @@ const RING: usize = 256;
 /// DIN MIDI: 31 250 baud, 10 bits a byte.
 const BYTE_TIME: Duration = Duration::from_micros(320);
 
+/// Why a JACK MIDI port could not be opened or take a message.
+#[derive(Debug, thiserror::Error)]
+pub enum MidiLinkError {
+    #[error("no JACK server answers")]
+    NoServer,
+    #[error(transparent)]
+    Jack(#[from] jack::Error),
+    #[error("cannot connect to {port}: {source}")]
+    ConnectTo { port: String, source: jack::Error },
+    #[error("cannot connect from {port}: {source}")]
+    ConnectFrom { port: String, source: jack::Error },
+    #[error("a {0} byte message is too long")]
+    TooLong(usize),
+    /// The process callback has not taken the messages queued before.
+    #[error("the JACK MIDI queue is full")]
+    QueueFull,
+    #[error("the JACK server went away")]
+    ServerGone,
+}
+
 /// One MIDI message in a ring (fixed size, so the rings never allocate).
 #[derive(Clone, Copy)]
 struct Packet {
@@ -78,18 +98,16 @@ impl RtSide {
 
 impl HostSide {
     /// Queues one message for the next cycle.
-    pub fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+    pub fn send(&mut self, bytes: &[u8]) -> Result<(), MidiLinkError> {
         if bytes.len() > MAX_MESSAGE {
-            return Err(format!("a {} byte message is too long", bytes.len()));
+            return Err(MidiLinkError::TooLong(bytes.len()));
         }
         let mut p = Packet {
             len: bytes.len() as u16,
             data: [0; MAX_MESSAGE],
         };
         p.data[..bytes.len()].copy_from_slice(bytes);
-        self.to_jack
-            .push(p)
-            .map_err(|_| "the JACK MIDI queue is full".to_string())
+        self.to_jack.push(p).map_err(|_| MidiLinkError::QueueFull)
     }
 
     /// The next message received, if any.
@@ -142,23 +160,17 @@ impl JackMidi {
         name: &str,
         send_to: Option<&str>,
         receive_from: Option<&str>,
-    ) -> Result<JackMidi, String> {
+    ) -> Result<JackMidi, MidiLinkError> {
         let (client, _) =
             jack::Client::new(name, jack::ClientOptions::NO_START_SERVER).map_err(|e| match e {
-                jack::Error::ClientError(_) => "no JACK server answers".to_string(),
-                other => other.to_string(),
+                jack::Error::ClientError(_) => MidiLinkError::NoServer,
+                other => other.into(),
             })?;
-        let out = client
-            .register_port("out", jack::MidiOut::default())
-            .map_err(|e| e.to_string())?;
-        let input = client
-            .register_port("in", jack::MidiIn::default())
-            .map_err(|e| e.to_string())?;
+        let out = client.register_port("out", jack::MidiOut::default())?;
+        let input = client.register_port("in", jack::MidiIn::default())?;
         let (host, rt) = rings();
         let gone = Arc::new(AtomicBool::new(false));
-        let client = client
-            .activate_async(Gone(gone.clone()), Process { out, input, rt })
-            .map_err(|e| e.to_string())?;
+        let client = client.activate_async(Gone(gone.clone()), Process { out, input, rt })?;
         let jm = JackMidi { client, host, gone };
         jm.connect(send_to, receive_from)?;
         Ok(jm)
@@ -166,7 +178,11 @@ impl JackMidi {
 
     /// (Re)makes the connections to the device's ports: a device whose JACK
     /// client went away and came back has lost them.
-    pub fn connect(&self, send_to: Option<&str>, receive_from: Option<&str>) -> Result<(), String> {
+    pub fn connect(
+        &self,
+        send_to: Option<&str>,
+        receive_from: Option<&str>,
+    ) -> Result<(), MidiLinkError> {
         let c = self.client.as_client();
         let me = c.name().to_string();
         let (out, input) = (format!("{me}:out"), format!("{me}:in"));
@@ -178,13 +194,19 @@ impl JackMidi {
             && !linked(&out, dst)
         {
             c.connect_ports_by_name(&out, dst)
-                .map_err(|e| format!("cannot connect to {dst}: {e}"))?;
+                .map_err(|source| MidiLinkError::ConnectTo {
+                    port: dst.to_string(),
+                    source,
+                })?;
         }
         if let Some(src) = receive_from
             && !linked(&input, src)
         {
             c.connect_ports_by_name(src, &input)
-                .map_err(|e| format!("cannot connect from {src}: {e}"))?;
+                .map_err(|source| MidiLinkError::ConnectFrom {
+                    port: src.to_string(),
+                    source,
+                })?;
         }
         Ok(())
     }
@@ -205,9 +227,9 @@ impl JackMidi {
     }
 
     /// Queues one message for the next process cycle.
-    pub fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+    pub fn send(&mut self, bytes: &[u8]) -> Result<(), MidiLinkError> {
         if self.gone.load(Ordering::SeqCst) {
-            return Err("the JACK server went away".into());
+            return Err(MidiLinkError::ServerGone);
         }
         self.host.send(bytes)
     }
@@ -275,7 +297,7 @@ impl Link for MidiLink {
         loop {
             let jack = self.jack.as_mut().ok_or(io::ErrorKind::NotConnected)?;
             if jack.is_gone() {
-                return Err(io::Error::other("the JACK server went away"));
+                return Err(io::Error::other(MidiLinkError::ServerGone));
             }
             if let Some(m) = jack.try_recv() {
                 return Ok(Some(Incoming::Midi(m)));

@@ -51,6 +51,9 @@ pub enum ServiceError {
     /// The snapshot store refused it (a bad export document, a fault).
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// A manual recall could not be confirmed (no such device, nothing waiting).
+    #[error(transparent)]
+    Confirm(#[from] crate::outboard::ConfirmError),
     /// Refused for a reason the part that refused it gives in words (an
     /// engine, print or outboard condition).
     #[error("{0}")]

@@ -102,7 +102,7 @@ struct WavSource(Box<Reader>);
 
 impl SourceReader for WavSource {
     fn read(&mut self, left: &mut [f32], right: &mut [f32]) -> Result<usize, String> {
-        self.0.read_stereo(left, right)
+        self.0.read_stereo(left, right).map_err(|e| e.to_string())
     }
 }
 
@@ -160,7 +160,7 @@ pub fn run(job: &Job) -> Result<Outcome, String> {
     let enc_err = drain(enc.stderr.take().expect("piped"));
     let mut reference = Vec::with_capacity(WINDOW);
     let fed = (|| -> Result<(), String> {
-        let reader = Reader::open(&job.wav, 2)?;
+        let reader = Reader::open(&job.wav, 2).map_err(|e| e.to_string())?;
         let src: Box<dyn SourceReader> = Box::new(WavSource(Box::new(reader)));
         let mut src: Box<dyn SourceReader> = if job.rate == rate {
             src

@@ -11,6 +11,7 @@
 use super::auth::{self, Access, COOKIE};
 use super::{Http, READ_ONLY, json_response, may};
 use crate::hub::HubError;
+use crate::outboard::ConfirmError;
 use crate::surface::{ReplyTo, ServiceError};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -111,6 +112,9 @@ fn status_of(e: &ServiceError) -> StatusCode {
     match e {
         ServiceError::Hub(HubError::UnknownAddress(_)) => StatusCode::NOT_FOUND,
         ServiceError::Hub(HubError::Stopped) => StatusCode::SERVICE_UNAVAILABLE,
+        ServiceError::Confirm(ConfirmError::NoDevice(_)) => StatusCode::NOT_FOUND,
+        // The device is there, but not in a state that takes a confirmation.
+        ServiceError::Confirm(_) => StatusCode::CONFLICT,
         _ => StatusCode::BAD_REQUEST,
     }
 }
@@ -360,5 +364,30 @@ mod tests {
         assert_eq!(osc_arg(&json!("bell")), Ok(OscType::String("bell".into())));
         assert!(osc_arg(&json!({"a": 1})).is_err());
         assert!(osc_arg(&Json::Null).is_err());
+    }
+
+    #[test]
+    fn refusals_have_the_status_a_client_can_act_on() {
+        let confirm = |e| status_of(&ServiceError::Confirm(e));
+        assert_eq!(
+            confirm(ConfirmError::NoDevice("eq".into())),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            confirm(ConfirmError::NothingWaiting("eq".into())),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            confirm(ConfirmError::NotManual("eq".into())),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            status_of(&ServiceError::Hub(HubError::Stopped)),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            status_of(&ServiceError::Refused("no".into())),
+            StatusCode::BAD_REQUEST
+        );
     }
 }

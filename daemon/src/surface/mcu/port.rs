@@ -91,9 +91,9 @@ impl Port {
                             // Let the new connection take before the state goes out.
                             tokio::time::sleep(m.settle_time()).await;
                         }
-                        r
+                        r.map_err(|e| e.to_string())
                     }
-                    None => Err("no JACK client".into()),
+                    None => Err("no JACK client".to_string()),
                 }
             }
             Kind::Alsa { link } => {
