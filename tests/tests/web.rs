@@ -319,6 +319,10 @@ fn refusals_of_bad_requests() {
     let (status, body) = post(port, GAIN, None, "[\"loud\"]");
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("expected"), "{body}");
+    // A confirmation for a device the rack does not have: 404, with why.
+    let (status, body) = post(port, "/rackd/recall/confirm", None, "[\"nope\"]");
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("no device \\\"nope\\\""), "{body}");
     // The daemon is fine.
     assert_eq!(get(port, "/chain/trim/gain?VALUE", None).0, 200);
     d.ctl_ok(&["status"]);
