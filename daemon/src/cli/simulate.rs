@@ -410,12 +410,21 @@ fn osc(mut sim: Sim, sock: std::net::UdpSocket, args: &Behaviour) -> Result<(), 
     }
 }
 
-fn midi(mut sim: Sim, name: &str, args: &SimulateArgs) -> Result<(), String> {
+fn midi(sim: Sim, name: &str, args: &SimulateArgs) -> Result<(), String> {
     let Some(transport) = sim.profile.midi.clone() else {
         return Err(format!("{} is not a MIDI device", sim.profile.id()));
     };
-    let mut port =
-        crate::outboard::midi::JackMidi::open(name, None, None).map_err(|e| e.to_string())?;
+    serve_midi(sim, transport, name, args).map_err(|e| e.to_string())
+}
+
+/// [`midi`] once the profile is known to be a MIDI device.
+fn serve_midi(
+    mut sim: Sim,
+    transport: rackd_protocol::profile::MidiTransport,
+    name: &str,
+    args: &SimulateArgs,
+) -> Result<(), crate::outboard::midi::MidiLinkError> {
+    let mut port = crate::outboard::midi::JackMidi::open(name, None, None)?;
     let me = port.name();
     println!(
         "simulating {} on jack {me}:in / {me}:out{}",
@@ -438,8 +447,7 @@ fn midi(mut sim: Sim, name: &str, args: &SimulateArgs) -> Result<(), String> {
             continue;
         }
         if args.garbage {
-            port.send(&[0xF0, 0x00, 0x7F, 0x7F, 0xF7])
-                .map_err(|e| e.to_string())?;
+            port.send(&[0xF0, 0x00, 0x7F, 0x7F, 0xF7])?;
             continue;
         }
         if device::midi::parse_identity_reply(&bytes).is_none()
@@ -448,13 +456,12 @@ fn midi(mut sim: Sim, name: &str, args: &SimulateArgs) -> Result<(), String> {
             && bytes[3..5] == [0x06, 0x01]
         {
             println!("identity");
-            port.send(&device::midi::identity_reply(&transport, sim.ctx.device_id))
-                .map_err(|e| e.to_string())?;
+            port.send(&device::midi::identity_reply(&transport, sim.ctx.device_id))?;
             continue;
         }
         for cmd in decoder.feed_commands(&bytes) {
             if let Some(DeviceMessage::Midi(reply)) = sim.act(cmd) {
-                port.send(&reply).map_err(|e| e.to_string())?;
+                port.send(&reply)?;
             }
         }
     }
