@@ -217,6 +217,8 @@ pub struct Jackd {
     log: PathBuf,
     /// Frames per cycle.
     period: usize,
+    /// Synchronous mode (`-S`): the server waits for every client each cycle.
+    sync: bool,
     _dir: tempfile::TempDir,
 }
 
@@ -231,6 +233,19 @@ impl Jackd {
     /// takes on a busy machine use long periods: fewer cycles to miss, and
     /// more time for each.
     pub fn start_with_period(name: &str, period: usize) -> Jackd {
+        Self::start_with(name, period, false)
+    }
+
+    /// [`Jackd::start_with_period`] in synchronous mode (`jackd -S`): a cycle
+    /// lasts until every client has run, so on a busy machine a late client
+    /// stretches the cycle instead of missing it. Tests that follow single
+    /// MIDI messages use it: in asynchronous mode a client that misses a
+    /// cycle of the non-realtime dummy driver loses what it had to read.
+    pub fn start_sync(name: &str, period: usize) -> Jackd {
+        Self::start_with(name, period, true)
+    }
+
+    fn start_with(name: &str, period: usize, sync: bool) -> Jackd {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = dir.path().join("jackd.log");
         let mut j = Jackd {
@@ -238,6 +253,7 @@ impl Jackd {
             name: name.to_string(),
             log,
             period,
+            sync,
             _dir: dir,
         };
         j.spawn();
@@ -250,8 +266,13 @@ impl Jackd {
             .append(true)
             .open(&self.log)
             .expect("jackd log");
-        let child = Command::new("jackd")
-            .args(["--no-realtime", "-n", &self.name, "-d", "dummy"])
+        let mut cmd = Command::new("jackd");
+        cmd.args(["--no-realtime", "-n", &self.name]);
+        if self.sync {
+            cmd.arg("-S");
+        }
+        let child = cmd
+            .args(["-d", "dummy"])
             .args(["-r", "48000", "-p", &self.period.to_string()])
             .stdout(out.try_clone().expect("dup"))
             .stderr(out)
@@ -1630,6 +1651,14 @@ pub fn jack_server(prefix: &str) -> (Jackd, String) {
 pub fn jack_server_with_period(prefix: &str, period: usize) -> (Jackd, String) {
     let server = unique_name(prefix);
     let jackd = Jackd::start_with_period(&server, period);
+    use_jack_server(&server);
+    (jackd, server)
+}
+
+/// [`jack_server`] in synchronous mode (see [`Jackd::start_sync`]).
+pub fn jack_server_sync(prefix: &str) -> (Jackd, String) {
+    let server = unique_name(prefix);
+    let jackd = Jackd::start_sync(&server, 256);
     use_jack_server(&server);
     (jackd, server)
 }

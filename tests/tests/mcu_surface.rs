@@ -88,7 +88,7 @@ fn surface_state(d: &Daemon) -> serde_json::Value {
 
 #[test]
 fn a_mackie_control_on_jack_midi_drives_the_rack() {
-    let (_jackd, server) = jack_server("rackd-test-mcu");
+    let (_jackd, server) = jack_server_sync("rackd-test-mcu");
     let stand_in_name = unique_name("mcu");
     let mut surface = SurfaceStandIn::start(&stand_in_name);
     let extra = format!(
