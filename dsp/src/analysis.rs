@@ -73,10 +73,12 @@ impl Scan {
                 self.loudness.process(input);
             }
         }
-        for (ch, data) in input.iter().enumerate().take(self.tp.len()) {
-            let floor = self.true_peak[ch];
-            let m = self.tp[ch].block_max(data, floor);
-            self.true_peak[ch] = self.true_peak[ch].max(m);
+        for (ch, data) in input.iter().enumerate().take(self.sample_peak.len()) {
+            if let Some(tp) = self.tp.get_mut(ch) {
+                let floor = self.true_peak[ch];
+                let m = tp.block_max(data, floor);
+                self.true_peak[ch] = self.true_peak[ch].max(m);
+            }
             let sp = crate::truepeak::sample_peak(data);
             self.sample_peak[ch] = self.sample_peak[ch].max(sp);
         }
@@ -391,6 +393,37 @@ impl Analyzer {
     /// The integrated-loudness gating blocks, for album loudness.
     pub fn gate_blocks(&self) -> &GateStore {
         self.scan.gate_blocks()
+    }
+
+    /// The programme meter's readings for a [`crate::series::Series`] built
+    /// with [`crate::series::Series::without_loudness`], as
+    /// [`Loudness::record_every`] gives them; call before the first block.
+    pub fn record_loudness_every(&mut self, steps: u64) {
+        self.scan.loudness.record_every(steps);
+    }
+
+    /// What [`Analyzer::record_loudness_every`] kept.
+    pub fn recorded_loudness(&self) -> &[[f64; 2]] {
+        self.scan.loudness.recorded()
+    }
+
+    /// An analyzer that leaves the true peak to a [`crate::series::Series`]
+    /// fed the same audio: the largest of its windows' true peaks is the
+    /// programme's, computed once. Finish it with
+    /// [`Analyzer::finish_with_true_peak`].
+    pub fn without_true_peak(sample_rate: f64, channels: usize) -> Self {
+        let mut a = Analyzer::new(sample_rate, channels);
+        a.scan.tp.clear();
+        a
+    }
+
+    /// [`Analyzer::finish`] with the true peak per channel measured
+    /// elsewhere (for an analyzer built [`Analyzer::without_true_peak`]).
+    pub fn finish_with_true_peak(&mut self, true_peak: &[f32]) -> Report {
+        for (mine, &theirs) in self.scan.true_peak.iter_mut().zip(true_peak) {
+            *mine = mine.max(theirs);
+        }
+        self.finish()
     }
 
     /// Finishes the analysis.

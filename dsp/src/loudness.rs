@@ -320,6 +320,9 @@ pub struct Loudness {
     max_short_term: f64,
     integrated: GateStore,
     range: GateStore,
+    /// Steps between recorded readings (0: none; see [`Loudness::record_every`]).
+    record_every: u64,
+    recorded: Vec<[f64; 2]>,
 }
 
 impl Loudness {
@@ -348,6 +351,8 @@ impl Loudness {
             max_short_term: 0.0,
             integrated: gates,
             range,
+            record_every: 0,
+            recorded: Vec::new(),
         }
     }
 
@@ -389,6 +394,7 @@ impl Loudness {
         self.max_short_term = 0.0;
         self.integrated.clear();
         self.range.clear();
+        self.recorded.clear();
     }
 
     /// Feeds planar audio: `input[ch]` are equally long channel slices.
@@ -510,9 +516,16 @@ impl Loudness {
         self.sub_pos = 0;
         self.ring[(self.subs % SUBS_S as u64) as usize] = e;
         self.subs += 1;
+        // Newest first, as the ring wraps: the same sums in the same order
+        // as indexing modulo the ring, without a division per step.
+        let newest = ((self.subs - 1) % SUBS_S as u64) as usize;
+        let (recent, older) = self.ring.split_at(newest + 1);
         let sum = |count: usize| -> f64 {
-            (0..count)
-                .map(|i| self.ring[((self.subs - 1 - i as u64) % SUBS_S as u64) as usize])
+            recent
+                .iter()
+                .rev()
+                .chain(older.iter().rev())
+                .take(count)
                 .sum::<f64>()
         };
         let len = self.sub_len as f64;
@@ -529,6 +542,23 @@ impl Loudness {
         if self.subs >= SUBS_S as u64 && (self.subs - SUBS_S as u64) % LRA_HOP == 0 {
             self.range.push(self.short_term);
         }
+        if self.record_every != 0 && self.subs % self.record_every == 0 {
+            self.recorded.push([self.momentary, self.short_term]);
+        }
+    }
+
+    /// From now on, keeps the momentary and short-term energies after every
+    /// `steps`-th 10 ms step (0 stops it), so a series at that hop can take
+    /// them instead of K-weighting the same audio again. Allocates as it
+    /// records: for offline meters only.
+    pub fn record_every(&mut self, steps: u64) {
+        self.record_every = steps;
+    }
+
+    /// The energies kept by [`Loudness::record_every`], `[momentary,
+    /// short-term]` per reading (LUFS by [`energy_to_lufs`]).
+    pub fn recorded(&self) -> &[[f64; 2]] {
+        &self.recorded
     }
 
     /// Momentary loudness (last 400 ms), LUFS.

@@ -10,11 +10,13 @@
 
 use crate::analysis::{FLAT_LEVEL, FLAT_RUN};
 use crate::biquad::{PairCoeffs, Shape, butterworth_qs, design, tick_pair};
-use crate::loudness::{Loudness, MAX_CHANNELS};
-use crate::truepeak::TruePeak;
+use crate::loudness::{Loudness, MAX_CHANNELS, energy_to_lufs};
+use crate::truepeak::{Isa, TruePeak, multiversion};
 
 /// Nominal hop of every series, seconds.
 pub const HOP_S: f64 = 0.1;
+/// The hop in the loudness meter's 10 ms steps (see [`Series::without_loudness`]).
+pub const STEPS_PER_HOP: u64 = 10;
 /// Upper edge of the "low end" whose correlation is followed, Hz.
 pub const LOW_END_HZ: f64 = 120.0;
 /// Cells per side of the stored vectorscope grid (full scale both ways).
@@ -195,6 +197,14 @@ impl SeriesData {
             .collect()
     }
 
+    /// True peak per channel over the whole programme (the largest window's).
+    pub fn true_peak_per_channel(&self) -> Vec<f32> {
+        self.true_peak
+            .iter()
+            .map(|c| c.iter().fold(0f32, |m, &v| m.max(v)))
+            .collect()
+    }
+
     /// Windows in the short-term window (3 s).
     fn short_windows(&self) -> usize {
         ((SHORT_TERM_S / self.hop_s()).round() as usize).max(1)
@@ -286,10 +296,33 @@ struct LowEnd {
     z: [[[f64; 2]; 2]; 2],
 }
 
+/// Samples whose vectorscope cells are worked out at once.
+const SCOPE_PIECE: usize = 256;
+
+multiversion! {
+    /// The vectorscope cell (`row · SCOPE_CELLS + column`) of each sample
+    /// pair: side across, mid up, full scale to the edges (beyond them and
+    /// NaN clamp to the border).
+    fn scope_cells(at: &mut [u16], l: &[f32], r: &[f32]) -> () {
+        let half = (SCOPE_CELLS / 2) as f32;
+        let top = (SCOPE_CELLS - 1) as i32;
+        for ((i, &a), &b) in at.iter_mut().zip(l).zip(r) {
+            let across = ((b - a) * 0.5 + 1.0) * half;
+            let up = (1.0 - (a + b) * 0.5) * half;
+            // Saturating casts: negative and NaN give 0, as a cast to usize.
+            let c = (across as i32).clamp(0, top);
+            let row = (up as i32).clamp(0, top);
+            *i = (row * SCOPE_CELLS as i32 + c) as u16;
+        }
+    }
+}
+
 /// Collects [`SeriesData`] from planar blocks.
 pub struct Series {
     data: SeriesData,
-    loudness: Loudness,
+    /// None when the readings come from another meter of the same audio
+    /// ([`Series::finish_with_loudness`]).
+    loudness: Option<Loudness>,
     tp: Vec<TruePeak>,
     clip: Vec<ClipState>,
     /// Stereo only.
@@ -305,6 +338,7 @@ pub struct Series {
     sums_now: [f64; 6],
     momentary_from: usize,
     short_from: usize,
+    isa: Isa,
 }
 
 impl Series {
@@ -339,7 +373,7 @@ impl Series {
                     counts: vec![0; SCOPE_CELLS * SCOPE_CELLS],
                 }),
             },
-            loudness: Loudness::exact(sample_rate, channels),
+            loudness: Some(Loudness::exact(sample_rate, channels)),
             tp: (0..channels).map(|_| TruePeak::new()).collect(),
             clip: vec![ClipState::default(); channels],
             low: stereo.then(|| LowEnd {
@@ -356,6 +390,18 @@ impl Series {
             sums_now: [0.0; 6],
             momentary_from: (MOMENTARY_S / hop_s).round() as usize,
             short_from: (SHORT_TERM_S / hop_s).round() as usize,
+            isa: Isa::detect(),
+        }
+    }
+
+    /// A collector that leaves the momentary and short-term loudness to a
+    /// meter fed the same audio elsewhere (the analyzer's, recording every
+    /// [`STEPS_PER_HOP`] steps), so the audio is K-weighted once; finish it
+    /// with [`Series::finish_with_loudness`].
+    pub fn without_loudness(sample_rate: f64, channels: usize) -> Self {
+        Series {
+            loudness: None,
+            ..Series::new(sample_rate, channels)
         }
     }
 
@@ -381,7 +427,9 @@ impl Series {
 
     /// A piece of one window.
     fn segment(&mut self, seg: &[&[f32]]) {
-        self.loudness.process(seg);
+        if let Some(l) = self.loudness.as_mut() {
+            l.process(seg);
+        }
         let at = self.frames;
         for (ch, data) in seg.iter().enumerate() {
             let piece_peak = crate::truepeak::sample_peak(data);
@@ -414,8 +462,27 @@ impl Series {
         if let ([l, r], Some(LowEnd { c, z })) = (seg, self.low.as_mut()) {
             let s = &mut self.sums_now;
             let scope = self.data.scope.as_mut().expect("stereo has a scope");
-            let half = (SCOPE_CELLS / 2) as f32;
-            let top = SCOPE_CELLS - 1;
+            let cells: &mut [u32; SCOPE_CELLS * SCOPE_CELLS] = scope
+                .counts
+                .as_mut_slice()
+                .try_into()
+                .expect("the scope has its cells");
+            let mut at = [0u16; SCOPE_PIECE];
+            for (l, r) in l.chunks(SCOPE_PIECE).zip(r.chunks(SCOPE_PIECE)) {
+                let at = &mut at[..l.len()];
+                scope_cells(self.isa, at, l, r);
+                // Neighbouring samples often share a cell (low frequencies,
+                // high rates): count runs, one memory update per run.
+                let (mut cell, mut run) = (at[0], 0);
+                for &i in at.iter() {
+                    if i != cell {
+                        cells[usize::from(cell)] += run;
+                        (cell, run) = (i, 0);
+                    }
+                    run += 1;
+                }
+                cells[usize::from(cell)] += run;
+            }
             for (&a, &b) in l.iter().zip(r.iter()) {
                 let (x, y) = (a as f64, b as f64);
                 s[0] += x * y;
@@ -426,11 +493,6 @@ impl Series {
                 s[3] += lx * ly;
                 s[4] += lx * lx;
                 s[5] += ly * ly;
-                let across = ((b - a) * 0.5 + 1.0) * half;
-                let up = (1.0 - (a + b) * 0.5) * half;
-                let c = (across as usize).min(top);
-                let row = (up as usize).min(top);
-                scope.counts[row * SCOPE_CELLS + c] += 1;
             }
             // As `Biquad::flush`: silence never runs on denormals, and a bad
             // sample does not ring forever.
@@ -458,16 +520,11 @@ impl Series {
             self.data.true_peak[ch].push(self.tp_now[ch]);
             self.data.clipped[ch].push(self.clipped_now[ch]);
         }
-        let m = if full && i + 1 >= self.momentary_from {
-            self.loudness.momentary()
-        } else {
-            f64::NAN
-        };
-        let s = if full && i + 1 >= self.short_from {
-            self.loudness.short_term()
-        } else {
-            f64::NAN
-        };
+        let reading = self
+            .loudness
+            .as_ref()
+            .map(|l| [l.momentary(), l.short_term()]);
+        let [m, s] = self.loudness_at(i, full, reading);
         self.data.momentary.push(m);
         self.data.short_term.push(s);
         let mut sums = self.sums_now;
@@ -482,6 +539,41 @@ impl Series {
         self.clipped_now.fill(0);
         self.sums_now = [0.0; 6];
         self.pos = 0;
+    }
+
+    /// Window `i`'s momentary and short-term loudness from a meter's
+    /// `reading` (LUFS) at its end: NaN until the window is full and the
+    /// meter's window has filled.
+    fn loudness_at(&self, i: usize, full: bool, reading: Option<[f64; 2]>) -> [f64; 2] {
+        let [m, s] = reading.unwrap_or([f64::NAN; 2]);
+        [
+            if full && i + 1 >= self.momentary_from {
+                m
+            } else {
+                f64::NAN
+            },
+            if full && i + 1 >= self.short_from {
+                s
+            } else {
+                f64::NAN
+            },
+        ]
+    }
+
+    /// [`Series::finish`] for a series built [`Series::without_loudness`]:
+    /// `recorded` are the energies of a meter fed the same audio, recording
+    /// every [`STEPS_PER_HOP`] steps ([`Loudness::record_every`]).
+    pub fn finish_with_loudness(&mut self, recorded: &[[f64; 2]]) -> SeriesData {
+        let mut data = self.finish();
+        // Every window but a partial last one ended on a reading.
+        let full = (data.frames / data.hop as u64) as usize;
+        for i in 0..data.momentary.len() {
+            let reading = recorded
+                .get(i)
+                .map(|&[m, s]| [energy_to_lufs(m), energy_to_lufs(s)]);
+            [data.momentary[i], data.short_term[i]] = self.loudness_at(i, i < full, reading);
+        }
+        data
     }
 
     /// The series so far (a partial last window included).
@@ -545,6 +637,51 @@ mod tests {
             at = end;
         }
         s.finish()
+    }
+
+    #[test]
+    fn loudness_and_true_peak_shared_with_the_analyzer_are_their_own() {
+        // A level step and a partial last window; stereo and mono.
+        let fs = 48_000.0;
+        let mut x = sine(fs, 440.0, 0.05, 48_000 * 3);
+        x.extend(sine(fs, 1000.0, 0.7, 48_000 * 2 + 1234));
+        let y: Vec<f32> = x.iter().map(|v| v * 0.5).collect();
+        for chans in [vec![x.clone(), y], vec![x.clone()]] {
+            // The same blocks: a meter sums each block on its own.
+            let own = run(fs, &chans, 3000);
+            let mut series = Series::without_loudness(fs, chans.len());
+            let mut analyzer = Analyzer::new(fs, chans.len());
+            analyzer.record_loudness_every(STEPS_PER_HOP);
+            for at in (0..x.len()).step_by(3000) {
+                let end = (at + 3000).min(x.len());
+                let planes: Vec<&[f32]> = chans.iter().map(|c| &c[at..end]).collect();
+                series.push(&planes);
+                analyzer.push(&planes);
+            }
+            let shared = series.finish_with_loudness(analyzer.recorded_loudness());
+            // And the analyzer's true peak from the series, as its own.
+            let mut whole = Analyzer::new(fs, chans.len());
+            let mut no_tp = Analyzer::without_true_peak(fs, chans.len());
+            for at in (0..x.len()).step_by(4096) {
+                let end = (at + 4096).min(x.len());
+                let planes: Vec<&[f32]> = chans.iter().map(|c| &c[at..end]).collect();
+                whole.push(&planes);
+                no_tp.push(&planes);
+            }
+            let tp = shared.true_peak_per_channel();
+            assert!(tp[0] > 0.7, "{tp:?}");
+            let (theirs, alone) = (no_tp.finish_with_true_peak(&tp), whole.finish());
+            assert_eq!(theirs.scan.true_peak, alone.scan.true_peak);
+            assert_eq!(theirs.plr.to_bits(), alone.plr.to_bits());
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&shared.momentary), bits(&own.momentary));
+            assert_eq!(bits(&shared.short_term), bits(&own.short_term));
+            assert!(
+                own.momentary.last().unwrap().is_nan(),
+                "partial last window"
+            );
+            assert!(own.short_term[40].is_finite());
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! highest frequency a file really carries (a brick-wall edge below
 //! Nyquist gives away a lossy or lower-rate source).
 
+use crate::truepeak::{Isa, multiversion};
 use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 use std::sync::Arc;
@@ -187,6 +188,38 @@ pub struct Spectrum {
     power: Vec<Vec<f64>>,
     frames: u64,
     names: Vec<String>,
+    /// The vector unit the per-bin loops run on (the sums are the same on all).
+    isa: Isa,
+}
+
+multiversion! {
+    /// `out[i] = x[i] · w[i]`.
+    fn windowed(out: &mut [f32], x: &[f32], w: &[f32]) -> () {
+        for ((o, &x), &w) in out.iter_mut().zip(x).zip(w) {
+            *o = x * w;
+        }
+    }
+}
+
+multiversion! {
+    /// `power[k] += |bins[k]|²`.
+    fn add_power(power: &mut [f64], bins: &[Complex<f32>]) -> () {
+        for (p, c) in power.iter_mut().zip(bins) {
+            *p += (c.re * c.re + c.im * c.im) as f64;
+        }
+    }
+}
+
+multiversion! {
+    /// `mid[k] += |(l + r) / 2|²`, `side[k] += |(l − r) / 2|²`.
+    fn add_mid_side(mid: &mut [f64], side: &mut [f64], l: &[Complex<f32>], r: &[Complex<f32>]) -> () {
+        for (((m, s), a), b) in mid.iter_mut().zip(side.iter_mut()).zip(l).zip(r) {
+            let (mr, mi) = ((a.re + b.re) * 0.5, (a.im + b.im) * 0.5);
+            let (sr, si) = ((a.re - b.re) * 0.5, (a.im - b.im) * 0.5);
+            *m += (mr * mr + mi * mi) as f64;
+            *s += (sr * sr + si * si) as f64;
+        }
+    }
 }
 
 /// Sine window: its square at half overlap sums to 1.
@@ -220,6 +253,7 @@ impl Spectrum {
             power: vec![vec![0.0; n / 2 + 1]; names.len()],
             frames: 0,
             names,
+            isa: Isa::detect(),
         }
     }
 
@@ -250,25 +284,19 @@ impl Spectrum {
     /// One frame of `window.len()` samples from the start of the buffers
     /// (zero-padded to the frame length).
     fn frame(&mut self, window: &[f32]) {
+        let w = window.len();
         for (ch, buf) in self.buf.iter().enumerate() {
-            self.input.fill(0.0);
-            for ((x, &s), &w) in self.input.iter_mut().zip(buf.iter()).zip(window) {
-                *x = s * w;
-            }
+            windowed(self.isa, &mut self.input[..w], &buf[..w], window);
+            self.input[w..].fill(0.0);
             self.fft
                 .process_with_scratch(&mut self.input, &mut self.out[ch], &mut self.scratch)
                 .expect("buffers come from the plan");
-            for (p, c) in self.power[ch].iter_mut().zip(&self.out[ch]) {
-                *p += c.norm_sqr() as f64;
-            }
+            add_power(self.isa, &mut self.power[ch], &self.out[ch]);
         }
         if self.out.len() == 2 {
             let (l, r) = (&self.out[0], &self.out[1]);
             let (m, s) = self.power.split_at_mut(3);
-            for (k, (a, b)) in l.iter().zip(r).enumerate() {
-                m[2][k] += ((a + b) * 0.5).norm_sqr() as f64;
-                s[0][k] += ((a - b) * 0.5).norm_sqr() as f64;
-            }
+            add_mid_side(self.isa, &mut m[2], &mut s[0], l, r);
         }
         self.frames += 1;
     }

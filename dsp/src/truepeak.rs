@@ -152,7 +152,7 @@ pub fn sample_peak(x: &[f32]) -> f32 {
 
 /// The instruction set the block loops run with, chosen once per detector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Isa {
+pub(crate) enum Isa {
     Base,
     #[cfg(target_arch = "x86_64")]
     Avx2,
@@ -161,7 +161,7 @@ enum Isa {
 }
 
 impl Isa {
-    fn detect() -> Self {
+    pub(crate) fn detect() -> Self {
         #[cfg(all(target_arch = "x86_64", rackd_avx512))]
         if std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("fma")
@@ -217,6 +217,8 @@ macro_rules! multiversion {
         }
     };
 }
+
+pub(crate) use multiversion;
 
 multiversion! {
     /// Largest magnitude among the Annex 2 points of the `count` windows

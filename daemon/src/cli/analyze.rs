@@ -126,7 +126,7 @@ use anyhow::Context;
 use rackd_dsp::analysis::{Analyzer, Preview, Report, album_integrated};
 use rackd_dsp::findings::{self, FileFacts, Finding};
 use rackd_dsp::loudness::GateStore;
-use rackd_dsp::series::{Series, SeriesData};
+use rackd_dsp::series::{STEPS_PER_HOP, Series, SeriesData};
 use rackd_dsp::spectrum::{Spectrum, SpectrumData};
 use serde_json::{Value, json};
 use std::io::{IsTerminal, Write};
@@ -361,8 +361,14 @@ fn analyze_file(path: &Path, progress: bool) -> Result<Analyzed, String> {
     // spectrum each on a thread of its own, reading the same blocks.
     let mut to_workers = Vec::new();
     let (info, analyzer, series, spectrum) = std::thread::scope(|scope| {
-        let analyzer = measure_on(scope, &mut to_workers, Analyzer::new);
-        let series = measure_on(scope, &mut to_workers, Series::new);
+        // The series takes its loudness from the analyzer's meter, the
+        // analyzer its true peak from the series: each computed once.
+        let analyzer = measure_on(scope, &mut to_workers, |rate, channels| {
+            let mut a = Analyzer::without_true_peak(rate, channels);
+            a.record_loudness_every(STEPS_PER_HOP);
+            a
+        });
+        let series = measure_on(scope, &mut to_workers, Series::without_loudness);
         let spectrum = measure_on(scope, &mut to_workers, Spectrum::new);
         let info = crate::audio_file::decode_gathered(
             path,
@@ -389,13 +395,13 @@ fn analyze_file(path: &Path, progress: bool) -> Result<Analyzed, String> {
     else {
         return Err("no audio in the file".into());
     };
-    let series = series.finish();
+    let series = series.finish_with_loudness(analyzer.recorded_loudness());
     let mut a = Analyzed {
         path: path.to_path_buf(),
         sample_rate: info.sample_rate,
         bits_per_sample: info.bits_per_sample,
         float: info.float,
-        report: analyzer.finish(),
+        report: analyzer.finish_with_true_peak(&series.true_peak_per_channel()),
         gates: analyzer.gate_blocks().clone(),
         series,
         spectrum: spectrum.finish(),
