@@ -8,7 +8,7 @@
 
 use rackd::audio_file::WavFormat;
 use rackd_dsp::analysis::Analyzer;
-use rackd_dsp::series::Series;
+use rackd_dsp::series::{STEPS_PER_HOP, Series};
 use rackd_dsp::spectrum::Spectrum;
 use std::f64::consts::PI;
 use std::process::Command;
@@ -116,18 +116,25 @@ fn main() {
     println!("  report size {:.0} kB", size as f64 / 1000.0);
 
     // In-process stages on the decoded programme (one thread).
-    let mut a = Analyzer::new(FS as f64, 2);
+    // Built as `rackd analyze` builds them: K-weighting in the analyzer,
+    // true peak in the series, each once.
+    let mut a = Analyzer::without_true_peak(FS as f64, 2);
+    a.record_loudness_every(STEPS_PER_HOP);
     let t_analyzer = time_stage(&l, &r, |p| a.push(p));
-    let mut s = Series::new(FS as f64, 2);
+    let mut s = Series::without_loudness(FS as f64, 2);
     let t_series = time_stage(&l, &r, |p| s.push(p));
     let mut sp = Spectrum::new(FS as f64, 2);
     let t_spectrum = time_stage(&l, &r, |p| sp.push(p));
     let t0 = Instant::now();
-    let _ = (a.finish(), s.finish(), sp.finish());
+    let series = s.finish_with_loudness(a.recorded_loudness());
+    let _ = (
+        a.finish_with_true_peak(&series.true_peak_per_channel()),
+        sp.finish(),
+    );
     let t_finish = t0.elapsed().as_secs_f64();
     println!("stages, in process:");
-    println!("  analysis::Analyzer (what --json had before the report) {t_analyzer:6.2} s");
-    println!("  series::Series (100 ms series, scope)                  {t_series:6.2} s");
-    println!("  spectrum::Spectrum (FFT frames)                        {t_spectrum:6.2} s");
-    println!("  finishing all three                                    {t_finish:6.2} s");
+    println!("  analysis::Analyzer (loudness, mix checks)            {t_analyzer:6.2} s");
+    println!("  series::Series (100 ms series, true peak, scope)     {t_series:6.2} s");
+    println!("  spectrum::Spectrum (FFT frames)                      {t_spectrum:6.2} s");
+    println!("  finishing all three                                  {t_finish:6.2} s");
 }
