@@ -17,7 +17,8 @@
 //!
 //! Run: `scripts/bench-dsp` (installs CamillaDSP into a cache directory and
 //! ffmpeg when missing, then runs `cargo bench -p rackd --bench dsp_speed --
-//! --camilladsp PATH`).
+//! --camilladsp PATH`); `scripts/bench-dsp --only analyze` runs the analysis
+//! comparison alone.
 
 use rackd::audio_file::{self, WavFormat};
 use rackd::store::Store;
@@ -407,9 +408,11 @@ fn main() {
     let ffmpeg = arg("--ffmpeg").unwrap_or_else(|| "ffmpeg".into());
     let seconds: usize = arg("--seconds").map_or(60, |s| s.parse().unwrap());
     let runs: usize = arg("--runs").map_or(3, |s| s.parse().unwrap());
+    let analyze_only = arg("--only").as_deref() == Some("analyze");
     let version = Command::new(&camilla).arg("--version").output();
     let version = match version {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        _ if analyze_only => "no CamillaDSP (--only analyze)".to_string(),
         _ => {
             eprintln!(
                 "CamillaDSP not found at {} (scripts/bench-dsp installs it)",
@@ -433,21 +436,101 @@ fn main() {
     );
     println!("peers: {version}; {ffmpeg} -af ebur128=peak=true");
 
+    // `--only analyze`: the analysis comparison alone (no CamillaDSP needed).
+    let mut failed = false;
+    if !analyze_only {
+        failed |= render_against_camilla(&rackd, &camilla, dir, &input, &noise, runs, seconds);
+    }
+    println!();
+    let mut rackd_analyze = Command::new(&rackd);
+    rackd_analyze.args(["analyze", "--json"]).arg(&input);
+    let mut ffmpeg_cmd = Command::new(&ffmpeg);
+    ffmpeg_cmd
+        .args(["-nostdin", "-hide_banner", "-nostats", "-i"])
+        .arg(&input)
+        .args([
+            "-af",
+            "ebur128=peak=true:framelog=verbose",
+            "-f",
+            "null",
+            "-",
+        ]);
+    let mut b = [(Duration::MAX, Duration::ZERO); 2];
+    for _ in 0..runs {
+        let t = timed(&mut rackd_analyze);
+        if t.0 < b[0].0 {
+            b[0] = t;
+        }
+        let t = timed(&mut ffmpeg_cmd);
+        if t.0 < b[1].0 {
+            b[1] = t;
+        }
+    }
+    let ours: serde_json::Value =
+        serde_json::from_slice(&rackd_analyze.output().unwrap().stdout).unwrap();
+    let theirs = String::from_utf8_lossy(&ffmpeg_cmd.output().unwrap().stderr).to_string();
+    let ffmpeg_value = |label: &str| {
+        theirs
+            .lines()
+            .rev()
+            .find_map(|l| l.trim().strip_prefix(label))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    let file = &ours["files"][0];
+    println!(
+        "| analysis | rackd analyze --json (wall, CPU) | ffmpeg ebur128=peak=true (wall, CPU) | ffmpeg time / rackd time |"
+    );
+    println!("|---|---|---|---|");
+    println!(
+        "| loudness, LRA, true peak | {:.3} s, {:.3} s | {:.3} s, {:.3} s | {:.2}× |",
+        b[0].0.as_secs_f64(),
+        b[0].1.as_secs_f64(),
+        b[1].0.as_secs_f64(),
+        b[1].1.as_secs_f64(),
+        b[1].0.as_secs_f64() / b[0].0.as_secs_f64()
+    );
+    println!(
+        "values: integrated rackd {:.2} LUFS, ffmpeg {:?}; LRA rackd {:.2} LU, ffmpeg {:?}; \
+         true peak rackd {:.2} dBTP, ffmpeg {:?}",
+        file["integrated_lufs"].as_f64().unwrap_or(f64::NAN),
+        ffmpeg_value("I:"),
+        file["lra_lu"].as_f64().unwrap_or(f64::NAN),
+        ffmpeg_value("LRA:"),
+        file["true_peak_dbtp"].as_f64().unwrap_or(f64::NAN),
+        ffmpeg_value("Peak:"),
+    );
+    if failed {
+        std::process::exit(1);
+    }
+}
+
+/// The render chains against CamillaDSP and the limiter's own cost; true
+/// when a check failed.
+fn render_against_camilla(
+    rackd: &Path,
+    camilla: &Path,
+    dir: &Path,
+    input: &Path,
+    noise: &[Vec<f32>; 2],
+    runs: usize,
+    seconds: usize,
+) -> bool {
     let mut best = Vec::new();
     for chain in Chain::ALL {
         let config = rackd_setup(dir, chain);
         let r_out = dir.join(format!("rackd_{}.wav", chain.tag()));
         let c_out = dir.join(format!("camilla_{}.wav", chain.tag()));
-        let yaml = camilla_setup(dir, chain, &input, &c_out);
-        let mut rackd_cmd = Command::new(&rackd);
+        let yaml = camilla_setup(dir, chain, input, &c_out);
+        let mut rackd_cmd = Command::new(rackd);
         rackd_cmd
             .args(["render", "--snapshot", SONG, "--bits", "32", "--block"])
             .arg(BLOCK.to_string())
             .arg("--config")
             .arg(&config)
-            .arg(&input)
+            .arg(input)
             .arg(&r_out);
-        let mut camilla_cmd = Command::new(&camilla);
+        let mut camilla_cmd = Command::new(camilla);
         camilla_cmd.arg("--loglevel").arg("warn").arg(&yaml);
         let mut b = [(Duration::MAX, Duration::ZERO); 2];
         for _ in 0..runs {
@@ -530,7 +613,7 @@ fn main() {
         }
     }
 
-    let limited = eq_comp_output(&noise);
+    let limited = eq_comp_output(noise);
     let lim = limiter_cost(&limited, runs);
     println!(
         "rackd's true-peak limiter in process over the EQ + compressor output ({seconds} s \
@@ -544,66 +627,5 @@ fn main() {
         lim.largest
     );
 
-    println!();
-    let mut rackd_analyze = Command::new(&rackd);
-    rackd_analyze.args(["analyze", "--json"]).arg(&input);
-    let mut ffmpeg_cmd = Command::new(&ffmpeg);
-    ffmpeg_cmd
-        .args(["-nostdin", "-hide_banner", "-nostats", "-i"])
-        .arg(&input)
-        .args([
-            "-af",
-            "ebur128=peak=true:framelog=verbose",
-            "-f",
-            "null",
-            "-",
-        ]);
-    let mut b = [(Duration::MAX, Duration::ZERO); 2];
-    for _ in 0..runs {
-        let t = timed(&mut rackd_analyze);
-        if t.0 < b[0].0 {
-            b[0] = t;
-        }
-        let t = timed(&mut ffmpeg_cmd);
-        if t.0 < b[1].0 {
-            b[1] = t;
-        }
-    }
-    let ours: serde_json::Value =
-        serde_json::from_slice(&rackd_analyze.output().unwrap().stdout).unwrap();
-    let theirs = String::from_utf8_lossy(&ffmpeg_cmd.output().unwrap().stderr).to_string();
-    let ffmpeg_value = |label: &str| {
-        theirs
-            .lines()
-            .rev()
-            .find_map(|l| l.trim().strip_prefix(label))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse::<f64>().ok())
-    };
-    let file = &ours["files"][0];
-    println!(
-        "| analysis | rackd analyze --json (wall, CPU) | ffmpeg ebur128=peak=true (wall, CPU) | ffmpeg time / rackd time |"
-    );
-    println!("|---|---|---|---|");
-    println!(
-        "| loudness, LRA, true peak | {:.3} s, {:.3} s | {:.3} s, {:.3} s | {:.2}× |",
-        b[0].0.as_secs_f64(),
-        b[0].1.as_secs_f64(),
-        b[1].0.as_secs_f64(),
-        b[1].1.as_secs_f64(),
-        b[1].0.as_secs_f64() / b[0].0.as_secs_f64()
-    );
-    println!(
-        "values: integrated rackd {:.2} LUFS, ffmpeg {:?}; LRA rackd {:.2} LU, ffmpeg {:?}; \
-         true peak rackd {:.2} dBTP, ffmpeg {:?}",
-        file["integrated_lufs"].as_f64().unwrap_or(f64::NAN),
-        ffmpeg_value("I:"),
-        file["lra_lu"].as_f64().unwrap_or(f64::NAN),
-        ffmpeg_value("LRA:"),
-        file["true_peak_dbtp"].as_f64().unwrap_or(f64::NAN),
-        ffmpeg_value("Peak:"),
-    );
-    if failed {
-        std::process::exit(1);
-    }
+    failed
 }
