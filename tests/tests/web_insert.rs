@@ -70,10 +70,8 @@ fn the_page_measures_an_insert_and_prints() {
     let rackd = &setup.client_name;
     assert_eq!(d.ctl_ok(&["layout"]).trim(), "trim > ins > meter");
 
-    // The gear: a cable with a known delay, plugged in with jack_connect.
-    // (Not the send straight into the return: on one client JACK hands the
-    // return the send's own buffer, which rackd clears at each cycle's start,
-    // so that measures "nothing came back".)
+    // The gear: a cable with a known delay, plugged in with jack_connect
+    // (the send straight into its return is jack_self_loop's case).
     let cable = GearStandIn::start(&unique_name("cable"), CABLE_DELAY, 0.0, false);
     let ports = ["ins_send_l", "ins_send_r", "ins_return_l", "ins_return_r"];
     wait_for(WAIT, || {
