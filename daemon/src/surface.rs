@@ -154,19 +154,13 @@ impl Surface {
         settings: SurfaceSettings,
         service: Arc<RackService>,
     ) -> anyhow::Result<Arc<Surface>> {
-        use anyhow::Context as _;
-        let udp = UdpSocket::bind(listen)
-            .await
-            .with_context(|| format!("cannot bind OSC UDP on {listen}"))?;
+        let (udp, tcp) = transport::bind_pair(listen).await?;
         let local = udp.local_addr()?;
         let granted = transport::enlarge_receive_buffer(&udp);
         tracing::info!(
             "OSC UDP receive buffer: {} KiB (net.core.rmem_max caps it)",
             granted / 1024
         );
-        let tcp = TcpListener::bind(local)
-            .await
-            .with_context(|| format!("cannot bind OSC TCP on {local}"))?;
         let surface = Arc::new(Surface {
             service,
             udp: Arc::new(udp),

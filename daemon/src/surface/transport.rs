@@ -462,3 +462,48 @@ async fn refuse(stream: TcpStream, why: String) {
         .await;
     let _ = writer.shutdown().await;
 }
+
+/// UDP and TCP bound to the same port of `listen`. With port 0 the system
+/// picks a free UDP port, whose TCP twin may be taken by another program:
+/// then another port is tried (a few times), not a start-up failure.
+pub(super) async fn bind_pair(
+    listen: SocketAddr,
+) -> anyhow::Result<(tokio::net::UdpSocket, tokio::net::TcpListener)> {
+    use anyhow::Context as _;
+    let mut tries = 0;
+    loop {
+        let udp = tokio::net::UdpSocket::bind(listen)
+            .await
+            .with_context(|| format!("cannot bind OSC UDP on {listen}"))?;
+        let local = udp.local_addr()?;
+        match tokio::net::TcpListener::bind(local).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) if listen.port() == 0 && tries < 16 => {
+                tracing::debug!("OSC TCP on {local} is taken ({e}); trying another port");
+                tries += 1;
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot bind OSC TCP on {local}"));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod bind_tests {
+    use super::bind_pair;
+
+    #[tokio::test]
+    async fn udp_and_tcp_share_a_port_and_a_named_port_taken_is_an_error() {
+        let (udp, tcp) = bind_pair("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let port = udp.local_addr().unwrap().port();
+        assert_eq!(tcp.local_addr().unwrap().port(), port);
+        // A TCP port another program holds, its UDP twin free.
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let err = bind_pair(taken.local_addr().unwrap()).await.unwrap_err();
+        assert!(
+            format!("{err:#}").contains("cannot bind OSC TCP"),
+            "{err:#}"
+        );
+    }
+}
