@@ -73,6 +73,11 @@ fn value_json(value: &Value) -> Json {
     }
 }
 
+/// One meter reading as a `VALUE` item.
+fn meter_json(value: f32) -> Json {
+    json!(value)
+}
+
 /// One OSC method of the namespace.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Leaf {
@@ -134,7 +139,7 @@ impl Leaf {
             address: address.into(),
             type_tag: "f".repeat(values.len()),
             access: ACCESS_READ,
-            value: values.iter().map(|v| json!(v)).collect(),
+            value: values.iter().map(|&v| meter_json(v)).collect(),
             range: Vec::new(),
             unit,
             clipmode: None,
@@ -166,8 +171,9 @@ impl Leaf {
 }
 
 /// Writes JSON text straight into a buffer (a namespace is written per
-/// request: no intermediate tree of maps).
-struct Writer(Vec<u8>);
+/// request: no intermediate tree of maps). With `holes`, each leaf's
+/// `VALUE` is left out and its place recorded instead (a [`Skeleton`]).
+struct Writer(Vec<u8>, Option<Vec<Hole>>);
 
 impl Writer {
     fn value<T: serde::Serialize + ?Sized>(&mut self, v: &T) {
@@ -204,7 +210,12 @@ impl Leaf {
         let n = self.type_tag.len();
         w.key(false, "TYPE", &self.type_tag);
         w.key(false, "ACCESS", &self.access);
-        if !self.value.is_empty() {
+        if let Some(holes) = &mut w.1 {
+            holes.push(Hole {
+                at: w.0.len(),
+                address: self.address.clone(),
+            });
+        } else if !self.value.is_empty() {
             w.key(false, "VALUE", &self.value);
         }
         if !self.range.is_empty() {
@@ -375,9 +386,21 @@ impl Namespace {
     /// [`Namespace::get`] as JSON text, written without building the tree
     /// of JSON values (what `GET /` of a large rack sends).
     pub fn get_text(&self, path: &str) -> Result<Vec<u8>, QueryError> {
-        let mut w = Writer(Vec::with_capacity(64 * 1024));
+        let mut w = Writer(Vec::with_capacity(64 * 1024), None);
         self.node(path)?.write(&mut w);
         Ok(w.0)
+    }
+
+    /// [`Namespace::get_text`] with every leaf's `VALUE` left out, to be
+    /// filled in later with [`Skeleton::fill`]: the text of a namespace
+    /// whose structure stays while its values move.
+    pub fn skeleton(&self, path: &str) -> Result<Skeleton, QueryError> {
+        let mut w = Writer(Vec::with_capacity(64 * 1024), Some(Vec::new()));
+        self.node(path)?.write(&mut w);
+        Ok(Skeleton {
+            text: w.0,
+            holes: w.1.unwrap_or_default(),
+        })
     }
 
     /// `GET /path?ATTRIBUTE`: `{ATTRIBUTE: value}`, or `{}` when the node
@@ -400,6 +423,74 @@ impl Namespace {
             Some(v) => json!({ name: v }),
             None => json!({}),
         })
+    }
+}
+
+/// Where a leaf's `VALUE` goes in a [`Skeleton`].
+#[derive(Debug, Clone)]
+struct Hole {
+    /// Byte offset in the text.
+    at: usize,
+    /// The leaf's address.
+    address: String,
+}
+
+/// The current value of one leaf of a [`Skeleton`], as its [`Leaf`] has it.
+#[derive(Debug, Clone, Copy)]
+pub enum LeafValue<'a> {
+    /// A parameter's value ([`Leaf::param`]).
+    Param(&'a Value),
+    /// A meter's readings ([`Leaf::meter`]); none: no `VALUE`.
+    Meter(&'a [f32]),
+}
+
+/// A namespace's text without its values ([`Namespace::skeleton`]).
+#[derive(Debug, Clone)]
+pub struct Skeleton {
+    text: Vec<u8>,
+    holes: Vec<Hole>,
+}
+
+impl Skeleton {
+    /// The leaves' addresses, in the order [`Skeleton::fill`] asks for their values.
+    pub fn addresses(&self) -> impl Iterator<Item = &str> {
+        self.holes.iter().map(|h| h.address.as_str())
+    }
+
+    /// The text with each leaf's value: `value(i)` for the `i`th address of
+    /// [`Skeleton::addresses`]. The same bytes as [`Namespace::get_text`] of
+    /// a namespace built with those values.
+    pub fn fill<'a>(&self, mut value: impl FnMut(usize) -> LeafValue<'a>) -> Vec<u8> {
+        let mut w = Writer(
+            Vec::with_capacity(self.text.len() + 32 * self.holes.len()),
+            None,
+        );
+        let mut from = 0;
+        for (i, hole) in self.holes.iter().enumerate() {
+            w.0.extend_from_slice(&self.text[from..hole.at]);
+            from = hole.at;
+            // As `Leaf::write` writes `,"VALUE":[…]`, item by item.
+            let mut items = |json: &mut dyn Iterator<Item = Json>| {
+                let mut json = json.peekable();
+                if json.peek().is_none() {
+                    return;
+                }
+                w.0.extend_from_slice(b",\"VALUE\":[");
+                for (n, item) in json.enumerate() {
+                    if n > 0 {
+                        w.0.push(b',');
+                    }
+                    w.value(&item);
+                }
+                w.0.push(b']');
+            };
+            match value(i) {
+                LeafValue::Param(v) => items(&mut std::iter::once(value_json(v))),
+                LeafValue::Meter(values) => items(&mut values.iter().map(|&v| meter_json(v))),
+            }
+        }
+        w.0.extend_from_slice(&self.text[from..]);
+        w.0
     }
 }
 

@@ -71,6 +71,9 @@ struct Http {
     next_client: AtomicU64,
     /// A slot's place changed since PATH_CHANGED was last sent.
     layout_changed: AtomicBool,
+    /// `GET /` without its values, kept while the layout, the devices'
+    /// states and the set of meters stay.
+    namespace_root: namespace::RootCache,
     requests: AtomicU64,
     read_only_refused: AtomicU64,
     /// Feedback dropped for clients that have gone.
@@ -110,6 +113,7 @@ impl HttpServer {
             clients: RwLock::new(HashMap::new()),
             next_client: AtomicU64::new(1),
             layout_changed: AtomicBool::new(false),
+            namespace_root: namespace::RootCache::default(),
             requests: AtomicU64::new(0),
             read_only_refused: AtomicU64::new(0),
             dropped_gone: AtomicU64::new(0),

@@ -252,6 +252,24 @@ fn parse_braces(chars: &[char], open: usize) -> Result<(Token, usize), PatternEr
 
 /// Matches one path part by tracking every position the tokens so far can end at.
 fn part_matches(tokens: &[Token], part: &str) -> bool {
+    // The common parts without building anything: a lone `*` (any part)
+    // and plain text (the same characters). Every other part: the general
+    // matcher below.
+    match tokens {
+        [Token::AnyRun] => return true,
+        _ if tokens.iter().all(|t| matches!(t, Token::Literal(_))) => {
+            let mut text = part.chars();
+            return tokens
+                .iter()
+                .all(|t| matches!(t, Token::Literal(c) if text.next() == Some(*c)))
+                && text.next().is_none();
+        }
+        _ => {}
+    }
+    part_matches_in_general(tokens, part)
+}
+
+fn part_matches_in_general(tokens: &[Token], part: &str) -> bool {
     let text: Vec<char> = part.chars().collect();
     let n = text.len();
     let mut reach = vec![false; n + 1];
@@ -503,6 +521,16 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn the_quick_paths_answer_as_the_general_matcher(
+            pattern in "[a-c*]{0,6}|\\*|[a-c]{0,6}",
+            part in "[a-c]{0,6}",
+        ) {
+            let parsed = Pattern::parse(&format!("/{pattern}")).unwrap();
+            let tokens = &parsed.parts[0];
+            prop_assert_eq!(part_matches(tokens, &part), part_matches_in_general(tokens, &part));
+        }
+
         #[test]
         fn literal_address_matches_itself(parts in prop::collection::vec("[a-zA-Z0-9_.-]{0,12}", 1..6)) {
             let address = format!("/{}", parts.join("/"));

@@ -13,7 +13,13 @@ fn described(address: &str, spec: ParamSpec, value: Value, labels: &[&str]) -> D
 }
 
 fn namespace() -> Namespace {
-    let leaves = vec![
+    let mut containers = BTreeMap::new();
+    containers.insert("/chain/trim".to_string(), "trim slot".to_string());
+    Namespace::new("rackd", namespace_leaves(), &containers)
+}
+
+fn namespace_leaves() -> Vec<Leaf> {
+    vec![
         Leaf::param(&described(
             "/chain/trim/gain",
             ParamSpec::linear("gain", "Gain", Unit::Db, -24.0, 24.0, 0.0),
@@ -44,10 +50,7 @@ fn namespace() -> Namespace {
             Some("gain.db"),
             "Sample peak",
         ),
-    ];
-    let mut containers = BTreeMap::new();
-    containers.insert("/chain/trim".to_string(), "trim slot".to_string());
-    Namespace::new("rackd", leaves, &containers)
+    ]
 }
 
 #[test]
@@ -172,4 +175,62 @@ fn websocket_commands() {
     }
     let notice: Json = serde_json::from_str(&path_changed("/chain")).unwrap();
     assert_eq!(notice, json!({"COMMAND": "PATH_CHANGED", "DATA": "/chain"}));
+}
+
+#[test]
+fn a_skeleton_filled_is_the_text() {
+    let ns = namespace();
+    let skeleton = ns.skeleton("/").unwrap();
+    let addresses: Vec<&str> = skeleton.addresses().collect();
+    assert_eq!(addresses.len(), 5);
+    let values = [
+        Value::Float(-3.5),
+        Value::Text("notch".into()),
+        Value::Int(1),
+        Value::Int(0),
+    ];
+    let value_of = |a: &str| match a {
+        "/chain/trim/gain" => &values[0],
+        "/chain/eq/b1_type" => &values[1],
+        "/outboard/passive/low_freq" => &values[2],
+        _ => &values[3],
+    };
+    let filled = skeleton.fill(|i| match addresses[i] {
+        "/meter/out/peak" => LeafValue::Meter(&[-6.0, -7.5]),
+        a => LeafValue::Param(value_of(a)),
+    });
+    assert_eq!(
+        String::from_utf8(filled).unwrap(),
+        String::from_utf8(ns.get_text("/").unwrap()).unwrap()
+    );
+    // Other values: the same text as a namespace built with them.
+    let filled = skeleton.fill(|i| match addresses[i] {
+        "/meter/out/peak" => LeafValue::Meter(&[-0.1, f32::NAN]),
+        "/chain/trim/gain" => LeafValue::Param(&Value::Float(-20.1)),
+        a => LeafValue::Param(value_of(a)),
+    });
+    let mut leaves = namespace_leaves();
+    leaves[0].value = vec![json!(-20.1)];
+    leaves[4] = Leaf::meter(
+        "/meter/out/peak",
+        &[-0.1, f32::NAN],
+        Some("gain.db"),
+        "Sample peak",
+    );
+    let mut containers = BTreeMap::new();
+    containers.insert("/chain/trim".to_string(), "trim slot".to_string());
+    let fresh = Namespace::new("rackd", leaves, &containers);
+    assert_eq!(
+        String::from_utf8(filled).unwrap(),
+        String::from_utf8(fresh.get_text("/").unwrap()).unwrap()
+    );
+    // A meter without readings has no VALUE, as its leaf.
+    let filled = skeleton.fill(|i| match addresses[i] {
+        "/meter/out/peak" => LeafValue::Meter(&[]),
+        a => LeafValue::Param(value_of(a)),
+    });
+    let parsed: Json = serde_json::from_slice(&filled).unwrap();
+    let peak = &parsed["CONTENTS"]["meter"]["CONTENTS"]["out"]["CONTENTS"]["peak"];
+    assert_eq!(peak["TYPE"], "ff");
+    assert!(peak.get("VALUE").is_none());
 }

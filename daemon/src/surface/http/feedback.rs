@@ -75,12 +75,11 @@ impl Http {
         let norm_address = addr::norm(address);
         let mut norm_frame = None;
         for c in clients.values() {
-            if c.wants(address) {
+            let (plain, norm) = c.wants_value(address, &norm_address);
+            if plain {
                 c.outbox.feedback(address, frame.clone());
             }
-            if c.wants_exactly(&norm_address)
-                && let Some(entry) = self.service.hub().tree().get(address)
-            {
+            if norm && let Some(entry) = self.service.hub().tree().get(address) {
                 let f = norm_frame.get_or_insert_with(|| {
                     binary(&OscPacket::Message(
                         Reply::Norm {

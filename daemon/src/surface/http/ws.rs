@@ -64,19 +64,37 @@ pub(super) struct Client {
     pub(super) outbox: Outbox<Message>,
 }
 
+impl Listens {
+    fn wants(&self, address: &str) -> bool {
+        self.wants_exactly(address) || (self.everything && !address.starts_with(addr::METER_PREFIX))
+    }
+
+    fn wants_exactly(&self, address: &str) -> bool {
+        self.exact.contains(address) || self.patterns.iter().any(|(_, p)| p.matches(address))
+    }
+}
+
 impl Client {
+    fn listens(&self) -> std::sync::RwLockReadGuard<'_, Listens> {
+        self.listens.read().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Whether it gets what is sent to `address`.
     pub(super) fn wants(&self, address: &str) -> bool {
-        let l = self.listens.read().unwrap_or_else(|e| e.into_inner());
-        l.exact.contains(address)
-            || l.patterns.iter().any(|(_, p)| p.matches(address))
-            || (l.everything && !address.starts_with(addr::METER_PREFIX))
+        self.listens().wants(address)
     }
 
     /// Whether it asked for `address` itself (normalized feedback).
     pub(super) fn wants_exactly(&self, address: &str) -> bool {
-        let l = self.listens.read().unwrap_or_else(|e| e.into_inner());
-        l.exact.contains(address) || l.patterns.iter().any(|(_, p)| p.matches(address))
+        self.listens().wants_exactly(address)
+    }
+
+    /// [`Client::wants`] of a parameter's `address` and
+    /// [`Client::wants_exactly`] of its `norm_address`, under one lock
+    /// (every value change asks this of every client).
+    pub(super) fn wants_value(&self, address: &str, norm_address: &str) -> (bool, bool) {
+        let l = self.listens();
+        (l.wants(address), l.wants_exactly(norm_address))
     }
 
     /// Which meter addresses it listens to.
