@@ -312,11 +312,14 @@ fn meters_cpu(clients: &tokio::runtime::Runtime, web: &Web) {
     );
 }
 
+/// The OSC round trip's p99 without and with 1000 meter clients, three
+/// times each (one round trip spans only a few meter ticks, so one run's
+/// tail is one busy tick more or less): the medians are compared.
 fn many_clients(clients: &tokio::runtime::Runtime, web: &Web) {
-    let alone = round_trip(web.osc);
+    let mut alone: Vec<Duration> = (0..3).map(|_| round_trip(web.osc)).collect();
     let (handles, counts) = meter_clients(clients, web.http, 1000);
     wait_all_bundles(&counts, 2);
-    let crowded = round_trip(web.osc);
+    let mut crowded: Vec<Duration> = (0..3).map(|_| round_trip(web.osc)).collect();
     let got: u64 = counts
         .iter()
         .map(|c| c.load(Ordering::Relaxed))
@@ -325,12 +328,32 @@ fn many_clients(clients: &tokio::runtime::Runtime, web: &Web) {
     for h in handles {
         h.abort();
     }
+    alone.sort();
+    crowded.sort();
+    let list = |v: &[Duration]| {
+        v.iter()
+            .map(|d| format!("{:.0}", micros(*d)))
+            .collect::<Vec<_>>()
+            .join("/")
+    };
     println!(
-        "OSC set -> feedback p99 while 1000 WebSocket clients get meters: {:.0} us, {:.2}x the {:.0} us without them (goal < 2x); every client got >= {got} meter bundles",
-        micros(crowded),
-        micros(crowded) / micros(alone).max(1.0),
-        micros(alone),
+        "OSC set -> feedback p99 while 1000 WebSocket clients get meters: median {:.0} us ({} us), {:.2}x the median {:.0} us without them ({} us) (goal < 2x); every client got >= {got} meter bundles",
+        micros(crowded[1]),
+        list(&crowded),
+        micros(crowded[1]) / micros(alone[1]).max(1.0),
+        micros(alone[1]),
+        list(&alone),
     );
+}
+
+/// Lowers the calling thread's priority: the bench's page clients stand in
+/// for browsers on other machines, so they must not take the rack
+/// machine's cores from the daemon they measure.
+fn be_remote() {
+    // SAFETY: setpriority on the calling thread (who = 0 is this thread on Linux).
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+    }
 }
 
 /// Room for 1000 clients and their server ends in one process.
@@ -353,6 +376,7 @@ pub fn run(rt: &tokio::runtime::Runtime, dir: &std::path::Path) {
     let clients = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("bench-clients")
+        .on_thread_start(be_remote)
         .enable_all()
         .build()
         .unwrap();
