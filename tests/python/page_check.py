@@ -15,6 +15,8 @@ import urllib.request
 
 from playwright.sync_api import sync_playwright
 
+from headless import open_page
+
 url, full, look, osc_port, rackd, chromium = sys.argv[1:7]
 connect = f"127.0.0.1:{osc_port}"
 SONG = "client/album/02 page"
@@ -46,13 +48,7 @@ def fail(msg):
 
 errors = []
 with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
-    browser = pw.chromium.launch_persistent_context(
-        profile, executable_path=chromium, headless=True,
-        args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-    page = browser.new_page()
-    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    browser, page = open_page(pw, profile, chromium, errors)
 
     page.goto(f"{url}/ui/?token={full}")
     page.wait_for_selector("body[data-ready=true]", timeout=WAIT)

@@ -15,6 +15,8 @@ import tempfile
 
 from playwright.sync_api import sync_playwright
 
+from headless import open_page
+
 (url, full, osc_port, rackd, chromium, slot, song, source, output,
  source_frames, output_path) = sys.argv[1:12]
 source_frames = int(source_frames)
@@ -48,13 +50,7 @@ OBSERVE = """([key, selector, attrs]) => {
 errors = []
 refused_requests = 0  # measurements the daemon refused for xruns (a 4xx in the console)
 with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
-    browser = pw.chromium.launch_persistent_context(
-        profile, executable_path=chromium, headless=True,
-        args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-    page = browser.new_page()
-    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    browser, page = open_page(pw, profile, chromium, errors)
 
     page.goto(f"{url}/ui/?token={full}")
     page.wait_for_selector("body[data-ready=true]", timeout=WAIT)
