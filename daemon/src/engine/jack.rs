@@ -106,86 +106,56 @@ impl rackd_dsp::InsertIo for CycleInserts<'_> {
     fn ports(&mut self, index: usize) -> Option<rackd_dsp::InsertPorts<'_>> {
         let set = self.ports.get_mut(index)?;
         let [sl, sr] = &mut set.sends;
-        let [rl, rr] = &set.returns;
-        let n = self.scope.n_frames() as usize;
-        let (cl, cr) = (2 + 2 * index, 3 + 2 * index);
         Some(rackd_dsp::InsertPorts {
             returns: [
-                self.copies
-                    .get(cl, n)
-                    .unwrap_or_else(|| rl.as_slice(self.scope)),
-                self.copies
-                    .get(cr, n)
-                    .unwrap_or_else(|| rr.as_slice(self.scope)),
+                self.copies.get(2 + 2 * index),
+                self.copies.get(3 + 2 * index),
             ],
             sends: [sl.as_mut_slice(self.scope), sr.as_mut_slice(self.scope)],
         })
     }
 }
 
-/// Largest period whose aliased inputs are copied (JACK's usual largest).
+/// Largest period JACK2 runs (`BUFFER_SIZE_MAX`): the inputs' copies hold it.
 const COPY_FRAMES: usize = 8192;
 
-/// Inputs read once, at the start of a cycle, before any output is written.
+/// Every input read once, at the start of a cycle, before any output is
+/// written, into a copy the chain reads.
 ///
 /// With one of our outputs wired straight to one of our inputs (a send
 /// patched to its own return as a loopback cable), JACK2 fills the input
 /// from that output's buffer each time the input's buffer is asked for, and
-/// JACK1 hands the input the output's buffer itself. Read late, such a
-/// return would hold the send just cleared (silence) or alias a slice being
-/// written. So the returns are copied at the start of every cycle (what the
-/// send carried last cycle, as through any other client), and the main
-/// inputs whenever their buffer is one of our outputs'.
+/// JACK1 hands the input the output's buffer itself. Read late, such an
+/// input would hold the send just cleared (silence) or alias a slice being
+/// written. Read first, it is what that output carried in the last cycle,
+/// as through any other client. (A copy of a few kilobytes a cycle.)
 struct InputCopies {
     /// One per input port: `in_l`, `in_r`, then each insert's two returns.
     buffers: Vec<Box<[f32]>>,
-    aliased: Vec<bool>,
-    /// This cycle's output buffers (capacity for all of them: no allocation).
-    outputs: Vec<std::ops::Range<usize>>,
+    frames: usize,
 }
 
 impl InputCopies {
-    /// Room for `inputs` input ports and `outputs` output ports (allocates;
-    /// built off the audio thread).
-    fn new(inputs: usize, outputs: usize) -> Self {
+    /// Room for `inputs` input ports (allocates; built off the audio thread).
+    fn new(inputs: usize) -> Self {
         InputCopies {
             buffers: (0..inputs)
                 .map(|_| vec![0.0; COPY_FRAMES].into_boxed_slice())
                 .collect(),
-            aliased: vec![false; inputs],
-            outputs: Vec::with_capacity(outputs),
+            frames: 0,
         }
     }
 
-    /// Input `i`'s copy for this cycle, when it was copied.
-    fn get(&self, i: usize, frames: usize) -> Option<&[f32]> {
-        self.aliased[i].then(|| &self.buffers[i][..frames.min(COPY_FRAMES)])
+    /// Copies this cycle's input `i` (JACK2's periods are at most
+    /// [`COPY_FRAMES`]; of a longer one only that much would be processed).
+    fn take(&mut self, i: usize, input: &[f32]) {
+        self.frames = input.len().min(COPY_FRAMES);
+        self.buffers[i][..self.frames].copy_from_slice(&input[..self.frames]);
     }
 
-    /// Notes where the outputs are; then [`InputCopies::take`] per input.
-    fn outputs<'p>(&mut self, outputs: impl Iterator<Item = &'p mut [f32]>) {
-        self.outputs.clear();
-        for buffer in outputs {
-            let at = buffer.as_ptr_range();
-            self.outputs.push(at.start as usize..at.end as usize);
-        }
-    }
-
-    /// Copies input `i` when `always` or when its buffer overlaps an
-    /// output's (JACK2's periods are at most [`COPY_FRAMES`]; a longer one
-    /// would read silence there rather than alias).
-    fn take(&mut self, i: usize, input: &[f32], always: bool) {
-        let at = input.as_ptr_range();
-        let (start, end) = (at.start as usize, at.end as usize);
-        let aliased = always || self.outputs.iter().any(|o| start < o.end && o.start < end);
-        self.aliased[i] = aliased;
-        if aliased {
-            let copy = &mut self.buffers[i];
-            match copy.get_mut(..input.len()) {
-                Some(c) => c.copy_from_slice(input),
-                None => copy.fill(0.0),
-            }
-        }
+    /// Input `i` as it was at the start of this cycle.
+    fn get(&self, i: usize) -> &[f32] {
+        &self.buffers[i][..self.frames]
     }
 }
 
@@ -226,19 +196,13 @@ impl Process {
             self.status.cycle_breaks.fetch_add(1, Ordering::Relaxed);
         }
         self.next_frame = Some(first.wrapping_add(ps.n_frames()));
-        // Inputs that are our own outputs' buffers are read before anything is written.
+        // Every input read before anything is written.
         let copies = &mut self.copies;
-        copies.outputs(
-            [&mut self.out_l, &mut self.out_r]
-                .into_iter()
-                .chain(self.inserts.iter_mut().flat_map(|s| s.sends.iter_mut()))
-                .map(|p| p.as_mut_slice(ps)),
-        );
-        copies.take(0, self.in_l.as_slice(ps), false);
-        copies.take(1, self.in_r.as_slice(ps), false);
+        copies.take(0, self.in_l.as_slice(ps));
+        copies.take(1, self.in_r.as_slice(ps));
         for (k, set) in self.inserts.iter().enumerate() {
             for (c, port) in set.returns.iter().enumerate() {
-                copies.take(2 + 2 * k + c, port.as_slice(ps), true);
+                copies.take(2 + 2 * k + c, port.as_slice(ps));
             }
         }
         // JACK does not clear output buffers; a bypassed or removed insert sends silence.
@@ -247,18 +211,15 @@ impl Process {
                 port.as_mut_slice(ps).fill(0.0);
             }
         }
-        let n = ps.n_frames() as usize;
         let copies = &self.copies;
-        let in_l = copies.get(0, n).unwrap_or_else(|| self.in_l.as_slice(ps));
-        let in_r = copies.get(1, n).unwrap_or_else(|| self.in_r.as_slice(ps));
         let mut io = CycleInserts {
             ports: &mut self.inserts,
             scope: ps,
             copies,
         };
         self.rt.process_io(
-            in_l,
-            in_r,
+            copies.get(0),
+            copies.get(1),
             self.out_l.as_mut_slice(ps),
             self.out_r.as_mut_slice(ps),
             &mut io,
@@ -458,7 +419,7 @@ impl JackBackend {
             in_r: client.register_port("in_r", ::jack::AudioIn::default())?,
             out_l: client.register_port("out_l", ::jack::AudioOut::default())?,
             out_r: client.register_port("out_r", ::jack::AudioOut::default())?,
-            copies: InputCopies::new(2 + 2 * inserts.len(), 2 + 2 * inserts.len()),
+            copies: InputCopies::new(2 + 2 * inserts.len()),
             inserts,
             next_frame: None,
         };
