@@ -469,24 +469,13 @@ impl Skeleton {
         for (i, hole) in self.holes.iter().enumerate() {
             w.0.extend_from_slice(&self.text[from..hole.at]);
             from = hole.at;
-            // As `Leaf::write` writes `,"VALUE":[…]`, item by item.
-            let mut items = |json: &mut dyn Iterator<Item = Json>| {
-                let mut json = json.peekable();
-                if json.peek().is_none() {
-                    return;
-                }
-                w.0.extend_from_slice(b",\"VALUE\":[");
-                for (n, item) in json.enumerate() {
-                    if n > 0 {
-                        w.0.push(b',');
-                    }
-                    w.value(&item);
-                }
-                w.0.push(b']');
+            // The items a `Leaf` would hold, written as `Leaf::write` does.
+            let items: Vec<Json> = match value(i) {
+                LeafValue::Param(v) => vec![value_json(v)],
+                LeafValue::Meter(values) => values.iter().map(|&v| meter_json(v)).collect(),
             };
-            match value(i) {
-                LeafValue::Param(v) => items(&mut std::iter::once(value_json(v))),
-                LeafValue::Meter(values) => items(&mut values.iter().map(|&v| meter_json(v))),
+            if !items.is_empty() {
+                w.key(false, "VALUE", &items);
             }
         }
         w.0.extend_from_slice(&self.text[from..]);

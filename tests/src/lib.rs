@@ -1740,6 +1740,27 @@ pub fn jack_connections(port: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Connects `src -> dst` (any two ports on the server) through a
+/// short-lived JACK client, once both ports exist, and checks that JACK
+/// lists the connection; it stays after the client has gone.
+pub fn jack_connect(src: &str, dst: &str) {
+    let (client, _) =
+        jack::Client::new(&unique_name("patch"), jack::ClientOptions::NO_START_SERVER)
+            .expect("cannot open a JACK client");
+    wait_for(WAIT, || {
+        (client.port_by_name(src).is_some() && client.port_by_name(dst).is_some()).then_some(())
+    })
+    .unwrap_or_else(|| panic!("ports {src} / {dst} never appeared"));
+    client
+        .connect_ports_by_name(src, dst)
+        .unwrap_or_else(|e| panic!("connect {src} -> {dst}: {e}"));
+    drop(client);
+    assert!(
+        jack_connections(src).iter().any(|p| p == dst),
+        "{src} -> {dst} not listed"
+    );
+}
+
 impl JackProbe {
     /// Like [`JackProbe::start`] for a program whose ports are named otherwise:
     /// plays a 1 kHz sine at `level_dbfs` peak into `inputs` (left, right) and

@@ -1,6 +1,6 @@
 //! The engineer's page drives a hardware insert and the print pass, end to
 //! end: a dummy jackd, a daemon with an insert slot whose send is wired back
-//! to its return through a stand-in cable (`jack_connect`), and the page in
+//! to its return through a stand-in cable, and the page in
 //! headless Chromium (Playwright, `python/page_insert_check.py`). The page's
 //! "Measure round trip" shows its running state and then the round trip, which must be the
 //! number `rackd ctl get /chain/ins/latency` reports; a print started from
@@ -23,33 +23,9 @@ const SONG: &str = "client/album/01 insert";
 /// The cable's own delay, in samples.
 const CABLE_DELAY: usize = 64;
 
-/// Whether a JACK port of that full name is registered now.
-fn jack_port_exists(port: &str) -> bool {
-    let (client, _) = jack::Client::new(&unique_name("lsp"), jack::ClientOptions::NO_START_SERVER)
-        .expect("cannot open a JACK client");
-    client.port_by_name(port).is_some()
-}
-
-/// `jack_connect SRC DST` on the test's server.
-fn jack_connect(server: &str, src: &str, dst: &str) {
-    let out = run_with_timeout(
-        Command::new("jack_connect")
-            .args([src, dst])
-            .env("JACK_DEFAULT_SERVER", server)
-            .env("JACK_NO_START_SERVER", "1"),
-        Duration::from_secs(20),
-    );
-    assert!(
-        out.status.success(),
-        "jack_connect {src} {dst}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn the_page_measures_an_insert_and_prints() {
     if !require_program("python3", "python3")
-        || !require_program("jack_connect", "jackd2")
         || !require_program("chromium", "chromium")
         || !require_python_module("playwright", "playwright")
     {
@@ -70,17 +46,9 @@ fn the_page_measures_an_insert_and_prints() {
     let rackd = &setup.client_name;
     assert_eq!(d.ctl_ok(&["layout"]).trim(), "trim > ins > meter");
 
-    // The gear: a cable with a known delay, plugged in with jack_connect
+    // The gear: a cable with a known delay, plugged in
     // (the send straight into its return is jack_self_loop's case).
     let cable = GearStandIn::start(&unique_name("cable"), CABLE_DELAY, 0.0, false);
-    let ports = ["ins_send_l", "ins_send_r", "ins_return_l", "ins_return_r"];
-    wait_for(WAIT, || {
-        ports
-            .iter()
-            .all(|p| jack_port_exists(&format!("{rackd}:{p}")))
-            .then_some(())
-    })
-    .expect("rackd's insert ports never appeared");
     let [cable_in_l, cable_in_r] = cable.inputs();
     let [cable_out_l, cable_out_r] = cable.outputs();
     for (src, dst) in [
@@ -89,7 +57,7 @@ fn the_page_measures_an_insert_and_prints() {
         (cable_out_l, format!("{rackd}:ins_return_l")),
         (cable_out_r, format!("{rackd}:ins_return_r")),
     ] {
-        jack_connect(&server, &src, &dst);
+        jack_connect(&src, &dst);
         assert_eq!(
             jack_connections(&src),
             std::slice::from_ref(&dst),
