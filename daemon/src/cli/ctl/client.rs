@@ -37,9 +37,27 @@ impl Ctl {
     pub fn send(&mut self, request: &Request) -> Result<(), Failure> {
         let packet = OscPacket::Message(request.to_message());
         let bytes = framing::encode(Framing::Slip, &codec::encode(&packet));
+        self.stream.write_all(&bytes).map_err(|e| {
+            // A refused connection (no room) is closed right after the
+            // daemon says why; the write can lose that race.
+            Failure::Runtime(
+                self.said_before_closing()
+                    .unwrap_or_else(|| format!("sending to rackd failed: {e}")),
+            )
+        })
+    }
+
+    /// The `/rackd/error` the daemon sent before it closed this connection.
+    fn said_before_closing(&mut self) -> Option<String> {
         self.stream
-            .write_all(&bytes)
-            .map_err(|e| Failure::Runtime(format!("sending to rackd failed: {e}")))
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .ok();
+        while let Ok(Some(m)) = self.try_receive(true) {
+            if let Ok(Reply::Error { message, .. }) = Reply::parse(&m) {
+                return Some(message);
+            }
+        }
+        None
     }
 
     fn receive(&mut self) -> Result<OscMessage, Failure> {
@@ -141,5 +159,45 @@ impl Ctl {
             .ok_or_else(|| Failure::Runtime(format!("rackd sent no {reply_address} reply")))?;
         let reply = Reply::parse(m).map_err(|e| Failure::Runtime(format!("rackd: {e}")))?;
         pick(reply).ok_or_else(|| Failure::Runtime(format!("rackd sent no {reply_address} reply")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn a_refusal_closed_before_the_request_is_written_is_still_reported() {
+        // A daemon with no room: it says why and closes at once.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let refuse = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let refusal = Reply::Error {
+                address: String::new(),
+                message: "too many connections: 32 open from 127.0.0.1".into(),
+            };
+            let packet = OscPacket::Message(refusal.to_message());
+            s.write_all(&framing::encode(Framing::Slip, &codec::encode(&packet)))
+                .unwrap();
+        });
+        let mut ctl = Ctl::connect(&addr.to_string(), Duration::from_secs(2)).unwrap();
+        refuse.join().unwrap();
+        // The first write reaches a closed socket (its answer is a reset);
+        // writing again after it has come back fails.
+        let ping = Request::Ping { args: vec![] };
+        let mut sent = Ok(());
+        for _ in 0..50 {
+            sent = ctl.send(&ping);
+            if sent.is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        match sent {
+            Err(Failure::Runtime(m)) => assert!(m.contains("too many connections"), "{m}"),
+            other => panic!("{other:?}"),
+        }
     }
 }
