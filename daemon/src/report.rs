@@ -103,6 +103,7 @@ fn nums(v: impl IntoIterator<Item = f64>, digits: i32) -> Value {
 /// Pretty JSON with arrays of numbers kept on one line, so the series and
 /// spectra stay readable (and a tenth of the size of one number per line).
 pub fn to_pretty(v: &Value) -> String {
+    use std::fmt::Write;
     fn scalar(v: &Value) -> bool {
         !matches!(v, Value::Array(_) | Value::Object(_))
     }
@@ -116,7 +117,9 @@ pub fn to_pretty(v: &Value) -> String {
                     if i > 0 {
                         out.push_str(", ");
                     }
-                    out.push_str(&x.to_string());
+                    // Formatted in place: no string per number (a spectrum
+                    // has 130 000 of them).
+                    let _ = write!(out, "{x}");
                 }
                 out.push(']');
             }
@@ -135,7 +138,7 @@ pub fn to_pretty(v: &Value) -> String {
                 out.push_str("{\n");
                 for (i, (k, x)) in m.iter().enumerate() {
                     out.push_str(&pad(indent + 1));
-                    out.push_str(&Value::String(k.clone()).to_string());
+                    let _ = write!(out, "{}", Value::String(k.clone()));
                     out.push_str(": ");
                     go(x, indent + 1, out);
                     out.push_str(if i + 1 < m.len() { ",\n" } else { "\n" });
@@ -143,7 +146,9 @@ pub fn to_pretty(v: &Value) -> String {
                 out.push_str(&pad(indent));
                 out.push('}');
             }
-            x => out.push_str(&x.to_string()),
+            x => {
+                let _ = write!(out, "{x}");
+            }
         }
     }
     let mut out = String::new();
@@ -257,18 +262,20 @@ pub fn plots_json(t: &Track) -> Value {
             bins.insert(name.clone(), nums(grouped, 2));
         }
         curves.insert("all".into(), nums(sp.average(), 2));
-        json!({
+        let mut spectrum = json!({
             "fft_size": sp.fft_size,
             "bin_hz": num_to(sp.bin_hz(), 6),
             "bins_hz": num_to(sp.bin_hz() * group as f64, 6),
             "frames": sp.frames,
             "smoothing_octaves": num(SMOOTHING_OCTAVES),
             "frequencies_hz": nums(frequencies(), 2),
-            "curves_db": curves,
-            "bins_db": bins,
-        })
+        });
+        // Moved in, not through `json!`, which would copy them value by value.
+        spectrum["curves_db"] = Value::Object(curves);
+        spectrum["bins_db"] = Value::Object(bins);
+        spectrum
     });
-    json!({
+    let mut plots = json!({
         "hop_s": num_to(s.hop_s(), 6),
         "windows": s.len(),
         "peak_dbfs": per_channel(&|c| nums(s.peak[c].iter().map(|&v| db(v as f64)), 2)),
@@ -288,8 +295,9 @@ pub fn plots_json(t: &Track) -> Value {
             "counts": s.short_term_histogram(plots::HIST_FROM, plots::HIST_BINS),
         },
         "vectorscope": scope,
-        "spectrum": spectrum,
-    })
+    });
+    plots["spectrum"] = spectrum.unwrap_or(Value::Null);
+    plots
 }
 
 /// Each track's loudness-matched spectrum minus the album average.

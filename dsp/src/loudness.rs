@@ -246,11 +246,21 @@ impl KState {
     }
 }
 
+/// Frames K-weighted per pass of [`k_weight`].
+const K_PIECE: usize = 256;
+
 /// K-weights `N` channels side by side over equally long slices and adds
 /// each one's sum of squares to `acc` (non-finite samples count as 0). With
 /// `FOLD` (two channels), `fold` also gets the sum of squares of
 /// `gain · (left + right)`, weighted: K-weighting is linear, so that is the
 /// fold-down's own weighted signal (to rounding) without filtering it again.
+///
+/// Piece by piece, the shelf first, then the high pass and the sums: each
+/// loop keeps its few values in registers and waits on one short chain (a
+/// multiply and a subtraction per sample), where one loop doing both
+/// stages spilled its sums to memory. Every value is computed by the same
+/// operations in the same order as sample by sample, so the readings are
+/// the same to the bit.
 #[inline(always)]
 fn k_weight<const N: usize, const FOLD: bool>(
     k: &[Coeffs; 2],
@@ -260,34 +270,62 @@ fn k_weight<const N: usize, const FOLD: bool>(
     fold: (&mut f64, f64),
 ) {
     let [s, h] = k;
-    let mut st = *states;
     let len = input.iter().map(|c| c.len()).min().unwrap_or(0);
     let mut sum = [0f64; N];
     let (fold_acc, gain) = fold;
     let mut folded = 0f64;
-    // Sample i of every channel in turn: the channels run side by side.
-    #[allow(clippy::needless_range_loop)]
-    for i in 0..len {
-        let mut out = [0f64; N];
+    let mut shelf = [[0f64; N]; K_PIECE];
+    let mut start = 0;
+    while start < len {
+        let n = K_PIECE.min(len - start);
+        // The shelf: x → y.
+        let (mut x1, mut x2, mut y1, mut y2) = ([0f64; N], [0f64; N], [0f64; N], [0f64; N]);
         for c in 0..N {
-            let x = input[c][i];
-            let x = if x.is_finite() { x as f64 } else { 0.0 };
-            let t = &mut st[c];
-            let y = (s.b0 * x + s.b1 * t.x[0] + s.b2 * t.x[1] - s.a2 * t.y[1]) - s.a1 * t.y[0];
-            let w = (h.b0 * y + h.b1 * t.y[0] + h.b2 * t.y[1] - h.a2 * t.w[1]) - h.a1 * t.w[0];
-            t.x = [x, t.x[0]];
-            t.y = [y, t.y[0]];
-            t.w = [w, t.w[0]];
-            sum[c] += w * w;
-            out[c] = w;
+            [x1[c], x2[c]] = states[c].x;
+            [y1[c], y2[c]] = states[c].y;
         }
-        if FOLD {
-            let m = gain * (out[0] + out[N - 1]);
-            folded += m * m;
+        for (i, out) in shelf[..n].iter_mut().enumerate() {
+            for c in 0..N {
+                let v = input[c][start + i];
+                let v = if v.is_finite() { v as f64 } else { 0.0 };
+                let o = (s.b0 * v + s.b1 * x1[c] + s.b2 * x2[c] - s.a2 * y2[c]) - s.a1 * y1[c];
+                (x2[c], x1[c]) = (x1[c], v);
+                (y2[c], y1[c]) = (y1[c], o);
+                out[c] = o;
+            }
         }
+        // The high pass: y → w, and the sums.
+        let (mut w1, mut w2) = ([0f64; N], [0f64; N]);
+        let (mut p1, mut p2) = ([0f64; N], [0f64; N]);
+        for c in 0..N {
+            [w1[c], w2[c]] = states[c].w;
+            // The high pass reads the shelf's outputs from before the piece.
+            [p1[c], p2[c]] = states[c].y;
+        }
+        for v in &shelf[..n] {
+            let mut out = [0f64; N];
+            for c in 0..N {
+                let o = (h.b0 * v[c] + h.b1 * p1[c] + h.b2 * p2[c] - h.a2 * w2[c]) - h.a1 * w1[c];
+                (p2[c], p1[c]) = (p1[c], v[c]);
+                (w2[c], w1[c]) = (w1[c], o);
+                sum[c] += o * o;
+                out[c] = o;
+            }
+            if FOLD {
+                let m = gain * (out[0] + out[N - 1]);
+                folded += m * m;
+            }
+        }
+        for c in 0..N {
+            states[c] = KState {
+                x: [x1[c], x2[c]],
+                y: [y1[c], y2[c]],
+                w: [w1[c], w2[c]],
+            };
+        }
+        start += n;
     }
     *fold_acc += folded;
-    *states = st;
     for c in 0..N {
         acc[c] += sum[c];
     }

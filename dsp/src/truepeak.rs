@@ -123,6 +123,9 @@ fn interpolate(window: &[f32]) -> [f32; PHASES] {
 
 /// Points computed side by side (one vector lane each).
 const LANES: usize = 64;
+/// Windows whose four Annex 2 points are computed side by side: two AVX2
+/// registers per phase, so all four phases' sums stay in registers.
+const ANNEX2_LANES: usize = 16;
 
 /// The larger of a running maximum `m` and `a`: `f32::max` in one
 /// instruction per lane (a NaN `a` compares false and is skipped, as `max`
@@ -224,23 +227,25 @@ multiversion! {
     /// Largest magnitude among the Annex 2 points of the `count` windows
     /// `ext[w..w + TAPS]`, `w < count`.
     fn annex2_max(ext: &[f32], count: usize) -> f32 {
-        let mut lanes = [0f32; LANES];
+        let mut lanes = [0f32; ANNEX2_LANES];
         let mut w = 0;
-        while w + LANES <= count {
-            for p in 0..PHASES {
-                let mut acc = [0f32; LANES];
-                for (k, taps) in KERNEL.iter().enumerate() {
-                    let c = taps[p];
-                    let xs = &ext[w + k..w + k + LANES];
-                    for j in 0..LANES {
-                        acc[j] = madd::<false>(c, xs[j], acc[j]);
+        while w + ANNEX2_LANES <= count {
+            // All four phases per tap: each window sample is loaded once.
+            let mut acc = [[0f32; ANNEX2_LANES]; PHASES];
+            for (k, taps) in KERNEL.iter().enumerate() {
+                let xs = &ext[w + k..w + k + ANNEX2_LANES];
+                for p in 0..PHASES {
+                    for j in 0..ANNEX2_LANES {
+                        acc[p][j] = madd::<false>(taps[p], xs[j], acc[p][j]);
                     }
                 }
-                for j in 0..LANES {
-                    lanes[j] = larger(lanes[j], acc[j].abs());
+            }
+            for a in &acc {
+                for j in 0..ANNEX2_LANES {
+                    lanes[j] = larger(lanes[j], a[j].abs());
                 }
             }
-            w += LANES;
+            w += ANNEX2_LANES;
         }
         let mut best = lanes.iter().fold(0f32, |m, &v| m.max(v));
         for w in w..count {
