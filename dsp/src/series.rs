@@ -483,17 +483,21 @@ impl Series {
                 }
                 cells[usize::from(cell)] += run;
             }
+            // On copies, so the filter state and the sums need not go
+            // through memory at every sample.
+            let (mut zs, mut sums) = (*z, *s);
             for (&a, &b) in l.iter().zip(r.iter()) {
                 let (x, y) = (a as f64, b as f64);
-                s[0] += x * y;
-                s[1] += x * x;
-                s[2] += y * y;
-                let low = tick_pair(&c[0], &mut z[0], [x, y]);
-                let [lx, ly] = tick_pair(&c[1], &mut z[1], low);
-                s[3] += lx * ly;
-                s[4] += lx * lx;
-                s[5] += ly * ly;
+                sums[0] += x * y;
+                sums[1] += x * x;
+                sums[2] += y * y;
+                let low = tick_pair(&c[0], &mut zs[0], [x, y]);
+                let [lx, ly] = tick_pair(&c[1], &mut zs[1], low);
+                sums[3] += lx * ly;
+                sums[4] += lx * lx;
+                sums[5] += ly * ly;
             }
+            (*z, *s) = (zs, sums);
             // As `Biquad::flush`: silence never runs on denormals, and a bad
             // sample does not ring forever.
             for [z1, z2] in z.iter_mut() {

@@ -179,8 +179,13 @@ pub struct Spectrum {
     n: usize,
     fft: Arc<dyn RealToComplex<f32>>,
     window: Vec<f32>,
+    /// Per channel, the frame being filled as two halves: after the first
+    /// frame the older half is `buf[older_half * n/2..]`, and the next
+    /// samples overwrite the other, so frames overlap without copying.
     buf: Vec<Vec<f32>>,
+    /// Samples of the frame being filled.
     fill: usize,
+    older_half: usize,
     input: Vec<f32>,
     out: Vec<Vec<Complex<f32>>>,
     scratch: Vec<Complex<f32>>,
@@ -250,6 +255,7 @@ impl Spectrum {
             window: sine_window(n),
             buf: vec![vec![0.0; n]; channels],
             fill: 0,
+            older_half: 0,
             power: vec![vec![0.0; n / 2 + 1]; names.len()],
             frames: 0,
             names,
@@ -262,9 +268,16 @@ impl Spectrum {
         let len = input.iter().map(|c| c.len()).min().unwrap_or(0);
         let mut at = 0;
         while at < len {
-            let take = (self.n - self.fill).min(len - at);
+            let half = self.n / 2;
+            // Before the first frame is whole, and whenever the first half
+            // is the older, the samples go where their place in the frame is.
+            let (from, room) = match (self.fill.checked_sub(half), self.older_half) {
+                (Some(k), 1) => (k, half - k),
+                _ => (self.fill, self.n - self.fill),
+            };
+            let take = room.min(len - at);
             for (buf, data) in self.buf.iter_mut().zip(input) {
-                buf[self.fill..self.fill + take].copy_from_slice(&data[at..at + take]);
+                buf[from..from + take].copy_from_slice(&data[at..at + take]);
             }
             self.fill += take;
             at += take;
@@ -272,10 +285,7 @@ impl Spectrum {
                 let window = std::mem::take(&mut self.window);
                 self.frame(&window);
                 self.window = window;
-                let half = self.n / 2;
-                for buf in &mut self.buf {
-                    buf.copy_within(half.., 0);
-                }
+                self.older_half = 1 - self.older_half;
                 self.fill = half;
             }
         }
@@ -285,9 +295,22 @@ impl Spectrum {
     /// (zero-padded to the frame length).
     fn frame(&mut self, window: &[f32]) {
         let w = window.len();
+        let half = self.n / 2;
         for (ch, buf) in self.buf.iter().enumerate() {
-            windowed(self.isa, &mut self.input[..w], &buf[..w], window);
-            self.input[w..].fill(0.0);
+            if w == self.n {
+                let (first, second) = buf.split_at(half);
+                let (older, newer) = if self.older_half == 0 {
+                    (first, second)
+                } else {
+                    (second, first)
+                };
+                windowed(self.isa, &mut self.input[..half], older, &window[..half]);
+                windowed(self.isa, &mut self.input[half..], newer, &window[half..]);
+            } else {
+                // Shorter than a frame: no frame yet, so in order from the start.
+                windowed(self.isa, &mut self.input[..w], &buf[..w], window);
+                self.input[w..].fill(0.0);
+            }
             self.fft
                 .process_with_scratch(&mut self.input, &mut self.out[ch], &mut self.scratch)
                 .expect("buffers come from the plan");
