@@ -24,7 +24,8 @@ fn hex(bytes: &[u8]) -> String {
 #[test]
 fn midi_devices_recall_over_jack() {
     let server = unique_name("rackd-test-midi");
-    let _jackd = Jackd::start(&server);
+    // Synchronous: single MIDI messages survive a late client on a busy machine.
+    let _jackd = Jackd::start_sync(&server, 256);
     let env = [
         ("JACK_DEFAULT_SERVER", server.as_str()),
         ("JACK_NO_START_SERVER", "1"),

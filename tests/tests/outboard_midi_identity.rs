@@ -10,7 +10,8 @@ use std::time::Duration;
 #[test]
 fn another_midi_device_on_the_port_is_the_wrong_device() {
     let server = unique_name("rackd-test-midi-id");
-    let _jackd = Jackd::start(&server);
+    // Synchronous: single MIDI messages survive a late client on a busy machine.
+    let _jackd = Jackd::start_sync(&server, 256);
     let env = [
         ("JACK_DEFAULT_SERVER", server.as_str()),
         ("JACK_NO_START_SERVER", "1"),

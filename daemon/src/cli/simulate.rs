@@ -417,7 +417,16 @@ fn midi(sim: Sim, name: &str, args: &SimulateArgs) -> Result<(), String> {
     serve_midi(sim, transport, name, args).map_err(|e| e.to_string())
 }
 
-/// [`midi`] once the profile is known to be a MIDI device.
+/// Set by SIGTERM or SIGINT while a MIDI simulator runs.
+static STOPPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_stop(_: libc::c_int) {
+    STOPPED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// [`midi`] once the profile is known to be a MIDI device. Stops on SIGTERM
+/// or SIGINT by closing its JACK client: a client that dies unclosed holds
+/// a synchronous server's shutdown for seconds.
 fn serve_midi(
     mut sim: Sim,
     transport: rackd_protocol::profile::MidiTransport,
@@ -434,8 +443,14 @@ fn serve_midi(
     let profile = sim.profile.clone();
     sim.ctx.channel = args.channel - 1;
     let mut decoder = device::midi::MidiDecoder::new(&profile, sim.ctx);
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        for sig in [libc::SIGTERM, libc::SIGINT] {
+            libc::signal(sig, on_stop as *const () as libc::sighandler_t);
+        }
+    }
     loop {
-        if port.is_gone() {
+        if port.is_gone() || STOPPED.load(std::sync::atomic::Ordering::SeqCst) {
             return Ok(());
         }
         let Some(bytes) = port.try_recv() else {
