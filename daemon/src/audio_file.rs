@@ -658,12 +658,13 @@ impl RiffLayout {
             let size = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as u64;
             let size = size.min(len - at - 8);
             match &h[..4] {
-                b"fmt " if size <= 64 => {
+                // The first of each, as symphonia reads them.
+                b"fmt " if fmt.is_none() && size <= 64 => {
                     let mut b = vec![0u8; size as usize];
                     file.read_exact(&mut b).ok()?;
                     fmt = Some(b);
                 }
-                b"data" => data = Some((at + 8, size)),
+                b"data" if data.is_none() => data = Some((at + 8, size)),
                 _ => {}
             }
             at += 8 + size + (size & 1);
