@@ -23,9 +23,8 @@ fn hex(bytes: &[u8]) -> String {
 
 #[test]
 fn midi_devices_recall_over_jack() {
-    let server = unique_name("rackd-test-midi");
     // Synchronous: single MIDI messages survive a late client on a busy machine.
-    let _jackd = Jackd::start_sync(&server, 256);
+    let (_jackd, server) = jack_server_sync("rackd-test-midi");
     let env = [
         ("JACK_DEFAULT_SERVER", server.as_str()),
         ("JACK_NO_START_SERVER", "1"),

@@ -9,9 +9,8 @@ use std::time::Duration;
 
 #[test]
 fn another_midi_device_on_the_port_is_the_wrong_device() {
-    let server = unique_name("rackd-test-midi-id");
     // Synchronous: single MIDI messages survive a late client on a busy machine.
-    let _jackd = Jackd::start_sync(&server, 256);
+    let (_jackd, server) = jack_server_sync("rackd-test-midi-id");
     let env = [
         ("JACK_DEFAULT_SERVER", server.as_str()),
         ("JACK_NO_START_SERVER", "1"),

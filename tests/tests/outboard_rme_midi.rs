@@ -14,9 +14,8 @@ const SONG: &str = "client/album/02 rme";
 
 #[test]
 fn rme_units_get_the_bytes_of_their_manuals() {
-    let server = unique_name("rackd-test-rme");
     // Synchronous: single MIDI messages survive a late client on a busy machine.
-    let _jackd = Jackd::start_sync(&server, 256);
+    let (_jackd, server) = jack_server_sync("rackd-test-rme");
     let env = [
         ("JACK_DEFAULT_SERVER", server.as_str()),
         ("JACK_NO_START_SERVER", "1"),
