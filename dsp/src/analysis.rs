@@ -231,8 +231,11 @@ impl ChannelStats {
         for &x in data {
             let scaled = x * 8_388_608.0;
             // A whole number of 24-bit steps (`fract() == 0`, without the call).
-            let whole = scaled as i32;
-            let step = scaled.abs() <= 8_388_608.0 && whole as f32 == scaled;
+            let inside = scaled.abs() <= 8_388_608.0;
+            // SAFETY: in range (anything else, NaN too, is 0 here), so the
+            // cast needs no saturation and the loop stays on the vector unit.
+            let whole = unsafe { (if inside { scaled } else { 0.0 }).to_int_unchecked::<i32>() };
+            let step = inside && whole as f32 == scaled;
             mask |= if step { whole as u32 } else { 0 };
             between |= !step;
         }
@@ -512,6 +515,44 @@ mod tests {
         (0..n)
             .map(|i| (amp * (2.0 * std::f64::consts::PI * f * i as f64 / fs).sin()) as f32)
             .collect()
+    }
+
+    #[test]
+    fn bit_use_of_odd_samples_is_the_plain_formulas() {
+        let step = 1.0 / 8_388_608.0;
+        let odd = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.5,
+            step,
+            -step,
+            3.0 * step,
+            0.5 * step,
+            1.0 + step,
+            2.0,
+            -2.0,
+            0.999_999_9,
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            1e-30,
+        ];
+        for &x in &odd {
+            // The plain formulas: a whole number of 24-bit steps within full
+            // scale, and the bits of that number.
+            let scaled = x * 8_388_608.0;
+            let whole = scaled.abs() <= 8_388_608.0 && scaled.fract() == 0.0;
+            let mut st = ChannelStats::default();
+            st.bits(&[x]);
+            assert_eq!(st.not_24bit, !whole, "{x}");
+            assert_eq!(
+                st.bits_mask,
+                if whole { scaled as i32 as u32 } else { 0 },
+                "{x}"
+            );
+        }
     }
 
     #[test]

@@ -305,14 +305,19 @@ multiversion! {
     /// NaN clamp to the border).
     fn scope_cells(at: &mut [u16], l: &[f32], r: &[f32]) -> () {
         let half = (SCOPE_CELLS / 2) as f32;
-        let top = (SCOPE_CELLS - 1) as i32;
+        let top = (SCOPE_CELLS - 1) as f32;
+        // Clamped as floats (NaN and below zero to 0), so the casts need no
+        // saturation and the loop stays on the vector unit.
+        let cell = |x: f32| -> i32 {
+            let x = if x > 0.0 { x } else { 0.0 };
+            let x = if x < top { x } else { top };
+            // SAFETY: x is in 0..=top, which i32 holds.
+            unsafe { x.to_int_unchecked::<i32>() }
+        };
         for ((i, &a), &b) in at.iter_mut().zip(l).zip(r) {
             let across = ((b - a) * 0.5 + 1.0) * half;
             let up = (1.0 - (a + b) * 0.5) * half;
-            // Saturating casts: negative and NaN give 0, as a cast to usize.
-            let c = (across as i32).clamp(0, top);
-            let row = (up as i32).clamp(0, top);
-            *i = (row * SCOPE_CELLS as i32 + c) as u16;
+            *i = (cell(up) * SCOPE_CELLS as i32 + cell(across)) as u16;
         }
     }
 }
@@ -746,6 +751,53 @@ mod tests {
         assert_eq!(s.clipped[0][50_000 / 4800], 7);
         assert_eq!(s.clipped[0][70_000 / 4800], 3);
         assert_eq!(s.clips[1].runs, 0);
+    }
+
+    #[test]
+    fn scope_cells_clamp_as_saturating_casts_would() {
+        let odd = [
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            2.0,
+            -2.0,
+            1.0,
+            -1.0,
+            0.0,
+            -0.0,
+            1e-30,
+            -1e-30,
+            0.999_99,
+            -0.999_99,
+            0.5,
+            -0.25,
+            0.0039,
+            -0.0039,
+        ];
+        let (mut l, mut r) = (Vec::new(), Vec::new());
+        for &a in &odd {
+            for &b in &odd {
+                l.push(a);
+                r.push(b);
+            }
+        }
+        // The plain formula: saturating casts (NaN and below zero give 0), then clamps.
+        let half = (SCOPE_CELLS / 2) as f32;
+        let top = (SCOPE_CELLS - 1) as i32;
+        let want: Vec<u16> = l
+            .iter()
+            .zip(&r)
+            .map(|(&a, &b)| {
+                let c = ((((b - a) * 0.5 + 1.0) * half) as i32).clamp(0, top);
+                let row = (((1.0 - (a + b) * 0.5) * half) as i32).clamp(0, top);
+                (row * SCOPE_CELLS as i32 + c) as u16
+            })
+            .collect();
+        for isa in Isa::available() {
+            let mut got = vec![0u16; l.len()];
+            scope_cells(isa, &mut got, &l, &r);
+            assert_eq!(got, want, "{isa:?}");
+        }
     }
 
     #[test]

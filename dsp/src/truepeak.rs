@@ -109,6 +109,77 @@ fn kernel_gain() -> f32 {
         .fold(0.0, f64::max) as f32
 }
 
+/// A cheap upper bound for the Annex 2 points of a tile of
+/// [`ANNEX2_LANES`] windows from the range of its samples: with every
+/// sample in `lo..=hi`, a point lies between `lo·P − hi·N` and
+/// `hi·P − lo·N` (P and N: the sums of a phase's positive and negative
+/// taps). Programme changes little over a tile, so this is close to its
+/// samples' peak, where the peak times the filter's whole gain (2.02) is
+/// not.
+struct TileBound {
+    positive: [f32; PHASES],
+    negative: [f32; PHASES],
+}
+
+const fn tile_bound() -> TileBound {
+    // Rounded up a little, so the bound holds for f32 sums too.
+    const UP: f32 = 1.001;
+    let mut b = TileBound {
+        positive: [0.0; PHASES],
+        negative: [0.0; PHASES],
+    };
+    let mut p = 0;
+    while p < PHASES {
+        let mut k = 0;
+        while k < TAPS {
+            let h = KERNEL[k][p];
+            if h > 0.0 {
+                b.positive[p] += h * UP;
+            } else {
+                b.negative[p] -= h * UP;
+            }
+            k += 1;
+        }
+        p += 1;
+    }
+    b
+}
+const TILE_BOUND: TileBound = tile_bound();
+
+impl TileBound {
+    /// At least the largest magnitude among the points of the windows of
+    /// `tile` (`ANNEX2_LANES + TAPS - 1` samples); NaN samples are skipped.
+    #[inline(always)]
+    fn tile(&self, tile: &[f32]) -> f32 {
+        // The first and last ANNEX2_LANES samples (they overlap) cover it.
+        let (first, last) = (&tile[..ANNEX2_LANES], &tile[tile.len() - ANNEX2_LANES..]);
+        let (mut hi, mut lo) = ([f32::MIN; ANNEX2_LANES], [f32::MAX; ANNEX2_LANES]);
+        for j in 0..ANNEX2_LANES {
+            hi[j] = larger(larger(hi[j], first[j]), last[j]);
+            lo[j] = smaller(smaller(lo[j], first[j]), last[j]);
+        }
+        // Halving, so the lanes reduce as vectors.
+        let mut n = ANNEX2_LANES;
+        while n > 1 {
+            n /= 2;
+            for j in 0..n {
+                hi[j] = larger(hi[j], hi[j + n]);
+                lo[j] = smaller(lo[j], lo[j + n]);
+            }
+        }
+        let (hi, lo) = (hi[0], lo[0]);
+        if !(hi.is_finite() && lo.is_finite()) {
+            return f32::INFINITY;
+        }
+        let mut most = 0f32;
+        for p in 0..PHASES {
+            let (pos, neg) = (self.positive[p], self.negative[p]);
+            most = most.max(hi * pos - lo * neg).max(hi * neg - lo * pos);
+        }
+        most * 1.001
+    }
+}
+
 /// The four interpolated values of an oldest-first 12-sample window.
 #[inline(always)]
 fn interpolate(window: &[f32]) -> [f32; PHASES] {
@@ -133,6 +204,12 @@ const ANNEX2_LANES: usize = 16;
 #[inline(always)]
 fn larger(m: f32, a: f32) -> f32 {
     if a > m { a } else { m }
+}
+
+/// The smaller of a running minimum `m` and `a`, as [`larger`].
+#[inline(always)]
+fn smaller(m: f32, a: f32) -> f32 {
+    if a < m { a } else { m }
 }
 
 /// Largest magnitude in `x` (0 for an empty slice; NaN is ignored),
@@ -177,6 +254,27 @@ impl Isa {
             return Isa::Avx2;
         }
         Isa::Base
+    }
+
+    /// Every instruction set this CPU can run, for tests that compare them.
+    #[cfg(test)]
+    pub(crate) fn available() -> Vec<Isa> {
+        let mut v = vec![Isa::Base];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                v.push(Isa::Avx2);
+            }
+            #[cfg(rackd_avx512)]
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                v.push(Isa::Avx512);
+            }
+        }
+        v
     }
 }
 
@@ -225,11 +323,17 @@ pub(crate) use multiversion;
 
 multiversion! {
     /// Largest magnitude among the Annex 2 points of the `count` windows
-    /// `ext[w..w + TAPS]`, `w < count`.
-    fn annex2_max(ext: &[f32], count: usize) -> f32 {
+    /// `ext[w..w + TAPS]`, `w < count`, leaving out tiles of windows that
+    /// [`TileBound`] shows cannot reach above `floor`: in loud passages most
+    /// tiles cannot beat the running maximum.
+    fn annex2_max(ext: &[f32], count: usize, floor: f32) -> f32 {
         let mut lanes = [0f32; ANNEX2_LANES];
         let mut w = 0;
         while w + ANNEX2_LANES <= count {
+            if TILE_BOUND.tile(&ext[w..w + ANNEX2_LANES + TAPS - 1]) <= floor {
+                w += ANNEX2_LANES;
+                continue;
+            }
             // All four phases per tap: each window sample is loaded once.
             let mut acc = [[0f32; ANNEX2_LANES]; PHASES];
             for (k, taps) in KERNEL.iter().enumerate() {
@@ -257,13 +361,15 @@ multiversion! {
     }
 }
 
+/// Windows whose samples [`TruePeak::block_max`] tests at once before the
+/// finer test of each tile.
 const CHUNK: usize = 1024;
 
 /// One channel's true-peak detector; keeps its filter history across blocks.
 #[derive(Clone)]
 pub struct TruePeak {
-    /// Oldest-first history (TAPS-1 samples) followed by the current chunk.
-    ext: Box<[f32]>,
+    /// The last TAPS-1 samples of the blocks so far, oldest first.
+    history: [f32; TAPS - 1],
     /// Ring for the per-sample interface: each sample written twice so a
     /// contiguous window always exists.
     ring: [f32; 2 * TAPS],
@@ -288,7 +394,7 @@ impl TruePeak {
     /// A detector with silent history (allocates; build off the audio thread).
     pub fn new() -> Self {
         TruePeak {
-            ext: vec![0.0; CHUNK + TAPS - 1].into_boxed_slice(),
+            history: [0.0; TAPS - 1],
             ring: [0.0; 2 * TAPS],
             pos: 0,
             bound: kernel_gain(),
@@ -298,7 +404,7 @@ impl TruePeak {
 
     /// Clears the history.
     pub fn reset(&mut self) {
-        self.ext.fill(0.0);
+        self.history = [0.0; TAPS - 1];
         self.ring = [0.0; 2 * TAPS];
         self.pos = 0;
     }
@@ -327,21 +433,39 @@ impl TruePeak {
     /// Shares its history with [`TruePeak::push`] only through `reset`: use
     /// one interface per detector.
     pub fn block_max(&mut self, block: &[f32], floor: f32) -> f32 {
-        let mut best = 0f32;
-        for chunk in block.chunks(CHUNK) {
-            let n = chunk.len();
-            let h = TAPS - 1;
-            self.ext[h..h + n].copy_from_slice(chunk);
-            let ext = &self.ext[..h + n];
-            let chunk_peak = sample_peak(chunk);
-            let peak = chunk_peak.max(sample_peak(&ext[..h]));
-            if peak * self.bound > floor.max(best) {
-                best = best.max(annex2_max(self.isa, ext, n));
-            }
-            best = best.max(chunk_peak);
-            self.ext.copy_within(n..n + h, 0);
+        const H: usize = TAPS - 1;
+        let n = block.len();
+        let mut best = sample_peak(block);
+        // The first windows reach back into the history: it goes side by
+        // side with the block's first samples; the other windows read the
+        // block where it is (window w starts at block[w - H]).
+        let lead = n.min(ANNEX2_LANES);
+        let mut stitch = [0f32; ANNEX2_LANES + H];
+        stitch[..H].copy_from_slice(&self.history);
+        stitch[H..H + lead].copy_from_slice(&block[..lead]);
+        best = best.max(self.windows_max(&stitch[..H + lead], floor.max(best)));
+        let mut w = lead;
+        while w < n {
+            let end = (w + CHUNK).min(n);
+            best = best.max(self.windows_max(&block[w - H..end], floor.max(best)));
+            w = end;
+        }
+        if n >= H {
+            self.history.copy_from_slice(&block[n - H..]);
+        } else {
+            self.history.copy_from_slice(&stitch[n..n + H]);
         }
         best
+    }
+
+    /// Largest Annex 2 point of the windows of `ext` (`TAPS - 1` samples
+    /// more than windows) that can be above `floor`, else at most `floor`.
+    fn windows_max(&self, ext: &[f32], floor: f32) -> f32 {
+        if sample_peak(ext) * self.bound > floor {
+            annex2_max(self.isa, ext, ext.len() + 1 - TAPS, floor)
+        } else {
+            0.0
+        }
     }
 }
 
@@ -762,36 +886,16 @@ mod tests {
         assert!(differ > 1000, "the floor skipped work: {differ}");
     }
 
-    /// Every instruction set this CPU can run.
-    fn isas() -> Vec<Isa> {
-        let mut v = vec![Isa::Base];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                v.push(Isa::Avx2);
-            }
-            #[cfg(rackd_avx512)]
-            if std::arch::is_x86_feature_detected!("avx512f")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                v.push(Isa::Avx512);
-            }
-        }
-        v
-    }
-
     #[test]
     fn instruction_sets_agree() {
         let noise: Vec<f32> = (0..3000u32)
             .map(|i| ((i.wrapping_mul(2_654_435_761) >> 8) as f32 / (1 << 24) as f32) - 0.5)
             .collect();
-        let isas = isas();
+        let isas = Isa::available();
         // BS.1770 readings: the same sums, bit for bit, on every path.
         for &isa in &isas {
-            let want = annex2_max(Isa::Base, &noise, noise.len() - TAPS);
-            let got = annex2_max(isa, &noise, noise.len() - TAPS);
+            let want = annex2_max(Isa::Base, &noise, noise.len() - TAPS, 0.0);
+            let got = annex2_max(isa, &noise, noise.len() - TAPS, 0.0);
             assert_eq!(got.to_bits(), want.to_bits(), "{isa:?}");
         }
         // The limiter's readings: fused multiply-adds round once less.
@@ -808,6 +912,96 @@ mod tests {
                     "{isa:?}: {a} vs {b}"
                 );
             }
+        }
+    }
+
+    /// Programme-like and adversarial signals from a seed: noise at a
+    /// random level over a slow sine, spikes, and runs whose signs follow a
+    /// phase's taps (the largest overshoot the filter can make).
+    fn awkward(seed: u64, n: usize) -> Vec<f32> {
+        let mut state = seed | 1;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32
+        };
+        let level = next();
+        let mut x: Vec<f32> = (0..n)
+            .map(|i| 0.5 * (i as f32 * 0.01).sin() + level * (next() - 0.5))
+            .collect();
+        for _ in 0..n / 200 {
+            let at = (next() * n as f32) as usize % n;
+            match (next() * 3.0) as u32 {
+                0 => x[at] = 2.0 * next() - 1.0,
+                1 => {
+                    let p = (next() * PHASES as f32) as usize % PHASES;
+                    for (k, taps) in KERNEL.iter().enumerate() {
+                        if let Some(v) = x.get_mut(at + k) {
+                            *v = taps[p].signum() * 0.9;
+                        }
+                    }
+                }
+                _ => {
+                    for v in x.iter_mut().skip(at).take(40) {
+                        *v = 1.0;
+                    }
+                }
+            }
+        }
+        x
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn tile_bound_holds_for_every_point(seed in 1u64..u64::MAX) {
+            let x = awkward(seed, 4000);
+            for tile in x.windows(ANNEX2_LANES + TAPS - 1).step_by(3) {
+                let bound = TILE_BOUND.tile(tile);
+                for w in 0..ANNEX2_LANES {
+                    for y in interpolate(&tile[w..w + TAPS]) {
+                        proptest::prop_assert!(y.abs() <= bound, "{} > {}", y.abs(), bound);
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn block_max_is_the_per_sample_max_whatever_the_blocks_and_floor(
+            seed in 1u64..u64::MAX,
+            sizes in proptest::collection::vec(
+                proptest::prop_oneof![1usize..20, 1usize..1500], 1..12),
+        ) {
+            let x = awkward(seed, 6000);
+            let mut per_sample = TruePeak::new();
+            let want = x.iter().fold(sample_peak(&x), |m, &v| m.max(per_sample.push(v)));
+            // The last DELAY samples' points need samples after the end.
+            let mut tail = TruePeak::new();
+            for &v in &x {
+                tail.push(v);
+            }
+            let mut flush = 0f32;
+            for _ in 0..TAPS {
+                flush = flush.max(tail.push(0.0));
+            }
+            let (mut running, mut unfloored) = (TruePeak::new(), TruePeak::new());
+            let (mut a, mut b) = (0f32, 0f32);
+            let mut at = 0;
+            for &size in sizes.iter().cycle() {
+                if at == x.len() {
+                    break;
+                }
+                let block = &x[at..(at + size).min(x.len())];
+                a = a.max(running.block_max(block, a));
+                b = b.max(unfloored.block_max(block, 0.0));
+                at += block.len();
+            }
+            let (a_end, b_end) = (a.max(running.block_max(&[0.0; TAPS], a)), b.max(unfloored.block_max(&[0.0; TAPS], 0.0)));
+            proptest::prop_assert_eq!(a.to_bits(), b.to_bits());
+            proptest::prop_assert_eq!(a.to_bits(), want.to_bits());
+            proptest::prop_assert_eq!(a_end.to_bits(), want.max(flush).to_bits());
+            proptest::prop_assert_eq!(b_end.to_bits(), a_end.to_bits());
         }
     }
 
