@@ -7,6 +7,7 @@
 //! 100 ms exactly as BS.1770 defines them, aligned to the start of the stream.
 
 use crate::biquad::Coeffs;
+use crate::truepeak::{Isa, multiversion};
 
 /// Most channels a loudness meter accepts (7.1).
 pub const MAX_CHANNELS: usize = 8;
@@ -331,6 +332,143 @@ fn k_weight<const N: usize, const FOLD: bool>(
     }
 }
 
+/// How many samples the high pass runs behind the shelf in [`k_weight_pair`]:
+/// enough that a shelf output has long been computed when the high pass
+/// takes it, so only each stage's own feedback chain sets the pace.
+const LAG: usize = 3;
+
+/// One direct-form-I step on `L` lanes, each with its own coefficients and
+/// history; the operations and their order are [`k_weight`]'s.
+#[inline(always)]
+fn df1_step<const L: usize>(c: &[[f64; L]; 5], v: [f64; L], h: &mut [[f64; L]; 4]) -> [f64; L] {
+    let [b0, b1, b2, a1, a2] = c;
+    let [x1, x2, y1, y2] = h;
+    let mut o = [0f64; L];
+    for l in 0..L {
+        o[l] = (b0[l] * v[l] + b1[l] * x1[l] + b2[l] * x2[l] - a2[l] * y2[l]) - a1[l] * y1[l];
+        (x2[l], x1[l]) = (x1[l], v[l]);
+        (y2[l], y1[l]) = (y1[l], o[l]);
+    }
+    o
+}
+
+/// [`k_weight`] for a pair of channels with both stages in one loop, side
+/// by side as four lanes (shelf L, shelf R, high pass L, high pass R), the
+/// high pass [`LAG`] samples behind: one short feedback chain per sample
+/// instead of one per stage. The same operations in the same order on
+/// every value, so the readings are the same to the bit.
+#[inline(always)]
+fn k_weight_pair<const FOLD: bool>(
+    k: &[Coeffs; 2],
+    states: &mut [KState; 2],
+    input: [&[f32]; 2],
+    acc: &mut [f64; 2],
+    fold: (&mut f64, f64),
+) {
+    let len = input[0].len().min(input[1].len());
+    if len < 2 * LAG {
+        return k_weight::<2, FOLD>(k, states, input, acc, fold);
+    }
+    let [s, h] = k;
+    let lanes = |f: fn(&Coeffs) -> f64| [f(s), f(s), f(h), f(h)];
+    let c4 = [
+        lanes(|c| c.b0),
+        lanes(|c| c.b1),
+        lanes(|c| c.b2),
+        lanes(|c| c.a1),
+        lanes(|c| c.a2),
+    ];
+    let two = |c: &[f64; 4], at: usize| [c[at], c[at + 1]];
+    let shelf_c = c4.map(|c| two(&c, 0));
+    let high_c = c4.map(|c| two(&c, 2));
+    let [a, b] = *states;
+    let sample = |i: usize| {
+        let v = |x: f32| if x.is_finite() { x as f64 } else { 0.0 };
+        [v(input[0][i]), v(input[1][i])]
+    };
+    // The shelf alone for the first LAG samples.
+    let mut shelf = [
+        [a.x[0], b.x[0]],
+        [a.x[1], b.x[1]],
+        [a.y[0], b.y[0]],
+        [a.y[1], b.y[1]],
+    ];
+    let mut ahead = [[0f64; 2]; LAG];
+    for (i, o) in ahead.iter_mut().enumerate() {
+        *o = df1_step(&shelf_c, sample(i), &mut shelf);
+    }
+    // Both stages: the high pass reads the shelf's inputs from before the call.
+    let mut hist = [[0f64; 4]; 4];
+    for l in 0..2 {
+        for (j, row) in hist.iter_mut().enumerate() {
+            row[l] = shelf[j][l];
+        }
+        let st = [a, b][l];
+        hist[0][2 + l] = st.y[0];
+        hist[1][2 + l] = st.y[1];
+        hist[2][2 + l] = st.w[0];
+        hist[3][2 + l] = st.w[1];
+    }
+    let (mut sum, mut folded) = ([0f64; 2], 0f64);
+    let (fold_acc, gain) = fold;
+    let mut add = |o: [f64; 2]| {
+        for c in 0..2 {
+            sum[c] += o[c] * o[c];
+        }
+        if FOLD {
+            let m = gain * (o[0] + o[1]);
+            folded += m * m;
+        }
+    };
+    let mut oldest = 0;
+    for i in LAG..len {
+        let [l, r] = sample(i);
+        let [p, q] = ahead[oldest];
+        let o = df1_step(&c4, [l, r, p, q], &mut hist);
+        ahead[oldest] = [o[0], o[1]];
+        oldest = (oldest + 1) % LAG;
+        add([o[2], o[3]]);
+    }
+    // The high pass alone for the last LAG shelf outputs.
+    let mut high = [
+        two(&hist[0], 2),
+        two(&hist[1], 2),
+        two(&hist[2], 2),
+        two(&hist[3], 2),
+    ];
+    for j in 0..LAG {
+        let o = df1_step(&high_c, ahead[(oldest + j) % LAG], &mut high);
+        add(o);
+    }
+    for c in 0..2 {
+        states[c] = KState {
+            x: [hist[0][c], hist[1][c]],
+            y: [hist[2][c], hist[3][c]],
+            w: [high[2][c], high[3][c]],
+        };
+    }
+    *fold_acc += folded;
+    for c in 0..2 {
+        acc[c] += sum[c];
+    }
+}
+
+multiversion! {
+    /// [`k_weight_pair`] on the vector unit `isa` picks (the same sums on all).
+    fn k_weight_pair_on(
+        k: &[Coeffs; 2],
+        states: &mut [KState; 2],
+        input: [&[f32]; 2],
+        acc: &mut [f64; 2],
+        fold: Option<(&mut f64, f64)>,
+    ) -> () {
+        match fold {
+            Some(fold) => k_weight_pair::<true>(k, states, input, acc, fold),
+            None => k_weight_pair::<false>(k, states, input, acc, (&mut 0.0, 0.0)),
+        }
+    }
+}
+
 /// Sub-blocks (10 ms each) in the short-term window.
 const SUBS_S: usize = 300;
 /// Sub-blocks in the momentary window.
@@ -347,6 +485,8 @@ pub struct Loudness {
     weights: [f64; MAX_CHANNELS],
     k: [Coeffs; 2],
     filters: [KState; MAX_CHANNELS],
+    /// The vector unit the K-weighting runs on.
+    isa: Isa,
     sub_len: usize,
     sub_pos: usize,
     sub_acc: [f64; MAX_CHANNELS],
@@ -378,6 +518,7 @@ impl Loudness {
             weights,
             k,
             filters: [KState::default(); MAX_CHANNELS],
+            isa: Isa::detect(),
             sub_len: ((sample_rate + 50.0) / 100.0) as usize,
             sub_pos: 0,
             sub_acc: [0.0; MAX_CHANNELS],
@@ -483,22 +624,11 @@ impl Loudness {
                 if let &[a, b] = pair {
                     let mut st = [self.filters[a], self.filters[b]];
                     let pieces = [piece(a), piece(b)];
-                    match &fold {
-                        Some((_, gain)) if folding => k_weight::<2, true>(
-                            &self.k,
-                            &mut st,
-                            pieces,
-                            &mut acc,
-                            (&mut folded, *gain),
-                        ),
-                        _ => k_weight::<2, false>(
-                            &self.k,
-                            &mut st,
-                            pieces,
-                            &mut acc,
-                            (&mut folded, 0.0),
-                        ),
-                    }
+                    let fold_into = match &fold {
+                        Some((_, gain)) if folding => Some((&mut folded, *gain)),
+                        _ => None,
+                    };
+                    k_weight_pair_on(self.isa, &self.k, &mut st, pieces, &mut acc, fold_into);
                     [self.filters[a], self.filters[b]] = st;
                 } else {
                     let mut st = [self.filters[pair[0]]];
@@ -659,4 +789,84 @@ pub fn combined_integrated(stores: &[&GateStore]) -> f64 {
         }
     }
     GateStore::Exact(all).gated_mean(-10.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Noise with the odd NaN, infinity and denormal, from a seed.
+    fn signal(seed: u32, n: usize) -> Vec<f32> {
+        let mut state = seed | 1;
+        (0..n)
+            .map(|i| {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let x = (state >> 8) as f32 / (1 << 24) as f32 - 0.5;
+                match i % 397 {
+                    17 => f32::NAN,
+                    101 => f32::INFINITY,
+                    211 => 1e-40,
+                    _ => x,
+                }
+            })
+            .collect()
+    }
+
+    fn bits(states: &[KState; 2], acc: [f64; 2], folded: f64) -> Vec<u64> {
+        let mut v: Vec<u64> = states
+            .iter()
+            .flat_map(|s| s.x.iter().chain(&s.y).chain(&s.w).map(|v| v.to_bits()))
+            .collect();
+        v.extend(acc.map(f64::to_bits));
+        v.push(folded.to_bits());
+        v
+    }
+
+    #[test]
+    fn both_stages_in_one_loop_give_the_bits_of_one_stage_at_a_time() {
+        let k = k_weighting(96_000.0);
+        for len in [0, 1, 5, 6, 7, 100, 960, 1000] {
+            let (l, r) = (signal(7, len + 2000), signal(11, len + 2000));
+            // A state from earlier audio, so the history matters too.
+            let mut warm = [KState::default(); 2];
+            k_weight::<2, false>(
+                &k,
+                &mut warm,
+                [&l[..2000], &r[..2000]],
+                &mut [0.0; 2],
+                (&mut 0.0, 0.0),
+            );
+            let input = [&l[2000..], &r[2000..]];
+            for fold in [false, true] {
+                let (mut want_st, mut want_acc, mut want_fold) = (warm, [0.5; 2], 0.25);
+                if fold {
+                    k_weight::<2, true>(
+                        &k,
+                        &mut want_st,
+                        input,
+                        &mut want_acc,
+                        (&mut want_fold, 0.7),
+                    );
+                } else {
+                    k_weight::<2, false>(
+                        &k,
+                        &mut want_st,
+                        input,
+                        &mut want_acc,
+                        (&mut want_fold, 0.7),
+                    );
+                }
+                for isa in Isa::available() {
+                    let (mut st, mut acc, mut folded) = (warm, [0.5; 2], 0.25);
+                    let f = fold.then_some((&mut folded, 0.7));
+                    k_weight_pair_on(isa, &k, &mut st, input, &mut acc, f);
+                    assert_eq!(
+                        bits(&st, acc, folded),
+                        bits(&want_st, want_acc, want_fold),
+                        "{isa:?}, {len} frames, fold {fold}"
+                    );
+                }
+            }
+        }
+    }
 }
