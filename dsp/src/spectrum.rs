@@ -179,14 +179,19 @@ pub struct Spectrum {
     n: usize,
     fft: Arc<dyn RealToComplex<f32>>,
     window: Vec<f32>,
-    /// Per channel, the frame being filled as two halves: after the first
-    /// frame the older half is `buf[older_half * n/2..]`, and the next
-    /// samples overwrite the other, so frames overlap without copying.
-    buf: Vec<Vec<f32>>,
+    /// Per channel, the windowed frame being filled: a sample is windowed
+    /// as it arrives, into this frame and, in its second half, into `next`
+    /// (the frames overlap by half), so no sample is copied or read again.
+    frame: Vec<Vec<f32>>,
+    /// Per channel, the frame after `frame` (its first half is filled while
+    /// `frame`'s second half is).
+    next: Vec<Vec<f32>>,
     /// Samples of the frame being filled.
     fill: usize,
-    older_half: usize,
-    input: Vec<f32>,
+    /// Per channel, the first frame's samples as they came, while it is the
+    /// only one: a programme shorter than a frame gets a window of its own
+    /// length instead.
+    first: Vec<Vec<f32>>,
     out: Vec<Vec<Complex<f32>>>,
     scratch: Vec<Complex<f32>>,
     /// Σ|X|² per bin and curve, before normalization.
@@ -210,19 +215,32 @@ multiversion! {
     /// `power[k] += |bins[k]|²`.
     fn add_power(power: &mut [f64], bins: &[Complex<f32>]) -> () {
         for (p, c) in power.iter_mut().zip(bins) {
-            *p += (c.re * c.re + c.im * c.im) as f64;
+            *p += power_of(*c);
         }
     }
 }
 
+/// `|c|²`, summed in f32 as it always has been, then widened.
+#[inline(always)]
+fn power_of(c: Complex<f32>) -> f64 {
+    (c.re * c.re + c.im * c.im) as f64
+}
+
 multiversion! {
-    /// `mid[k] += |(l + r) / 2|²`, `side[k] += |(l − r) / 2|²`.
-    fn add_mid_side(mid: &mut [f64], side: &mut [f64], l: &[Complex<f32>], r: &[Complex<f32>]) -> () {
-        for (((m, s), a), b) in mid.iter_mut().zip(side.iter_mut()).zip(l).zip(r) {
+    /// `power[0][k] += |l[k]|²`, `power[1][k] += |r[k]|²`, and mid and side:
+    /// `power[2][k] += |(l + r) / 2|²`, `power[3][k] += |(l − r) / 2|²`,
+    /// in one pass over the bins.
+    fn add_stereo(power: [&mut [f64]; 4], l: &[Complex<f32>], r: &[Complex<f32>]) -> () {
+        let [pl, pr, mid, side] = power;
+        let n = l.len().min(r.len()).min(pl.len()).min(pr.len()).min(mid.len()).min(side.len());
+        for k in 0..n {
+            let (a, b) = (l[k], r[k]);
+            pl[k] += power_of(a);
+            pr[k] += power_of(b);
             let (mr, mi) = ((a.re + b.re) * 0.5, (a.im + b.im) * 0.5);
             let (sr, si) = ((a.re - b.re) * 0.5, (a.im - b.im) * 0.5);
-            *m += (mr * mr + mi * mi) as f64;
-            *s += (sr * sr + si * si) as f64;
+            mid[k] += (mr * mr + mi * mi) as f64;
+            side[k] += (sr * sr + si * si) as f64;
         }
     }
 }
@@ -248,14 +266,14 @@ impl Spectrum {
         Spectrum {
             sample_rate,
             n,
-            input: fft.make_input_vec(),
+            frame: (0..channels).map(|_| fft.make_input_vec()).collect(),
+            next: (0..channels).map(|_| fft.make_input_vec()).collect(),
+            first: vec![vec![0.0; n]; channels],
             out: (0..channels).map(|_| fft.make_output_vec()).collect(),
             scratch: fft.make_scratch_vec(),
             fft,
             window: sine_window(n),
-            buf: vec![vec![0.0; n]; channels],
             fill: 0,
-            older_half: 0,
             power: vec![vec![0.0; n / 2 + 1]; names.len()],
             frames: 0,
             names,
@@ -266,60 +284,54 @@ impl Spectrum {
     /// Feeds planar audio (one slice per channel, equally long).
     pub fn push(&mut self, input: &[&[f32]]) {
         let len = input.iter().map(|c| c.len()).min().unwrap_or(0);
+        let half = self.n / 2;
         let mut at = 0;
         while at < len {
-            let half = self.n / 2;
-            // Before the first frame is whole, and whenever the first half
-            // is the older, the samples go where their place in the frame is.
-            let (from, room) = match (self.fill.checked_sub(half), self.older_half) {
-                (Some(k), 1) => (k, half - k),
-                _ => (self.fill, self.n - self.fill),
-            };
-            let take = room.min(len - at);
-            for (buf, data) in self.buf.iter_mut().zip(input) {
-                buf[from..from + take].copy_from_slice(&data[at..at + take]);
+            // Up to the middle of the frame, or to its end.
+            let end = if self.fill < half { half } else { self.n };
+            let take = (end - self.fill).min(len - at);
+            let (from, to) = (self.fill, self.fill + take);
+            for (ch, data) in input.iter().enumerate().take(self.frame.len()) {
+                let x = &data[at..at + take];
+                if self.frames == 0 {
+                    self.first[ch][from..to].copy_from_slice(x);
+                }
+                windowed(
+                    self.isa,
+                    &mut self.frame[ch][from..to],
+                    x,
+                    &self.window[from..to],
+                );
+                if from >= half {
+                    let (f, t) = (from - half, to - half);
+                    windowed(self.isa, &mut self.next[ch][f..t], x, &self.window[f..t]);
+                }
             }
-            self.fill += take;
+            self.fill = to;
             at += take;
             if self.fill == self.n {
-                let window = std::mem::take(&mut self.window);
-                self.frame(&window);
-                self.window = window;
-                self.older_half = 1 - self.older_half;
+                self.transform_frame();
+                // The next frame's first half is whole; the transformed
+                // buffers (scratch now) take the one after.
+                std::mem::swap(&mut self.frame, &mut self.next);
                 self.fill = half;
             }
         }
     }
 
-    /// One frame of `window.len()` samples from the start of the buffers
-    /// (zero-padded to the frame length).
-    fn frame(&mut self, window: &[f32]) {
-        let w = window.len();
-        let half = self.n / 2;
-        for (ch, buf) in self.buf.iter().enumerate() {
-            if w == self.n {
-                let (first, second) = buf.split_at(half);
-                let (older, newer) = if self.older_half == 0 {
-                    (first, second)
-                } else {
-                    (second, first)
-                };
-                windowed(self.isa, &mut self.input[..half], older, &window[..half]);
-                windowed(self.isa, &mut self.input[half..], newer, &window[half..]);
-            } else {
-                // Shorter than a frame: no frame yet, so in order from the start.
-                windowed(self.isa, &mut self.input[..w], &buf[..w], window);
-                self.input[w..].fill(0.0);
-            }
+    /// Transforms the windowed frames and adds their power.
+    fn transform_frame(&mut self) {
+        for (frame, out) in self.frame.iter_mut().zip(self.out.iter_mut()) {
             self.fft
-                .process_with_scratch(&mut self.input, &mut self.out[ch], &mut self.scratch)
+                .process_with_scratch(frame, out, &mut self.scratch)
                 .expect("buffers come from the plan");
-            add_power(self.isa, &mut self.power[ch], &self.out[ch]);
         }
-        if self.out.len() == 2 {
-            let (l, r) = (&self.out[0], &self.out[1]);
-            let (m, s) = self.power.split_at_mut(3);
-            add_mid_side(self.isa, &mut m[2], &mut s[0], l, r);
+        if let ([l, r], [pl, pr, mid, side]) = (&self.out[..], &mut self.power[..]) {
+            add_stereo(self.isa, [pl, pr, mid, side], l, r);
+        } else {
+            for (power, out) in self.power.iter_mut().zip(&self.out) {
+                add_power(self.isa, power, out);
+            }
         }
         self.frames += 1;
     }
@@ -331,7 +343,11 @@ impl Spectrum {
             // Shorter than a frame: one zero-padded frame of what there is.
             let w = sine_window(self.fill);
             window_sq = w.iter().map(|&w| (w as f64).powi(2)).sum();
-            self.frame(&w);
+            for (frame, first) in self.frame.iter_mut().zip(&self.first) {
+                windowed(self.isa, &mut frame[..w.len()], &first[..w.len()], &w);
+                frame[w.len()..].fill(0.0);
+            }
+            self.transform_frame();
         }
         let frames = self.frames;
         let scale = 1.0 / (frames.max(1) as f64 * self.n as f64 * window_sq);
@@ -537,6 +553,80 @@ mod tests {
         // Far from the tone there is (almost) nothing.
         assert!(l[at(100.0)] < want - 80.0);
         assert!(s.content_edge().is_none());
+    }
+
+    /// Welch's method as written down: every frame cut from the whole
+    /// signal, windowed, transformed, its power added (the same f32
+    /// products and sums as the collector, so the same bits).
+    fn plain_welch(n: usize, chans: &[Vec<f32>]) -> Vec<Vec<f64>> {
+        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
+        let w = sine_window(n);
+        let len = chans[0].len();
+        let mut power = vec![vec![0f64; n / 2 + 1]; if chans.len() == 2 { 4 } else { chans.len() }];
+        let mut start = 0;
+        while start + n <= len {
+            let spectra: Vec<Vec<Complex<f32>>> = chans
+                .iter()
+                .map(|c| {
+                    let mut input: Vec<f32> = c[start..start + n]
+                        .iter()
+                        .zip(&w)
+                        .map(|(x, w)| x * w)
+                        .collect();
+                    let mut out = fft.make_output_vec();
+                    fft.process(&mut input, &mut out).unwrap();
+                    out
+                })
+                .collect();
+            for (k, bins) in spectra.iter().enumerate() {
+                for (p, c) in power[k].iter_mut().zip(bins) {
+                    *p += (c.re * c.re + c.im * c.im) as f64;
+                }
+            }
+            if let [l, r] = &spectra[..] {
+                for (i, (a, b)) in l.iter().zip(r).enumerate() {
+                    let (mr, mi) = ((a.re + b.re) * 0.5, (a.im + b.im) * 0.5);
+                    let (sr, si) = ((a.re - b.re) * 0.5, (a.im - b.im) * 0.5);
+                    power[2][i] += (mr * mr + mi * mi) as f64;
+                    power[3][i] += (sr * sr + si * si) as f64;
+                }
+            }
+            start += n / 2;
+        }
+        power
+    }
+
+    #[test]
+    fn frames_are_welchs_to_the_bit_whatever_the_blocks() {
+        let fs = 1500.0; // 3000-sample frames
+        let noise = |seed: u32| -> Vec<f32> {
+            let mut s = seed;
+            (0..3000 * 5 + 777)
+                .map(|_| {
+                    s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    (s >> 8) as f32 / (1 << 24) as f32 - 0.5
+                })
+                .collect()
+        };
+        for chans in [
+            vec![noise(1)],
+            vec![noise(2), noise(3)],
+            vec![noise(4), noise(5), noise(6)],
+        ] {
+            let want = plain_welch(3000, &chans);
+            for block in [1, 7, 1499, 1500, 1501, 4096, 20_000] {
+                let mut s = Spectrum::new(fs, chans.len());
+                let mut at = 0;
+                while at < chans[0].len() {
+                    let end = (at + block).min(chans[0].len());
+                    let planes: Vec<&[f32]> = chans.iter().map(|c| &c[at..end]).collect();
+                    s.push(&planes);
+                    at = end;
+                }
+                assert_eq!(s.frames, 9, "block {block}");
+                assert_eq!(s.power, want, "{} channels, block {block}", chans.len());
+            }
+        }
     }
 
     #[test]
