@@ -573,6 +573,7 @@ pub fn decode_ahead(
             decode_gathered(path, max_channels, progress, &mut |rate, block| {
                 // The receiver only goes away with this scope.
                 let _ = tx.send((rate, block));
+                None
             })
         });
         for (rate, planes) in rx {
@@ -585,22 +586,29 @@ pub fn decode_ahead(
 
 /// [`decode`] handing over owned blocks of at least [`AHEAD_FRAMES`] frames
 /// (the last one may be shorter), for passing on to other threads.
+/// `on_block` may give back an earlier block that is no longer needed: the
+/// next one is gathered into its memory (no fresh pages to fault in).
 pub fn decode_gathered(
     path: &Path,
     max_channels: usize,
     progress: bool,
-    on_block: &mut dyn FnMut(u32, Vec<Vec<f32>>),
+    on_block: &mut dyn FnMut(u32, Vec<Vec<f32>>) -> Option<Vec<Vec<f32>>>,
 ) -> Result<AudioInfo, AudioFileError> {
     let mut gathered: Option<(u32, Vec<Vec<f32>>)> = None;
+    let mut spare: Option<Vec<Vec<f32>>> = None;
     let info = decode(path, max_channels, progress, &mut |rate, planes| {
         let (_, g) = gathered.get_or_insert_with(|| {
-            (
-                rate,
-                planes
+            let block = match spare.take() {
+                Some(mut b) if b.len() == planes.len() => {
+                    b.iter_mut().for_each(Vec::clear);
+                    b
+                }
+                _ => planes
                     .iter()
                     .map(|_| Vec::with_capacity(2 * AHEAD_FRAMES))
                     .collect(),
-            )
+            };
+            (rate, block)
         });
         for (g, p) in g.iter_mut().zip(planes) {
             g.extend_from_slice(p);
@@ -608,7 +616,7 @@ pub fn decode_gathered(
         if g[0].len() >= AHEAD_FRAMES
             && let Some((rate, block)) = gathered.take()
         {
-            on_block(rate, block);
+            spare = on_block(rate, block);
         }
     });
     if let Some((rate, block)) = gathered.take() {

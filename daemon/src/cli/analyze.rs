@@ -371,6 +371,7 @@ fn analyze_file(path: &Path, progress: bool) -> Result<Analyzed, String> {
         });
         let series = measure_on(scope, &mut to_workers, Series::without_loudness);
         let spectrum = measure_on(scope, &mut to_workers, Spectrum::new);
+        let mut in_flight = std::collections::VecDeque::new();
         let info = crate::audio_file::decode_gathered(
             path,
             rackd_dsp::loudness::MAX_CHANNELS,
@@ -380,6 +381,16 @@ fn analyze_file(path: &Path, progress: bool) -> Result<Analyzed, String> {
                 for tx in &to_workers {
                     // A worker only stops with this scope.
                     let _ = tx.send(block.clone());
+                }
+                in_flight.push_back(block);
+                // The oldest block back to the decoder once every worker
+                // is done with it (they take the blocks in order).
+                match in_flight.front().map(Arc::strong_count) {
+                    Some(1) => in_flight
+                        .pop_front()
+                        .and_then(|b| Arc::try_unwrap(b).ok())
+                        .map(|(_, planes)| planes),
+                    _ => None,
                 }
             },
         );
