@@ -125,9 +125,19 @@ fn round_trip(daemon: SocketAddr) -> Duration {
         recv_addr(&setter, "/chain/trim/gain");
     }
     times.sort();
+    // Gone for the next measurement: the daemon would otherwise go on
+    // sending to these sockets until their leases end, and each round trip
+    // after this one would feed 8 more.
+    for s in &subscribers {
+        s.send_to(&msg("/rackd/unsubscribe", vec![]), daemon)
+            .unwrap();
+        recv_addr(s, "/rackd/unsubscribed");
+    }
 
     // Floor: a bare UDP echo on loopback (one hop there, one back).
     let echo = UdpSocket::bind("127.0.0.1:0").unwrap();
+    // The echo thread ends a second after the last packet.
+    echo.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
     let echo_addr = echo.local_addr().unwrap();
     std::thread::spawn(move || {
         let mut buf = [0u8; 256];

@@ -74,7 +74,7 @@ impl Http {
         ));
         let norm_address = addr::norm(address);
         let mut norm_frame = None;
-        for c in clients.values() {
+        for c in clients.values().filter(|c| c.listens_beyond_meters()) {
             let (plain, norm) = c.wants_value(address, &norm_address);
             if plain {
                 c.outbox.feedback(address, frame.clone());
@@ -99,7 +99,7 @@ impl Http {
         let message = reply.to_message();
         let clients = self.lock_clients();
         let mut frame = None;
-        for c in clients.values() {
+        for c in clients.values().filter(|c| c.listens_beyond_meters()) {
             if c.wants(&message.addr) {
                 let f = frame.get_or_insert_with(|| binary(&OscPacket::Message(message.clone())));
                 c.outbox.reply(f.clone());

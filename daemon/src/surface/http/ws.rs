@@ -22,7 +22,7 @@ use rackd_protocol::oscquery::WsCommand;
 use rosc::{OscMessage, OscPacket};
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -61,6 +61,9 @@ pub(super) struct Client {
     listens: RwLock<Listens>,
     /// For each address of the meter feed, whether it listens to it.
     meter_mask: RwLock<Arc<[bool]>>,
+    /// Whether it listens to anything but meters: every hub event asks
+    /// this first, so a thousand meter-only pages cost it next to nothing.
+    beyond_meters: AtomicBool,
     pub(super) outbox: Outbox<Message>,
 }
 
@@ -71,6 +74,20 @@ impl Listens {
 
     fn wants_exactly(&self, address: &str) -> bool {
         self.exact.contains(address) || self.patterns.iter().any(|(_, p)| p.matches(address))
+    }
+
+    /// Whether anything outside `/meter/` can match: a pattern whose text
+    /// starts with that prefix matches nothing else.
+    fn beyond_meters(&self) -> bool {
+        self.everything
+            || self
+                .exact
+                .iter()
+                .any(|a| !a.starts_with(addr::METER_PREFIX))
+            || self
+                .patterns
+                .iter()
+                .any(|(text, _)| !text.starts_with(addr::METER_PREFIX))
     }
 }
 
@@ -97,6 +114,11 @@ impl Client {
         (l.wants(address), l.wants_exactly(norm_address))
     }
 
+    /// Whether a parameter or notice can be for it (see [`Listens::beyond_meters`]).
+    pub(super) fn listens_beyond_meters(&self) -> bool {
+        self.beyond_meters.load(Ordering::Relaxed)
+    }
+
     /// Which meter addresses it listens to.
     pub(super) fn meter_mask(&self) -> Arc<[bool]> {
         self.meter_mask
@@ -105,9 +127,12 @@ impl Client {
             .clone()
     }
 
-    fn update_meter_mask(&self, meters: &[Arc<str>]) {
+    /// After its listens changed: which meters, and whether anything else.
+    fn listens_changed(&self, meters: &[Arc<str>]) {
         let mask: Arc<[bool]> = meters.iter().map(|a| self.wants_exactly(a)).collect();
         *self.meter_mask.write().unwrap_or_else(|e| e.into_inner()) = mask;
+        self.beyond_meters
+            .store(self.listens().beyond_meters(), Ordering::Relaxed);
     }
 
     /// A reply to this client only.
@@ -178,6 +203,7 @@ impl Http {
             access,
             listens: RwLock::new(Listens::default()),
             meter_mask: RwLock::new(Arc::from(Vec::new())),
+            beyond_meters: AtomicBool::new(false),
             outbox: Outbox::default(),
         });
         self.clients
@@ -283,7 +309,7 @@ impl Http {
             }
         };
         match result {
-            Ok(()) => client.update_meter_mask(&self.meter_addresses()),
+            Ok(()) => client.listens_changed(&self.meter_addresses()),
             Err(e) => {
                 tracing::warn!("WebSocket from {}: {e}", client.peer);
                 client.error("", &e);
@@ -414,13 +440,13 @@ impl Http {
                     self.listen(client, &patterns)
                         .map_err(ServiceError::Refused)?;
                 }
-                client.update_meter_mask(&self.meter_addresses());
+                client.listens_changed(&self.meter_addresses());
                 // Held for the connection's life: no lease to renew.
                 client.send(&Reply::Subscribed { lease_s: 0 });
             }
             Request::Unsubscribe { .. } => {
                 *client.listens.write().unwrap_or_else(|e| e.into_inner()) = Listens::default();
-                client.update_meter_mask(&self.meter_addresses());
+                client.listens_changed(&self.meter_addresses());
                 client.send(&Reply::Unsubscribed);
             }
             Request::Ping { args } => client.send(&Reply::Pong(args)),
@@ -440,5 +466,36 @@ impl Http {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listening(exact: &[&str], patterns: &[&str], everything: bool) -> Listens {
+        Listens {
+            exact: exact.iter().map(|a| a.to_string()).collect(),
+            patterns: patterns
+                .iter()
+                .map(|p| (p.to_string(), Pattern::parse(p).unwrap()))
+                .collect(),
+            everything,
+        }
+    }
+
+    #[test]
+    fn meter_only_listens_are_told_apart_from_the_rest() {
+        assert!(!listening(&[], &[], false).beyond_meters());
+        assert!(!listening(&["/meter/in/peak"], &["/meter/*/*"], false).beyond_meters());
+        assert!(listening(&["/chain/trim/gain"], &[], false).beyond_meters());
+        assert!(listening(&[], &["/meter/*/*", "/*/in/peak"], false).beyond_meters());
+        assert!(listening(&[], &["/*"], false).beyond_meters());
+        assert!(listening(&[], &[], true).beyond_meters());
+        // What a meter-only client is skipped for, it could not want.
+        let meters = listening(&["/meter/out/rms"], &["/meter/*/*"], false);
+        for address in ["/chain/trim/gain", "/monitor/level", "/rackd/saved"] {
+            assert!(!meters.wants(address), "{address}");
+        }
     }
 }
