@@ -839,23 +839,18 @@ mod tests {
             let input = [&l[2000..], &r[2000..]];
             for fold in [false, true] {
                 let (mut want_st, mut want_acc, mut want_fold) = (warm, [0.5; 2], 0.25);
-                if fold {
-                    k_weight::<2, true>(
-                        &k,
-                        &mut want_st,
-                        input,
-                        &mut want_acc,
-                        (&mut want_fold, 0.7),
-                    );
+                let one_stage_at_a_time = if fold {
+                    k_weight::<2, true>
                 } else {
-                    k_weight::<2, false>(
-                        &k,
-                        &mut want_st,
-                        input,
-                        &mut want_acc,
-                        (&mut want_fold, 0.7),
-                    );
-                }
+                    k_weight::<2, false>
+                };
+                one_stage_at_a_time(
+                    &k,
+                    &mut want_st,
+                    input,
+                    &mut want_acc,
+                    (&mut want_fold, 0.7),
+                );
                 for isa in Isa::available() {
                     let (mut st, mut acc, mut folded) = (warm, [0.5; 2], 0.25);
                     let f = fold.then_some((&mut folded, 0.7));

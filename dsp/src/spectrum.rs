@@ -311,6 +311,10 @@ impl Spectrum {
             at += take;
             if self.fill == self.n {
                 self.transform_frame();
+                if self.frames == 1 {
+                    // A whole frame came: no window of the programme's own length.
+                    self.first = Vec::new();
+                }
                 // The next frame's first half is whole; the transformed
                 // buffers (scratch now) take the one after.
                 std::mem::swap(&mut self.frame, &mut self.next);
