@@ -83,7 +83,8 @@ fn start_daemon(
     (surface.local_addr(), hub)
 }
 
-fn round_trip(daemon: SocketAddr) -> Duration {
+/// Prints the round trip's figures; returns its times, sorted.
+fn round_trip(daemon: SocketAddr) -> Vec<Duration> {
     let subscribers: Vec<UdpSocket> = (0..8)
         .map(|_| {
             let s = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -108,6 +109,7 @@ fn round_trip(daemon: SocketAddr) -> Duration {
         .unwrap();
     let iterations = 2000;
     let mut times = Vec::with_capacity(iterations);
+    let controller = Controller::begin();
     for i in 0..iterations {
         let value = -20.0 + (i % 400) as f32 * 0.1;
         let t = Instant::now();
@@ -124,6 +126,7 @@ fn round_trip(daemon: SocketAddr) -> Duration {
         times.push(t.elapsed());
         recv_addr(&setter, "/chain/trim/gain");
     }
+    drop(controller);
     times.sort();
     // Gone for the next measurement: the daemon would otherwise go on
     // sending to these sockets until their leases end, and each round trip
@@ -149,12 +152,14 @@ fn round_trip(daemon: SocketAddr) -> Duration {
     let mut floor = Vec::with_capacity(iterations);
     let mut buf = [0u8; 256];
     let packet = msg("/chain/trim/gain", vec![OscType::Float(1.0)]);
+    let controller = Controller::begin();
     for _ in 0..iterations {
         let t = Instant::now();
         client.send_to(&packet, echo_addr).unwrap();
         client.recv(&mut buf).unwrap();
         floor.push(t.elapsed());
     }
+    drop(controller);
     floor.sort();
     let (p50, p99) = (percentile(&times, 0.5), percentile(&times, 0.99));
     println!(
@@ -165,7 +170,7 @@ fn round_trip(daemon: SocketAddr) -> Duration {
         micros(percentile(&floor, 0.99)),
         micros(p50) / micros(percentile(&floor, 0.5)).max(1.0),
     );
-    p99
+    times
 }
 
 fn inbound_rate(daemon: SocketAddr) {
@@ -302,6 +307,40 @@ fn durable_save(rt: &tokio::runtime::Runtime, hub: &hub::HubHandle, dir: &std::p
     );
 }
 
+/// The bench's OSC and WebSocket controllers stand in for a tablet or a
+/// desk on another machine, which would not wait for a core of the rack
+/// machine: they ask for the daemon's own short slice (see
+/// `rackd::service::threads`) while they measure, so that one woken behind
+/// the daemon's page fan-out does not wait out the fan-out's slice, which
+/// is not the daemon's latency. Threads spawned meanwhile would inherit
+/// it, so it is set only around the measuring.
+fn controller_slice() -> std::io::Result<()> {
+    rackd::service::threads::set_slice(Some(rackd::service::threads::CONTROL_SLICE))
+}
+
+/// The calling thread as a controller (see [`set_slice`]) until dropped.
+struct Controller;
+
+impl Controller {
+    fn begin() -> Controller {
+        static TOLD: std::sync::Once = std::sync::Once::new();
+        if let Err(e) = controller_slice() {
+            TOLD.call_once(|| {
+                println!(
+                    "(no custom slice for the bench's controllers: {e}; they wait behind the daemon's threads like any other)"
+                )
+            });
+        }
+        Controller
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = rackd::service::threads::set_slice(None);
+    }
+}
+
 #[path = "spine/web.rs"]
 mod web;
 
@@ -311,12 +350,8 @@ fn main() {
         println!("spine benchmark: run with `cargo bench -p rackd --bench spine`");
         return;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name(web::DAEMON_THREADS)
-        .enable_all()
-        .build()
-        .unwrap();
+    // The daemon's own runtime, as `rackd run` builds it.
+    let rt = rackd::service::threads::control_runtime().unwrap();
     let dir = tempfile::tempdir().unwrap();
     // `RACKD_BENCH_ONLY=web`: the HTTP front end's numbers alone.
     if std::env::var("RACKD_BENCH_ONLY").as_deref() == Ok("web") {

@@ -4,6 +4,7 @@
 pub(crate) mod logging;
 mod memory;
 pub(crate) mod systemd;
+pub mod threads;
 
 use crate::config::Config;
 use crate::engine::{self, EngineControl};

@@ -19,11 +19,7 @@ pub fn run(config: &Path) -> ExitCode {
 /// Runs the daemon on `cfg` until it is stopped.
 pub fn daemon(cfg: Config) -> ExitCode {
     let log = crate::service::logging::init(&cfg.daemon.log_level);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::service::threads::control_runtime() {
         Ok(r) => r,
         Err(e) => return Failure::Runtime(format!("cannot start the runtime: {e}")).exit(),
     };

@@ -38,9 +38,6 @@ use std::sync::{Arc, RwLock};
 
 /// Largest request body (a snapshot import is the biggest there is).
 const MAX_BODY: usize = 4 << 20;
-/// Nice value of the front end's thread: when the machine is busy, browsers
-/// wait, not the hub and the OSC surfaces.
-const WEB_NICE: libc::c_int = 10;
 
 /// The running HTTP front end.
 pub struct HttpServer {
@@ -94,12 +91,8 @@ impl HttpServer {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("rackd-http")
-            .on_thread_start(|| {
-                // SAFETY: setpriority on this thread's own id; a failure only leaves the nice value.
-                unsafe {
-                    libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, WEB_NICE);
-                }
-            })
+            // When the machine is busy, browsers wait, not the hub and the surfaces.
+            .on_thread_start(crate::service::threads::give_way)
             .enable_all()
             .build()
             .context("cannot start the HTTP front end's thread")?;
