@@ -11,7 +11,8 @@
 //!    a WebSocket set to feedback on another WebSocket client (p50/p99)
 //!    against a bare WebSocket echo; the daemon's CPU while 50 page clients
 //!    get meters at 25 Hz against the same time with none; and the OSC round
-//!    trip while 1000 WebSocket clients get meters against it with none.
+//!    trip while 1000 WebSocket clients get meters against it while they
+//!    ignore them, in turns.
 //!
 //! Run: `cargo bench -p rackd --bench spine`
 

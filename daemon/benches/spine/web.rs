@@ -1,8 +1,8 @@
 //! The HTTP front end's numbers (issue 13), each next to a peer measured in
-//! the same run. The daemon runs on the bench's runtime (threads named
-//! [`DAEMON_THREADS`], whose CPU time is read from /proc); the WebSocket
-//! clients run on a runtime of their own, the page clients on a thread of
-//! their own.
+//! the same run. The daemon runs on the bench's runtime, built as `rackd
+//! run` builds it (threads named [`DAEMON_THREADS`], whose CPU time is read
+//! from /proc); the WebSocket controllers run on a runtime of their own, the
+//! page clients on a SCHED_IDLE thread of their own ([`PageClients`]).
 
 use super::{micros, msg, percentile, round_trip};
 use futures_util::{SinkExt, StreamExt};
@@ -66,6 +66,17 @@ fn start(rt: &tokio::runtime::Runtime, slots: usize, dir: &std::path::Path) -> W
     }
 }
 
+/// An HTTP response's head, read byte by byte so that nothing after it is taken.
+fn read_head(stream: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
 /// One keep-alive HTTP/1.1 connection.
 struct Http {
     stream: TcpStream,
@@ -87,13 +98,7 @@ impl Http {
             self.host
         )
         .unwrap();
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            self.stream.read_exact(&mut byte).unwrap();
-            head.push(byte[0]);
-        }
-        let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+        let head = read_head(&mut self.stream).to_ascii_lowercase();
         assert!(head.starts_with("http/1.1 200"), "{head}");
         let len: usize = head
             .lines()
@@ -296,17 +301,8 @@ impl PageClient {
             "GET / HTTP/1.1\r\nHost: {http}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         )
         .unwrap();
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            stream.read_exact(&mut byte).unwrap();
-            head.push(byte[0]);
-        }
-        assert!(
-            head.starts_with(b"HTTP/1.1 101"),
-            "{}",
-            String::from_utf8_lossy(&head)
-        );
+        let head = read_head(&mut stream);
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
         stream.set_nonblocking(true).unwrap();
         let mut client = PageClient {
             stream,

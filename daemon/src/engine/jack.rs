@@ -169,6 +169,9 @@ struct Process {
     out_r: ::jack::Port<::jack::AudioOut>,
     inserts: Vec<InsertPortSet>,
     copies: InputCopies,
+    /// The main outputs are processed here and copied to `out_l`/`out_r`
+    /// when finished (see [`Process::cycle`]).
+    outputs: [Box<[f32]>; 2],
     /// The first frame the next cycle should start at, on JACK's frame clock.
     next_frame: Option<::jack::Frames>,
 }
@@ -188,8 +191,9 @@ impl ::jack::ProcessHandler for Process {
 }
 
 impl Process {
-    /// One JACK cycle: the inserts' ports cleared and handed over, the whole
-    /// real-time process over this period's port buffers.
+    /// One JACK cycle: the inputs copied, the inserts' ports cleared and
+    /// handed over, the whole real-time process into `outputs`, then those
+    /// copied to the main output ports.
     fn cycle(&mut self, ps: &::jack::ProcessScope) {
         let first = ps.last_frame_time();
         if self.next_frame.is_some_and(|next| next != first) {
@@ -217,13 +221,26 @@ impl Process {
             scope: ps,
             copies,
         };
+        let (in_l, in_r) = (copies.get(0), copies.get(1));
+        let frames = in_l.len();
+        let [out_l, out_r] = &mut self.outputs;
         self.rt.process_io(
-            copies.get(0),
-            copies.get(1),
-            self.out_l.as_mut_slice(ps),
-            self.out_r.as_mut_slice(ps),
+            in_l,
+            in_r,
+            &mut out_l[..frames],
+            &mut out_r[..frames],
             &mut io,
         );
+        // The ports get only finished samples. Their buffers are read by
+        // others while a late cycle still runs (JACK2's driver in its
+        // asynchronous mode, a client on a feedback connection): worked on
+        // in place they would show samples the ceiling has not yet passed.
+        for (port, done) in [(&mut self.out_l, &*out_l), (&mut self.out_r, &*out_r)] {
+            let buf = port.as_mut_slice(ps);
+            let m = buf.len().min(frames);
+            buf[..m].copy_from_slice(&done[..m]);
+            buf[m..].fill(0.0);
+        }
     }
 }
 
@@ -420,6 +437,7 @@ impl JackBackend {
             out_l: client.register_port("out_l", ::jack::AudioOut::default())?,
             out_r: client.register_port("out_r", ::jack::AudioOut::default())?,
             copies: InputCopies::new(2 + 2 * inserts.len()),
+            outputs: [(); 2].map(|_| vec![0.0; COPY_FRAMES].into_boxed_slice()),
             inserts,
             next_frame: None,
         };
