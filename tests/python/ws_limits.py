@@ -90,10 +90,13 @@ async def main():
                 m = OscMessage(await watcher.recv())
                 if m.address == "/chain/trim/gain" and abs(m.params[0] - LAST) < 1e-4:
                     return
+        # A second or so here; the page's thread gives way to every other
+        # thread (nice 10), so on a machine busy with other tests it can
+        # take many: "never" is a minute.
         try:
-            await asyncio.wait_for(last(), 10)
+            await asyncio.wait_for(last(), 60)
         except asyncio.TimeoutError:
-            sys.exit("FAILED: the reading client never got the last value")
+            sys.exit("FAILED: the reading client never got the last value (60 s)")
         print(f"ok: a client that does not read does not hold the others "
               f"({SETS} sets in {sent - t:.2f}s, last value {time.monotonic() - sent:.3f}s later)")
     # Vanish without a close frame.
