@@ -25,7 +25,8 @@ pub const CONTROL_THREADS: &str = "rackd-control";
 pub const WEB_NICE: libc::c_int = 10;
 
 /// Sets the calling thread's EEVDF slice; `None` gives it the default back.
-/// A kernel before 6.12 takes the call and keeps its own slice.
+/// Before Linux 6.12 the field is read for SCHED_DEADLINE only (sched_setattr(2)),
+/// so an older kernel takes the call and keeps its own slice.
 pub fn set_slice(slice: Option<Duration>) -> std::io::Result<()> {
     /// `struct sched_attr` of sched_setattr(2), its first version.
     #[repr(C)]
