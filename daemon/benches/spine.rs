@@ -319,7 +319,7 @@ fn controller_slice() -> std::io::Result<()> {
     rackd::service::threads::set_slice(Some(rackd::service::threads::CONTROL_SLICE))
 }
 
-/// The calling thread as a controller (see [`set_slice`]) until dropped.
+/// The calling thread as a controller (see [`controller_slice`]) until dropped.
 struct Controller;
 
 impl Controller {
